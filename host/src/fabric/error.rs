@@ -1,0 +1,62 @@
+//! Errors a fabric returns. These are the errors a runbook may see (mapped onto
+//! the WIT `fabric-error`), so each names the problem and what to do about it.
+
+use super::types::{AllowedOperation, OperationKind, ProtectionState, TestFailoverState};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FabricError {
+    #[error(
+        "{operation} is not allowed on `{vm}` now: it is {state:?} (test failover {test_failover_state:?}); \
+         allowed operations: {}",
+        allowed_list(allowed)
+    )]
+    NotAllowed {
+        vm: String,
+        operation: OperationKind,
+        state: ProtectionState,
+        test_failover_state: TestFailoverState,
+        allowed: Vec<AllowedOperation>,
+    },
+
+    #[error(
+        "`{vm}` is busy with {scenario:?} (operation {operation_id}); wait for it to finish \
+         (`drbook fabric show`) and try again"
+    )]
+    Busy {
+        vm: String,
+        scenario: OperationKind,
+        operation_id: String,
+    },
+
+    #[error("no protected item named `{vm}`; `drbook fabric show` lists the VMs of this fabric")]
+    ItemNotFound { vm: String },
+
+    #[error("no operation with id `{id}`; `drbook fabric history` lists the operations of this fabric")]
+    OperationNotFound { id: String },
+
+    #[error("no recovery point `{id}` on `{vm}`; the item's recovery points are listed by `drbook fabric show --json`")]
+    RecoveryPointNotFound { vm: String, id: String },
+
+    #[error("region `{region}` is unavailable: {reason}")]
+    RegionUnavailable { region: String, reason: String },
+
+    #[error("{message}")]
+    InvalidRequest { message: String },
+
+    #[error("transient fabric error, retry later: {message}")]
+    Transient { message: String },
+}
+
+fn allowed_list(allowed: &[AllowedOperation]) -> String {
+    if allowed.is_empty() {
+        "none".to_string()
+    } else {
+        allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl std::fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}

@@ -1,0 +1,59 @@
+//! The Site Recovery *fabric*: the seam between drbook and whatever runs the
+//! protected VMs. One narrow, object-safe async trait, in drbook's own domain
+//! types; the embedded simulator is its reference implementation.
+//!
+//! Layout:
+//! - `types`: the read model (§2 of the reference) and operation requests (§3).
+//! - `error`: the typed errors a runbook may see.
+//! - `simulator`: the persistent, clock-driven simulator (SQLite).
+
+mod error;
+mod types;
+
+pub mod simulator;
+
+pub use error::FabricError;
+pub use types::*;
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A Site Recovery fabric. Every operation is long-running: `start` returns an
+/// operation id at once; `operation` reports its progress by that id, so that a
+/// caller that restarts can re-attach to an operation already under way.
+#[async_trait]
+pub trait Fabric: Send + Sync {
+    /// Every protected item, in a stable order (by name).
+    async fn list_items(&self) -> Result<Vec<ProtectedItem>, FabricError>;
+
+    /// One protected item by name (case-insensitive).
+    async fn get_item(&self, vm: &str) -> Result<ProtectedItem, FabricError>;
+
+    /// Starts an operation on one item and returns its operation id. Refused
+    /// (`NotAllowed`, `Busy`, ...) without any change when the item does not
+    /// allow it now. `initiator` says who or what asked, for the audit trail.
+    async fn start(
+        &self,
+        vm: &str,
+        request: &OperationRequest,
+        initiator: &str,
+    ) -> Result<String, FabricError>;
+
+    /// The status of an operation by id.
+    async fn operation(&self, id: &str) -> Result<OperationStatus, FabricError>;
+
+    /// How long a poller should wait before asking about `status` again (ARM's
+    /// `Retry-After`). Backends that know when an operation ends say so.
+    fn poll_interval(&self, status: &OperationStatus) -> Duration;
+
+    /// Waits until the operation is terminal, polling at `poll_interval`.
+    async fn wait(&self, id: &str) -> Result<OperationStatus, FabricError> {
+        loop {
+            let status = self.operation(id).await?;
+            if status.state.is_terminal() {
+                return Ok(status);
+            }
+            tokio::time::sleep(self.poll_interval(&status)).await;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Reading a plan file and checking what needs no fabric: every group named
+//! once and not empty, every VM in exactly one group.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryPlan {
+    pub name: String,
+    pub primary_region: String,
+    pub recovery_region: String,
+    /// In boot order.
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub vms: Vec<String>,
+    /// Named steps the runbook runs before the group fails over.
+    #[serde(default)]
+    pub pre: Vec<String>,
+    /// Named steps the runbook runs after every VM of the group is up.
+    #[serde(default)]
+    pub post: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read plan file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists; see `drbook fabric init --demo` for an example.")]
+    Parse { path: String, message: String },
+    #[error("plan `{plan}` is invalid:\n{}", bullet(problems))]
+    Invalid { plan: String, problems: Vec<String> },
+}
+
+fn bullet(problems: &[String]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+impl RecoveryPlan {
+    pub fn load(path: &Path) -> Result<Self, PlanError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read { path: display.clone(), source })?;
+        Self::parse(&text, &display)
+    }
+
+    /// Parses a plan and checks its structure; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, PlanError> {
+        let plan: RecoveryPlan =
+            toml::from_str(text).map_err(|e| PlanError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let problems = plan.structural_problems();
+        if problems.is_empty() {
+            Ok(plan)
+        } else {
+            Err(PlanError::Invalid { plan: plan.name, problems })
+        }
+    }
+
+    fn structural_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.name.trim().is_empty() {
+            problems.push("the plan has no name; set `name = \"...\"`".to_string());
+        }
+        if self.primary_region == self.recovery_region {
+            problems.push(format!(
+                "primary and recovery region are both `{}`; a plan fails over between two regions",
+                self.primary_region
+            ));
+        }
+        if self.groups.is_empty() {
+            problems.push("the plan has no groups; add at least one `[[groups]]` with `name` and `vms`".to_string());
+        }
+        let mut group_names: HashMap<&str, usize> = HashMap::new();
+        let mut vm_groups: HashMap<String, &str> = HashMap::new();
+        for (index, group) in self.groups.iter().enumerate() {
+            if group.name.trim().is_empty() {
+                problems.push(format!("group {} has no name", index + 1));
+            }
+            if let Some(first) = group_names.insert(&group.name, index) {
+                problems.push(format!(
+                    "group name `{}` is used by groups {} and {}; give each group its own name",
+                    group.name,
+                    first + 1,
+                    index + 1
+                ));
+            }
+            if group.vms.is_empty() {
+                problems.push(format!("group `{}` has no VMs; add VMs to it or remove it", group.name));
+            }
+            for vm in &group.vms {
+                if let Some(first) = vm_groups.insert(vm.to_ascii_lowercase(), &group.name) {
+                    problems.push(format!(
+                        "VM `{vm}` is in groups `{first}` and `{}`; a VM belongs to exactly one group of a plan",
+                        group.name
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Every VM of the plan, in boot order.
+    pub fn vms(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().flat_map(|g| g.vms.iter().map(String::as_str))
+    }
+
+    /// The group a VM belongs to.
+    pub fn group_of(&self, vm: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.vms.iter().any(|v| v.eq_ignore_ascii_case(vm)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "app"
+primary_region = "eastus"
+recovery_region = "westus"
+
+[[groups]]
+name = "db"
+vms = ["sql-01", "sql-02"]
+post = ["check-db"]
+
+[[groups]]
+name = "web"
+vms = ["web-01"]
+"#;
+
+    #[test]
+    fn parses_a_plan_in_order() {
+        let plan = RecoveryPlan::parse(GOOD, "good.toml").unwrap();
+        assert_eq!(plan.groups.len(), 2);
+        assert_eq!(plan.groups[0].post, vec!["check-db"]);
+        assert_eq!(plan.vms().collect::<Vec<_>>(), vec!["sql-01", "sql-02", "web-01"]);
+        assert_eq!(plan.group_of("WEB-01").unwrap().name, "web");
+    }
+
+    #[test]
+    fn names_every_structural_problem() {
+        let text = r#"
+name = "bad"
+primary_region = "eastus"
+recovery_region = "eastus"
+[[groups]]
+name = "a"
+vms = ["vm1"]
+[[groups]]
+name = "a"
+vms = ["VM1"]
+[[groups]]
+name = "empty"
+vms = []
+"#;
+        let err = RecoveryPlan::parse(text, "bad.toml").unwrap_err().to_string();
+        assert!(err.contains("both `eastus`"), "{err}");
+        assert!(err.contains("group name `a` is used by groups 1 and 2"), "{err}");
+        assert!(err.contains("VM `VM1` is in groups `a` and `a`"), "{err}");
+        assert!(err.contains("group `empty` has no VMs"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_toml() {
+        let err = RecoveryPlan::parse("name = 1", "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml is not a valid recovery plan"), "{err}");
+        let err = RecoveryPlan::parse(&GOOD.replace("post =", "postt ="), "y.toml").unwrap_err().to_string();
+        assert!(err.contains("unknown field `postt`"), "{err}");
+    }
+
+    #[test]
+    fn a_thousand_vms_in_fifty_groups_is_fine() {
+        let mut text = String::from("name = \"big\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n");
+        for g in 0..50 {
+            let vms: Vec<String> = (0..20).map(|v| format!("\"vm-{g}-{v}\"")).collect();
+            text.push_str(&format!("[[groups]]\nname = \"g{g}\"\nvms = [{}]\n", vms.join(",")));
+        }
+        let plan = RecoveryPlan::parse(&text, "big.toml").unwrap();
+        assert_eq!(plan.vms().count(), 1000);
+    }
+}

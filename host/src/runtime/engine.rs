@@ -1,0 +1,64 @@
+//! The process-wide wasmtime engine: configured once, with one linker and an
+//! epoch ticker thread. "Engine once, runbook module once, job instance many
+//! times": everything costly happens here or in `component`, never per job.
+
+use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+
+use super::component::Runbook;
+use super::state::JobState;
+
+/// How often the epoch advances: the granularity of the deadline check.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The runtime: engine, linker, and the cache of loaded runbooks. Cheap to
+/// clone; share one per process.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Arc<Linker<JobState>>,
+    /// Precompiled components, by content digest (`None`: memory only).
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) loaded: Arc<Mutex<HashMap<String, Arc<Runbook>>>>,
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached in `cache_dir` (if
+    /// given), so that a module is compiled once per machine, not per run.
+    pub fn new(cache_dir: Option<PathBuf>) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        // A runbook that recurses without end traps at 1 MiB of wasm stack;
+        // async fibers get 2 MiB, so the host never overflows first.
+        config.max_wasm_stack(1 << 20);
+        config.async_stack_size(2 << 20);
+        let engine = Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        super::host::add_to_linker(&mut linker)?;
+
+        spawn_epoch_ticker(&engine);
+        Ok(Runtime { engine, linker: Arc::new(linker), cache_dir, loaded: Arc::default() })
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is gone.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("drbook-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

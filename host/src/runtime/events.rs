@@ -1,0 +1,39 @@
+//! What a running job tells whoever watches it (the terminal's progress bars,
+//! later the job store): log lines, progress, and the life of each operation.
+
+use std::sync::Arc;
+
+use super::streams::Record;
+use crate::fabric::{OperationKind, OperationStatus};
+
+#[derive(Debug, Clone)]
+pub enum JobEvent {
+    /// A line appended to one of the job's streams.
+    Log(Record),
+    /// The runbook reported its progress.
+    Progress { percent: u8, activity: String },
+    OperationStarted { vm: String, kind: OperationKind, id: String },
+    /// A waited-on operation moved.
+    OperationProgress { vm: String, id: String, percent: u8 },
+    OperationEnded { status: OperationStatus },
+}
+
+/// A cheap, clonable sink for [`JobEvent`]s; `none()` ignores them.
+#[derive(Clone, Default)]
+pub struct Observer(Option<Arc<dyn Fn(&JobEvent) + Send + Sync>>);
+
+impl Observer {
+    pub fn none() -> Self {
+        Observer(None)
+    }
+
+    pub fn new(f: impl Fn(&JobEvent) + Send + Sync + 'static) -> Self {
+        Observer(Some(Arc::new(f)))
+    }
+
+    pub fn notify(&self, event: &JobEvent) {
+        if let Some(f) = &self.0 {
+            f(event)
+        }
+    }
+}

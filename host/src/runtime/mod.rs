@@ -1,0 +1,31 @@
+//! The runbook runtime: wasmtime with the component model, async host
+//! functions on tokio, WASI p2 linked granting nothing.
+//!
+//! Layout, in the order a job meets them:
+//! - `engine`: the process-wide engine, linker and epoch ticker.
+//! - `component`: loading a runbook file, compiled once, cached by digest.
+//! - `job`: one job = one sandboxed instance, `run` called once, its outcome.
+//! - `state`: the store data of an instance; `host/`: the WIT interfaces
+//!   implemented on it; `bindings`: the generated types.
+//! - `limits`, `streams`, `events`, `report`: what bounds a job, what it
+//!   writes, what it tells observers, what it did.
+
+mod bindings;
+mod component;
+mod engine;
+mod events;
+mod host;
+mod job;
+mod limits;
+mod report;
+mod state;
+mod streams;
+
+pub use component::{LoadError, Runbook};
+pub use engine::Runtime;
+pub use events::{JobEvent, Observer};
+pub use job::{JobOptions, JobOutcome, JobStatus, Failure};
+pub use limits::{parse_bytes, parse_duration, human_duration, Limits};
+pub use report::OperationRecord;
+pub use state::JobSpec;
+pub use streams::{Record, Stream};

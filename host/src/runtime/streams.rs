@@ -1,0 +1,218 @@
+//! A job's streams, as Azure Automation keeps them (Output, Warning, Error,
+//! Verbose, Progress), fed by the `log` interface and by the runbook's stdout
+//! (Output) and stderr (Error). The total is capped: a runbook that floods its
+//! output loses the excess, not the host its memory.
+
+use bytes::Bytes;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+use super::events::{JobEvent, Observer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Stream {
+    Output,
+    Warning,
+    Error,
+    Verbose,
+    Progress,
+}
+
+/// One line of a stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub stream: Stream,
+    #[serde(with = "unix_millis")]
+    pub time: SystemTime,
+    pub text: String,
+}
+
+/// The streams of one job. A cheap clone: stdout, stderr and the `log`
+/// interface all write into the same record list.
+#[derive(Clone)]
+pub struct Streams {
+    inner: Arc<Mutex<Inner>>,
+    observer: Observer,
+}
+
+struct Inner {
+    records: Vec<Record>,
+    bytes: usize,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Streams {
+    pub fn new(cap: usize, observer: Observer) -> Self {
+        Streams {
+            inner: Arc::new(Mutex::new(Inner { records: Vec::new(), bytes: 0, cap, truncated: false })),
+            observer,
+        }
+    }
+
+    /// Appends a line, unless the cap is reached; the first line past the cap
+    /// is replaced by a notice that the rest was dropped.
+    pub fn push(&self, stream: Stream, text: String) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.truncated {
+            return;
+        }
+        let record = if inner.bytes + text.len() > inner.cap {
+            inner.truncated = true;
+            let notice = format!(
+                "output truncated: the runbook wrote more than its {} of streams; the rest was dropped",
+                super::limits::human_bytes(inner.cap)
+            );
+            Record { stream: Stream::Warning, time: SystemTime::now(), text: notice }
+        } else {
+            inner.bytes += text.len();
+            Record { stream, time: SystemTime::now(), text }
+        };
+        self.observer.notify(&JobEvent::Log(record.clone()));
+        inner.records.push(record);
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).records.clone()
+    }
+
+    /// A WASI output stream (stdout or stderr) that writes lines to `stream`.
+    pub fn pipe(&self, stream: Stream) -> Pipe {
+        Pipe { streams: self.clone(), stream, partial: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    /// The text of the last lines written to `stream`, for failure reasons
+    /// (a panic message is the last thing a Rust runbook writes to stderr).
+    pub fn tail(&self, stream: Stream, lines: usize) -> Vec<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tail: Vec<String> =
+            inner.records.iter().rev().filter(|r| r.stream == stream).take(lines).map(|r| r.text.clone()).collect();
+        tail.reverse();
+        tail
+    }
+}
+
+/// stdout or stderr of a runbook: bytes are split into lines and pushed to
+/// the job's streams. Writes never fail, so a runbook's `println!` cannot
+/// panic on a full stream; past the cap its lines are dropped.
+#[derive(Clone)]
+pub struct Pipe {
+    streams: Streams,
+    stream: Stream,
+    partial: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Pipe {
+    fn write_bytes(&self, bytes: &[u8]) {
+        let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        partial.extend_from_slice(bytes);
+        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string();
+            self.streams.push(self.stream, text);
+        }
+        // A runbook that writes an endless line must not grow it forever.
+        if partial.len() > 64 * 1024 {
+            let text = String::from_utf8_lossy(&partial).into_owned();
+            partial.clear();
+            self.streams.push(self.stream, text);
+        }
+    }
+
+    /// Pushes what is left without a newline (at the end of the job).
+    pub fn flush_partial(&self) {
+        let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        if !partial.is_empty() {
+            let text = String::from_utf8_lossy(&partial).into_owned();
+            partial.clear();
+            self.streams.push(self.stream, text);
+        }
+    }
+}
+
+impl OutputStream for Pipe {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.write_bytes(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 * 1024)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for Pipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for Pipe {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.write_bytes(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl IsTerminal for Pipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Pipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+mod unix_millis {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let millis = time.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        s.serialize_u64(millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_and_caps_the_total() {
+        let streams = Streams::new(10, Observer::none());
+        let pipe = streams.pipe(Stream::Output);
+        pipe.write_bytes(b"abc\nde");
+        pipe.write_bytes(b"f\n0123456789\nmore\n");
+        let records = streams.records();
+        assert_eq!(records[0].text, "abc");
+        assert_eq!(records[1].text, "def");
+        assert_eq!(records[2].stream, Stream::Warning);
+        assert!(records[2].text.starts_with("output truncated"));
+        assert_eq!(records.len(), 3, "nothing is kept past the cap");
+    }
+}

@@ -1,0 +1,104 @@
+//! Builds every example runbook (`runbooks/*`) and test guest
+//! (`tests/guests/*`) for `wasm32-wasip2` with the `runbook` profile, in a
+//! target directory of their own (a nested cargo must not wait on the lock of
+//! the build that runs this script), and writes their paths as constants:
+//! `FAILOVER_PLAN`, `HOSTILE`, ... The tests use exactly what users ship.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target_dir = root.join("target").join("guests");
+    let mut packages = Vec::new();
+    for dir in [root.join("runbooks"), root.join("tests").join("guests")] {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        packages.extend(crates_in(&dir));
+    }
+    for watched in ["guest-sdk", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "runbook",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for (package, _) in &packages {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's settings are for the host, not for the guests.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .expect("running cargo to build the test guests");
+    if !status.success() {
+        panic!(
+            "building the runbooks for wasm32-wasip2 failed (see above). If the target is missing, run \
+             `rustup target add wasm32-wasip2` (scripts/test.sh does it for you)."
+        );
+    }
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let mut constants = String::new();
+    for (package, _) in &packages {
+        let file = package.replace('-', "_");
+        let wasm = target_dir
+            .join("wasm32-wasip2")
+            .join("runbook")
+            .join(format!("{file}.wasm"));
+        assert!(
+            wasm.exists(),
+            "cargo built {package} but {} is missing",
+            wasm.display()
+        );
+        constants.push_str(&format!(
+            "/// `{package}`, built for wasm32-wasip2.\npub const {}: &str = {:?};\n",
+            file.to_uppercase(),
+            wasm.display().to_string()
+        ));
+    }
+    std::fs::write(out_dir.join("guests.rs"), constants).expect("writing guests.rs");
+}
+
+/// `(package name, dir)` of every crate directly below `dir`.
+fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let name = text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("name = ")
+                .map(|v| v.trim_matches('"').to_string())
+        });
+        if let Some(name) = name {
+            found.push((name, entry.path()));
+        }
+    }
+    found.sort();
+    found
+}

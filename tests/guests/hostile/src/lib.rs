@@ -1,0 +1,92 @@
+//! A runbook that misbehaves on purpose, as its `attack` input says. The
+//! host must contain each attack: stop it, trap it with a clear reason, or
+//! show that what it reached for is not there.
+
+use drbook_sdk::prelude::*;
+
+drbook_sdk::runbook!(run);
+
+fn run(ctx: &Context) -> Result<String> {
+    match ctx.param_or("attack", "none") {
+        "loop" => spin(),
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+            }
+        }
+        "fs" => Ok(report(&[
+            (
+                "read /etc/passwd",
+                std::fs::read("/etc/passwd").map(|b| b.len().to_string()),
+            ),
+            (
+                "list /",
+                std::fs::read_dir("/").map(|d| d.count().to_string()),
+            ),
+            (
+                "list .",
+                std::fs::read_dir(".").map(|d| d.count().to_string()),
+            ),
+            (
+                "write /tmp/x",
+                std::fs::write("/tmp/drbook-hostile", b"x").map(|_| "written".to_string()),
+            ),
+        ])),
+        "net" => Ok(report(&[
+            (
+                "tcp 127.0.0.1:22",
+                std::net::TcpStream::connect("127.0.0.1:22").map(|_| "connected".to_string()),
+            ),
+            (
+                "udp bind",
+                std::net::UdpSocket::bind("0.0.0.0:0").map(|_| "bound".to_string()),
+            ),
+            (
+                "tcp listen",
+                std::net::TcpListener::bind("127.0.0.1:0").map(|_| "listening".to_string()),
+            ),
+        ])),
+        "env" => {
+            let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            let args: Vec<String> = std::env::args().collect();
+            Ok(format!("env vars: {}; args: {}", vars.len(), args.len()))
+        }
+        "flood" => {
+            let line = "x".repeat(1000);
+            for i in 0..20_000 {
+                println!("{i} {line}");
+            }
+            Ok("flooded".to_string())
+        }
+        "panic" => panic!("the hostile runbook gave up on purpose"),
+        "recurse" => Ok(format!("depth {}", recurse(0))),
+        other => bail!("unknown attack `{other}`"),
+    }
+}
+
+/// Each probe as `name: ok <value>` or `name: denied <error>`.
+fn report(probes: &[(&str, std::io::Result<String>)]) -> String {
+    probes
+        .iter()
+        .map(|(name, result)| match result {
+            Ok(value) => format!("{name}: ok {value}"),
+            Err(e) => format!("{name}: denied {e}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[allow(clippy::empty_loop)]
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let pad = std::hint::black_box([depth; 16]);
+    1 + recurse(pad[depth as usize % 16] + 1)
+}
