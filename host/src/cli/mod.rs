@@ -19,7 +19,11 @@ use std::process::ExitCode;
 use crate::fabric::simulator::{Simulator, Speed};
 
 #[derive(Parser)]
-#[command(name = "drbook", version, about = "Disaster-recovery runbooks, sandboxed in WebAssembly")]
+#[command(
+    name = "drbook",
+    version,
+    about = "Disaster-recovery runbooks, sandboxed in WebAssembly"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

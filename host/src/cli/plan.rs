@@ -26,13 +26,25 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     let PlanCommand::Validate { plan: path } = args.command;
     let plan = RecoveryPlan::load(&path).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_fabric(global)?;
-    let items = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(fabric.list_items())?;
+    let items = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(fabric.list_items())?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     let vms = plan.vms().count();
     if global.json {
-        println!("{}", serde_json::json!({ "plan": plan.name, "valid": true, "groups": plan.groups.len(), "vms": vms }));
+        println!(
+            "{}",
+            serde_json::json!({ "plan": plan.name, "valid": true, "groups": plan.groups.len(), "vms": vms })
+        );
     } else {
-        println!("plan `{}` is valid: {} groups, {vms} VMs, {} → {}", plan.name, plan.groups.len(), plan.primary_region, plan.recovery_region);
+        println!(
+            "plan `{}` is valid: {} groups, {vms} VMs, {} → {}",
+            plan.name,
+            plan.groups.len(),
+            plan.primary_region,
+            plan.recovery_region
+        );
     }
     Ok(Outcome::Success)
 }

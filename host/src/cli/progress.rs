@@ -53,7 +53,15 @@ impl Live {
                 groups.insert(vm.to_ascii_lowercase(), bar.clone());
             }
         }
-        Live { inner: Arc::new(Inner { mode, verbose, multi, groups, operations: Mutex::default() }) }
+        Live {
+            inner: Arc::new(Inner {
+                mode,
+                verbose,
+                multi,
+                groups,
+                operations: Mutex::default(),
+            }),
+        }
     }
 
     pub fn show(&self, event: &JobEvent) {
@@ -89,15 +97,29 @@ impl Live {
                 );
                 bar.set_prefix(vm.clone());
                 bar.set_message(kind.cli_name());
-                inner.operations.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), bar);
+                inner
+                    .operations
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone(), bar);
             }
             JobEvent::OperationProgress { id, percent, .. } => {
-                if let Some(bar) = inner.operations.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+                if let Some(bar) = inner
+                    .operations
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(id)
+                {
                     bar.set_position(u64::from(*percent));
                 }
             }
             JobEvent::OperationEnded { status } => {
-                if let Some(bar) = inner.operations.lock().unwrap_or_else(|e| e.into_inner()).remove(&status.id) {
+                if let Some(bar) = inner
+                    .operations
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&status.id)
+                {
                     bar.finish_and_clear();
                     inner.multi.remove(&bar);
                 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use super::{progress, summary, Global, InputError, Outcome};
 use crate::fabric::{Direction, Fabric};
 use crate::plan::{check_against, FailoverType, RecoveryPlan};
-use crate::runtime::{parse_bytes, parse_duration, JobOptions, JobSpec, JobStatus, Limits, Observer};
+use crate::runtime::{
+    parse_bytes, parse_duration, JobOptions, JobSpec, JobStatus, Limits, Observer,
+};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -63,9 +65,13 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
     let runtime = crate::runtime::Runtime::new(Some(data_dir.join("cache")))
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("starting the WebAssembly runtime")?;
-    let runbook = runtime.load(&args.runbook).map_err(|e| InputError::new(e.to_string()))?;
+    let runbook = runtime
+        .load(&args.runbook)
+        .map_err(|e| InputError::new(e.to_string()))?;
 
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     tokio.block_on(async {
         let items = fabric.list_items().await.context("reading the fabric")?;
         check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
@@ -88,11 +94,17 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             Observer::new(move |event| view.show(event))
         };
         let options = JobOptions {
-            limits: Limits { memory_bytes: args.memory, deadline: args.deadline, ..Limits::default() },
+            limits: Limits {
+                memory_bytes: args.memory,
+                deadline: args.deadline,
+                ..Limits::default()
+            },
             speed: global.speed,
             observer,
         };
-        let outcome = runtime.run_job(&runbook, spec, fabric.clone(), options).await;
+        let outcome = runtime
+            .run_job(&runbook, spec, fabric.clone(), options)
+            .await;
         view.finish();
         let report = summary::Summary::new(&plan, &outcome);
         if global.json {
@@ -113,14 +125,23 @@ fn parse_params(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut params = BTreeMap::new();
     for pair in raw {
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(InputError::new(format!("--param `{pair}` has no `=`; write it as --param key=value")).into());
+            return Err(InputError::new(format!(
+                "--param `{pair}` has no `=`; write it as --param key=value"
+            ))
+            .into());
         };
         let key = key.trim();
         if key.is_empty() {
-            return Err(InputError::new(format!("--param `{pair}` has an empty key; write it as --param key=value")).into());
+            return Err(InputError::new(format!(
+                "--param `{pair}` has an empty key; write it as --param key=value"
+            ))
+            .into());
         }
         if params.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(InputError::new(format!("--param `{key}` is given twice; give each input once")).into());
+            return Err(InputError::new(format!(
+                "--param `{key}` is given twice; give each input once"
+            ))
+            .into());
         }
     }
     Ok(params)

@@ -23,7 +23,9 @@ enum RunbookCommand {
 pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
     let RunbookCommand::Inspect { file } = args.command;
     let runtime = crate::runtime::Runtime::new(None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let runbook = runtime.load(&file).map_err(|e| InputError::new(e.to_string()))?;
+    let runbook = runtime
+        .load(&file)
+        .map_err(|e| InputError::new(e.to_string()))?;
     let (imports, exports) = runtime.describe(&runbook);
     if global.json {
         let doc = serde_json::json!({

@@ -45,14 +45,21 @@ impl<'a> Summary<'a> {
             .iter()
             .flat_map(|g| g.vms.iter().map(move |vm| (g, vm)))
             .map(|(group, vm)| {
-                let last = outcome.operations.iter().rev().find(|r| r.vm.eq_ignore_ascii_case(vm));
+                let last = outcome
+                    .operations
+                    .iter()
+                    .rev()
+                    .find(|r| r.vm.eq_ignore_ascii_case(vm));
                 VmRow {
                     vm: vm.clone(),
                     group: group.name.clone(),
                     operation: last.map(|r| r.kind.cli_name().to_string()),
                     result: match last {
                         None => "NotStarted".to_string(),
-                        Some(r) => r.state.map(|s| format!("{s:?}")).unwrap_or_else(|| "InProgress".to_string()),
+                        Some(r) => r
+                            .state
+                            .map(|s| format!("{s:?}"))
+                            .unwrap_or_else(|| "InProgress".to_string()),
                     },
                     recovery_point_id: last.and_then(|r| r.recovery_point_id.clone()),
                     rpo_seconds: last.and_then(|r| r.rpo_seconds),
@@ -79,7 +86,14 @@ impl<'a> Summary<'a> {
     /// The table an operator reads at the end of a run.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let headers = ["VM", "GROUP", "OPERATION", "RESULT", "RECOVERY POINT / RPO", "DURATION"];
+        let headers = [
+            "VM",
+            "GROUP",
+            "OPERATION",
+            "RESULT",
+            "RECOVERY POINT / RPO",
+            "DURATION",
+        ];
         let rows: Vec<[String; 6]> = self
             .vms
             .iter()
@@ -96,7 +110,9 @@ impl<'a> Summary<'a> {
                     r.operation.clone().unwrap_or_else(|| "-".to_string()),
                     r.result.clone(),
                     point,
-                    r.duration_seconds.map(|d| format!("{d:.1}s")).unwrap_or_else(|| "-".to_string()),
+                    r.duration_seconds
+                        .map(|d| format!("{d:.1}s"))
+                        .unwrap_or_else(|| "-".to_string()),
                 ]
             })
             .collect();
@@ -107,7 +123,11 @@ impl<'a> Summary<'a> {
             }
         }
         let line = |cells: &[String]| {
-            let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             padded.join("  ").trim_end().to_string()
         };
         let _ = writeln!(out, "{}", line(&headers.map(String::from)));
@@ -115,7 +135,11 @@ impl<'a> Summary<'a> {
             let _ = writeln!(out, "{}", line(row));
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "job {} ({}) {:?} in {:.1}s", self.job_id, self.plan, self.status, self.duration_seconds);
+        let _ = writeln!(
+            out,
+            "job {} ({}) {:?} in {:.1}s",
+            self.job_id, self.plan, self.status, self.duration_seconds
+        );
         if let Some(rto) = self.rto_seconds {
             let _ = writeln!(out, "RTO: {rto:.1}s (job start to the last VM up)");
         }
@@ -125,7 +149,11 @@ impl<'a> Summary<'a> {
         if let Some(failure) = self.failure {
             let _ = writeln!(out, "failed: {}", failure.reason);
             if !failure.completed.is_empty() {
-                let _ = writeln!(out, "completed before the failure: {}", failure.completed.join(", "));
+                let _ = writeln!(
+                    out,
+                    "completed before the failure: {}",
+                    failure.completed.join(", ")
+                );
             }
             if let Some(backtrace) = &failure.backtrace {
                 let _ = writeln!(out, "runbook backtrace:\n{backtrace}");

@@ -30,6 +30,9 @@ pub fn check_against(plan: &RecoveryPlan, items: &[ProtectedItem]) -> Result<(),
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(PlanError::Invalid { plan: plan.name.clone(), problems })
+        Err(PlanError::Invalid {
+            plan: plan.name.clone(),
+            problems,
+        })
     }
 }

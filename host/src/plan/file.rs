@@ -31,7 +31,10 @@ pub struct Group {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("cannot read plan file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists; see `drbook fabric init --demo` for an example.")]
     Parse { path: String, message: String },
     #[error("plan `{plan}` is invalid:\n{}", bullet(problems))]
@@ -39,25 +42,37 @@ pub enum PlanError {
 }
 
 fn bullet(problems: &[String]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl RecoveryPlan {
     pub fn load(path: &Path) -> Result<Self, PlanError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read { path: display.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: display.clone(),
+            source,
+        })?;
         Self::parse(&text, &display)
     }
 
     /// Parses a plan and checks its structure; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, PlanError> {
-        let plan: RecoveryPlan =
-            toml::from_str(text).map_err(|e| PlanError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let plan: RecoveryPlan = toml::from_str(text).map_err(|e| PlanError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         let problems = plan.structural_problems();
         if problems.is_empty() {
             Ok(plan)
         } else {
-            Err(PlanError::Invalid { plan: plan.name, problems })
+            Err(PlanError::Invalid {
+                plan: plan.name,
+                problems,
+            })
         }
     }
 
@@ -73,7 +88,10 @@ impl RecoveryPlan {
             ));
         }
         if self.groups.is_empty() {
-            problems.push("the plan has no groups; add at least one `[[groups]]` with `name` and `vms`".to_string());
+            problems.push(
+                "the plan has no groups; add at least one `[[groups]]` with `name` and `vms`"
+                    .to_string(),
+            );
         }
         let mut group_names: HashMap<&str, usize> = HashMap::new();
         let mut vm_groups: HashMap<String, &str> = HashMap::new();
@@ -90,7 +108,10 @@ impl RecoveryPlan {
                 ));
             }
             if group.vms.is_empty() {
-                problems.push(format!("group `{}` has no VMs; add VMs to it or remove it", group.name));
+                problems.push(format!(
+                    "group `{}` has no VMs; add VMs to it or remove it",
+                    group.name
+                ));
             }
             for vm in &group.vms {
                 if let Some(first) = vm_groups.insert(vm.to_ascii_lowercase(), &group.name) {
@@ -106,12 +127,16 @@ impl RecoveryPlan {
 
     /// Every VM of the plan, in boot order.
     pub fn vms(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().flat_map(|g| g.vms.iter().map(String::as_str))
+        self.groups
+            .iter()
+            .flat_map(|g| g.vms.iter().map(String::as_str))
     }
 
     /// The group a VM belongs to.
     pub fn group_of(&self, vm: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.vms.iter().any(|v| v.eq_ignore_ascii_case(vm)))
+        self.groups
+            .iter()
+            .find(|g| g.vms.iter().any(|v| v.eq_ignore_ascii_case(vm)))
     }
 }
 
@@ -139,7 +164,10 @@ vms = ["web-01"]
         let plan = RecoveryPlan::parse(GOOD, "good.toml").unwrap();
         assert_eq!(plan.groups.len(), 2);
         assert_eq!(plan.groups[0].post, vec!["check-db"]);
-        assert_eq!(plan.vms().collect::<Vec<_>>(), vec!["sql-01", "sql-02", "web-01"]);
+        assert_eq!(
+            plan.vms().collect::<Vec<_>>(),
+            vec!["sql-01", "sql-02", "web-01"]
+        );
         assert_eq!(plan.group_of("WEB-01").unwrap().name, "web");
     }
 
@@ -159,27 +187,41 @@ vms = ["VM1"]
 name = "empty"
 vms = []
 "#;
-        let err = RecoveryPlan::parse(text, "bad.toml").unwrap_err().to_string();
+        let err = RecoveryPlan::parse(text, "bad.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("both `eastus`"), "{err}");
-        assert!(err.contains("group name `a` is used by groups 1 and 2"), "{err}");
+        assert!(
+            err.contains("group name `a` is used by groups 1 and 2"),
+            "{err}"
+        );
         assert!(err.contains("VM `VM1` is in groups `a` and `a`"), "{err}");
         assert!(err.contains("group `empty` has no VMs"), "{err}");
     }
 
     #[test]
     fn rejects_unknown_fields_and_bad_toml() {
-        let err = RecoveryPlan::parse("name = 1", "x.toml").unwrap_err().to_string();
+        let err = RecoveryPlan::parse("name = 1", "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.toml is not a valid recovery plan"), "{err}");
-        let err = RecoveryPlan::parse(&GOOD.replace("post =", "postt ="), "y.toml").unwrap_err().to_string();
+        let err = RecoveryPlan::parse(&GOOD.replace("post =", "postt ="), "y.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `postt`"), "{err}");
     }
 
     #[test]
     fn a_thousand_vms_in_fifty_groups_is_fine() {
-        let mut text = String::from("name = \"big\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n");
+        let mut text = String::from(
+            "name = \"big\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n",
+        );
         for g in 0..50 {
             let vms: Vec<String> = (0..20).map(|v| format!("\"vm-{g}-{v}\"")).collect();
-            text.push_str(&format!("[[groups]]\nname = \"g{g}\"\nvms = [{}]\n", vms.join(",")));
+            text.push_str(&format!(
+                "[[groups]]\nname = \"g{g}\"\nvms = [{}]\n",
+                vms.join(",")
+            ));
         }
         let plan = RecoveryPlan::parse(&text, "big.toml").unwrap();
         assert_eq!(plan.vms().count(), 1000);

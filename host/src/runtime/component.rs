@@ -26,7 +26,10 @@ pub struct Runbook {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read runbook {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a WebAssembly file (it does not start with `\\0asm`); build a runbook with `cargo build --target wasm32-wasip2`")]
     NotWasm { path: String },
     #[error("{path} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (not wasm32-unknown-unknown or wasip1), which emits a component")]
@@ -42,7 +45,10 @@ impl Runtime {
     /// cache has not seen these bytes before.
     pub fn load(&self, path: &Path) -> Result<Arc<Runbook>, LoadError> {
         let display = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: display.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: display.clone(),
+            source,
+        })?;
         self.load_bytes(&bytes, &display)
     }
 
@@ -50,15 +56,34 @@ impl Runtime {
     pub fn load_bytes(&self, bytes: &[u8], origin: &str) -> Result<Arc<Runbook>, LoadError> {
         sniff(bytes, origin)?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
-        if let Some(loaded) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&digest) {
+        if let Some(loaded) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+        {
             return Ok(loaded.clone());
         }
         let component = self.compile(bytes, &digest, origin)?;
-        let wrong_world = |reason: String| LoadError::WrongWorld { path: origin.to_string(), reason };
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| wrong_world(format!("{e:#}")))?;
+        let wrong_world = |reason: String| LoadError::WrongWorld {
+            path: origin.to_string(),
+            reason,
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| wrong_world(format!("{e:#}")))?;
         let pre = RunbookPre::new(instance_pre).map_err(|e| wrong_world(format!("{e:#}")))?;
-        let runbook = Arc::new(Runbook { digest: digest.clone(), size: bytes.len(), component, pre });
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).insert(digest, runbook.clone());
+        let runbook = Arc::new(Runbook {
+            digest: digest.clone(),
+            size: bytes.len(),
+            component,
+            pre,
+        });
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest, runbook.clone());
         Ok(runbook)
     }
 
@@ -72,8 +97,10 @@ impl Runtime {
                 return Ok(component);
             }
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| LoadError::Invalid { path: origin.to_string(), reason: format!("{e:#}") })?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            path: origin.to_string(),
+            reason: format!("{e:#}"),
+        })?;
         if let Some(path) = cached {
             // A cache that cannot be written only costs a recompile next time.
             let _ = write_atomically(&path, component.serialize().ok().as_deref());
@@ -84,7 +111,9 @@ impl Runtime {
     fn cache_path(&self, digest: &str) -> Option<PathBuf> {
         let dir = self.cache_dir.as_ref()?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         let hex = digest.trim_start_matches("sha256:");
         Some(dir.join(format!("{hex}-{:016x}.cwasm", hasher.finish())))
     }
@@ -92,8 +121,14 @@ impl Runtime {
     /// What a runbook imports and exports, for `drbook runbook inspect`.
     pub fn describe(&self, runbook: &Runbook) -> (Vec<String>, Vec<String>) {
         let ty = runbook.component.component_type();
-        let imports = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let exports = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         (imports, exports)
     }
 }
@@ -101,11 +136,15 @@ impl Runtime {
 /// Tells apart "not wasm", "a core module" and "a component" by the header.
 fn sniff(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(LoadError::NotWasm { path: origin.to_string() });
+        return Err(LoadError::NotWasm {
+            path: origin.to_string(),
+        });
     }
     // Bytes 4..8: version 1 and layer 0 for a core module; layer 1 for a component.
     if bytes[6..8] == [0, 0] {
-        return Err(LoadError::CoreModule { path: origin.to_string() });
+        return Err(LoadError::CoreModule {
+            path: origin.to_string(),
+        });
     }
     Ok(())
 }

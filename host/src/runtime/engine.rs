@@ -2,9 +2,9 @@
 //! epoch ticker thread. "Engine once, runbook module once, job instance many
 //! times": everything costly happens here or in `component`, never per job.
 
-use std::sync::{Arc, Mutex};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -44,7 +44,12 @@ impl Runtime {
         super::host::add_to_linker(&mut linker)?;
 
         spawn_epoch_ticker(&engine);
-        Ok(Runtime { engine, linker: Arc::new(linker), cache_dir, loaded: Arc::default() })
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache_dir,
+            loaded: Arc::default(),
+        })
     }
 }
 

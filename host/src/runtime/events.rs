@@ -11,11 +11,24 @@ pub enum JobEvent {
     /// A line appended to one of the job's streams.
     Log(Record),
     /// The runbook reported its progress.
-    Progress { percent: u8, activity: String },
-    OperationStarted { vm: String, kind: OperationKind, id: String },
+    Progress {
+        percent: u8,
+        activity: String,
+    },
+    OperationStarted {
+        vm: String,
+        kind: OperationKind,
+        id: String,
+    },
     /// A waited-on operation moved.
-    OperationProgress { vm: String, id: String, percent: u8 },
-    OperationEnded { status: OperationStatus },
+    OperationProgress {
+        vm: String,
+        id: String,
+        percent: u8,
+    },
+    OperationEnded {
+        status: OperationStatus,
+    },
 }
 
 /// A cheap, clonable sink for [`JobEvent`]s; `none()` ignores them.

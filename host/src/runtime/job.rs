@@ -31,7 +31,11 @@ pub struct JobOptions {
 
 impl Default for JobOptions {
     fn default() -> Self {
-        JobOptions { limits: Limits::default(), speed: Speed::default(), observer: Observer::none() }
+        JobOptions {
+            limits: Limits::default(),
+            speed: Speed::default(),
+            observer: Observer::none(),
+        }
     }
 }
 
@@ -95,7 +99,11 @@ impl Runtime {
             Ok(Err(error)) => (
                 JobStatus::Failed,
                 None,
-                Some(Failure { reason: error.message, completed: error.completed, backtrace: None }),
+                Some(Failure {
+                    reason: error.message,
+                    completed: error.completed,
+                    backtrace: None,
+                }),
             ),
             Err(trap) => (JobStatus::Failed, None, Some(explain_trap(&trap, &streams))),
         };
@@ -116,7 +124,13 @@ impl Runtime {
     /// A store granting nothing but drbook's interfaces: no preopened
     /// directories, no sockets, no environment, no arguments; stdout and
     /// stderr go to the job's streams.
-    fn new_store(&self, spec: JobSpec, fabric: Arc<dyn Fabric>, options: &JobOptions, streams: &Streams) -> Store<JobState> {
+    fn new_store(
+        &self,
+        spec: JobSpec,
+        fabric: Arc<dyn Fabric>,
+        options: &JobOptions,
+        streams: &Streams,
+    ) -> Store<JobState> {
         let wasi = WasiCtxBuilder::new()
             .stdout(streams.pipe(Stream::Output))
             .stderr(streams.pipe(Stream::Error))
@@ -133,7 +147,9 @@ impl Runtime {
             streams: streams.clone(),
             observer: options.observer.clone(),
             tracker: Tracker::default(),
-            limiter: MemoryLimiter { limit: options.limits.memory_bytes },
+            limiter: MemoryLimiter {
+                limit: options.limits.memory_bytes,
+            },
             table: ResourceTable::new(),
             wasi,
         };
@@ -155,7 +171,9 @@ impl Runtime {
 
 /// Turns a trap into a reason an operator can act on.
 fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
-    let backtrace = trap.downcast_ref::<WasmBacktrace>().map(|bt| bt.to_string());
+    let backtrace = trap
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| bt.to_string());
     let reason = if let Some(e) = trap.downcast_ref::<MemoryLimitExceeded>() {
         e.to_string()
     } else if let Some(e) = trap.downcast_ref::<DeadlineExceeded>() {
@@ -163,8 +181,14 @@ fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
     } else {
         match trap.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => {
-                "runbook exhausted its call stack (1 MiB of wasm stack): unbounded recursion?".to_string()
+                "runbook exhausted its call stack (1 MiB of wasm stack): unbounded recursion?"
+                    .to_string()
             }
+            // A Rust runbook keeps part of its stack in linear memory; when
+            // that overflows, the first write below it is out of bounds.
+            Some(Trap::MemoryOutOfBounds) => "runbook accessed memory out of bounds: most often its own \
+                                              stack overflowed (unbounded recursion), else a memory bug"
+                .to_string(),
             Some(Trap::UnreachableCodeReached) => match panic_message(streams) {
                 Some(message) => format!("runbook panicked: {message}"),
                 None => "runbook aborted (wasm `unreachable`); see its error stream".to_string(),
@@ -173,7 +197,11 @@ fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
             None => format!("runbook failed in the host: {trap:?}"),
         }
     };
-    Failure { reason, completed: Vec::new(), backtrace }
+    Failure {
+        reason,
+        completed: Vec::new(),
+        backtrace,
+    }
 }
 
 /// The panic message a Rust runbook wrote to stderr before aborting.
@@ -185,6 +213,9 @@ fn panic_message(streams: &Streams) -> Option<String> {
         .map(String::as_str)
         .take_while(|line| !line.starts_with("note:"))
         .collect();
-    Some(if message.is_empty() { tail[start].clone() } else { message.join("\n") })
+    Some(if message.is_empty() {
+        tail[start].clone()
+    } else {
+        message.join("\n")
+    })
 }
-

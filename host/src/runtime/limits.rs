@@ -52,7 +52,10 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub fn new(len: Duration) -> Self {
-        Deadline { at: std::time::Instant::now() + len, len }
+        Deadline {
+            at: std::time::Instant::now() + len,
+            len,
+        }
     }
 
     pub fn passed(&self) -> bool {
@@ -64,8 +67,13 @@ impl Deadline {
     }
 
     /// Awaits `future` unless the deadline comes first, which traps.
-    pub async fn wait<T>(self, future: impl std::future::Future<Output = T>) -> wasmtime::Result<T> {
-        tokio::time::timeout_at(self.at.into(), future).await.map_err(|_| self.exceeded().into())
+    pub async fn wait<T>(
+        self,
+        future: impl std::future::Future<Output = T>,
+    ) -> wasmtime::Result<T> {
+        tokio::time::timeout_at(self.at.into(), future)
+            .await
+            .map_err(|_| self.exceeded().into())
     }
 }
 
@@ -83,7 +91,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.limit {
-            return Err(MemoryLimitExceeded { limit: self.limit, desired }.into());
+            return Err(MemoryLimitExceeded {
+                limit: self.limit,
+                desired,
+            }
+            .into());
         }
         Ok(true)
     }
@@ -126,11 +138,13 @@ pub fn human_duration(d: Duration) -> String {
 /// Parses `90s`, `10m`, `4h` or `500ms` (for `--deadline`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. `500ms`, `90s`, `10m` or `4h`"))?;
+    let n: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. `500ms`, `90s`, `10m` or `4h`")
+    })?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),
@@ -144,7 +158,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses `64MiB`, `512KiB`, `1GiB` or a plain number of bytes (for `--memory`).
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: usize = number
         .parse()
@@ -168,7 +184,9 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("4h").unwrap(), Duration::from_secs(4 * 3600));
-        assert!(parse_duration("ten").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("ten")
+            .unwrap_err()
+            .contains("not a duration"));
         assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
         assert!(parse_bytes("3 parsecs").is_err());
         assert_eq!(human_bytes(64 << 20), "64 MiB");

@@ -29,7 +29,8 @@ pub struct OperationRecord {
 
 impl OperationRecord {
     pub fn duration_seconds(&self) -> Option<f64> {
-        self.ended.map(|end| (end - self.started).num_milliseconds() as f64 / 1000.0)
+        self.ended
+            .map(|end| (end - self.started).num_milliseconds() as f64 / 1000.0)
     }
 }
 
@@ -76,8 +77,12 @@ pub fn rto_seconds(started: SystemTime, operations: &[OperationRecord]) -> Optio
     operations
         .iter()
         .filter(|r| {
-            matches!(r.kind, OperationKind::PlannedFailover | OperationKind::UnplannedFailover | OperationKind::TestFailover)
-                && r.state == Some(OperationState::Succeeded)
+            matches!(
+                r.kind,
+                OperationKind::PlannedFailover
+                    | OperationKind::UnplannedFailover
+                    | OperationKind::TestFailover
+            ) && r.state == Some(OperationState::Succeeded)
         })
         .filter_map(|r| r.ended)
         .max()

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::events::Observer;
 use super::limits::{Deadline, MemoryLimiter};
 use super::report::Tracker;
 use super::streams::Streams;
-use super::events::Observer;
 use crate::fabric::simulator::Speed;
 use crate::fabric::{Direction, Fabric};
 use crate::plan::{FailoverType, RecoveryPlan};
@@ -44,6 +44,9 @@ pub struct JobState {
 
 impl WasiView for JobState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

@@ -48,7 +48,12 @@ struct Inner {
 impl Streams {
     pub fn new(cap: usize, observer: Observer) -> Self {
         Streams {
-            inner: Arc::new(Mutex::new(Inner { records: Vec::new(), bytes: 0, cap, truncated: false })),
+            inner: Arc::new(Mutex::new(Inner {
+                records: Vec::new(),
+                bytes: 0,
+                cap,
+                truncated: false,
+            })),
             observer,
         }
     }
@@ -66,30 +71,52 @@ impl Streams {
                 "output truncated: the runbook wrote more than its {} of streams; the rest was dropped",
                 super::limits::human_bytes(inner.cap)
             );
-            Record { stream: Stream::Warning, time: SystemTime::now(), text: notice }
+            Record {
+                stream: Stream::Warning,
+                time: SystemTime::now(),
+                text: notice,
+            }
         } else {
             inner.bytes += text.len();
-            Record { stream, time: SystemTime::now(), text }
+            Record {
+                stream,
+                time: SystemTime::now(),
+                text,
+            }
         };
         self.observer.notify(&JobEvent::Log(record.clone()));
         inner.records.push(record);
     }
 
     pub fn records(&self) -> Vec<Record> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).records.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .records
+            .clone()
     }
 
     /// A WASI output stream (stdout or stderr) that writes lines to `stream`.
     pub fn pipe(&self, stream: Stream) -> Pipe {
-        Pipe { streams: self.clone(), stream, partial: Arc::new(Mutex::new(Vec::new())) }
+        Pipe {
+            streams: self.clone(),
+            stream,
+            partial: Arc::new(Mutex::new(Vec::new())),
+        }
     }
 
     /// The text of the last lines written to `stream`, for failure reasons
     /// (a panic message is the last thing a Rust runbook writes to stderr).
     pub fn tail(&self, stream: Stream, lines: usize) -> Vec<String> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut tail: Vec<String> =
-            inner.records.iter().rev().filter(|r| r.stream == stream).take(lines).map(|r| r.text.clone()).collect();
+        let mut tail: Vec<String> = inner
+            .records
+            .iter()
+            .rev()
+            .filter(|r| r.stream == stream)
+            .take(lines)
+            .map(|r| r.text.clone())
+            .collect();
         tail.reverse();
         tail
     }
@@ -111,7 +138,9 @@ impl Pipe {
         partial.extend_from_slice(bytes);
         while let Some(end) = partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = partial.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1])
+                .trim_end_matches('\r')
+                .to_string();
             self.streams.push(self.stream, text);
         }
         // A runbook that writes an endless line must not grow it forever.
@@ -193,7 +222,10 @@ mod unix_millis {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let millis = time.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let millis = time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         s.serialize_u64(millis)
     }
 }

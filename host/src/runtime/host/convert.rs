@@ -189,7 +189,11 @@ impl From<f::ProtectedItem> for sr::ProtectedItem {
             protection_state: i.protection_state.into(),
             test_failover_state: i.test_failover_state.into(),
             replication_health: i.replication_health.into(),
-            health_errors: i.health_errors.into_iter().map(|e| format!("{}: {}", e.error_code, e.message)).collect(),
+            health_errors: i
+                .health_errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.error_code, e.message))
+                .collect(),
             allowed_operations: i.allowed_operations.into_iter().map(Into::into).collect(),
             current_scenario: i.current_scenario.map(|s| sr::Scenario {
                 kind: s.scenario_name.into(),
@@ -203,7 +207,8 @@ impl From<f::ProtectedItem> for sr::ProtectedItem {
                 .map(|p| sr::RecoveryPoint {
                     id: p.id,
                     time: millis(p.recovery_point_time),
-                    app_consistent: p.recovery_point_type == f::RecoveryPointType::ApplicationConsistent,
+                    app_consistent: p.recovery_point_type
+                        == f::RecoveryPointType::ApplicationConsistent,
                 })
                 .collect(),
             rpo_seconds: i.rpo_seconds,

@@ -19,8 +19,12 @@ impl log::Host for JobState {
 
     async fn progress(&mut self, percent: u8, activity: String) -> wasmtime::Result<()> {
         let percent = percent.min(100);
-        self.observer.notify(&JobEvent::Progress { percent, activity: activity.clone() });
-        self.streams.push(Stream::Progress, format!("{percent}% {activity}"));
+        self.observer.notify(&JobEvent::Progress {
+            percent,
+            activity: activity.clone(),
+        });
+        self.streams
+            .push(Stream::Progress, format!("{percent}% {activity}"));
         Ok(())
     }
 }

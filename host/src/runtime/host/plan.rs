@@ -13,8 +13,16 @@ impl plan::Host for JobState {
             .map(|g| Group {
                 name: g.name.clone(),
                 vms: g.vms.clone(),
-                pre: g.pre.iter().map(|name| Step { name: name.clone() }).collect(),
-                post: g.post.iter().map(|name| Step { name: name.clone() }).collect(),
+                pre: g
+                    .pre
+                    .iter()
+                    .map(|name| Step { name: name.clone() })
+                    .collect(),
+                post: g
+                    .post
+                    .iter()
+                    .map(|name| Step { name: name.clone() })
+                    .collect(),
             })
             .collect();
         Ok(JobContext {
@@ -27,7 +35,11 @@ impl plan::Host for JobState {
             },
             failover_type: spec.failover_type.into(),
             direction: spec.direction.into(),
-            parameters: spec.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            parameters: spec
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }

@@ -4,7 +4,9 @@
 
 use wasmtime::component::Resource;
 
-use crate::fabric::{Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, SourceSiteOperations};
+use crate::fabric::{
+    Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, SourceSiteOperations,
+};
 use crate::runtime::bindings::site_recovery::{self as sr, RecoveryPointChoice};
 use crate::runtime::bindings::types::Direction;
 use crate::runtime::events::{JobEvent, Observer};
@@ -25,9 +27,12 @@ impl JobState {
         // What an unplanned or test failover may lose is the item's RPO now.
         let rpo_seconds = match kind {
             OperationKind::PlannedFailover => Some(0),
-            OperationKind::UnplannedFailover | OperationKind::TestFailover => {
-                self.fabric.get_item(&vm).await.ok().and_then(|item| item.rpo_seconds)
-            }
+            OperationKind::UnplannedFailover | OperationKind::TestFailover => self
+                .fabric
+                .get_item(&vm)
+                .await
+                .ok()
+                .and_then(|item| item.rpo_seconds),
             _ => None,
         };
         let initiator = format!("job {}", self.spec.job_id);
@@ -36,7 +41,11 @@ impl JobState {
             Err(e) => return Ok(Err(e.into())),
         };
         self.tracker.started(&id, &vm, kind, rpo_seconds);
-        self.observer.notify(&JobEvent::OperationStarted { vm: vm.clone(), kind, id: id.clone() });
+        self.observer.notify(&JobEvent::OperationStarted {
+            vm: vm.clone(),
+            kind,
+            id: id.clone(),
+        });
         Ok(Ok(self.table.push(OperationHandle { id, vm })?))
     }
 
@@ -55,12 +64,18 @@ impl JobState {
 }
 
 /// Polls an operation until it is terminal, reporting its progress.
-async fn follow(fabric: &dyn Fabric, observer: &Observer, id: &str) -> Result<OperationStatus, FabricError> {
+async fn follow(
+    fabric: &dyn Fabric,
+    observer: &Observer,
+    id: &str,
+) -> Result<OperationStatus, FabricError> {
     let mut last_percent = None;
     loop {
         let status = fabric.operation(id).await?;
         if status.state.is_terminal() {
-            observer.notify(&JobEvent::OperationEnded { status: status.clone() });
+            observer.notify(&JobEvent::OperationEnded {
+                status: status.clone(),
+            });
             return Ok(status);
         }
         if last_percent != Some(status.percent_complete) {
@@ -76,16 +91,37 @@ async fn follow(fabric: &dyn Fabric, observer: &Observer, id: &str) -> Result<Op
 }
 
 impl sr::Host for JobState {
-    async fn list_items(&mut self) -> wasmtime::Result<Result<Vec<sr::ProtectedItem>, sr::FabricError>> {
-        Ok(self.fabric.list_items().await.map(|items| items.into_iter().map(Into::into).collect()).map_err(Into::into))
+    async fn list_items(
+        &mut self,
+    ) -> wasmtime::Result<Result<Vec<sr::ProtectedItem>, sr::FabricError>> {
+        Ok(self
+            .fabric
+            .list_items()
+            .await
+            .map(|items| items.into_iter().map(Into::into).collect())
+            .map_err(Into::into))
     }
 
-    async fn get_item(&mut self, vm: String) -> wasmtime::Result<Result<sr::ProtectedItem, sr::FabricError>> {
-        Ok(self.fabric.get_item(&vm).await.map(Into::into).map_err(Into::into))
+    async fn get_item(
+        &mut self,
+        vm: String,
+    ) -> wasmtime::Result<Result<sr::ProtectedItem, sr::FabricError>> {
+        Ok(self
+            .fabric
+            .get_item(&vm)
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
     async fn planned_failover(&mut self, vm: String, direction: Direction) -> Started {
-        self.start(vm, OperationRequest::PlannedFailover { direction: direction.into() }).await
+        self.start(
+            vm,
+            OperationRequest::PlannedFailover {
+                direction: direction.into(),
+            },
+        )
+        .await
     }
 
     async fn unplanned_failover(
@@ -95,8 +131,11 @@ impl sr::Host for JobState {
         recovery_point: RecoveryPointChoice,
         shutdown_source: bool,
     ) -> Started {
-        let source_site_operations =
-            if shutdown_source { SourceSiteOperations::Required } else { SourceSiteOperations::NotRequired };
+        let source_site_operations = if shutdown_source {
+            SourceSiteOperations::Required
+        } else {
+            SourceSiteOperations::NotRequired
+        };
         let request = OperationRequest::UnplannedFailover {
             direction: direction.into(),
             recovery_point: recovery_point.into(),
@@ -112,13 +151,17 @@ impl sr::Host for JobState {
         network: String,
         recovery_point: RecoveryPointChoice,
     ) -> Started {
-        let request =
-            OperationRequest::TestFailover { direction: direction.into(), network, recovery_point: recovery_point.into() };
+        let request = OperationRequest::TestFailover {
+            direction: direction.into(),
+            network,
+            recovery_point: recovery_point.into(),
+        };
         self.start(vm, request).await
     }
 
     async fn test_failover_cleanup(&mut self, vm: String, comments: String) -> Started {
-        self.start(vm, OperationRequest::TestFailoverCleanup { comments }).await
+        self.start(vm, OperationRequest::TestFailoverCleanup { comments })
+            .await
     }
 
     async fn commit(&mut self, vm: String) -> Started {
@@ -130,7 +173,11 @@ impl sr::Host for JobState {
     }
 
     async fn change_recovery_point(&mut self, vm: String, recovery_point_id: String) -> Started {
-        self.start(vm, OperationRequest::ChangeRecoveryPoint { recovery_point_id }).await
+        self.start(
+            vm,
+            OperationRequest::ChangeRecoveryPoint { recovery_point_id },
+        )
+        .await
     }
 
     async fn reprotect(&mut self, vm: String) -> Started {
@@ -139,7 +186,10 @@ impl sr::Host for JobState {
 
     async fn attach(&mut self, operation_id: String) -> Started {
         match self.fabric.operation(&operation_id).await {
-            Ok(status) => Ok(Ok(self.table.push(OperationHandle { id: status.id, vm: status.vm })?)),
+            Ok(status) => Ok(Ok(self.table.push(OperationHandle {
+                id: status.id,
+                vm: status.vm,
+            })?)),
             Err(e) => Ok(Err(e.into())),
         }
     }
@@ -148,15 +198,23 @@ impl sr::Host for JobState {
         &mut self,
         operations: Vec<Resource<OperationHandle>>,
     ) -> wasmtime::Result<Vec<Result<sr::OperationStatus, sr::FabricError>>> {
-        let handles = operations.iter().map(|op| self.handle(op)).collect::<wasmtime::Result<Vec<_>>>()?;
+        let handles = operations
+            .iter()
+            .map(|op| self.handle(op))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
         let fabric = self.fabric.clone();
         let observer = self.observer.clone();
-        let waits = handles.iter().map(|h| follow(fabric.as_ref(), &observer, &h.id));
+        let waits = handles
+            .iter()
+            .map(|h| follow(fabric.as_ref(), &observer, &h.id));
         let results = self.deadline.wait(futures::future::join_all(waits)).await?;
         for result in &results {
             self.observed(result);
         }
-        Ok(results.into_iter().map(|r| r.map(Into::into).map_err(Into::into)).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(Into::into).map_err(Into::into))
+            .collect())
     }
 }
 
@@ -169,17 +227,26 @@ impl sr::HostOperation for JobState {
         Ok(self.handle(&op)?.vm)
     }
 
-    async fn status(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
+    async fn status(
+        &mut self,
+        op: Resource<OperationHandle>,
+    ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
         let handle = self.handle(&op)?;
         let result = self.fabric.operation(&handle.id).await;
         self.observed(&result);
         Ok(result.map(Into::into).map_err(Into::into))
     }
 
-    async fn wait(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
+    async fn wait(
+        &mut self,
+        op: Resource<OperationHandle>,
+    ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
         let handle = self.handle(&op)?;
         let (fabric, observer) = (self.fabric.clone(), self.observer.clone());
-        let result = self.deadline.wait(follow(fabric.as_ref(), &observer, &handle.id)).await?;
+        let result = self
+            .deadline
+            .wait(follow(fabric.as_ref(), &observer, &handle.id))
+            .await?;
         self.observed(&result);
         Ok(result.map(Into::into).map_err(Into::into))
     }
@@ -189,4 +256,3 @@ impl sr::HostOperation for JobState {
         Ok(())
     }
 }
-

@@ -61,6 +61,7 @@ fn run(ctx: &Context) -> Result<String> {
         }
         "panic" => panic!("the hostile runbook gave up on purpose"),
         "recurse" => Ok(format!("depth {}", recurse(0))),
+        "recurse-wasm" => Ok(format!("depth {}", recurse_wasm_stack(0))),
         other => bail!("unknown attack `{other}`"),
     }
 }
@@ -85,8 +86,16 @@ fn spin() -> ! {
     }
 }
 
+/// Recursion whose frames live on the runbook's own stack in linear memory
+/// (locals whose address is taken): it overflows that stack first.
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
     let pad = std::hint::black_box([depth; 16]);
     1 + recurse(pad[depth as usize % 16] + 1)
+}
+
+/// Recursion with no locals in memory: only the wasm call stack grows.
+#[inline(never)]
+fn recurse_wasm_stack(depth: u64) -> u64 {
+    std::hint::black_box(recurse_wasm_stack(std::hint::black_box(depth + 1))) + 1
 }

@@ -1,0 +1,163 @@
+//! A demo fabric in a temporary directory, the plan that goes with it, and
+//! one runtime shared by every test (compiling a runbook once per binary).
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Fault, Simulator, Speed};
+use drbook::fabric::{Direction, Fabric, OperationKind, ProtectedItem};
+use drbook::plan::{FailoverType, RecoveryPlan};
+use drbook::runtime::{JobOptions, JobOutcome, JobSpec, Limits, Runtime, Stream};
+
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(None).expect("a runtime"))
+}
+
+/// The demo estate on an instant simulator, with its plan.
+pub struct Demo {
+    _dir: tempfile::TempDir,
+    pub sim: Simulator,
+    pub plan: RecoveryPlan,
+    pub tokio: tokio::runtime::Runtime,
+}
+
+/// One job to run.
+pub struct Job<'a> {
+    pub wasm: &'a str,
+    pub failover_type: FailoverType,
+    pub direction: Direction,
+    pub params: &'a [(&'a str, &'a str)],
+    pub limits: Limits,
+}
+
+impl<'a> Job<'a> {
+    pub fn new(wasm: &'a str) -> Self {
+        Job {
+            wasm,
+            failover_type: FailoverType::Planned,
+            direction: Direction::PrimaryToRecovery,
+            params: &[],
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn kind(mut self, failover_type: FailoverType) -> Self {
+        self.failover_type = failover_type;
+        self
+    }
+
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+
+    pub fn params(mut self, params: &'a [(&'a str, &'a str)]) -> Self {
+        self.params = params;
+        self
+    }
+
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+impl Demo {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let sim = Simulator::init(dir.path(), &demo_estate(), false, Speed::Instant)
+            .expect("the demo fabric");
+        let plan = RecoveryPlan::parse(&demo_plan_toml().expect("the demo plan"), "demo")
+            .expect("a valid demo plan");
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        Demo {
+            _dir: dir,
+            sim,
+            plan,
+            tokio,
+        }
+    }
+
+    pub fn run(&self, job: Job<'_>) -> JobOutcome {
+        let runbook = runtime()
+            .load(Path::new(job.wasm))
+            .expect("the runbook loads");
+        let spec = JobSpec {
+            job_id: "test-job".to_string(),
+            plan: self.plan.clone(),
+            failover_type: job.failover_type,
+            direction: job.direction,
+            parameters: job
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
+        let options = JobOptions {
+            limits: job.limits,
+            speed: Speed::Instant,
+            ..JobOptions::default()
+        };
+        self.tokio
+            .block_on(runtime().run_job(&runbook, spec, fabric, options))
+    }
+
+    pub fn items(&self) -> Vec<ProtectedItem> {
+        self.tokio
+            .block_on(self.sim.list_items())
+            .expect("the items")
+    }
+
+    pub fn item(&self, vm: &str) -> ProtectedItem {
+        self.tokio
+            .block_on(self.sim.get_item(vm))
+            .expect("the item")
+    }
+
+    pub fn count(&self, vm: &str, kind: OperationKind) -> u32 {
+        self.sim
+            .operation_count(vm, kind)
+            .expect("an operation count")
+    }
+
+    pub fn fault(&self, fault: Fault) {
+        self.sim.set_fault(fault).expect("the fault is set");
+    }
+
+    /// The VMs of one group of the demo plan.
+    pub fn group(&self, name: &str) -> Vec<String> {
+        self.plan
+            .groups
+            .iter()
+            .find(|g| g.name == name)
+            .expect("a demo group")
+            .vms
+            .clone()
+    }
+}
+
+/// The text of every record of `stream`.
+pub fn lines(outcome: &JobOutcome, stream: Stream) -> Vec<&str> {
+    outcome
+        .streams
+        .iter()
+        .filter(|r| r.stream == stream)
+        .map(|r| r.text.as_str())
+        .collect()
+}
+
+/// Fails with the job's failure and streams if it did not complete.
+pub fn assert_completed(outcome: &JobOutcome) {
+    assert_eq!(
+        outcome.status,
+        drbook::runtime::JobStatus::Completed,
+        "job failed: {:?}\nstreams: {:#?}",
+        outcome.failure,
+        outcome.streams
+    );
+}
