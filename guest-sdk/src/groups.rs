@@ -78,7 +78,7 @@ pub fn run_group(
         results[*index] = Some(match status {
             Ok(s) if s.state == OperationState::Succeeded => Ok(s),
             Ok(s) => Err(Error::new(format!(
-                "{action} ended {:?}: {}",
+                "{action} ended {}: {}",
                 s.state,
                 s.error.unwrap_or_else(|| "no reason given".to_string())
             ))),
@@ -204,7 +204,7 @@ pub fn verify_failed_over(
         };
         if !up {
             bail!(
-                "`{vm}` of group `{}` is not up on the target side: it is {:?} on {:?} (test failover {:?})",
+                "`{vm}` of group `{}` is not up on the target side: it is {} on {} (test failover {})",
                 group.name,
                 item.protection_state,
                 item.active_location,

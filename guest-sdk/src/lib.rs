@@ -34,6 +34,7 @@ pub mod bindings {
 }
 
 mod context;
+mod display;
 mod error;
 pub mod fabric;
 mod groups;

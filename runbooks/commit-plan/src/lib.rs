@@ -19,7 +19,7 @@ fn run(ctx: &Context) -> Result<String> {
                 verbose!("{vm} is already committed");
             } else {
                 bail!(
-                    "cannot commit `{vm}`: it is {:?}; fail it over first",
+                    "cannot commit `{vm}`: it is {}; fail it over first",
                     item.protection_state
                 );
             }

@@ -9,7 +9,7 @@ drbook_sdk::runbook!(run);
 fn run(ctx: &Context) -> Result<String> {
     let direction = Direction::RecoveryToPrimary;
     output!(
-        "failback of plan `{}` to {} ({:?})",
+        "failback of plan `{}` to {} ({})",
         ctx.plan_name(),
         ctx.primary_region(),
         ctx.failover_type()

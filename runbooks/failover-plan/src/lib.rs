@@ -9,7 +9,7 @@ drbook_sdk::runbook!(run);
 
 fn run(ctx: &Context) -> Result<String> {
     output!(
-        "{:?} failover of plan `{}` ({} groups, {} VMs), {:?}",
+        "{} failover of plan `{}` ({} groups, {} VMs), {}",
         ctx.failover_type(),
         ctx.plan_name(),
         ctx.groups().len(),

@@ -25,7 +25,7 @@ fn run(ctx: &Context) -> Result<String> {
             verbose!("{vm} is already protected");
         } else {
             bail!(
-                "cannot reprotect `{vm}`: it is {:?}; commit its failover first",
+                "cannot reprotect `{vm}`: it is {}; commit its failover first",
                 item.protection_state
             );
         }
@@ -51,7 +51,7 @@ fn run(ctx: &Context) -> Result<String> {
                 }
                 _ => {
                     error!(
-                        "reprotect of {vm}: {:?}: {}",
+                        "reprotect of {vm}: {}: {}",
                         status.state,
                         status.error.unwrap_or_default()
                     );

@@ -3,6 +3,7 @@
 //! against the real simulator (at instant speed).
 
 mod bad_input;
+mod cli;
 mod hostile;
 mod runbooks;
 mod support;

@@ -1,0 +1,237 @@
+//! `drbook run`, `plan validate` and `runbook inspect` as an operator uses
+//! them: the real binary, its exit codes (0 completed, 1 failed, 2 bad input)
+//! and what it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use drbook_tests::guests;
+
+/// The `drbook` binary of this build (`cargo test` builds it for the host
+/// crate's own CLI tests).
+fn drbook_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("drbook");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test` (it builds the binary)",
+        bin.display()
+    );
+    bin
+}
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    /// A data directory with the demo fabric.
+    fn demo() -> Self {
+        let cli = Cli {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let out = cli.run(&["fabric", "init", "--demo"]);
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cli
+    }
+
+    fn plan(&self) -> String {
+        self.dir
+            .path()
+            .join("plans")
+            .join("contoso-3tier.toml")
+            .display()
+            .to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(drbook_bin())
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(["--speed", "instant"])
+            .args(args)
+            .output()
+            .expect("running drbook")
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn run_prints_one_json_document_with_every_vm() {
+    let cli = Cli::demo();
+    let plan = cli.plan();
+    let out = cli.run(&[
+        "run",
+        guests::FAILOVER_PLAN,
+        "--plan",
+        &plan,
+        "--type",
+        "unplanned",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["status"], "Completed");
+    let vms = doc["vms"].as_array().unwrap();
+    assert_eq!(vms.len(), 12);
+    assert!(vms
+        .iter()
+        .all(|vm| vm["result"] == "Succeeded" && vm["operation"] == "unplanned-failover"));
+    assert!(doc["rtoSeconds"].is_number());
+    assert!(doc["runbookDigest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(!doc["streams"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn run_prints_a_summary_table_and_exits_1_when_the_runbook_fails() {
+    let cli = Cli::demo();
+    let plan = cli.plan();
+    let out = cli.run(&[
+        "run",
+        guests::HOSTILE,
+        "--plan",
+        &plan,
+        "--param",
+        "attack=panic",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("VM "), "{table}");
+    assert!(
+        table.contains("failed: runbook panicked: the hostile runbook gave up on purpose"),
+        "{table}"
+    );
+    assert!(table.contains("NotStarted"), "{table}");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_the_problem_and_the_fix() {
+    let cli = Cli::demo();
+    let plan = cli.plan();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "Cargo.toml", "--plan", &plan],
+            "is not a WebAssembly file",
+        ),
+        (
+            vec!["run", guests::PROBE, "--plan", &plan, "--param", "novalue"],
+            "write it as --param key=value",
+        ),
+        (
+            vec![
+                "run",
+                guests::PROBE,
+                "--plan",
+                &plan,
+                "--param",
+                "a=1",
+                "--param",
+                "a=2",
+            ],
+            "given twice",
+        ),
+        (
+            vec!["run", guests::PROBE, "--plan", "missing.toml"],
+            "cannot read plan file missing.toml",
+        ),
+        (
+            vec!["run", "missing.wasm", "--plan", &plan],
+            "cannot read runbook missing.wasm",
+        ),
+        (
+            vec!["run", guests::PROBE, "--plan", &plan, "--type", "sideways"],
+            "invalid value 'sideways'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = cli.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_plan_naming_unknown_vms_is_refused_before_anything_runs() {
+    let cli = Cli::demo();
+    let plan = cli.dir.path().join("bad.toml");
+    std::fs::write(
+        &plan,
+        "name = \"bad\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+         [[groups]]\nname = \"g\"\nvms = [\"sql-01\", \"ghost-01\"]\n",
+    )
+    .unwrap();
+    let plan = plan.display().to_string();
+    let out = cli.run(&["plan", "validate", &plan]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("VM `ghost-01` (group `g`) is not a protected item"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli.run(&["run", guests::FAILOVER_PLAN, "--plan", &plan]);
+    assert_eq!(out.status.code(), Some(2));
+    let history = cli.run(&["fabric", "history", "--json"]);
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        history.as_array().map(Vec::len),
+        Some(0),
+        "nothing ran: {history}"
+    );
+
+    let out = cli.run(&["plan", "validate", &cli.plan()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 groups, 12 VMs"));
+}
+
+#[test]
+fn inspect_shows_world_exports_and_digest() {
+    let cli = Cli::demo();
+    let out = cli.run(&["runbook", "inspect", guests::FAILOVER_PLAN, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["exports"], serde_json::json!(["run"]));
+    let imports: Vec<&str> = doc["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        imports.contains(&"drbook:runbook/site-recovery@0.1.0"),
+        "{imports:?}"
+    );
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")),
+        "{imports:?}"
+    );
+    let core_module = cli.dir.path().join("core.wasm");
+    std::fs::write(&core_module, b"\0asm\x01\0\0\0").unwrap();
+    let out = cli.run(&["runbook", "inspect", core_module.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("core WebAssembly module, not a component"),
+        "{}",
+        stderr(&out)
+    );
+}
