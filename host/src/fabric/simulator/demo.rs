@@ -10,30 +10,38 @@ pub const DEMO_PLAN_NAME: &str = "contoso-3tier";
 const PRIMARY: &str = "eastus";
 const RECOVERY: &str = "westus";
 
-/// The tiers in failover order: group name, VM role, VMs with disk sizes,
-/// and the check runbook that runs after the group.
-const TIERS: [(&str, &str, &[(&str, u32)], &str); 3] = [
-    (
-        "databases",
-        "database",
-        &[("sql-01", 2048), ("sql-02", 2048)],
-        "check-databases",
-    ),
-    (
-        "app",
-        "app-server",
-        &[
+/// One tier of the app: a group of the plan, in failover order.
+struct Tier {
+    group: &'static str,
+    role: &'static str,
+    /// VM names with their disk sizes (GB): reprotect time grows with them.
+    vms: &'static [(&'static str, u32)],
+    /// The check runbook that runs after the group.
+    check: &'static str,
+}
+
+const TIERS: [Tier; 3] = [
+    Tier {
+        group: "databases",
+        role: "database",
+        vms: &[("sql-01", 2048), ("sql-02", 2048)],
+        check: "check-databases",
+    },
+    Tier {
+        group: "app",
+        role: "app-server",
+        vms: &[
             ("app-01", 256),
             ("app-02", 256),
             ("app-03", 256),
             ("app-04", 512),
         ],
-        "check-app",
-    ),
-    (
-        "web",
-        "web-server",
-        &[
+        check: "check-app",
+    },
+    Tier {
+        group: "web",
+        role: "web-server",
+        vms: &[
             ("web-01", 128),
             ("web-02", 128),
             ("web-03", 128),
@@ -41,8 +49,8 @@ const TIERS: [(&str, &str, &[(&str, u32)], &str); 3] = [
             ("web-05", 128),
             ("web-06", 128),
         ],
-        "check-web",
-    ),
+        check: "check-web",
+    },
 ];
 
 pub fn demo_estate() -> Estate {
@@ -50,10 +58,10 @@ pub fn demo_estate() -> Estate {
         regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
         vms: TIERS
             .iter()
-            .flat_map(|(_, role, vms, _)| {
-                vms.iter().map(|(name, disk_size_gb)| EstateVm {
+            .flat_map(|tier| {
+                tier.vms.iter().map(|(name, disk_size_gb)| EstateVm {
                     name: name.to_string(),
-                    role: role.to_string(),
+                    role: tier.role.to_string(),
                     disk_size_gb: *disk_size_gb,
                     primary_region: PRIMARY.to_string(),
                     recovery_region: RECOVERY.to_string(),
@@ -88,11 +96,11 @@ pub fn demo_plan_toml() -> Result<String, toml::ser::Error> {
         recovery_region: RECOVERY,
         groups: TIERS
             .iter()
-            .map(|(name, _, vms, check)| PlanGroup {
-                name,
-                vms: vms.iter().map(|(vm, _)| *vm).collect(),
+            .map(|tier| PlanGroup {
+                name: tier.group,
+                vms: tier.vms.iter().map(|(vm, _)| *vm).collect(),
                 pre: Vec::new(),
-                post: vec![check],
+                post: vec![tier.check],
             })
             .collect(),
     })
