@@ -36,6 +36,20 @@ fn snapshot(dir: &Path) -> (String, String) {
     )
 }
 
+/// `drbook fabric init --force --estate FILE`.
+fn init_estate(dir: &Path, estate: &Path) -> Output {
+    drbook(
+        dir,
+        &[
+            "fabric",
+            "init",
+            "--force",
+            "--estate",
+            estate.to_str().expect("utf-8"),
+        ],
+    )
+}
+
 fn demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let init = drbook(dir.path(), &["fabric", "init", "--demo"]);
@@ -195,32 +209,14 @@ fn bad_estates_are_input_errors_and_leave_the_store_unchanged() {
     ];
     for text in bad {
         std::fs::write(&estate, text).expect("write");
-        let out = drbook(
-            dir.path(),
-            &[
-                "fabric",
-                "init",
-                "--force",
-                "--estate",
-                estate.to_str().expect("utf-8"),
-            ],
-        );
+        let out = init_estate(dir.path(), &estate);
         assert_eq!(code(&out), 2, "{text}: {}", stderr(&out));
     }
     assert_eq!(snapshot(dir.path()), before);
 
     let good = "regions = [\"a\", \"b\"]\n[[vms]]\nname = \"x\"\ndisk_size_gb = 1\nprimary_region = \"a\"\nrecovery_region = \"b\"\n";
     std::fs::write(&estate, good).expect("write");
-    let out = drbook(
-        dir.path(),
-        &[
-            "fabric",
-            "init",
-            "--force",
-            "--estate",
-            estate.to_str().expect("utf-8"),
-        ],
-    );
+    let out = init_estate(dir.path(), &estate);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&drbook(dir.path(), &["fabric", "show"])).contains("Primary (a)"));
 }
