@@ -4,7 +4,7 @@
 use crate::bindings::drbook::runbook::plan;
 use crate::fabric::{Direction, FailoverType};
 
-pub use plan::Group;
+pub use plan::{Group, Step};
 
 /// The context of this job; read once when the job starts.
 pub struct Context {

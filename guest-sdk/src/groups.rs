@@ -139,8 +139,10 @@ pub fn failover_group_in(ctx: &Context, group: &Group, direction: Direction) -> 
 }
 
 /// Runs `body` for each group of the plan in boot order, reporting progress.
-/// Stops at the first group whose body fails; the error names that group and
-/// lists the groups completed before it.
+/// The group's manual steps run around it: the `pre` ones before `body`, the
+/// `post` ones after (each waits for a person's approval). Stops at the first
+/// group that fails or whose manual step is rejected; the error names that
+/// group and lists the groups completed before it.
 pub fn run_plan(ctx: &Context, mut body: impl FnMut(&Group) -> Result<()>) -> Result<String> {
     let groups = ctx.groups();
     let mut completed = Vec::new();
@@ -152,7 +154,10 @@ pub fn run_plan(ctx: &Context, mut body: impl FnMut(&Group) -> Result<()>) -> Re
             groups.len(),
             group.name
         );
-        if let Err(e) = body(group) {
+        let result = manual_steps(&group.pre)
+            .and_then(|_| body(group))
+            .and_then(|_| manual_steps(&group.post));
+        if let Err(e) = result {
             error!(
                 "group `{}` failed: {e}; completed before it: {}",
                 group.name,
@@ -172,6 +177,16 @@ pub fn run_plan(ctx: &Context, mut body: impl FnMut(&Group) -> Result<()>) -> Re
         groups.len(),
         list(&completed)
     ))
+}
+
+/// The manual steps among `steps`, in order.
+fn manual_steps(steps: &[crate::context::Step]) -> Result<()> {
+    for step in steps {
+        if let Some(prompt) = &step.manual {
+            crate::approval::require(&step.name, prompt)?;
+        }
+    }
+    Ok(())
 }
 
 fn list(names: &[String]) -> String {

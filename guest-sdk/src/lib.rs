@@ -33,6 +33,7 @@ pub mod bindings {
     });
 }
 
+pub mod approval;
 mod context;
 mod display;
 mod error;
@@ -40,7 +41,7 @@ pub mod fabric;
 mod groups;
 pub mod log;
 
-pub use context::{Context, Group};
+pub use context::{Context, Group, Step};
 pub use error::{Error, Result};
 pub use groups::{
     failover_group, failover_group_in, run_group, run_plan, verify_failed_over, GroupReport,

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p drbook --bench fabric`
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
 use drbook::fabric::{Direction, Fabric, OperationRequest};
 use std::time::Duration;
@@ -27,10 +27,16 @@ fn estate() -> Estate {
 }
 
 fn fabric(c: &mut Criterion) {
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let estate = estate();
     let mut group = c.benchmark_group("fabric");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
 
     let dir = tempfile::tempdir().expect("dir");
     drop(Simulator::init(dir.path(), &estate, false, Speed::Factor(1.0)).expect("init"));
@@ -42,12 +48,15 @@ fn fabric(c: &mut Criterion) {
         })
     });
 
-    let request = OperationRequest::PlannedFailover { direction: Direction::PrimaryToRecovery };
+    let request = OperationRequest::PlannedFailover {
+        direction: Direction::PrimaryToRecovery,
+    };
     group.bench_function("start_one_operation_on_each_of_1000_vms", |b| {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().expect("dir");
-                let sim = Simulator::init(dir.path(), &estate, false, Speed::Factor(1.0)).expect("init");
+                let sim =
+                    Simulator::init(dir.path(), &estate, false, Speed::Factor(1.0)).expect("init");
                 (dir, sim)
             },
             |(_dir, sim)| {

@@ -5,12 +5,15 @@
 //! Exit codes: 0 success, 1 the job or operation failed or was refused,
 //! 2 usage or input error (see [`InputError`]).
 
+mod execute;
 mod fabric;
+mod jobs;
 mod plan;
 mod progress;
 mod run;
 mod runbook;
 mod summary;
+mod worker;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -70,6 +73,10 @@ enum Command {
     Run(run::RunArgs),
     /// Inspect runbook files.
     Runbook(runbook::RunbookArgs),
+    /// List, follow, resume, approve and stop jobs.
+    Jobs(jobs::JobsArgs),
+    /// Run jobs from the job store: new, interrupted and woken ones.
+    Worker(worker::WorkerArgs),
 }
 
 /// An error in what the operator asked for (exit code 2), as opposed to an
@@ -88,6 +95,15 @@ impl InputError {
 pub fn open_fabric(global: &Global) -> anyhow::Result<Simulator> {
     let data_dir = global.data_dir()?;
     Simulator::open(&data_dir, global.speed).map_err(|e| InputError::new(e.to_string()).into())
+}
+
+pub use execute::{execution, print_outcome, run_job_here, RunOptions};
+
+/// Who runs this command, for triggers and decisions.
+pub fn who() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".to_string())
 }
 
 /// A fresh job id: time-ordered and unique within a machine.
@@ -110,12 +126,22 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
+    // End quietly when the reader of our output goes away (`drbook fabric
+    // show | head`), as Unix tools do, instead of panicking on EPIPE.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of a signal, before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fabric(args) => fabric::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Runbook(args) => runbook::run(&cli.global, args),
+        Command::Jobs(args) => jobs::run(&cli.global, args),
+        Command::Worker(args) => worker::run(&cli.global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::plan::RecoveryPlan;
-use crate::runtime::{JobEvent, Stream};
+use crate::runtime::{JobEvent, Observer, Stream};
 
 #[derive(Clone)]
 pub struct Live {
@@ -127,6 +127,23 @@ impl Live {
                     group.inc(1);
                 }
             }
+        }
+    }
+
+    /// An observer that shows a job's events here.
+    pub fn observer(&self) -> Observer {
+        let view = self.clone();
+        Observer::new(move |event| view.show(event))
+    }
+
+    /// A line about the job itself (suspended, interrupted), shown above the
+    /// bars, or on stderr.
+    pub fn note(&self, line: &str) {
+        match self.inner.mode {
+            Mode::Bars => {
+                let _ = self.inner.multi.println(line);
+            }
+            _ => eprintln!("{line}"),
         }
     }
 

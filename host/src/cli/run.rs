@@ -1,19 +1,19 @@
-//! `drbook run`: runs a runbook against a recovery plan on the fabric, with
-//! live progress in a terminal and a summary (or one JSON document) at the end.
+//! `drbook run`: creates a job for a runbook and a recovery plan, and runs it
+//! here with live progress (or leaves it to a worker with `--detach`). The
+//! job is durable: if this process dies, `drbook jobs resume` or any
+//! `drbook worker` finishes it.
 
 use anyhow::Context as _;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use super::{progress, summary, Global, InputError, Outcome};
-use crate::fabric::{Direction, Fabric};
+use super::{progress, Global, InputError, Outcome, RunOptions};
+use crate::fabric::Direction;
+use crate::jobs::JobStore;
 use crate::plan::{check_against, FailoverType, RecoveryPlan};
-use crate::runtime::{
-    parse_bytes, parse_duration, JobOptions, JobSpec, JobStatus, Limits, Observer,
-};
+use crate::runtime::JobSpec;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -31,15 +31,11 @@ pub struct RunArgs {
     /// An input of the job, `key=value`; repeat for more.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// The runbook's memory limit.
-    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
-    memory: usize,
-    /// The runbook's wall-clock deadline, waits included.
-    #[arg(long, default_value = "4h", value_parser = parse_duration)]
-    deadline: std::time::Duration,
-    /// Show the runbook's verbose stream too.
-    #[arg(long, short)]
-    verbose: bool,
+    /// Create the job and leave it to a worker (`drbook worker`); print its id.
+    #[arg(long)]
+    detach: bool,
+    #[command(flatten)]
+    options: RunOptions,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -61,21 +57,41 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
     let parameters = parse_params(&args.params)?;
     let plan = RecoveryPlan::load(&args.plan).map_err(|e| InputError::new(e.to_string()))?;
     let data_dir = global.data_dir()?;
-    let fabric: Arc<dyn Fabric> = Arc::new(super::open_fabric(global)?);
-    let runtime = crate::runtime::Runtime::new(Some(data_dir.join("cache")))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .context("starting the WebAssembly runtime")?;
-    let runbook = runtime
-        .load(&args.runbook)
-        .map_err(|e| InputError::new(e.to_string()))?;
+    let module = std::fs::read(&args.runbook).map_err(|e| {
+        InputError::new(format!(
+            "cannot read runbook {}: {e}",
+            args.runbook.display()
+        ))
+    })?;
+    let name = args
+        .runbook
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
 
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     tokio.block_on(async {
-        let items = fabric.list_items().await.context("reading the fabric")?;
+        let mode = match (global.json, std::io::stderr().is_terminal()) {
+            (true, _) => progress::Mode::Quiet,
+            (false, true) => progress::Mode::Bars,
+            (false, false) => progress::Mode::Lines,
+        };
+        let view = progress::Live::new(&plan, mode, args.options.verbose);
+        let exec = super::execution(global, &args.options, view.observer())?;
+        let runbook = exec
+            .runtime
+            .load_bytes(&module, &args.runbook.display().to_string())
+            .map_err(|e| InputError::new(e.to_string()))?;
+        let items = exec
+            .fabric
+            .list_items()
+            .await
+            .context("reading the fabric")?;
         check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
 
+        let store = JobStore::open(&data_dir).context("opening the job store")?;
         let spec = JobSpec {
             job_id: super::new_job_id(),
             plan: plan.clone(),
@@ -83,39 +99,21 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             direction: args.direction.into(),
             parameters,
         };
-        let mode = match (global.json, std::io::stderr().is_terminal()) {
-            (true, _) => progress::Mode::Quiet,
-            (false, true) => progress::Mode::Bars,
-            (false, false) => progress::Mode::Lines,
-        };
-        let view = progress::Live::new(&plan, mode, args.verbose);
-        let observer = {
-            let view = view.clone();
-            Observer::new(move |event| view.show(event))
-        };
-        let options = JobOptions {
-            limits: Limits {
-                memory_bytes: args.memory,
-                deadline: args.deadline,
-                ..Limits::default()
-            },
-            speed: global.speed,
-            observer,
-        };
-        let outcome = runtime
-            .run_job(&runbook, spec, fabric.clone(), options)
-            .await;
-        view.finish();
-        let report = summary::Summary::new(&plan, &outcome);
-        if global.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            print!("{}", report.render());
+        let trigger = format!("cli:{}", super::who());
+        store.create(
+            &spec.job_id,
+            &runbook.digest,
+            &module,
+            &name,
+            &spec,
+            &trigger,
+        )?;
+        if args.detach {
+            println!("{}", spec.job_id);
+            return Ok(Outcome::Success);
         }
-        Ok(match outcome.status {
-            JobStatus::Completed => Outcome::Success,
-            JobStatus::Failed => Outcome::Failed,
-        })
+        let outcome = super::run_job_here(exec, &spec.job_id, &view).await?;
+        super::print_outcome(global, &plan, &outcome, &view)
     })
 }
 

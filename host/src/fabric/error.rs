@@ -3,7 +3,9 @@
 
 use super::types::{AllowedOperation, OperationKind, ProtectionState, TestFailoverState};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialisable: a job's journal keeps the errors its runbook saw.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "error", rename_all = "camelCase")]
 pub enum FabricError {
     #[error(
         "{operation} is not allowed on `{vm}` now: it is {state:?} (test failover {test_failover_state:?}); \
@@ -31,7 +33,9 @@ pub enum FabricError {
     #[error("no protected item named `{vm}`; `drbook fabric show` lists the VMs of this fabric")]
     ItemNotFound { vm: String },
 
-    #[error("no operation with id `{id}`; `drbook fabric history` lists the operations of this fabric")]
+    #[error(
+        "no operation with id `{id}`; `drbook fabric history` lists the operations of this fabric"
+    )]
     OperationNotFound { id: String },
 
     #[error("no recovery point `{id}` on `{vm}`; the item's recovery points are listed by `drbook fabric show --json`")]
@@ -51,7 +55,11 @@ fn allowed_list(allowed: &[AllowedOperation]) -> String {
     if allowed.is_empty() {
         "none".to_string()
     } else {
-        allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ")
+        allowed
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

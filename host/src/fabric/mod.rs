@@ -42,6 +42,16 @@ pub trait Fabric: Send + Sync {
     /// The status of an operation by id.
     async fn operation(&self, id: &str) -> Result<OperationStatus, FabricError>;
 
+    /// The latest operation that `initiator` started on `vm`, if any. A
+    /// caller that died between asking for an operation and hearing its id
+    /// finds it here instead of starting it twice, so initiators should be
+    /// unique per request (drbook's name the job and its journal entry).
+    async fn find_operation(
+        &self,
+        vm: &str,
+        initiator: &str,
+    ) -> Result<Option<OperationStatus>, FabricError>;
+
     /// How long a poller should wait before asking about `status` again (ARM's
     /// `Retry-After`). Backends that know when an operation ends say so.
     fn poll_interval(&self, status: &OperationStatus) -> Duration;

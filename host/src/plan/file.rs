@@ -20,12 +20,48 @@ pub struct RecoveryPlan {
 pub struct Group {
     pub name: String,
     pub vms: Vec<String>,
-    /// Named steps the runbook runs before the group fails over.
+    /// Steps the runbook runs before the group fails over.
     #[serde(default)]
-    pub pre: Vec<String>,
-    /// Named steps the runbook runs after every VM of the group is up.
+    pub pre: Vec<Step>,
+    /// Steps the runbook runs after every VM of the group is up.
     #[serde(default)]
-    pub post: Vec<String>,
+    pub post: Vec<Step>,
+}
+
+/// A step before or after a group: a name the runbook gives a meaning to
+/// (`"check-databases"`), or a manual step that waits for a person
+/// (`{ name = "switch-dns", manual = "Point DNS at westus, then approve" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawStep")]
+pub struct Step {
+    pub name: String,
+    /// The prompt of a manual step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawStep {
+    Name(String),
+    Full(FullStep),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullStep {
+    name: String,
+    #[serde(default)]
+    manual: Option<String>,
+}
+
+impl From<RawStep> for Step {
+    fn from(raw: RawStep) -> Self {
+        match raw {
+            RawStep::Name(name) => Step { name, manual: None },
+            RawStep::Full(FullStep { name, manual }) => Step { name, manual },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,18 +193,29 @@ post = ["check-db"]
 [[groups]]
 name = "web"
 vms = ["web-01"]
+pre = [{ name = "switch-dns", manual = "Point DNS at westus, then approve" }]
 "#;
 
     #[test]
     fn parses_a_plan_in_order() {
         let plan = RecoveryPlan::parse(GOOD, "good.toml").unwrap();
         assert_eq!(plan.groups.len(), 2);
-        assert_eq!(plan.groups[0].post, vec!["check-db"]);
+        assert_eq!(
+            plan.groups[0].post,
+            vec![Step {
+                name: "check-db".into(),
+                manual: None
+            }]
+        );
         assert_eq!(
             plan.vms().collect::<Vec<_>>(),
             vec!["sql-01", "sql-02", "web-01"]
         );
         assert_eq!(plan.group_of("WEB-01").unwrap().name, "web");
+        assert_eq!(
+            plan.groups[1].pre[0].manual.as_deref(),
+            Some("Point DNS at westus, then approve")
+        );
     }
 
     #[test]

@@ -9,12 +9,12 @@ mod check;
 mod file;
 
 pub use check::check_against;
-pub use file::{Group, PlanError, RecoveryPlan};
+pub use file::{Group, PlanError, RecoveryPlan, Step};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a job does with its plan; Azure's `FailoverType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum FailoverType {
     Test,
     Planned,

@@ -12,7 +12,7 @@ use wasmtime::component::Component;
 
 use super::bindings::RunbookPre;
 use super::engine::Runtime;
-use super::state::JobState;
+use super::state::InstanceState;
 
 /// A loaded runbook, ready to instantiate.
 pub struct Runbook {
@@ -20,7 +20,7 @@ pub struct Runbook {
     pub digest: String,
     pub size: usize,
     pub(crate) component: Component,
-    pub(crate) pre: RunbookPre<JobState>,
+    pub(crate) pre: RunbookPre<InstanceState>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use super::component::Runbook;
-use super::state::JobState;
+use super::state::InstanceState;
 
 /// How often the epoch advances: the granularity of the deadline check.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -21,7 +21,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) engine: Engine,
-    pub(crate) linker: Arc<Linker<JobState>>,
+    pub(crate) linker: Arc<Linker<InstanceState>>,
     /// Precompiled components, by content digest (`None`: memory only).
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) loaded: Arc<Mutex<HashMap<String, Arc<Runbook>>>>,

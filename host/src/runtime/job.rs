@@ -2,20 +2,23 @@
 //! limits, its plan and its fabric; `run` called once; the outcome, with a
 //! readable reason if the runbook failed or trapped.
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
 
 use super::component::Runbook;
 use super::engine::Runtime;
 use super::events::Observer;
+use super::journal::{CorruptEntry, Divergence, Journal};
 use super::limits::{Deadline, DeadlineExceeded, Limits, MemoryLimitExceeded, MemoryLimiter};
 use super::report::{rto_seconds, OperationRecord, Tracker};
-use super::state::{JobSpec, JobState};
+use super::state::{InstanceState, JobSpec, Live, StopRequested, StopSignal};
 use super::streams::{Record, Stream, Streams};
 use crate::fabric::simulator::Speed;
 use crate::fabric::Fabric;
@@ -27,6 +30,13 @@ pub struct JobOptions {
     /// The simulator's speed, which also scales the runbook's `clock.sleep`.
     pub speed: Speed,
     pub observer: Observer,
+    /// Waits (operations, sleeps) longer than this unload the instance and
+    /// end this run with a [`Wake`]; approvals always do. `None`: wait in
+    /// memory, and refuse approvals (a run without a job store).
+    pub unload_after: Option<Duration>,
+    pub stop: StopSignal,
+    /// When the job first started (for its RTO): now, unless it resumes.
+    pub started: Option<DateTime<Utc>>,
 }
 
 impl Default for JobOptions {
@@ -35,19 +45,70 @@ impl Default for JobOptions {
             limits: Limits::default(),
             speed: Speed::default(),
             observer: Observer::none(),
+            unload_after: None,
+            stop: StopSignal::default(),
+            started: None,
         }
     }
 }
 
-/// Azure Automation's terminal job statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A job's status, with Azure Automation's names. `Running` and `Suspended`
+/// jobs may be unloaded, waiting for their [`Wake`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobStatus {
+    New,
+    Running,
+    /// Waiting for a person (a manual step).
+    Suspended,
     Completed,
     Failed,
+    Stopped,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
+        )
+    }
+}
+
+/// What an unloaded job waits for before it is loaded again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "on", rename_all = "camelCase")]
+pub enum Wake {
+    /// Every one of these operations is terminal.
+    Operations { ids: Vec<String> },
+    /// A person decided on the approval at this journal position.
+    Decision { journal_seq: usize, prompt: String },
+    /// This time has come.
+    Time { at: DateTime<Utc> },
+}
+
+/// A wait too long to keep the instance for (the trap's cause): the run
+/// ends, and the job is loaded again when `wake` is met.
+#[derive(Debug, thiserror::Error)]
+#[error("unloaded: {reason}")]
+pub struct Unload {
+    pub wake: Wake,
+    /// `Running` (an operation, a timer) or `Suspended` (a person).
+    pub status: JobStatus,
+    pub reason: String,
+}
+
+impl Unload {
+    pub fn waiting(wake: Wake, reason: String) -> Self {
+        Unload {
+            wake,
+            status: JobStatus::Running,
+            reason,
+        }
+    }
 }
 
 /// Why a job failed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
     pub reason: String,
     /// What the runbook said it completed before it stopped.
@@ -56,7 +117,9 @@ pub struct Failure {
     pub backtrace: Option<String>,
 }
 
-/// Everything a finished job leaves behind.
+/// Everything a run of a job leaves behind. A run ends the job (`Completed`,
+/// `Failed`, `Stopped`), or unloads it to wait (`Running`, `Suspended` with
+/// `wake`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobOutcome {
@@ -65,27 +128,40 @@ pub struct JobOutcome {
     pub status: JobStatus,
     pub output: Option<String>,
     pub failure: Option<Failure>,
+    pub wake: Option<Wake>,
+    /// Why it stopped or what it waits for.
+    pub reason: Option<String>,
     pub duration_seconds: f64,
     pub rto_seconds: Option<f64>,
     pub operations: Vec<OperationRecord>,
     pub streams: Vec<Record>,
+    /// Journal entries replayed before the run went live.
+    pub replayed: usize,
 }
 
 impl Runtime {
-    /// Runs `runbook` once for `spec` against `fabric`.
+    /// Runs `runbook` for `spec` against `fabric`: replays `journal`, then
+    /// goes on live, journaling every host call.
     pub async fn run_job(
         &self,
         runbook: &Runbook,
         spec: JobSpec,
         fabric: Arc<dyn Fabric>,
         options: JobOptions,
+        journal: Journal,
     ) -> JobOutcome {
-        let started = SystemTime::now();
+        let started = options.started.unwrap_or_else(Utc::now);
         let clock = Instant::now();
-        let streams = Streams::new(options.limits.output_bytes, options.observer.clone());
+        let replayed = journal.len();
+        let streams = Streams::new(
+            options.limits.output_bytes,
+            options.observer.clone(),
+            journal.sink().cloned(),
+        );
+        streams.set_replaying(journal.replaying());
         let (stdout, stderr) = (streams.pipe(Stream::Output), streams.pipe(Stream::Error));
         let job_id = spec.job_id.clone();
-        let mut store = self.new_store(spec, fabric, &options, &streams);
+        let mut store = self.new_store(spec, fabric, &options, &streams, journal);
 
         let result = match runbook.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance.call_run(&mut store).await,
@@ -94,58 +170,93 @@ impl Runtime {
         stdout.flush_partial();
         stderr.flush_partial();
 
-        let (status, output, failure) = match result {
-            Ok(Ok(output)) => (JobStatus::Completed, Some(output), None),
-            Ok(Err(error)) => (
-                JobStatus::Failed,
-                None,
-                Some(Failure {
+        let mut outcome = JobOutcome {
+            job_id,
+            runbook_digest: runbook.digest.clone(),
+            status: JobStatus::Completed,
+            output: None,
+            failure: None,
+            wake: None,
+            reason: None,
+            duration_seconds: clock.elapsed().as_secs_f64(),
+            rto_seconds: None,
+            operations: Vec::new(),
+            streams: Vec::new(),
+            replayed,
+        };
+        match result {
+            Ok(Ok(output)) => outcome.output = Some(output),
+            Ok(Err(error)) => {
+                outcome.status = JobStatus::Failed;
+                outcome.reason = Some(error.message.clone());
+                outcome.failure = Some(Failure {
                     reason: error.message,
                     completed: error.completed,
                     backtrace: None,
-                }),
-            ),
-            Err(trap) => (JobStatus::Failed, None, Some(explain_trap(&trap, &streams))),
-        };
-        let operations = store.into_data().tracker.operations().to_vec();
-        JobOutcome {
-            job_id,
-            runbook_digest: runbook.digest.clone(),
-            status,
-            output,
-            failure,
-            duration_seconds: clock.elapsed().as_secs_f64(),
-            rto_seconds: rto_seconds(started, &operations),
-            operations,
-            streams: streams.records(),
+                });
+            }
+            Err(trap) => {
+                if let Some(unload) = trap.downcast_ref::<Unload>() {
+                    outcome.status = unload.status;
+                    outcome.wake = Some(unload.wake.clone());
+                    outcome.reason = Some(unload.reason.clone());
+                } else if let Some(stop) = trap.downcast_ref::<StopRequested>() {
+                    outcome.status = JobStatus::Stopped;
+                    outcome.reason = Some(stop.to_string());
+                } else {
+                    let failure = explain_trap(&trap, &streams);
+                    outcome.status = JobStatus::Failed;
+                    outcome.reason = Some(failure.reason.clone());
+                    outcome.failure = Some(failure);
+                }
+            }
         }
+        outcome.operations = store.into_data().tracker.operations().to_vec();
+        outcome.rto_seconds = rto_seconds(started, &outcome.operations);
+        outcome.streams = streams.records();
+        outcome
     }
 
     /// A store granting nothing but drbook's interfaces: no preopened
     /// directories, no sockets, no environment, no arguments; stdout and
-    /// stderr go to the job's streams.
+    /// stderr go to the job's streams; clocks and randomness come from the
+    /// journal, so that a replay is exact.
     fn new_store(
         &self,
         spec: JobSpec,
         fabric: Arc<dyn Fabric>,
         options: &JobOptions,
         streams: &Streams,
-    ) -> Store<JobState> {
+        journal: Journal,
+    ) -> Store<InstanceState> {
+        let seed = Sha256::digest(spec.job_id.as_bytes()).to_vec();
+        let clock = journal.clock();
         let wasi = WasiCtxBuilder::new()
             .stdout(streams.pipe(Stream::Output))
             .stderr(streams.pipe(Stream::Error))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .wall_clock(clock.clone())
+            .monotonic_clock(clock)
+            .secure_random(Deterministic::new(seed.clone()))
+            .insecure_random(Deterministic::new(seed))
+            .insecure_random_seed(0)
             .build();
         let deadline = Deadline::new(options.limits.deadline);
-        let state = JobState {
+        let stop = options.stop.clone();
+        let state = InstanceState {
             spec: Arc::new(spec),
-            fabric,
+            live: Live {
+                fabric,
+                observer: options.observer.clone(),
+                deadline,
+                unload_after: options.unload_after,
+            },
             speed: options.speed,
-            deadline,
+            journal,
+            stop: stop.clone(),
             streams: streams.clone(),
-            observer: options.observer.clone(),
             tracker: Tracker::default(),
             limiter: MemoryLimiter {
                 limit: options.limits.memory_bytes,
@@ -156,11 +267,13 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Every epoch tick the guest yields to tokio (so one runbook cannot
-        // starve the others) and its deadline is checked.
+        // starve the others), and its deadline and stop requests are checked.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if deadline.passed() {
                 Err(deadline.exceeded().into())
+            } else if let Some(by) = stop.requested() {
+                Err(StopRequested { by }.into())
             } else {
                 Ok(UpdateDeadline::Yield(1))
             }
@@ -178,6 +291,12 @@ fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
         e.to_string()
     } else if let Some(e) = trap.downcast_ref::<DeadlineExceeded>() {
         e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<Divergence>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<CorruptEntry>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<crate::jobs::StoreError>() {
+        format!("the job store failed, so the job cannot go on safely: {e}")
     } else {
         match trap.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => {

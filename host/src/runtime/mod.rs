@@ -7,6 +7,7 @@
 //! - `job`: one job = one sandboxed instance, `run` called once, its outcome.
 //! - `state`: the store data of an instance; `host/`: the WIT interfaces
 //!   implemented on it; `bindings`: the generated types.
+//! - `journal`: every host call, journaled: what makes a job resumable.
 //! - `limits`, `streams`, `events`, `report`: what bounds a job, what it
 //!   writes, what it tells observers, what it did.
 
@@ -16,6 +17,7 @@ mod engine;
 mod events;
 mod host;
 mod job;
+mod journal;
 mod limits;
 mod report;
 mod state;
@@ -24,8 +26,9 @@ mod streams;
 pub use component::{LoadError, Runbook};
 pub use engine::Runtime;
 pub use events::{JobEvent, Observer};
-pub use job::{Failure, JobOptions, JobOutcome, JobStatus};
+pub use job::{Failure, JobOptions, JobOutcome, JobStatus, Unload, Wake};
+pub use journal::{Call, Divergence, Entry, Journal, Sink};
 pub use limits::{human_duration, parse_bytes, parse_duration, Limits};
 pub use report::OperationRecord;
-pub use state::JobSpec;
+pub use state::{JobSpec, StopSignal};
 pub use streams::{Record, Stream};

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::time::SystemTime;
 
 use crate::fabric::{OperationKind, OperationState, OperationStatus};
 
@@ -72,8 +71,7 @@ impl Tracker {
 
 /// The run's RTO: from the start of the job until the last failover ended
 /// (the moment every VM of the plan was up), if the job failed anything over.
-pub fn rto_seconds(started: SystemTime, operations: &[OperationRecord]) -> Option<f64> {
-    let start: DateTime<Utc> = started.into();
+pub fn rto_seconds(start: DateTime<Utc>, operations: &[OperationRecord]) -> Option<f64> {
     operations
         .iter()
         .filter(|r| {

@@ -1,14 +1,18 @@
 //! The state of one runbook instance (the `T` of its `Store<T>`): what the
-//! job was started with, the capabilities the host grants it, and what it has
-//! done so far.
+//! job was started with, the capabilities the host grants it, its journal,
+//! and what it has done so far.
 
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::events::Observer;
+use super::journal::{Call, CorruptEntry, Journal, Replay};
 use super::limits::{Deadline, MemoryLimiter};
 use super::report::Tracker;
 use super::streams::Streams;
@@ -17,7 +21,8 @@ use crate::fabric::{Direction, Fabric};
 use crate::plan::{FailoverType, RecoveryPlan};
 
 /// What a job runs: its plan and inputs, like Azure's `RecoveryPlanContext`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct JobSpec {
     pub job_id: String,
     pub plan: RecoveryPlan,
@@ -27,26 +32,107 @@ pub struct JobSpec {
     pub parameters: BTreeMap<String, String>,
 }
 
+/// Asks a running job to stop at its next host call (or epoch tick). Shared
+/// between the instance and whoever watches the job store for stop requests.
+#[derive(Clone, Default)]
+pub struct StopSignal(Arc<Mutex<Option<String>>>);
+
+impl StopSignal {
+    /// Requests the stop; `by` says who asked.
+    pub fn stop(&self, by: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(by.to_string());
+    }
+
+    pub fn requested(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The job was stopped on request (the trap's cause).
+#[derive(Debug, thiserror::Error)]
+#[error("stopped by {by}")]
+pub struct StopRequested {
+    pub by: String,
+}
+
+/// What a live host call may use without borrowing the instance.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub fabric: Arc<dyn Fabric>,
+    pub observer: Observer,
+    pub deadline: Deadline,
+    /// Waits longer than this unload the instance (`None`: never).
+    pub unload_after: Option<Duration>,
+}
+
 /// Per-instance store data.
-pub struct JobState {
+pub struct InstanceState {
     pub(crate) spec: Arc<JobSpec>,
-    pub(crate) fabric: Arc<dyn Fabric>,
+    pub(crate) live: Live,
     /// Scales the runbook's `clock.sleep` as the simulator scales durations.
     pub(crate) speed: Speed,
-    pub(crate) deadline: Deadline,
+    pub(crate) journal: Journal,
+    pub(crate) stop: StopSignal,
     pub(crate) streams: Streams,
-    pub(crate) observer: Observer,
     pub(crate) tracker: Tracker,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
 }
 
-impl WasiView for JobState {
+impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl InstanceState {
+    /// Every host call starts here: a stop request ends the job now.
+    pub(crate) fn checkpoint(&self) -> wasmtime::Result<()> {
+        match self.stop.requested() {
+            Some(by) => Err(StopRequested { by }.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Matches `call` against the journal; keeps the streams quiet while
+    /// replaying (what a replay writes was stored the first time).
+    pub(crate) fn replay<R: DeserializeOwned>(
+        &mut self,
+        call: &Call,
+    ) -> wasmtime::Result<Replay<R>> {
+        self.checkpoint()?;
+        let replay = self.journal.replay(call)?;
+        self.streams.set_replaying(self.journal.replaying());
+        Ok(replay)
+    }
+
+    /// A call without outside effect: answered from the journal, or made
+    /// live and journaled before the runbook sees the reply.
+    pub(crate) async fn journaled<R, Fut>(
+        &mut self,
+        call: Call,
+        live: impl FnOnce(Live) -> Fut,
+    ) -> wasmtime::Result<R>
+    where
+        R: Serialize + DeserializeOwned,
+        Fut: Future<Output = wasmtime::Result<R>>,
+    {
+        match self.replay::<R>(&call)? {
+            Replay::Reply(reply) => Ok(reply),
+            Replay::Intent { seq, .. } => Err(CorruptEntry {
+                position: seq + 1,
+                detail: "a call without effect has no reply".into(),
+            }
+            .into()),
+            Replay::Live => {
+                let reply = live(self.live.clone()).await?;
+                self.journal.record(call, &reply, None)?;
+                Ok(reply)
+            }
         }
     }
 }

@@ -11,8 +11,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 use super::events::{JobEvent, Observer};
+use super::journal::Sink;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Stream {
     Output,
     Warning,
@@ -22,7 +23,7 @@ pub enum Stream {
 }
 
 /// One line of a stream.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Record {
     pub stream: Stream,
     #[serde(with = "unix_millis")]
@@ -36,6 +37,8 @@ pub struct Record {
 pub struct Streams {
     inner: Arc<Mutex<Inner>>,
     observer: Observer,
+    /// Where lines that are not journaled (stdout, stderr) are stored.
+    sink: Option<Sink>,
 }
 
 struct Inner {
@@ -43,27 +46,42 @@ struct Inner {
     bytes: usize,
     cap: usize,
     truncated: bool,
+    /// While a resumed job replays its journal, what it writes again was
+    /// stored the first time: it is kept in memory only, and not shown.
+    replaying: bool,
 }
 
 impl Streams {
-    pub fn new(cap: usize, observer: Observer) -> Self {
+    pub fn new(cap: usize, observer: Observer, sink: Option<Sink>) -> Self {
+        let inner = Inner {
+            records: Vec::new(),
+            bytes: 0,
+            cap,
+            truncated: false,
+            replaying: false,
+        };
         Streams {
-            inner: Arc::new(Mutex::new(Inner {
-                records: Vec::new(),
-                bytes: 0,
-                cap,
-                truncated: false,
-            })),
+            inner: Arc::new(Mutex::new(inner)),
             observer,
+            sink,
         }
     }
 
-    /// Appends a line, unless the cap is reached; the first line past the cap
-    /// is replaced by a notice that the rest was dropped.
-    pub fn push(&self, stream: Stream, text: String) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_replaying(&self, replaying: bool) {
+        self.lock().replaying = replaying;
+    }
+
+    /// Adds a line in memory, unless the cap is reached; the first line past
+    /// the cap is replaced by a notice that the rest was dropped. Returns
+    /// the record added.
+    fn add(&self, stream: Stream, text: String) -> Option<Record> {
+        let mut inner = self.lock();
         if inner.truncated {
-            return;
+            return None;
         }
         let record = if inner.bytes + text.len() > inner.cap {
             inner.truncated = true;
@@ -84,16 +102,41 @@ impl Streams {
                 text,
             }
         };
+        inner.records.push(record.clone());
+        Some(record)
+    }
+
+    /// A line replayed from the journal: memory only.
+    pub fn remember(&self, stream: Stream, text: String) {
+        self.add(stream, text);
+    }
+
+    /// A live line whose storing is the caller's (it journals it): memory,
+    /// and shown to the observer.
+    pub fn record(&self, stream: Stream, text: String) -> Option<Record> {
+        let record = self.add(stream, text)?;
         self.observer.notify(&JobEvent::Log(record.clone()));
-        inner.records.push(record);
+        Some(record)
+    }
+
+    /// A line from stdout or stderr: memory, shown, and stored, unless the
+    /// job is replaying.
+    pub fn push(&self, stream: Stream, text: String) {
+        if self.lock().replaying {
+            self.add(stream, text);
+            return;
+        }
+        if let Some(record) = self.record(stream, text) {
+            if let Some(sink) = &self.sink {
+                // A line that cannot be stored is still in memory and shown;
+                // the job goes on.
+                let _ = sink.store.push_stream(&sink.job_id, &record);
+            }
+        }
     }
 
     pub fn records(&self) -> Vec<Record> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .records
-            .clone()
+        self.lock().records.clone()
     }
 
     /// A WASI output stream (stdout or stderr) that writes lines to `stream`.
@@ -108,7 +151,7 @@ impl Streams {
     /// The text of the last lines written to `stream`, for failure reasons
     /// (a panic message is the last thing a Rust runbook writes to stderr).
     pub fn tail(&self, stream: Stream, lines: usize) -> Vec<String> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.lock();
         let mut tail: Vec<String> = inner
             .records
             .iter()
@@ -219,7 +262,8 @@ impl StdoutStream for Pipe {
 }
 
 mod unix_millis {
-    use std::time::{SystemTime, UNIX_EPOCH};
+    use serde::Deserialize;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         let millis = time
@@ -227,6 +271,10 @@ mod unix_millis {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         s.serialize_u64(millis)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_millis(u64::deserialize(d)?))
     }
 }
 
@@ -236,7 +284,7 @@ mod tests {
 
     #[test]
     fn splits_lines_and_caps_the_total() {
-        let streams = Streams::new(10, Observer::none());
+        let streams = Streams::new(10, Observer::none(), None);
         let pipe = streams.pipe(Stream::Output);
         pipe.write_bytes(b"abc\nde");
         pipe.write_bytes(b"f\n0123456789\nmore\n");

@@ -17,13 +17,13 @@ fn run(ctx: &Context) -> Result<String> {
         ctx.direction()
     );
     run_plan(ctx, |group| {
-        for step in &group.pre {
+        for step in group.pre.iter().filter(|s| s.manual.is_none()) {
             verbose!("pre step `{}` of group `{}`", step.name, group.name);
         }
         failover_group(ctx, group).into_result()?;
         // The custom check after each group, and the plan's post steps.
         verify_failed_over(group, ctx.failover_type(), ctx.direction())?;
-        for step in &group.post {
+        for step in group.post.iter().filter(|s| s.manual.is_none()) {
             output!(
                 "post step `{}` of group `{}`: every VM is up",
                 step.name,

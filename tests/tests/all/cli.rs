@@ -2,26 +2,13 @@
 //! them: the real binary, its exit codes (0 completed, 1 failed, 2 bad input)
 //! and what it prints.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use drbook_tests::guests;
 
-/// The `drbook` binary of this build (`cargo test` builds it for the host
-/// crate's own CLI tests).
-fn drbook_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("drbook");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test` (it builds the binary)",
-        bin.display()
-    );
-    bin
+/// The `drbook` binary, built fresh by this crate (`src/bin/drbook-cli.rs`).
+pub fn drbook_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_drbook-cli")
 }
 
 struct Cli {

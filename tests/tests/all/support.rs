@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Fault, Simulator, Speed};
 use drbook::fabric::{Direction, Fabric, OperationKind, ProtectedItem};
 use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{JobOptions, JobOutcome, JobSpec, Limits, Runtime, Stream};
+use drbook::runtime::{JobOptions, JobOutcome, JobSpec, Journal, Limits, Runtime, Stream};
 
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -103,8 +103,13 @@ impl Demo {
             speed: Speed::Instant,
             ..JobOptions::default()
         };
-        self.tokio
-            .block_on(runtime().run_job(&runbook, spec, fabric, options))
+        self.tokio.block_on(runtime().run_job(
+            &runbook,
+            spec,
+            fabric,
+            options,
+            Journal::new(Vec::new(), None),
+        ))
     }
 
     pub fn items(&self) -> Vec<ProtectedItem> {

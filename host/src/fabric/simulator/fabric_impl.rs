@@ -94,6 +94,16 @@ impl Fabric for Simulator {
         })
     }
 
+    async fn find_operation(
+        &self,
+        vm: &str,
+        initiator: &str,
+    ) -> Result<Option<OperationStatus>, FabricError> {
+        self.read(|conn, now| {
+            Ok(operations::by_initiator(conn, vm, initiator)?.map(|op| op.status(now)))
+        })
+    }
+
     /// About 30 simulated seconds, kept between 20 ms and 2 s of real time.
     fn poll_interval(&self, _status: &OperationStatus) -> StdDuration {
         let real = self.options().speed.real(Duration::seconds(30));

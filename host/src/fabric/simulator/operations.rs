@@ -168,6 +168,20 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<OpRow>, StoreError> {
     Ok(query(conn, "WHERE id = ?1", [id])?.pop())
 }
 
+/// The latest operation `initiator` started on `vm`.
+pub fn by_initiator(
+    conn: &Connection,
+    vm: &str,
+    initiator: &str,
+) -> Result<Option<OpRow>, StoreError> {
+    Ok(query(
+        conn,
+        "WHERE vm = ?1 AND initiator = ?2 ORDER BY seq DESC LIMIT 1",
+        [vm, initiator],
+    )?
+    .pop())
+}
+
 /// Whether any operation in progress has reached its end time (a cheap read
 /// that spares a write transaction when nothing is due).
 pub fn any_due(conn: &Connection, now: DateTime<Utc>) -> Result<bool, StoreError> {

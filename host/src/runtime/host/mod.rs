@@ -1,7 +1,8 @@
 //! The host side of each WIT interface, one file per interface, implemented on
-//! [`JobState`](super::state::JobState). `add_to_linker` links them all, with
+//! [`InstanceState`](super::state::InstanceState). `add_to_linker` links them all, with
 //! WASI p2 (which a Rust runbook's std imports) granting nothing.
 
+mod approval;
 mod clock;
 mod convert;
 mod log;
@@ -11,12 +12,12 @@ pub mod site_recovery;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::Runbook;
-use super::state::JobState;
+use super::state::InstanceState;
 
-pub fn add_to_linker(linker: &mut Linker<JobState>) -> wasmtime::Result<()> {
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    Runbook::add_to_linker::<JobState, HasSelf<JobState>>(linker, |state| state)
+    Runbook::add_to_linker::<InstanceState, HasSelf<InstanceState>>(linker, |state| state)
 }
 
 /// `types` has no functions, only the vocabulary the other interfaces share.
-impl super::bindings::types::Host for JobState {}
+impl super::bindings::types::Host for InstanceState {}

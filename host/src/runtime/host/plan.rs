@@ -1,9 +1,9 @@
 //! `plan`: the job's recovery plan and inputs.
 
 use crate::runtime::bindings::plan::{self, Group, JobContext, RecoveryPlan, Step};
-use crate::runtime::state::JobState;
+use crate::runtime::state::InstanceState;
 
-impl plan::Host for JobState {
+impl plan::Host for InstanceState {
     async fn context(&mut self) -> wasmtime::Result<JobContext> {
         let spec = &self.spec;
         let groups = spec
@@ -13,16 +13,8 @@ impl plan::Host for JobState {
             .map(|g| Group {
                 name: g.name.clone(),
                 vms: g.vms.clone(),
-                pre: g
-                    .pre
-                    .iter()
-                    .map(|name| Step { name: name.clone() })
-                    .collect(),
-                post: g
-                    .post
-                    .iter()
-                    .map(|name| Step { name: name.clone() })
-                    .collect(),
+                pre: g.pre.iter().map(step).collect(),
+                post: g.post.iter().map(step).collect(),
             })
             .collect();
         Ok(JobContext {
@@ -41,5 +33,12 @@ impl plan::Host for JobState {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         })
+    }
+}
+
+fn step(s: &crate::plan::Step) -> Step {
+    Step {
+        name: s.name.clone(),
+        manual: s.manual.clone(),
     }
 }

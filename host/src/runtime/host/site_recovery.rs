@@ -1,16 +1,24 @@
 //! `site-recovery`: the fabric's operations, as resources the runbook can wait
-//! on. Every operation the runbook starts, and how it ends, is recorded in the
-//! job's tracker: the job's report comes from the host, not from the runbook.
+//! on. Every call is journaled; starting an operation is an intent first, so
+//! a resumed job re-attaches to an operation it started instead of starting
+//! it twice. Every operation the runbook starts, and how it ends, is recorded
+//! in the job's tracker: the job's report comes from the host, not from the
+//! runbook.
+
+use std::time::Duration;
 
 use wasmtime::component::Resource;
 
 use crate::fabric::{
-    Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, SourceSiteOperations,
+    Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, ProtectedItem,
+    SourceSiteOperations,
 };
 use crate::runtime::bindings::site_recovery::{self as sr, RecoveryPointChoice};
 use crate::runtime::bindings::types::Direction;
 use crate::runtime::events::{JobEvent, Observer};
-use crate::runtime::state::JobState;
+use crate::runtime::job::{Unload, Wake};
+use crate::runtime::journal::{Call, Replay};
+use crate::runtime::state::{InstanceState, Live};
 
 /// The host's side of an `operation` resource.
 #[derive(Debug, Clone)]
@@ -20,45 +28,109 @@ pub struct OperationHandle {
 }
 
 type Started = wasmtime::Result<Result<Resource<OperationHandle>, sr::FabricError>>;
+type Statuses = Vec<Result<OperationStatus, FabricError>>;
 
-impl JobState {
+impl InstanceState {
     async fn start(&mut self, vm: String, request: OperationRequest) -> Started {
         let kind = request.kind();
-        // What an unplanned or test failover may lose is the item's RPO now.
-        let rpo_seconds = match kind {
-            OperationKind::PlannedFailover => Some(0),
-            OperationKind::UnplannedFailover | OperationKind::TestFailover => self
-                .fabric
-                .get_item(&vm)
-                .await
-                .ok()
-                .and_then(|item| item.rpo_seconds),
-            _ => None,
+        let call = Call::Start {
+            vm: vm.clone(),
+            request: request.clone(),
         };
-        let initiator = format!("job {}", self.spec.job_id);
-        let id = match self.fabric.start(&vm, &request, &initiator).await {
+        let replayed = self.journal.replaying();
+        let reply: Result<String, FabricError> = match self.replay(&call)? {
+            Replay::Reply(reply) => reply,
+            // The previous run wrote the intent and died before the reply:
+            // the fabric knows whether the operation started.
+            Replay::Intent { seq, .. } => {
+                let initiator = self.initiator(seq);
+                let found = self.live.fabric.find_operation(&vm, &initiator).await;
+                let reply = match found {
+                    Ok(Some(status)) => Ok(status.id),
+                    Ok(None) => self.live.fabric.start(&vm, &request, &initiator).await,
+                    Err(e) => Err(e),
+                };
+                self.journal.complete(seq, &reply)?;
+                reply
+            }
+            Replay::Live => {
+                let seq = self.journal.intent(call)?;
+                let reply = self
+                    .live
+                    .fabric
+                    .start(&vm, &request, &self.initiator(seq))
+                    .await;
+                self.journal.complete(seq, &reply)?;
+                reply
+            }
+        };
+        let id = match reply {
             Ok(id) => id,
             Err(e) => return Ok(Err(e.into())),
         };
+        // What an unplanned or test failover may lose is the item's RPO now.
+        let rpo_seconds = match kind {
+            OperationKind::PlannedFailover => Some(0),
+            OperationKind::UnplannedFailover | OperationKind::TestFailover => {
+                let vm = vm.clone();
+                let item: Result<ProtectedItem, FabricError> = self
+                    .journaled(Call::GetItem { vm: vm.clone() }, |live| async move {
+                        Ok(live.fabric.get_item(&vm).await)
+                    })
+                    .await?;
+                item.ok().and_then(|item| item.rpo_seconds)
+            }
+            _ => None,
+        };
         self.tracker.started(&id, &vm, kind, rpo_seconds);
-        self.observer.notify(&JobEvent::OperationStarted {
-            vm: vm.clone(),
-            kind,
-            id: id.clone(),
-        });
+        if !replayed {
+            self.live.observer.notify(&JobEvent::OperationStarted {
+                vm: vm.clone(),
+                kind,
+                id: id.clone(),
+            });
+        }
         Ok(Ok(self.table.push(OperationHandle { id, vm })?))
+    }
+
+    /// Who started an operation, for the fabric's audit trail: the job and
+    /// the journal entry, which also lets a resumed job find it again.
+    fn initiator(&self, seq: usize) -> String {
+        format!("job {} call {}", self.spec.job_id, seq + 1)
     }
 
     fn handle(&self, op: &Resource<OperationHandle>) -> wasmtime::Result<OperationHandle> {
         Ok(self.table.get(op)?.clone())
     }
 
-    /// Records the end of an operation that the runbook saw end.
-    fn observed(&mut self, result: &Result<OperationStatus, FabricError>) {
-        if let Ok(status) = result {
+    /// Waits for operations (journaled); a wait longer than `unload_after`
+    /// unloads the instance until they are all done.
+    async fn wait_for(&mut self, ids: Vec<String>) -> wasmtime::Result<Statuses> {
+        let results: Statuses = self
+            .journaled(Call::Wait { ids: ids.clone() }, |live| wait_live(live, ids))
+            .await?;
+        for status in results.iter().flatten() {
             if status.state.is_terminal() {
                 self.tracker.ended(status);
             }
+        }
+        Ok(results)
+    }
+}
+
+async fn wait_live(live: Live, ids: Vec<String>) -> wasmtime::Result<Statuses> {
+    let waits = futures::future::join_all(
+        ids.iter()
+            .map(|id| follow(live.fabric.as_ref(), &live.observer, id)),
+    );
+    let Some(after) = live.unload_after else {
+        return live.deadline.wait(waits).await;
+    };
+    match tokio::time::timeout(after, live.deadline.wait(waits)).await {
+        Ok(results) => results,
+        Err(_) => {
+            let reason = format!("waiting for {} operation(s): {}", ids.len(), ids.join(", "));
+            Err(Unload::waiting(Wake::Operations { ids }, reason).into())
         }
     }
 }
@@ -86,18 +158,24 @@ async fn follow(
                 percent: status.percent_complete,
             });
         }
-        tokio::time::sleep(fabric.poll_interval(&status)).await;
+        tokio::time::sleep(fabric.poll_interval(&status).min(Duration::from_secs(5))).await;
     }
 }
 
-impl sr::Host for JobState {
+fn wit<T: Into<U>, U>(result: Result<T, FabricError>) -> Result<U, sr::FabricError> {
+    result.map(Into::into).map_err(Into::into)
+}
+
+impl sr::Host for InstanceState {
     async fn list_items(
         &mut self,
     ) -> wasmtime::Result<Result<Vec<sr::ProtectedItem>, sr::FabricError>> {
-        Ok(self
-            .fabric
-            .list_items()
-            .await
+        let items: Result<Vec<ProtectedItem>, FabricError> = self
+            .journaled(Call::ListItems, |live| async move {
+                Ok(live.fabric.list_items().await)
+            })
+            .await?;
+        Ok(items
             .map(|items| items.into_iter().map(Into::into).collect())
             .map_err(Into::into))
     }
@@ -106,12 +184,14 @@ impl sr::Host for JobState {
         &mut self,
         vm: String,
     ) -> wasmtime::Result<Result<sr::ProtectedItem, sr::FabricError>> {
-        Ok(self
-            .fabric
-            .get_item(&vm)
-            .await
-            .map(Into::into)
-            .map_err(Into::into))
+        let call = Call::GetItem { vm: vm.clone() };
+        let item: Result<ProtectedItem, FabricError> = self
+            .journaled(
+                call,
+                |live| async move { Ok(live.fabric.get_item(&vm).await) },
+            )
+            .await?;
+        Ok(wit(item))
     }
 
     async fn planned_failover(&mut self, vm: String, direction: Direction) -> Started {
@@ -185,7 +265,15 @@ impl sr::Host for JobState {
     }
 
     async fn attach(&mut self, operation_id: String) -> Started {
-        match self.fabric.operation(&operation_id).await {
+        let call = Call::Attach {
+            id: operation_id.clone(),
+        };
+        let status: Result<OperationStatus, FabricError> = self
+            .journaled(call, |live| async move {
+                Ok(live.fabric.operation(&operation_id).await)
+            })
+            .await?;
+        match status {
             Ok(status) => Ok(Ok(self.table.push(OperationHandle {
                 id: status.id,
                 vm: status.vm,
@@ -198,27 +286,15 @@ impl sr::Host for JobState {
         &mut self,
         operations: Vec<Resource<OperationHandle>>,
     ) -> wasmtime::Result<Vec<Result<sr::OperationStatus, sr::FabricError>>> {
-        let handles = operations
+        let ids = operations
             .iter()
-            .map(|op| self.handle(op))
+            .map(|op| Ok(self.handle(op)?.id))
             .collect::<wasmtime::Result<Vec<_>>>()?;
-        let fabric = self.fabric.clone();
-        let observer = self.observer.clone();
-        let waits = handles
-            .iter()
-            .map(|h| follow(fabric.as_ref(), &observer, &h.id));
-        let results = self.deadline.wait(futures::future::join_all(waits)).await?;
-        for result in &results {
-            self.observed(result);
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.map(Into::into).map_err(Into::into))
-            .collect())
+        Ok(self.wait_for(ids).await?.into_iter().map(wit).collect())
     }
 }
 
-impl sr::HostOperation for JobState {
+impl sr::HostOperation for InstanceState {
     async fn id(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<String> {
         Ok(self.handle(&op)?.id)
     }
@@ -231,24 +307,29 @@ impl sr::HostOperation for JobState {
         &mut self,
         op: Resource<OperationHandle>,
     ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
-        let handle = self.handle(&op)?;
-        let result = self.fabric.operation(&handle.id).await;
-        self.observed(&result);
-        Ok(result.map(Into::into).map_err(Into::into))
+        let id = self.handle(&op)?.id;
+        let call = Call::Status { id: id.clone() };
+        let status: Result<OperationStatus, FabricError> = self
+            .journaled(
+                call,
+                |live| async move { Ok(live.fabric.operation(&id).await) },
+            )
+            .await?;
+        if let Ok(s) = &status {
+            if s.state.is_terminal() {
+                self.tracker.ended(s);
+            }
+        }
+        Ok(wit(status))
     }
 
     async fn wait(
         &mut self,
         op: Resource<OperationHandle>,
     ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
-        let handle = self.handle(&op)?;
-        let (fabric, observer) = (self.fabric.clone(), self.observer.clone());
-        let result = self
-            .deadline
-            .wait(follow(fabric.as_ref(), &observer, &handle.id))
-            .await?;
-        self.observed(&result);
-        Ok(result.map(Into::into).map_err(Into::into))
+        let id = self.handle(&op)?.id;
+        let mut results = self.wait_for(vec![id]).await?;
+        Ok(wit(results.remove(0)))
     }
 
     async fn drop(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<()> {

@@ -1,0 +1,157 @@
+//! Running one job once: load the module it is pinned to, replay its
+//! journal, go on live, and record how this run ended: finished for good, or
+//! unloaded to wait for its wake-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::store::{JobStore, StoreError};
+use super::{JobRecord, JobStatus, Wake};
+use crate::fabric::simulator::Speed;
+use crate::fabric::{Fabric, FabricError};
+use crate::runtime::{
+    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runtime, Sink, StopSignal,
+};
+
+/// Everything needed to run jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Execution {
+    pub store: JobStore,
+    pub runtime: Runtime,
+    pub fabric: Arc<dyn Fabric>,
+    pub limits: Limits,
+    pub speed: Speed,
+    pub observer: Observer,
+    /// Waits longer than this unload the job's instance.
+    pub unload_after: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("job `{id}` has already ended ({status:?}); nothing to run")]
+    Ended { id: String, status: JobStatus },
+    #[error("the module job `{id}` is pinned to cannot be loaded: {source}")]
+    Module { id: String, source: LoadError },
+    #[error(
+        "the job store's module for job `{id}` has digest {found}, but the job is pinned to {pinned}: the store \
+         was tampered with; the job will not run with another module"
+    )]
+    Tampered {
+        id: String,
+        pinned: String,
+        found: String,
+    },
+}
+
+/// Runs job `id` once (see the module docs). `stop` stops it at its next
+/// host call.
+pub async fn execute(
+    exec: &Execution,
+    id: &str,
+    stop: StopSignal,
+) -> Result<JobOutcome, ExecuteError> {
+    let job = exec.store.get(id)?;
+    if job.is_terminal() {
+        return Err(ExecuteError::Ended {
+            id: id.to_string(),
+            status: job.state,
+        });
+    }
+    let module = exec.store.module(&job)?;
+    let runbook = exec
+        .runtime
+        .load_bytes(&module, &job.runbook)
+        .map_err(|source| ExecuteError::Module {
+            id: id.to_string(),
+            source,
+        })?;
+    if runbook.digest != job.digest {
+        let found = runbook.digest.clone();
+        return Err(ExecuteError::Tampered {
+            id: id.to_string(),
+            pinned: job.digest,
+            found,
+        });
+    }
+    let entries = exec.store.journal(id)?;
+    exec.store.set_running(id)?;
+    let journal = Journal::new(
+        entries,
+        Some(Sink {
+            store: exec.store.clone(),
+            job_id: id.to_string(),
+        }),
+    );
+    let options = JobOptions {
+        limits: exec.limits,
+        speed: exec.speed,
+        observer: exec.observer.clone(),
+        unload_after: Some(exec.unload_after),
+        stop,
+        started: job.started,
+    };
+    let mut outcome = exec
+        .runtime
+        .run_job(
+            &runbook,
+            job.spec.clone(),
+            exec.fabric.clone(),
+            options,
+            journal,
+        )
+        .await;
+    // The streams of the whole job, not only of this run.
+    outcome.streams = exec
+        .store
+        .streams(id, 0)?
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect();
+    record_end(&exec.store, &job, &outcome)?;
+    Ok(outcome)
+}
+
+fn record_end(store: &JobStore, job: &JobRecord, outcome: &JobOutcome) -> Result<(), StoreError> {
+    match (&outcome.wake, outcome.status.is_terminal()) {
+        (Some(wake), false) => store.set_waiting(
+            &job.id,
+            outcome.status,
+            outcome.reason.as_deref().unwrap_or(""),
+            wake,
+        ),
+        _ => {
+            let mut summary = serde_json::to_value(outcome).unwrap_or_default();
+            if let Some(map) = summary.as_object_mut() {
+                map.remove("streams");
+            }
+            store.finish(&job.id, outcome.status, outcome.reason.as_deref(), &summary)
+        }
+    }
+}
+
+/// Whether what an unloaded job waits for has come.
+pub async fn wake_ready(
+    store: &JobStore,
+    fabric: &dyn Fabric,
+    job_id: &str,
+    wake: &Wake,
+) -> Result<bool, StoreError> {
+    Ok(match wake {
+        Wake::Time { at } => chrono::Utc::now() >= *at,
+        Wake::Decision { journal_seq, .. } => store.decision(job_id, *journal_seq)?.is_some(),
+        Wake::Operations { ids } => {
+            for id in ids {
+                match fabric.operation(id).await {
+                    Ok(status) if !status.state.is_terminal() => return Ok(false),
+                    // Terminal, or gone: the replay will see it either way.
+                    Ok(_) | Err(FabricError::OperationNotFound { .. }) => {}
+                    // A passing fault: ask again later.
+                    Err(_) => return Ok(false),
+                }
+            }
+            true
+        }
+    })
+}

@@ -1,0 +1,607 @@
+//! The job store (`<data-dir>/jobs.db`): jobs, the modules they are pinned
+//! to, their journals, streams and approvals, in SQLite. Several processes
+//! (workers, the CLI) share it: WAL mode, a busy timeout, and one
+//! `BEGIN IMMEDIATE` transaction per write. Leases keep two workers from
+//! running the same job at once.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::{JobRecord, JobStatus, Wake};
+use crate::runtime::Entry;
+use crate::runtime::{JobSpec, Record};
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE modules (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL REFERENCES modules(digest),
+        runbook TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        wake TEXT,
+        stop_requested TEXT,
+        result TEXT,
+        created_ms INTEGER NOT NULL,
+        started_ms INTEGER,
+        ended_ms INTEGER,
+        lease_owner TEXT,
+        lease_until_ms INTEGER
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    CREATE TABLE journal (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE streams (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE decisions (
+        job_id TEXT NOT NULL,
+        journal_seq INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        PRIMARY KEY (job_id, journal_seq)
+    ) WITHOUT ROWID;
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no job `{id}`; `drbook jobs list` lists the jobs")]
+    NoSuchJob { id: String },
+    #[error(
+        "{} is not a readable drbook job store ({detail}); it was left untouched: move it away to start \
+         with an empty job store",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} was written by a newer drbook (schema {found}, this build reads {SCHEMA_VERSION}); upgrade drbook",
+        path.display()
+    )]
+    Newer { path: PathBuf, found: i64 },
+    #[error("the module {digest} of job `{job}` is missing from the job store")]
+    MissingModule { job: String, digest: String },
+    #[error("the job store holds a value it cannot read ({what}): {detail}")]
+    Decode { what: &'static str, detail: String },
+    #[error("job store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// A decision on a manual step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub approved: bool,
+    pub by: String,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The job store; cheap to clone.
+#[derive(Clone)]
+pub struct JobStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+pub fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("job store values serialise")
+}
+
+impl JobStore {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("jobs.db")
+    }
+
+    /// Opens (creating if needed) the job store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = Self::path(data_dir);
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| corrupt(&e))?;
+        let conn = Connection::open(&path).map_err(|e| corrupt(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(&e))?;
+        // A process crash loses nothing in WAL mode with NORMAL; a power loss
+        // may lose the last commits, which resume tolerates (see `journal`).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let tx = conn.unchecked_transaction()?;
+        let has_meta: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| corrupt(&e))?;
+        if !has_meta {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                [SCHEMA_VERSION.to_string()],
+            )?;
+        } else {
+            let found: String = tx
+                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| corrupt(&e))?;
+            let found: i64 = found.parse().map_err(|e| corrupt(&e))?;
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::Newer { path, found });
+            }
+        }
+        tx.commit()?;
+        Ok(JobStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Creates a job pinned to `module` (stored once per digest).
+    pub fn create(
+        &self,
+        id: &str,
+        digest: &str,
+        module: &[u8],
+        runbook: &str,
+        spec: &JobSpec,
+        trigger: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)", params![digest, module])?;
+            tx.execute(
+                "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, digest, runbook, encode(spec), trigger, encode(&JobStatus::New), millis(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn module(&self, job: &JobRecord) -> Result<Vec<u8>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT bytes FROM modules WHERE digest = ?1",
+                [&job.digest],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::MissingModule {
+                job: job.id.clone(),
+                digest: job.digest.clone(),
+            })
+    }
+
+    /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
+    pub fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
+                params![digest, module],
+            )?;
+            tx.execute(
+                "UPDATE jobs SET digest = ?2 WHERE id = ?1",
+                params![id, digest],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Result<JobRecord, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"))?;
+        let row = stmt.query_row([id], raw_job).optional()?;
+        row.ok_or_else(|| StoreError::NoSuchJob { id: id.to_string() })?
+            .decode()
+    }
+
+    /// Jobs, newest first, optionally only those in `state`.
+    pub fn list(
+        &self,
+        state: Option<JobStatus>,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY seq DESC LIMIT ?2"
+        ))?;
+        let state = state.map(|s| encode(&s));
+        let rows = stmt
+            .query_map(params![state, limit as i64], raw_job)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RawJob::decode).collect()
+    }
+
+    /// The ids of jobs a worker may take now: new ones, interrupted ones
+    /// (running with an expired lease and not waiting), oldest first.
+    pub fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
+             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                encode(&JobStatus::New),
+                encode(&JobStatus::Running),
+                millis(now),
+                limit as i64
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Jobs unloaded while they wait (on operations, a decision or a timer).
+    pub fn waiting(&self) -> Result<Vec<(String, Wake)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, wake FROM jobs WHERE wake IS NOT NULL AND state IN (?1, ?2)",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![encode(&JobStatus::Running), encode(&JobStatus::Suspended)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, wake)| Ok((id, decode::<Wake>("wake", &wake)?)))
+            .collect()
+    }
+
+    /// Takes the lease of a job if nobody holds it; true if taken.
+    pub fn claim(&self, id: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3
+                 WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)",
+                params![id, owner, millis(until), millis(now)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Extends the leases `owner` holds.
+    pub fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET lease_until_ms = ?2 WHERE lease_owner = ?1",
+                params![owner, millis(until)],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2",
+                params![id, owner],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks a job running (first start or resume); clears its wake.
+    pub fn set_running(&self, id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL, started_ms = coalesce(started_ms, ?3) WHERE id = ?1",
+                params![id, encode(&JobStatus::Running), millis(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records that a job was unloaded to wait; `Suspended` for a person.
+    pub fn set_waiting(
+        &self,
+        id: &str,
+        state: JobStatus,
+        reason: &str,
+        wake: &Wake,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, reason = ?3, wake = ?4 WHERE id = ?1",
+                params![id, encode(&state), reason, encode(wake)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ends a job for good.
+    pub fn finish(
+        &self,
+        id: &str,
+        state: JobStatus,
+        reason: Option<&str>,
+        result: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, reason = ?3, result = ?4, wake = NULL, ended_ms = ?5,
+                 lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1",
+                params![
+                    id,
+                    encode(&state),
+                    reason,
+                    result.to_string(),
+                    millis(Utc::now())
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn request_stop(&self, id: &str, by: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET stop_requested = ?2 WHERE id = ?1",
+                params![id, by],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn stop_requested(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT stop_requested FROM jobs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?)
+    }
+
+    pub fn journal(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT entry FROM journal WHERE job_id = ?1 ORDER BY seq")?;
+        let rows = stmt
+            .query_map([id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, text)| {
+                serde_json::from_str(text).map_err(|e| StoreError::Decode {
+                    what: "journal entry",
+                    detail: format!("entry {} of job {id}: {e}", i + 1),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes journal entry `seq` (a new one, or the reply of a pending
+    /// intent) and, with it, the stream line it produced.
+    pub fn put_entry(
+        &self,
+        id: &str,
+        seq: usize,
+        entry: &Entry,
+        stream: Option<&Record>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, seq as i64, encode(entry)])?;
+            if let Some(record) = stream {
+                insert_stream(tx, id, record)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends a stream line that is not a host call (the runbook's stdout/stderr).
+    pub fn push_stream(&self, id: &str, record: &Record) -> Result<(), StoreError> {
+        self.write(|tx| insert_stream(tx, id, record))
+    }
+
+    /// Stream lines after `after` (a stream sequence number), in order.
+    pub fn streams(&self, id: &str, after: i64) -> Result<Vec<(i64, Record)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, record FROM streams WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(params![id, after], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, text)| Ok((seq, decode("stream line", &text)?)))
+            .collect()
+    }
+
+    pub fn decide(
+        &self,
+        id: &str,
+        journal_seq: usize,
+        decision: &Decision,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO decisions (job_id, journal_seq, decision) VALUES (?1, ?2, ?3)",
+                params![id, journal_seq as i64, encode(decision)],
+            )?;
+            tx.execute(
+                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL WHERE id = ?1",
+                params![id, encode(&JobStatus::Running)],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn decision(&self, id: &str, journal_seq: usize) -> Result<Option<Decision>, StoreError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT decision FROM decisions WHERE job_id = ?1 AND journal_seq = ?2",
+                params![id, journal_seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| decode("decision", &t)).transpose()
+    }
+
+    /// Deletes finished jobs that ended before `before`, with their journals
+    /// and streams (retention).
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            let ended = "SELECT id FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms < ?1";
+            for table in ["journal", "streams", "decisions"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE job_id IN ({ended})"),
+                    [millis(before)],
+                )?;
+            }
+            let n = tx.execute(
+                "DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms < ?1",
+                [millis(before)],
+            )?;
+            tx.execute(
+                "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM jobs)",
+                [],
+            )?;
+            Ok(n)
+        })
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn insert_stream(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    record: &Record,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO streams (job_id, seq, record)
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM streams WHERE job_id = ?1), ?2)",
+    )?
+    .execute(params![id, encode(record)])?;
+    Ok(())
+}
+
+const COLUMNS: &str =
+    "id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result, created_ms, \
+                       started_ms, ended_ms, lease_owner, lease_until_ms";
+
+struct RawJob {
+    id: String,
+    digest: String,
+    runbook: String,
+    spec: String,
+    trigger: String,
+    state: String,
+    reason: Option<String>,
+    wake: Option<String>,
+    stop_requested: Option<String>,
+    result: Option<String>,
+    created_ms: i64,
+    started_ms: Option<i64>,
+    ended_ms: Option<i64>,
+    lease_owner: Option<String>,
+    lease_until_ms: Option<i64>,
+}
+
+fn raw_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
+    Ok(RawJob {
+        id: r.get(0)?,
+        digest: r.get(1)?,
+        runbook: r.get(2)?,
+        spec: r.get(3)?,
+        trigger: r.get(4)?,
+        state: r.get(5)?,
+        reason: r.get(6)?,
+        wake: r.get(7)?,
+        stop_requested: r.get(8)?,
+        result: r.get(9)?,
+        created_ms: r.get(10)?,
+        started_ms: r.get(11)?,
+        ended_ms: r.get(12)?,
+        lease_owner: r.get(13)?,
+        lease_until_ms: r.get(14)?,
+    })
+}
+
+impl RawJob {
+    fn decode(self) -> Result<JobRecord, StoreError> {
+        Ok(JobRecord {
+            spec: decode("job spec", &self.spec)?,
+            state: decode("job state", &self.state)?,
+            wake: self
+                .wake
+                .as_deref()
+                .map(|w| decode("wake", w))
+                .transpose()?,
+            result: self
+                .result
+                .as_deref()
+                .map(|r| decode("result", r))
+                .transpose()?,
+            id: self.id,
+            digest: self.digest,
+            runbook: self.runbook,
+            trigger: self.trigger,
+            reason: self.reason,
+            stop_requested: self.stop_requested,
+            created: from_millis(self.created_ms),
+            started: self.started_ms.map(from_millis),
+            ended: self.ended_ms.map(from_millis),
+            lease_owner: self.lease_owner,
+            lease_until: self.lease_until_ms.map(from_millis),
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! A worker runs jobs from the job store: new ones, interrupted ones (their
+//! lease expired: the host that ran them died), and unloaded ones whose wait
+//! is over. A lease in the store keeps two workers from running one job; the
+//! worker renews the leases of the jobs it runs and passes stop requests on.
+//!
+//! `drbook run` is a worker restricted to the job it just created.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use super::runner::{execute, wake_ready, ExecuteError, Execution};
+use super::store::StoreError;
+use crate::runtime::{JobOutcome, StopSignal};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name in leases: unique per process.
+    pub owner: String,
+    /// How long a lease lasts without renewal: how soon another worker takes
+    /// over the jobs of a worker that died.
+    pub lease: Duration,
+    /// Jobs loaded at once (unloaded, waiting jobs do not count).
+    pub concurrency: usize,
+    /// How often the store is polled.
+    pub poll: Duration,
+    /// Run only this job; return when it ends.
+    pub only: Option<String>,
+    /// Return when no job is left to run or wait for.
+    pub exit_when_idle: bool,
+}
+
+impl WorkerOptions {
+    pub fn new(owner: String) -> Self {
+        WorkerOptions {
+            owner,
+            lease: Duration::from_secs(30),
+            concurrency: 64,
+            poll: Duration::from_millis(100),
+            only: None,
+            exit_when_idle: false,
+        }
+    }
+}
+
+/// How the worker saw a job end, for its log.
+pub type Report = Box<dyn Fn(&str, &Result<JobOutcome, ExecuteError>) + Send + Sync>;
+
+pub struct Worker {
+    exec: Execution,
+    options: WorkerOptions,
+    report: Report,
+}
+
+struct Loaded {
+    task: JoinHandle<Result<JobOutcome, ExecuteError>>,
+    stop: StopSignal,
+}
+
+impl Worker {
+    pub fn new(exec: Execution, options: WorkerOptions, report: Report) -> Self {
+        Worker {
+            exec,
+            options,
+            report,
+        }
+    }
+
+    fn wanted(&self, id: &str) -> bool {
+        self.options.only.as_deref().is_none_or(|only| only == id)
+    }
+
+    /// Runs jobs until `shutdown` resolves (or, with `only`, until that job
+    /// ends: its last outcome is returned). On shutdown the jobs under way
+    /// are dropped where they are: their journals make them resumable.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Option<JobOutcome>, StoreError> {
+        tokio::pin!(shutdown);
+        let store = &self.exec.store;
+        let owner = &self.options.owner;
+        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        let mut renewed = Instant::now();
+        let mut woken = Instant::now() - Duration::from_secs(3600);
+        loop {
+            let finished: Vec<String> = loaded
+                .iter()
+                .filter(|(_, l)| l.task.is_finished())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in finished {
+                let Some(job) = loaded.remove(&id) else {
+                    continue;
+                };
+                let result = job.task.await.unwrap_or_else(|panic| {
+                    Err(ExecuteError::Store(StoreError::Decode {
+                        what: "job task",
+                        detail: panic.to_string(),
+                    }))
+                });
+                store.release(&id, owner)?;
+                (self.report)(&id, &result);
+                if let Err(e) = &result {
+                    // A job that cannot run at all (its module, its store)
+                    // must not be retried forever.
+                    if !matches!(e, ExecuteError::Ended { .. }) {
+                        store.finish(
+                            &id,
+                            super::JobStatus::Failed,
+                            Some(&e.to_string()),
+                            &serde_json::Value::Null,
+                        )?;
+                    }
+                }
+                if self.options.only.as_deref() == Some(id.as_str()) {
+                    if let Ok(outcome) = &result {
+                        if outcome.status.is_terminal() {
+                            return Ok(Some(outcome.clone()));
+                        }
+                    } else {
+                        return Ok(None);
+                    }
+                }
+            }
+
+            for (id, job) in &loaded {
+                if let Some(by) = store.stop_requested(id)? {
+                    job.stop.stop(&by);
+                }
+            }
+
+            // Unloaded jobs whose wait is over become runnable again. Their
+            // conditions are checked less often than the store is polled.
+            if woken.elapsed() >= self.options.poll * 5 {
+                woken = Instant::now();
+                for (id, wake) in store.waiting()? {
+                    if self.wanted(&id)
+                        && wake_ready(store, self.exec.fabric.as_ref(), &id, &wake).await?
+                    {
+                        store.set_running(&id)?;
+                    }
+                }
+            }
+
+            let free = self.options.concurrency.saturating_sub(loaded.len());
+            if free > 0 {
+                for id in store.runnable(chrono::Utc::now(), free)? {
+                    if !self.wanted(&id)
+                        || loaded.contains_key(&id)
+                        || !store.claim(&id, owner, self.options.lease)?
+                    {
+                        continue;
+                    }
+                    let stop = StopSignal::default();
+                    let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
+                    let task = tokio::spawn(async move { execute(&exec, &job_id, signal).await });
+                    loaded.insert(id, Loaded { task, stop });
+                }
+            }
+
+            if renewed.elapsed() >= self.options.lease / 3 {
+                store.renew(owner, self.options.lease)?;
+                renewed = Instant::now();
+            }
+
+            if loaded.is_empty() {
+                if let Some(only) = &self.options.only {
+                    let job = store.get(only)?;
+                    if job.is_terminal() {
+                        return Ok(None);
+                    }
+                } else if self.options.exit_when_idle
+                    && store
+                        .runnable(chrono::Utc::now() + self.options.lease, 1)?
+                        .is_empty()
+                    && store.waiting()?.is_empty()
+                {
+                    return Ok(None);
+                }
+            }
+
+            tokio::select! {
+                _ = tokio::time::sleep(self.options.poll) => {}
+                _ = &mut shutdown => {
+                    for (id, job) in loaded.drain() {
+                        job.task.abort();
+                        store.release(&id, owner)?;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
