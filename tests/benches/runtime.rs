@@ -1,0 +1,230 @@
+//! The runtime benchmarks of issue 3, with their targets:
+//! - `instantiate/probe-noop`: instantiate a cached runbook and call `run` of
+//!   the no-op probe (≤ 50 µs for instantiate-to-first-guest-instruction; the
+//!   figure also holds the probe's tiny run: one `plan.context` call).
+//! - `host_call/round_trip`: one `clock.now` round trip, as
+//!   (`probe calls=10000` − `probe calls=0`) / 10,000 (≤ 2 µs).
+//! - `plan/failover-1000-vms-10-groups`: `failover-plan`, planned, on an
+//!   instant simulator of 1,000 VMs in 10 groups of 100 (≤ 1 s).
+//!
+//! Jobs run with an in-memory journal (no job store), as the integration
+//! tests do. Every job's outcome is checked, so a failing job stops the bench instead of
+//! being measured. Results and method: `docs/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
+use drbook::fabric::{Direction, Fabric};
+use drbook::plan::{FailoverType, RecoveryPlan};
+use drbook::runtime::{JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Runbook, Runtime};
+use drbook_tests::guests;
+use tempfile::TempDir;
+
+const PRIMARY: &str = "eastus";
+const RECOVERY: &str = "westus";
+const HOST_CALLS: u64 = 10_000;
+
+/// `groups` groups of `per_group` VMs: the estate and the plan over it.
+fn estate_and_plan(groups: usize, per_group: usize) -> (Estate, RecoveryPlan) {
+    let name = |g: usize, v: usize| format!("vm-{g:02}-{v:03}");
+    let estate = Estate {
+        regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
+        vms: (0..groups)
+            .flat_map(|g| (0..per_group).map(move |v| (g, v)))
+            .map(|(g, v)| EstateVm {
+                name: name(g, v),
+                role: format!("tier-{g}"),
+                disk_size_gb: 128,
+                primary_region: PRIMARY.to_string(),
+                recovery_region: RECOVERY.to_string(),
+            })
+            .collect(),
+    };
+    let mut toml = format!(
+        "name = \"bench-{groups}x{per_group}\"\nprimary_region = \"{PRIMARY}\"\nrecovery_region = \"{RECOVERY}\"\n"
+    );
+    for g in 0..groups {
+        let vms: Vec<String> = (0..per_group)
+            .map(|v| format!("\"{}\"", name(g, v)))
+            .collect();
+        toml.push_str(&format!(
+            "\n[[groups]]\nname = \"group-{g:02}\"\nvms = [{}]\npost = [\"check-{g:02}\"]\n",
+            vms.join(", ")
+        ));
+    }
+    let plan =
+        RecoveryPlan::parse(&toml, "generated bench plan").expect("the generated plan is valid");
+    (estate, plan)
+}
+
+/// A new instant simulator holding `estate`, in a directory of its own.
+fn fresh_fabric(estate: &Estate) -> (TempDir, Arc<dyn Fabric>) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let simulator = Simulator::init(dir.path(), estate, false, Speed::Instant)
+        .expect("initialising the simulator");
+    (dir, Arc::new(simulator))
+}
+
+/// Everything a job needs but the fabric.
+struct Bench {
+    tokio: tokio::runtime::Runtime,
+    runtime: Runtime,
+    runbook: Arc<Runbook>,
+    plan: RecoveryPlan,
+}
+
+impl Bench {
+    fn new(runbook: &str, plan: RecoveryPlan) -> Self {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let runtime = Runtime::new(None).expect("the runtime");
+        // Loaded (compiled) once here: every measured job uses the cached
+        // `InstancePre`, as a second run of the same runbook does.
+        let runbook = runtime
+            .load(Path::new(runbook))
+            .expect("loading the runbook");
+        Bench {
+            tokio,
+            runtime,
+            runbook,
+            plan,
+        }
+    }
+
+    fn run(
+        &self,
+        fabric: Arc<dyn Fabric>,
+        failover_type: FailoverType,
+        parameters: &[(&str, String)],
+    ) -> JobOutcome {
+        let spec = JobSpec {
+            job_id: "bench".to_string(),
+            plan: self.plan.clone(),
+            failover_type,
+            direction: Direction::PrimaryToRecovery,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let options = JobOptions {
+            speed: Speed::Instant,
+            ..JobOptions::default()
+        };
+        // A journal kept in memory only: every host call is journaled, as in
+        // a job, but not written to a job store (that cost is the store's).
+        let journal = Journal::new(Vec::new(), None);
+        let outcome = self.tokio.block_on(self.runtime.run_job(
+            &self.runbook,
+            spec,
+            fabric,
+            options,
+            journal,
+        ));
+        assert_eq!(
+            outcome.status,
+            JobStatus::Completed,
+            "the benchmarked job failed: {:?} {:?}",
+            outcome.failure,
+            outcome.reason
+        );
+        outcome
+    }
+
+    /// Runs the probe with `calls` host calls; returns how long the job took.
+    fn probe(&self, fabric: &Arc<dyn Fabric>, calls: u64) -> Duration {
+        let start = Instant::now();
+        self.run(
+            fabric.clone(),
+            FailoverType::Planned,
+            &[("calls", calls.to_string())],
+        );
+        start.elapsed()
+    }
+}
+
+fn instantiate(c: &mut Criterion) {
+    let (estate, plan) = estate_and_plan(1, 1);
+    let (_dir, fabric) = fresh_fabric(&estate);
+    let bench = Bench::new(guests::PROBE, plan);
+    let mut group = c.benchmark_group("instantiate");
+    group.bench_function("probe-noop", |b| {
+        b.iter(|| bench.run(fabric.clone(), FailoverType::Planned, &[]))
+    });
+    group.finish();
+}
+
+fn host_call(c: &mut Criterion) {
+    let (estate, plan) = estate_and_plan(1, 1);
+    let (_dir, fabric) = fresh_fabric(&estate);
+    let bench = Bench::new(guests::PROBE, plan);
+    // The probe counts its calls: check that it made them.
+    let outcome = bench.run(
+        fabric.clone(),
+        FailoverType::Planned,
+        &[("calls", HOST_CALLS.to_string())],
+    );
+    assert!(outcome
+        .output
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with(&format!("{HOST_CALLS} calls")));
+
+    let mut group = c.benchmark_group("host_call");
+    group.bench_function("probe-calls-0", |b| b.iter(|| bench.probe(&fabric, 0)));
+    group.bench_function("probe-calls-10000", |b| {
+        b.iter(|| bench.probe(&fabric, HOST_CALLS))
+    });
+    // One iteration = one round trip: a run with 10,000 calls minus a run
+    // without, back to back, divided by 10,000.
+    group.bench_function("round_trip", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let with = bench.probe(&fabric, HOST_CALLS);
+                    let without = bench.probe(&fabric, 0);
+                    with.saturating_sub(without) / HOST_CALLS as u32
+                })
+                .sum()
+        })
+    });
+    group.finish();
+}
+
+fn plan(c: &mut Criterion) {
+    let (estate, plan) = estate_and_plan(10, 100);
+    let bench = Bench::new(guests::FAILOVER_PLAN, plan);
+    let mut group = c.benchmark_group("plan");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    // Each VM fails over once, so each iteration gets a new fabric; creating
+    // it is not measured, nor is dropping it (the routine returns it).
+    group.bench_function("failover-1000-vms-10-groups", |b| {
+        b.iter_batched(
+            || fresh_fabric(&estate),
+            |(dir, fabric)| {
+                let outcome = bench.run(fabric.clone(), FailoverType::Planned, &[]);
+                assert_eq!(outcome.operations.len(), 1000, "every VM failed over once");
+                (dir, fabric, outcome)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = instantiate, host_call, plan
+}
+criterion_main!(benches);
