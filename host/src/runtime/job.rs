@@ -252,10 +252,10 @@ impl Runtime {
                 observer: options.observer.clone(),
                 deadline,
                 unload_after: options.unload_after,
+                stop: stop.clone(),
             },
             speed: options.speed,
             journal,
-            stop: stop.clone(),
             streams: streams.clone(),
             tracker: Tracker::default(),
             limiter: MemoryLimiter {

@@ -63,6 +63,26 @@ pub(crate) struct Live {
     pub deadline: Deadline,
     /// Waits longer than this unload the instance (`None`: never).
     pub unload_after: Option<Duration>,
+    pub stop: StopSignal,
+}
+
+impl Live {
+    /// Awaits `future` (a wait on operations, a sleep) unless the deadline
+    /// passes or a stop is requested first: both end the job while it waits.
+    pub async fn wait<T>(&self, future: impl Future<Output = T>) -> wasmtime::Result<T> {
+        let stopped = async {
+            loop {
+                if let Some(by) = self.stop.requested() {
+                    return by;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            result = self.deadline.wait(future) => result,
+            by = stopped => Err(StopRequested { by }.into()),
+        }
+    }
 }
 
 /// Per-instance store data.
@@ -72,7 +92,6 @@ pub struct InstanceState {
     /// Scales the runbook's `clock.sleep` as the simulator scales durations.
     pub(crate) speed: Speed,
     pub(crate) journal: Journal,
-    pub(crate) stop: StopSignal,
     pub(crate) streams: Streams,
     pub(crate) tracker: Tracker,
     pub(crate) limiter: MemoryLimiter,
@@ -92,7 +111,7 @@ impl WasiView for InstanceState {
 impl InstanceState {
     /// Every host call starts here: a stop request ends the job now.
     pub(crate) fn checkpoint(&self) -> wasmtime::Result<()> {
-        match self.stop.requested() {
+        match self.live.stop.requested() {
             Some(by) => Err(StopRequested { by }.into()),
             None => Ok(()),
         }

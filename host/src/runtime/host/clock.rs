@@ -39,7 +39,7 @@ impl clock::Host for InstanceState {
                 );
             }
         }
-        self.live.deadline.wait(tokio::time::sleep(left)).await?;
+        self.live.wait(tokio::time::sleep(left)).await?;
         self.journal.complete(seq, &())
     }
 }

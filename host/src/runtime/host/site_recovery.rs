@@ -124,9 +124,9 @@ async fn wait_live(live: Live, ids: Vec<String>) -> wasmtime::Result<Statuses> {
             .map(|id| follow(live.fabric.as_ref(), &live.observer, id)),
     );
     let Some(after) = live.unload_after else {
-        return live.deadline.wait(waits).await;
+        return live.wait(waits).await;
     };
-    match tokio::time::timeout(after, live.deadline.wait(waits)).await {
+    match tokio::time::timeout(after, live.wait(waits)).await {
         Ok(results) => results,
         Err(_) => {
             let reason = format!("waiting for {} operation(s): {}", ids.len(), ids.join(", "));
