@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod eviction;
 mod hostile;
 mod runbooks;
 mod support;
