@@ -58,6 +58,24 @@ enum JobsCommand {
     },
     /// Stops a job at its next host call.
     Stop { id: String },
+    /// Deletes finished jobs older than a retention period, with their
+    /// journals and streams.
+    Prune {
+        /// Keep jobs that ended within this period (e.g. `30d`, `12h`).
+        #[arg(long, value_parser = parse_retention)]
+        older_than: chrono::Duration,
+    },
+}
+
+fn parse_retention(text: &str) -> Result<chrono::Duration, String> {
+    if let Some(days) = text.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .map_err(|_| format!("`{text}` is not a number of days; write e.g. `30d`"))?;
+        return Ok(chrono::Duration::days(days));
+    }
+    let d = crate::runtime::parse_duration(text)?;
+    chrono::Duration::from_std(d).map_err(|e| e.to_string())
 }
 
 fn parse_status(text: &str) -> Result<JobStatus, String> {
@@ -101,6 +119,11 @@ pub fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             decide(&store, &store.get(&id).map_err(input)?, false, comment)
         }
         JobsCommand::Stop { id } => stop(&store, &store.get(&id).map_err(input)?),
+        JobsCommand::Prune { older_than } => {
+            let pruned = store.prune(chrono::Utc::now() - older_than)?;
+            println!("deleted {pruned} finished jobs and their journals and streams");
+            Ok(Outcome::Success)
+        }
     }
 }
 
@@ -201,6 +224,13 @@ fn resume(
                 .map_err(|e| InputError::new(e.to_string()))?;
             store.repin(&job.id, &runbook.digest, &bytes)?;
             view.note(&format!("job {} re-pinned to {}", job.id, runbook.digest));
+        }
+        if job.wake.is_some() {
+            // An unloaded job is not runnable until its wake-up; resuming it
+            // means replaying it now (which checks a re-pinned module at
+            // once). If it still waits, it is unloaded again and this
+            // process waits with it, as `drbook run` does.
+            store.set_running(&job.id)?;
         }
         let outcome = super::run_job_here(exec, &job.id, &view).await?;
         super::print_outcome(global, &job.spec.plan, &outcome, &view)
