@@ -296,15 +296,26 @@ impl JobStore {
             .collect()
     }
 
-    /// Takes the lease of a job if nobody holds it; true if taken.
+    /// Takes the lease of a job if nobody holds it and it is still runnable
+    /// (see [`runnable`](Self::runnable)); true if taken. The state is
+    /// checked again here because the list a worker claims from may be
+    /// stale: another worker may have finished or unloaded the job since.
     pub fn claim(&self, id: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3
-                 WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)",
-                params![id, owner, millis(until), millis(now)],
+                 WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
+                 AND (state = ?5 OR (state = ?6 AND wake IS NULL))",
+                params![
+                    id,
+                    owner,
+                    millis(until),
+                    millis(now),
+                    encode(&JobStatus::New),
+                    encode(&JobStatus::Running)
+                ],
             )?;
             Ok(n == 1)
         })

@@ -11,13 +11,17 @@ pub fn drbook_bin() -> &'static str {
     env!("CARGO_BIN_EXE_drbook-cli")
 }
 
-struct Cli {
-    dir: tempfile::TempDir,
+/// The user every command runs as (decisions and stops name it).
+pub(crate) const USER: &str = "dr-tester";
+
+/// A data directory for the CLI, and commands that use it.
+pub(crate) struct Cli {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Cli {
     /// A data directory with the demo fabric.
-    fn demo() -> Self {
+    pub(crate) fn demo() -> Self {
         let cli = Cli {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -30,7 +34,8 @@ impl Cli {
         cli
     }
 
-    fn plan(&self) -> String {
+    /// The demo recovery plan.
+    pub(crate) fn plan(&self) -> String {
         self.dir
             .path()
             .join("plans")
@@ -39,10 +44,19 @@ impl Cli {
             .to_string()
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(drbook_bin())
+    /// `drbook` on this data directory, as [`USER`], without a subcommand.
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new(drbook_bin());
+        command
             .arg("--data-dir")
             .arg(self.dir.path())
+            .env("USER", USER);
+        command
+    }
+
+    /// Runs `drbook` to its end with an instant simulator.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.command()
             .args(["--speed", "instant"])
             .args(args)
             .output()
@@ -50,7 +64,7 @@ impl Cli {
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

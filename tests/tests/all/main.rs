@@ -7,5 +7,6 @@ mod cli;
 mod crash;
 mod eviction;
 mod hostile;
+mod jobs_cli;
 mod runbooks;
 mod support;
