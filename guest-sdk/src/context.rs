@@ -1,10 +1,10 @@
 //! The job a runbook runs in: its recovery plan, failover type, direction
-//! and inputs.
+//! and inputs, and the webhook request and alert that started it.
 
 use crate::bindings::drbook::runbook::plan;
 use crate::fabric::{Direction, FailoverType};
 
-pub use plan::{Group, Step};
+pub use plan::{Alert, Group, MonitorCondition, Severity, SignalType, Step, WebhookData};
 
 /// The context of this job; read once when the job starts.
 pub struct Context {
@@ -59,6 +59,17 @@ impl Context {
     /// An input of the job, or `default` when it was not given.
     pub fn param_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
         self.param(key).unwrap_or(default)
+    }
+
+    /// The request, when a webhook started this job (Azure's `WebhookData`).
+    pub fn webhook(&self) -> Option<&WebhookData> {
+        self.raw.webhook.as_ref()
+    }
+
+    /// The Azure Monitor alert that started this job, when the webhook's
+    /// request carried one in the common alert schema.
+    pub fn alert(&self) -> Option<&Alert> {
+        self.raw.alert.as_ref()
     }
 
     /// Every VM of the plan, in boot order.

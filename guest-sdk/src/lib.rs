@@ -41,7 +41,9 @@ pub mod fabric;
 mod groups;
 pub mod log;
 
-pub use context::{Context, Group, Step};
+pub use context::{
+    Alert, Context, Group, MonitorCondition, Severity, SignalType, Step, WebhookData,
+};
 pub use error::{Error, Result};
 pub use groups::{
     failover_group, failover_group_in, run_group, run_plan, verify_failed_over, GroupReport,
@@ -94,5 +96,9 @@ pub fn __run(
     run: fn(&Context) -> Result<String>,
 ) -> core::result::Result<String, bindings::RunbookError> {
     let context = Context::get();
-    run(&context).map_err(Error::into_wit)
+    let result = run(&context).map_err(Error::into_wit);
+    // A component's `run` returns without std's exit-time flush: what the
+    // runbook printed without a final newline would be lost.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    result
 }

@@ -112,6 +112,8 @@ impl Bench {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<BTreeMap<_, _>>(),
+            webhook: None,
+            alert: None,
         };
         let options = JobOptions {
             speed: Speed::Instant,

@@ -24,17 +24,27 @@ pub struct RunOptions {
     /// A runbook's wall-clock deadline, waits included.
     #[arg(long, default_value = "4h", value_parser = parse_duration)]
     pub deadline: Duration,
-    /// Waits longer than this unload a job's instance until the wait ends.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub unload_after: Duration,
+    /// Waits longer than this unload a job's instance until the wait ends
+    /// (default: 2 s in a worker, which keeps many jobs; 10 min for a job
+    /// run here). Approvals always unload.
+    #[arg(long, value_parser = parse_duration)]
+    pub unload_after: Option<Duration>,
     /// Show the runbook's verbose stream too.
     #[arg(long, short)]
     pub verbose: bool,
 }
 
+/// Where the default of `--unload-after` differs.
+pub enum Host {
+    /// One job, run here by `run` or `jobs resume`.
+    Here,
+    Worker,
+}
+
 pub fn execution(
     global: &Global,
     options: &RunOptions,
+    host: Host,
     observer: Observer,
 ) -> anyhow::Result<Execution> {
     let data_dir = global.data_dir()?;
@@ -51,7 +61,10 @@ pub fn execution(
         },
         speed: global.speed,
         observer,
-        unload_after: options.unload_after,
+        unload_after: options.unload_after.unwrap_or(match host {
+            Host::Here => Duration::from_secs(600),
+            Host::Worker => Duration::from_secs(2),
+        }),
     })
 }
 

@@ -213,7 +213,7 @@ fn resume(
             progress::Mode::Lines
         };
         let view = progress::Live::new(&job.spec.plan, mode, options.verbose);
-        let exec = super::execution(global, &options, view.observer())?;
+        let exec = super::execution(global, &options, super::Host::Here, view.observer())?;
         if let Some(path) = module {
             let bytes = std::fs::read(&path).map_err(|e| {
                 InputError::new(format!("cannot read runbook {}: {e}", path.display()))

@@ -12,7 +12,9 @@ mod plan;
 mod progress;
 mod run;
 mod runbook;
+mod serve;
 mod summary;
+mod webhook;
 mod worker;
 
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +79,10 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Run jobs from the job store: new, interrupted and woken ones.
     Worker(worker::WorkerArgs),
+    /// Serve webhooks and alerts: each delivery starts jobs, run here.
+    Serve(serve::ServeArgs),
+    /// Create, list, enable, disable and delete webhooks.
+    Webhook(webhook::WebhookArgs),
 }
 
 /// An error in what the operator asked for (exit code 2), as opposed to an
@@ -97,7 +103,7 @@ pub fn open_fabric(global: &Global) -> anyhow::Result<Simulator> {
     Simulator::open(&data_dir, global.speed).map_err(|e| InputError::new(e.to_string()).into())
 }
 
-pub use execute::{execution, print_outcome, run_job_here, RunOptions};
+pub use execute::{execution, print_outcome, run_job_here, Host, RunOptions};
 
 /// Who runs this command, for triggers and decisions.
 pub fn who() -> String {
@@ -142,6 +148,8 @@ pub fn main() -> ExitCode {
         Command::Runbook(args) => runbook::run(&cli.global, args),
         Command::Jobs(args) => jobs::run(&cli.global, args),
         Command::Worker(args) => worker::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Webhook(args) => webhook::run(&cli.global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -70,6 +70,7 @@ impl Live {
             return;
         }
         match event {
+            JobEvent::Started { .. } => {}
             JobEvent::Log(record) => {
                 if record.stream == Stream::Verbose && !inner.verbose {
                     return;

@@ -79,7 +79,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             (false, false) => progress::Mode::Lines,
         };
         let view = progress::Live::new(&plan, mode, args.options.verbose);
-        let exec = super::execution(global, &args.options, view.observer())?;
+        let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
         let runbook = exec
             .runtime
             .load_bytes(&module, &args.runbook.display().to_string())
@@ -98,6 +98,8 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             failover_type: args.failover_type,
             direction: args.direction.into(),
             parameters,
+            webhook: None,
+            alert: None,
         };
         let trigger = format!("cli:{}", super::who());
         store.create(
@@ -119,7 +121,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
 
 /// `key=value` pairs into a map; an empty key, a missing `=` or a repeated
 /// key is an input error.
-fn parse_params(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(super) fn parse_params(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut params = BTreeMap::new();
     for pair in raw {
         let Some((key, value)) = pair.split_once('=') else {

@@ -32,7 +32,7 @@ pub fn run(global: &Global, args: WorkerArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     tokio.block_on(async {
-        let exec = execution(global, &args.options, Observer::none())?;
+        let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
         let mut options = WorkerOptions::new(format!("worker-{}-{}", super::who(), std::process::id()));
         options.concurrency = args.concurrency.max(1);
         options.lease = args.lease;

@@ -102,7 +102,10 @@ pub async fn execute(
             journal,
         )
         .await;
-    // The streams of the whole job, not only of this run.
+    // The duration and streams of the whole job, not only of this run.
+    if let Some(started) = job.started {
+        outcome.duration_seconds = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    }
     outcome.streams = exec
         .store
         .streams(id, 0)?

@@ -16,7 +16,7 @@ use crate::runtime::Entry;
 use crate::runtime::{JobSpec, Record};
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +59,49 @@ const SCHEMA: &str = "
         PRIMARY KEY (job_id, journal_seq)
     ) WITHOUT ROWID;
 ";
+
+/// `MIGRATIONS[n]` takes a store from schema `n + 1` to `n + 2`. A new
+/// store gets `SCHEMA` (version 1), then every migration.
+const MIGRATIONS: &[&str] = &[
+    // 2: webhooks (`serve::webhooks`). Only a hash of a webhook's token is
+    // kept. `webhook_modules` keeps the modules a webhook runs from `prune`;
+    // `alerts` records every alert delivered, and the jobs it started, so
+    // that a second delivery starts nothing; `webhook_seen` holds the
+    // message ids of signed deliveries within their replay window.
+    "
+    CREATE TABLE webhooks (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        signing_secret TEXT,
+        target TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_ms INTEGER
+    );
+    CREATE TABLE webhook_modules (
+        webhook TEXT NOT NULL,
+        digest TEXT NOT NULL REFERENCES modules(digest),
+        PRIMARY KEY (webhook, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        webhook TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        job_ids TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (webhook, alert_id, condition)
+    ) WITHOUT ROWID;
+    CREATE TABLE webhook_seen (
+        webhook TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (webhook, message_id)
+    ) WITHOUT ROWID;
+    ",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -146,12 +189,10 @@ impl JobStore {
                 |r| r.get(0),
             )
             .map_err(|e| corrupt(&e))?;
-        if !has_meta {
+        let found = if !has_meta {
             tx.execute_batch(SCHEMA)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                [SCHEMA_VERSION.to_string()],
-            )?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')", [])?;
+            1
         } else {
             let found: String = tx
                 .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
@@ -162,6 +203,14 @@ impl JobStore {
             if found > SCHEMA_VERSION {
                 return Err(StoreError::Newer { path, found });
             }
+            found
+        };
+        for (version, migration) in (found + 1..).zip(&MIGRATIONS[(found - 1).max(0) as usize..]) {
+            tx.execute_batch(migration).map_err(|e| corrupt(&e))?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+                [version.to_string()],
+            )?;
         }
         tx.commit()?;
         Ok(JobStore {
@@ -170,11 +219,12 @@ impl JobStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write<T>(
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
+    pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -197,11 +247,7 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute("INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)", params![digest, module])?;
-            tx.execute(
-                "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, digest, runbook, encode(spec), trigger, encode(&JobStatus::New), millis(Utc::now())],
-            )?;
-            Ok(())
+            insert_job(tx, id, digest, runbook, spec, trigger)
         })
     }
 
@@ -344,11 +390,19 @@ impl JobStore {
     }
 
     /// Marks a job running (first start or resume); clears its wake.
+    /// A job that has ended (stopped meanwhile, say) stays as it is.
     pub fn set_running(&self, id: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL, started_ms = coalesce(started_ms, ?3) WHERE id = ?1",
-                params![id, encode(&JobStatus::Running), millis(Utc::now())],
+                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL, started_ms = coalesce(started_ms, ?3)
+                 WHERE id = ?1 AND state IN (?4, ?2, ?5)",
+                params![
+                    id,
+                    encode(&JobStatus::Running),
+                    millis(Utc::now()),
+                    encode(&JobStatus::New),
+                    encode(&JobStatus::Suspended)
+                ],
             )?;
             Ok(())
         })
@@ -484,9 +538,10 @@ impl JobStore {
                 "INSERT OR REPLACE INTO decisions (job_id, journal_seq, decision) VALUES (?1, ?2, ?3)",
                 params![id, journal_seq as i64, encode(decision)],
             )?;
+            // Only a job still suspended goes on; a stopped one stays stopped.
             tx.execute(
-                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL WHERE id = ?1",
-                params![id, encode(&JobStatus::Running)],
+                "UPDATE jobs SET state = ?2, reason = NULL, wake = NULL WHERE id = ?1 AND state = ?3",
+                params![id, encode(&JobStatus::Running), encode(&JobStatus::Suspended)],
             )?;
             Ok(())
         })
@@ -520,7 +575,8 @@ impl JobStore {
                 [millis(before)],
             )?;
             tx.execute(
-                "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM jobs)",
+                "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM jobs)
+                 AND digest NOT IN (SELECT digest FROM webhook_modules)",
                 [],
             )?;
             Ok(n)
@@ -530,6 +586,22 @@ impl JobStore {
     pub fn file(&self) -> &Path {
         &self.path
     }
+}
+
+/// Inserts a new job pinned to `digest`, a module already in the store.
+pub(crate) fn insert_job(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    digest: &str,
+    runbook: &str,
+    spec: &JobSpec,
+    trigger: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![id, digest, runbook, encode(spec), trigger, encode(&JobStatus::New), millis(Utc::now())])?;
+    Ok(())
 }
 
 fn insert_stream(

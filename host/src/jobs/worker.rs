@@ -7,8 +7,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::runner::{execute, wake_ready, ExecuteError, Execution};
@@ -30,6 +32,9 @@ pub struct WorkerOptions {
     pub only: Option<String>,
     /// Return when no job is left to run or wait for.
     pub exit_when_idle: bool,
+    /// Look at the store now, without waiting for the next poll: whoever
+    /// creates a job in this process notifies it (`drbook serve`).
+    pub wake: Option<Arc<Notify>>,
 }
 
 impl WorkerOptions {
@@ -41,6 +46,7 @@ impl WorkerOptions {
             poll: Duration::from_millis(100),
             only: None,
             exit_when_idle: false,
+            wake: None,
         }
     }
 }
@@ -142,6 +148,12 @@ impl Worker {
                     {
                         store.set_running(&id)?;
                     }
+                    // Thousands of waiting jobs take a while to check: the
+                    // leases of the loaded ones must not lapse meanwhile.
+                    if renewed.elapsed() >= self.options.lease / 3 {
+                        store.renew(owner, self.options.lease)?;
+                        renewed = Instant::now();
+                    }
                 }
             }
 
@@ -155,6 +167,10 @@ impl Worker {
                         continue;
                     }
                     let stop = StopSignal::default();
+                    // A stop asked for before the job was loaded holds at once.
+                    if let Some(by) = store.stop_requested(&id)? {
+                        stop.stop(&by);
+                    }
                     let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
                     let task = tokio::spawn(async move { execute(&exec, &job_id, signal).await });
                     loaded.insert(id, Loaded { task, stop });
@@ -182,8 +198,15 @@ impl Worker {
                 }
             }
 
+            let woken_up = async {
+                match &self.options.wake {
+                    Some(wake) => wake.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll) => {}
+                _ = woken_up => {}
                 _ = &mut shutdown => {
                     for (id, job) in loaded.drain() {
                         job.task.abort();

@@ -19,7 +19,7 @@ use super::journal::{CorruptEntry, Divergence, Journal};
 use super::limits::{Deadline, DeadlineExceeded, Limits, MemoryLimitExceeded, MemoryLimiter};
 use super::report::{rto_seconds, OperationRecord, Tracker};
 use super::state::{InstanceState, JobSpec, Live, StopRequested, StopSignal};
-use super::streams::{Record, Stream, Streams};
+use super::streams::{Pipe, Record, Stream, Streams};
 use crate::fabric::simulator::Speed;
 use crate::fabric::Fabric;
 
@@ -161,7 +161,7 @@ impl Runtime {
         streams.set_replaying(journal.replaying());
         let (stdout, stderr) = (streams.pipe(Stream::Output), streams.pipe(Stream::Error));
         let job_id = spec.job_id.clone();
-        let mut store = self.new_store(spec, fabric, &options, &streams, journal);
+        let mut store = self.new_store(spec, fabric, &options, &streams, (&stdout, &stderr), journal);
 
         let result = match runbook.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance.call_run(&mut store).await,
@@ -227,13 +227,14 @@ impl Runtime {
         fabric: Arc<dyn Fabric>,
         options: &JobOptions,
         streams: &Streams,
+        stdio: (&Pipe, &Pipe),
         journal: Journal,
     ) -> Store<InstanceState> {
         let seed = Sha256::digest(spec.job_id.as_bytes()).to_vec();
         let clock = journal.clock();
         let wasi = WasiCtxBuilder::new()
-            .stdout(streams.pipe(Stream::Output))
-            .stderr(streams.pipe(Stream::Error))
+            .stdout(stdio.0.clone())
+            .stderr(stdio.1.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

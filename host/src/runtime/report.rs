@@ -57,6 +57,8 @@ impl Tracker {
     /// Records a terminal status seen for an operation.
     pub fn ended(&mut self, status: &OperationStatus) {
         if let Some(record) = self.operations.iter_mut().find(|r| r.id == status.id) {
+            // The fabric's times: a replayed record was made after the fact.
+            record.started = status.start_time;
             record.state = Some(status.state);
             record.ended = Some(status.end_time.unwrap_or_else(Utc::now));
             record.error = status.error.clone();

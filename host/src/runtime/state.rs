@@ -30,6 +30,13 @@ pub struct JobSpec {
     pub direction: Direction,
     /// `--param key=value` inputs.
     pub parameters: BTreeMap<String, String>,
+    /// The request, when a webhook started the job. Specs stored before
+    /// webhooks existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::serve::WebhookData>,
+    /// The Azure Monitor alert the webhook's request carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<crate::serve::Alert>,
 }
 
 /// Asks a running job to stop at its next host call (or epoch tick). Shared

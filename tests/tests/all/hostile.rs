@@ -151,3 +151,12 @@ fn deep_recursion_on_the_wasm_stack_traps_on_the_stack_limit() {
     let reason = failure_reason(&attack(&demo, "recurse-wasm", Limits::default())).to_string();
     assert!(reason.contains("exhausted its call stack"), "{reason}");
 }
+
+#[test]
+fn a_last_line_without_a_newline_is_kept() {
+    let demo = Demo::new();
+    let outcome = attack(&demo, "tail", Limits::default());
+    assert_completed(&outcome);
+    let last = outcome.streams.last().unwrap();
+    assert_eq!((last.stream, last.text.as_str()), (Stream::Output, "a last line without a newline"));
+}

@@ -10,3 +10,4 @@ mod hostile;
 mod jobs_cli;
 mod runbooks;
 mod support;
+mod webhooks;

@@ -96,6 +96,8 @@ impl Demo {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            webhook: None,
+            alert: None,
         };
         let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
         let options = JobOptions {

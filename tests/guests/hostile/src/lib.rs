@@ -59,6 +59,10 @@ fn run(ctx: &Context) -> Result<String> {
             }
             Ok("flooded".to_string())
         }
+        "tail" => {
+            print!("a last line without a newline");
+            Ok("tail".to_string())
+        }
         "panic" => panic!("the hostile runbook gave up on purpose"),
         "recurse" => Ok(format!("depth {}", recurse(0))),
         "recurse-wasm" => Ok(format!("depth {}", recurse_wasm_stack(0))),

@@ -1,6 +1,8 @@
 //! A runbook for measuring the host: `calls=N` makes N `clock.now` host
 //! calls and returns; without it, it returns at once (instantiate-to-first-
 //! instruction). `echo=TEXT` returns TEXT, to check inputs reach the guest.
+//! `show=trigger` returns what the webhook and alert that started the job
+//! looked like from inside.
 
 use drbook_sdk::prelude::*;
 
@@ -9,6 +11,9 @@ drbook_sdk::runbook!(run);
 fn run(ctx: &Context) -> Result<String> {
     if let Some(text) = ctx.param("echo") {
         return Ok(text.to_string());
+    }
+    if ctx.param("show") == Some("trigger") {
+        return Ok(trigger(ctx));
     }
     let calls: u64 = ctx
         .param_or("calls", "0")
@@ -19,4 +24,38 @@ fn run(ctx: &Context) -> Result<String> {
         last = drbook_sdk::clock::now_millis();
     }
     Ok(format!("{calls} calls, last {last}"))
+}
+
+fn trigger(ctx: &Context) -> String {
+    let webhook = match ctx.webhook() {
+        Some(w) => format!(
+            "webhook={} body={} headers={}",
+            w.name,
+            w.body.len(),
+            w.headers
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        None => "webhook=none".to_string(),
+    };
+    let alert = match ctx.alert() {
+        Some(a) => format!(
+            "alert={} rule={} severity={:?} signal={:?} condition={:?} targets={} fired={}",
+            a.alert_id,
+            a.alert_rule,
+            a.severity,
+            a.signal_type,
+            a.monitor_condition,
+            a.target_ids.join(","),
+            a.fired_time
+        ),
+        None => "alert=none".to_string(),
+    };
+    let params: Vec<String> = ["region", "mode"]
+        .iter()
+        .filter_map(|k| ctx.param(k).map(|v| format!("{k}={v}")))
+        .collect();
+    format!("{webhook} {alert} params={}", params.join(","))
 }

@@ -1,0 +1,105 @@
+//! Why a request was refused. Each refusal has its HTTP status, a short
+//! reason (the metric label and the log line) and a message for the caller
+//! that gives nothing away: a bad, expired or disabled token all read
+//! "invalid webhook token" to the caller, while the log says which it was.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such webhook")]
+    UnknownWebhook,
+    #[error("the token does not match")]
+    BadToken,
+    #[error("the webhook has expired")]
+    Expired,
+    #[error("the webhook is disabled")]
+    Disabled,
+    #[error("a signature header is missing or empty")]
+    MissingSignature,
+    #[error("the signature does not match")]
+    BadSignature,
+    #[error("the timestamp is outside the replay window")]
+    StaleTimestamp,
+    #[error("this message id was already delivered")]
+    Replayed,
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the client sent its body too slowly")]
+    SlowClient,
+    #[error("{0}")]
+    Malformed(String),
+    #[error("parameter `{0}` is fixed on this webhook")]
+    FixedParameter(String),
+    #[error("too many deliveries to this webhook; retry later")]
+    RateLimited,
+    #[error("the job store failed: {0}")]
+    Store(String),
+    #[error("the API token is missing or does not match")]
+    Unauthorized,
+}
+
+impl Refusal {
+    /// The label of `drbook_webhook_rejections_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::UnknownWebhook => "unknown_webhook",
+            Refusal::BadToken => "bad_token",
+            Refusal::Expired => "expired",
+            Refusal::Disabled => "disabled",
+            Refusal::MissingSignature => "missing_signature",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::StaleTimestamp => "stale_timestamp",
+            Refusal::Replayed => "replayed",
+            Refusal::TooLarge(_) => "too_large",
+            Refusal::SlowClient => "slow_client",
+            Refusal::Malformed(_) => "malformed",
+            Refusal::FixedParameter(_) => "fixed_parameter",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::Store(_) => "store_error",
+            Refusal::Unauthorized => "unauthorized",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::UnknownWebhook => StatusCode::NOT_FOUND,
+            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::SlowClient => StatusCode::REQUEST_TIMEOUT,
+            Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// What the caller is told.
+    fn public_message(&self) -> String {
+        match self {
+            Refusal::BadToken | Refusal::Expired | Refusal::Disabled => {
+                "invalid webhook token".to_string()
+            }
+            Refusal::MissingSignature
+            | Refusal::BadSignature
+            | Refusal::StaleTimestamp
+            | Refusal::Replayed => "invalid webhook signature".to_string(),
+            Refusal::Store(_) => "the job store is unavailable; retry later".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = axum::Json(serde_json::json!({ "error": self.public_message() }));
+        let mut response = (self.status(), body).into_response();
+        if self == Refusal::RateLimited {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
+    }
+}

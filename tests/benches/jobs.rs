@@ -1,0 +1,305 @@
+//! The durable-job benchmarks of issue 4, with their targets:
+//! - `journal/*`: what journaling to the job store adds per host call, as
+//!   (`probe calls=1000` journaled to a job store − the same run with an
+//!   in-memory journal) / 1,000 (≤ 20 µs at the median). The store does one
+//!   SQLite transaction per call (WAL, `synchronous = NORMAL`).
+//! - `resume/*`: resuming a job whose journal holds 1,000 entries (≤ 50 ms):
+//!   `replay-1000` loads the journal from the store and runs the job against
+//!   it with no sink (all 1,000 calls answered from the journal, then `run`
+//!   returns); `execute-1000` is the whole `jobs::execute` of a fresh copy of
+//!   such a job, as a worker resumes it (read the job and its module, load
+//!   the module from the runtime's cache, read the journal, mark it running,
+//!   replay, read its streams, record its end).
+//!
+//! The 10,000 waiting jobs of the issue are measured by `waiting_jobs.rs`.
+//! Every job's outcome is checked, so a failing job stops the bench instead
+//! of being measured. Results and method: `docs/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
+use drbook::fabric::{Direction, Fabric};
+use drbook::jobs::{execute, Execution, JobStore};
+use drbook::plan::{FailoverType, Group, RecoveryPlan};
+use drbook::runtime::{
+    JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Limits, Observer, Runbook, Runtime, Sink,
+    StopSignal,
+};
+use drbook_tests::guests;
+use tempfile::TempDir;
+
+const CALLS: u64 = 1_000;
+const PRIMARY: &str = "eastus";
+const RECOVERY: &str = "westus";
+
+/// A job store, an instant one-VM simulator and the probe, in one temp dir.
+struct Bench {
+    _dir: TempDir,
+    tokio: tokio::runtime::Runtime,
+    runtime: Runtime,
+    probe: Arc<Runbook>,
+    module: Vec<u8>,
+    store: JobStore,
+    fabric: Arc<dyn Fabric>,
+    plan: RecoveryPlan,
+    next_id: AtomicU64,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let estate = Estate {
+            regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
+            vms: vec![EstateVm {
+                name: "vm-0".to_string(),
+                role: String::new(),
+                disk_size_gb: 128,
+                primary_region: PRIMARY.to_string(),
+                recovery_region: RECOVERY.to_string(),
+            }],
+        };
+        let simulator = Simulator::init(dir.path(), &estate, false, Speed::Instant)
+            .expect("initialising the simulator");
+        let plan = RecoveryPlan {
+            name: "bench".to_string(),
+            primary_region: PRIMARY.to_string(),
+            recovery_region: RECOVERY.to_string(),
+            groups: vec![Group {
+                name: "all".to_string(),
+                vms: vec!["vm-0".to_string()],
+                pre: Vec::new(),
+                post: Vec::new(),
+            }],
+        };
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let runtime = Runtime::new(None).expect("the runtime");
+        // Compiled once here, as for every job after a worker's first.
+        let probe = runtime
+            .load(Path::new(guests::PROBE))
+            .expect("loading the probe");
+        let module = std::fs::read(guests::PROBE).expect("reading the probe");
+        let store = JobStore::open(dir.path()).expect("opening the job store");
+        Bench {
+            _dir: dir,
+            tokio,
+            runtime,
+            probe,
+            module,
+            store,
+            fabric: Arc::new(simulator),
+            plan,
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    fn spec(&self, id: &str, calls: u64) -> JobSpec {
+        JobSpec {
+            job_id: id.to_string(),
+            plan: self.plan.clone(),
+            failover_type: FailoverType::Planned,
+            direction: Direction::PrimaryToRecovery,
+            parameters: BTreeMap::from([("calls".to_string(), calls.to_string())]),
+        }
+    }
+
+    /// A new job of the probe in the store (not measured where it is used).
+    fn new_job(&self, calls: u64) -> String {
+        let id = format!("job-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.store
+            .create(
+                &id,
+                &self.probe.digest,
+                &self.module,
+                "probe.wasm",
+                &self.spec(&id, calls),
+                "bench",
+            )
+            .expect("creating a job");
+        id
+    }
+
+    fn sink(&self, id: &str) -> Sink {
+        Sink {
+            store: self.store.clone(),
+            job_id: id.to_string(),
+        }
+    }
+
+    /// Runs the probe as job `id` with `journal`; checks it completed having
+    /// made (or replayed) `calls` calls.
+    fn run(&self, id: &str, calls: u64, journal: Journal) -> JobOutcome {
+        let options = JobOptions {
+            speed: Speed::Instant,
+            ..JobOptions::default()
+        };
+        let outcome = self.tokio.block_on(self.runtime.run_job(
+            &self.probe,
+            self.spec(id, calls),
+            self.fabric.clone(),
+            options,
+            journal,
+        ));
+        check(&outcome, calls);
+        outcome
+    }
+
+    /// The probe with `calls` host calls, journaled to the store (as job
+    /// `id`) or in memory; returns how long `run_job` took.
+    fn probe(&self, id: Option<&str>, calls: u64) -> Duration {
+        let journal = Journal::new(Vec::new(), id.map(|id| self.sink(id)));
+        let start = Instant::now();
+        self.run(id.unwrap_or("in-memory"), calls, journal);
+        start.elapsed()
+    }
+
+    fn execution(&self) -> Execution {
+        Execution {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            fabric: self.fabric.clone(),
+            limits: Limits::default(),
+            speed: Speed::Instant,
+            observer: Observer::none(),
+            unload_after: Duration::from_secs(60),
+        }
+    }
+}
+
+fn check(outcome: &JobOutcome, calls: u64) {
+    assert_eq!(
+        outcome.status,
+        JobStatus::Completed,
+        "the benchmarked job failed: {:?} {:?}",
+        outcome.failure,
+        outcome.reason
+    );
+    let output = outcome.output.as_deref().unwrap_or_default();
+    assert!(
+        output.starts_with(&format!("{calls} calls")),
+        "the probe made {calls} calls: {output}"
+    );
+}
+
+fn journal(c: &mut Criterion) {
+    let bench = Bench::new();
+    // Each store run is a new job: its 1,000 entries are inserted, not
+    // replacing those of an earlier run.
+    let job = bench.new_job(CALLS);
+    bench.probe(Some(&job), CALLS);
+    assert_eq!(
+        bench
+            .store
+            .journal(&job)
+            .expect("reading the journal")
+            .len(),
+        CALLS as usize,
+        "one journal entry per host call"
+    );
+
+    let mut group = c.benchmark_group("journal");
+    // The store's part alone: one `put_entry` (one transaction) of an
+    // entry like the probe's.
+    let entry = bench.store.journal(&job).expect("reading the journal")[0].clone();
+    let writes = bench.new_job(CALLS);
+    let mut seq = 0;
+    group.bench_function("put_entry", |b| {
+        b.iter(|| {
+            bench
+                .store
+                .put_entry(&writes, seq, &entry, None)
+                .expect("writing an entry");
+            seq += 1;
+        })
+    });
+    group.bench_function("probe-1000-in-memory", |b| {
+        b.iter(|| bench.probe(None, CALLS))
+    });
+    group.bench_function("probe-1000-store", |b| {
+        b.iter_batched(
+            || bench.new_job(CALLS),
+            |id| bench.probe(Some(&id), CALLS),
+            BatchSize::PerIteration,
+        )
+    });
+    // One iteration = the cost journaling to the store adds to one host
+    // call: a store run minus an in-memory run, back to back, / 1,000.
+    group.bench_function("added_per_call", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let id = bench.new_job(CALLS);
+                    let stored = bench.probe(Some(&id), CALLS);
+                    let in_memory = bench.probe(None, CALLS);
+                    stored.saturating_sub(in_memory) / CALLS as u32
+                })
+                .sum()
+        })
+    });
+    group.finish();
+}
+
+fn resume(c: &mut Criterion) {
+    let bench = Bench::new();
+    let source = bench.new_job(CALLS);
+    bench.probe(Some(&source), CALLS);
+    let entries = bench.store.journal(&source).expect("reading the journal");
+    assert_eq!(entries.len(), CALLS as usize);
+
+    let mut group = c.benchmark_group("resume");
+    group.sample_size(20);
+    group.bench_function("replay-1000", |b| {
+        b.iter(|| {
+            let entries = bench.store.journal(&source).expect("reading the journal");
+            let outcome = bench.run(&source, CALLS, Journal::new(entries, None));
+            assert_eq!(outcome.replayed, CALLS as usize);
+            outcome
+        })
+    });
+
+    // `execute` ends the job it resumes, so each iteration resumes a fresh
+    // copy: a new job whose journal holds the source's 1,000 entries.
+    let exec = bench.execution();
+    group.bench_function("execute-1000", |b| {
+        b.iter_batched(
+            || {
+                let id = bench.new_job(CALLS);
+                for (seq, entry) in entries.iter().enumerate() {
+                    bench
+                        .store
+                        .put_entry(&id, seq, entry, None)
+                        .expect("copying the journal");
+                }
+                id
+            },
+            |id| {
+                let outcome = bench
+                    .tokio
+                    .block_on(execute(&exec, &id, StopSignal::default()))
+                    .expect("resuming the job");
+                check(&outcome, CALLS);
+                assert_eq!(outcome.replayed, CALLS as usize);
+                outcome
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = journal, resume
+}
+criterion_main!(benches);

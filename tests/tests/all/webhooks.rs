@@ -1,0 +1,962 @@
+//! The webhook server over real HTTP on 127.0.0.1:0: every way a delivery is
+//! accepted or refused, what the runbook sees, alerts and rules, the job
+//! API and the operations endpoints. Jobs really run on the demo fabric at
+//! instant speed, in the server's own worker.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Simulator, Speed};
+use drbook::fabric::{Direction, Fabric, Location};
+use drbook::jobs::{Execution, JobRecord, JobStore, WorkerOptions};
+use drbook::plan::{FailoverType, RecoveryPlan};
+use drbook::runtime::{JobStatus, Limits, Observer};
+use drbook::serve::{
+    serve, Metrics, NewWebhook, RateLimit, RuleAction, RulesFile, RunTarget, ServeOptions,
+    WebhookError, Webhooks,
+};
+use drbook_tests::guests;
+
+use crate::support::runtime;
+
+/// A server on a demo fabric, with its job store and log.
+pub(crate) struct Server {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) addr: SocketAddr,
+    pub(crate) webhooks: Webhooks,
+    pub(crate) store: JobStore,
+    pub(crate) sim: Simulator,
+    pub(crate) plan: RecoveryPlan,
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
+    pub(crate) metrics: Metrics,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), drbook::serve::ServeError>>>,
+    pub(crate) tokio: tokio::runtime::Runtime,
+}
+
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+}
+
+impl Response {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub(crate) fn job_ids(&self) -> Vec<String> {
+        assert_eq!(self.status, 202, "{}", self.body);
+        self.json()["JobIds"]
+            .as_array()
+            .expect("JobIds")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl Server {
+    pub(crate) fn start(options: ServeOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = Simulator::init(dir.path(), &demo_estate(), false, Speed::Instant).unwrap();
+        let plan = RecoveryPlan::parse(&demo_plan_toml().unwrap(), "demo").unwrap();
+        let store = JobStore::open(dir.path()).unwrap();
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let exec = Execution {
+            store: store.clone(),
+            runtime: runtime().clone(),
+            fabric: Arc::new(sim.clone()),
+            limits: Limits::default(),
+            speed: Speed::Instant,
+            observer: Observer::none(),
+            unload_after: Duration::from_secs(600),
+        };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let options = ServeOptions {
+            log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
+            ..options
+        };
+        let metrics = options.metrics.clone();
+        let listener = tokio
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let mut worker = WorkerOptions::new(format!("test-serve-{addr}"));
+        worker.poll = Duration::from_secs(5); // deliveries must wake it
+        let served = tokio.spawn(serve(listener, exec, worker, options, async {
+            let _ = stop.await;
+        }));
+        Server {
+            webhooks: Webhooks::new(store.clone()),
+            dir,
+            addr,
+            store,
+            sim,
+            plan,
+            log,
+            metrics,
+            shutdown: Some(shutdown),
+            served: Some(served),
+            tokio,
+        }
+    }
+
+    /// A run of `wasm` on the demo plan.
+    pub(crate) fn target(
+        &self,
+        wasm: &str,
+        failover_type: FailoverType,
+        params: &[(&str, &str)],
+    ) -> (RunTarget, (String, Vec<u8>)) {
+        let runbook = runtime().load(Path::new(wasm)).unwrap();
+        let target = RunTarget {
+            runbook: Path::new(wasm)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            digest: runbook.digest.clone(),
+            plan: self.plan.clone(),
+            failover_type,
+            direction: Direction::PrimaryToRecovery,
+            parameters: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        (
+            target,
+            (runbook.digest.clone(), std::fs::read(wasm).unwrap()),
+        )
+    }
+
+    /// Creates a webhook; returns the path of its URL and its signing secret.
+    pub(crate) fn webhook(
+        &self,
+        name: &str,
+        target: (RunTarget, (String, Vec<u8>)),
+        signed: bool,
+    ) -> (String, Option<String>) {
+        let (run, module) = target;
+        let created = self
+            .webhooks
+            .create(
+                NewWebhook {
+                    name: name.to_string(),
+                    run,
+                    rules: None,
+                    expires: chrono::Utc::now() + chrono::Duration::days(1),
+                    signed,
+                    modules: vec![module],
+                },
+                "test",
+            )
+            .unwrap();
+        (created.path(), created.signing_secret)
+    }
+
+    pub(crate) fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(self.addr, "POST", path, headers, body)
+    }
+
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, "GET", path, headers, b"")
+    }
+
+    /// Waits for job `id` to end.
+    pub(crate) fn finished(&self, id: &str) -> JobRecord {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let job = self.store.get(id).unwrap();
+            if job.is_terminal() {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not end: {job:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub(crate) fn stop(&mut self) -> Result<(), drbook::serve::ServeError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.served.take() {
+            Some(served) => self.tokio.block_on(served).unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) before the whole body is sent.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+pub(crate) fn parse_response(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    Response {
+        status,
+        body: body.to_string(),
+    }
+}
+
+/// An Azure Monitor common-alert-schema payload.
+pub(crate) fn alert(id: &str, severity: &str, condition: &str, target_vm: &str) -> Vec<u8> {
+    serde_json::json!({
+        "schemaId": "azureMonitorCommonAlertSchema",
+        "data": {
+            "essentials": {
+                "alertId": format!("/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{id}"),
+                "alertRule": "primary-region-health",
+                "severity": severity,
+                "signalType": "Metric",
+                "monitorCondition": condition,
+                "monitoringService": "Platform",
+                "alertTargetIDs": [format!("/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/{target_vm}")],
+                "configurationItems": [target_vm],
+                "originAlertId": id,
+                "firedDateTime": "2026-03-01T10:00:00.000Z",
+                "description": "heartbeat lost"
+            },
+            "alertContext": { "condition": { "windowSize": "PT5M" } },
+            "customProperties": null
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn wrong_token(path: &str) -> String {
+    let (base, _) = path.split_once("?token=").unwrap();
+    format!("{base}?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+}
+
+#[test]
+fn a_good_token_starts_a_failover_that_runs_to_completion() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "failover",
+        server.target(guests::FAILOVER_PLAN, FailoverType::Unplanned, &[]),
+        false,
+    );
+    let response = server.post(
+        &path,
+        &[("content-type", "application/json")],
+        b"{\"reason\":\"drill\"}",
+    );
+    let ids = response.job_ids();
+    assert_eq!(ids.len(), 1);
+    let job = server.finished(&ids[0]);
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    assert_eq!(job.trigger, "webhook:failover");
+    let webhook = job
+        .spec
+        .webhook
+        .as_ref()
+        .expect("the request is in the spec");
+    assert_eq!(webhook.body, "{\"reason\":\"drill\"}");
+    assert!(job.spec.alert.is_none());
+    for vm in server.plan.groups.iter().flat_map(|g| &g.vms) {
+        let item = server.tokio.block_on(server.sim.get_item(vm)).unwrap();
+        assert_eq!(item.active_location, Location::Recovery, "{vm}");
+    }
+}
+
+#[test]
+fn bad_unknown_expired_and_disabled_tokens_are_refused() {
+    let server = Server::start(ServeOptions::default());
+    let target = || server.target(guests::PROBE, FailoverType::Test, &[]);
+    let (path, _) = server.webhook("probe", target(), false);
+
+    let bad = server.post(&wrong_token(&path), &[], b"");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let none = server.post("/webhooks/probe", &[], b"");
+    assert_eq!(none.status, 400, "{}", none.body);
+    let unknown = server.post(
+        &path.replace("/webhooks/probe", "/webhooks/nobody"),
+        &[],
+        b"",
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    server.webhooks.set_enabled("probe", false).unwrap();
+    let disabled = server.post(&path, &[], b"");
+    assert_eq!(disabled.status, 400);
+    assert_eq!(
+        disabled.json()["error"],
+        bad.json()["error"],
+        "the caller cannot tell why"
+    );
+    server.webhooks.set_enabled("probe", true).unwrap();
+    let ids = server.post(&path, &[], b"").job_ids();
+    assert_eq!(server.finished(&ids[0]).state, JobStatus::Completed);
+
+    let (run, module) = target();
+    let expired = server
+        .webhooks
+        .create(
+            NewWebhook {
+                name: "old".into(),
+                run,
+                rules: None,
+                expires: chrono::Utc::now() - chrono::Duration::seconds(1),
+                signed: false,
+                modules: vec![module],
+            },
+            "test",
+        )
+        .unwrap();
+    let response = server.post(&expired.path(), &[], b"");
+    assert_eq!(response.status, 400);
+    assert!(matches!(
+        server.webhooks.set_enabled("old", true),
+        Err(WebhookError::Expired { .. })
+    ));
+
+    let log = server.log().join("\n");
+    for reason in ["bad_token", "unknown_webhook", "disabled", "expired"] {
+        assert!(log.contains(reason), "no `{reason}` in the log:\n{log}");
+    }
+    for token in [path.split_once("token=").unwrap().1, &expired.token] {
+        assert!(!log.contains(token), "a token is in the log:\n{log}");
+    }
+    let metrics = server.get("/metrics", &[]).body;
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"bad_token\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"unknown_webhook\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
+    let server = Server::start(ServeOptions {
+        rate_limit: RateLimit::per_second(1e6),
+        ..ServeOptions::default()
+    });
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(guests::PROBE, FailoverType::Test, &[]),
+        false,
+    );
+    let bad = wrong_token(&path);
+    let unknown = bad.replace("/webhooks/probe", "/webhooks/unknown");
+    let median = |path: &str, status: u16| {
+        let mut times: Vec<Duration> = (0..60)
+            .map(|_| {
+                let start = Instant::now();
+                assert_eq!(server.post(path, &[], b"").status, status);
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2]
+    };
+    // Interleave to share the machine's noise; compare medians loosely.
+    let (mut b, mut u) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        b.push(median(&bad, 400));
+        u.push(median(&unknown, 404));
+    }
+    b.sort();
+    u.sort();
+    let (b, u) = (b[1].as_secs_f64(), u[1].as_secs_f64());
+    assert!(
+        (b - u).abs() < 0.0005 + 0.5 * b.max(u),
+        "bad token {b:.6}s vs unknown webhook {u:.6}s"
+    );
+}
+
+#[test]
+fn signatures_good_bad_stale_and_replayed() {
+    let server = Server::start(ServeOptions::default());
+    let (path, secret) = server.webhook(
+        "signed",
+        server.target(guests::PROBE, FailoverType::Test, &[]),
+        true,
+    );
+    let secret = secret.expect("a signing secret");
+    assert!(secret.starts_with("whsec_"));
+    let body = b"{\"hello\":\"world\"}";
+    let now = chrono::Utc::now().timestamp();
+    let post = |id: &str, ts: i64, signature: &str, body: &[u8]| {
+        let ts = ts.to_string();
+        server.post(
+            &path,
+            &[
+                ("webhook-id", id),
+                ("webhook-timestamp", &ts),
+                ("webhook-signature", signature),
+            ],
+            body,
+        )
+    };
+
+    let good = drbook::serve::sign(&secret, "msg-1", now, body);
+    let ids = post("msg-1", now, &good, body).job_ids();
+    let job = server.finished(&ids[0]);
+    let headers = &job.spec.webhook.as_ref().unwrap().headers;
+    assert!(
+        headers.iter().all(|(k, _)| !k.starts_with("webhook-")),
+        "{headers:?}"
+    );
+
+    let replayed = post("msg-1", now, &good, body);
+    assert_eq!(replayed.status, 400, "{}", replayed.body);
+
+    let bad = post(
+        "msg-2",
+        now,
+        &drbook::serve::sign(&secret, "msg-2", now, b"other"),
+        body,
+    );
+    assert_eq!(bad.status, 400);
+
+    let stale_ts = now - 301;
+    let stale = post(
+        "msg-3",
+        stale_ts,
+        &drbook::serve::sign(&secret, "msg-3", stale_ts, body),
+        body,
+    );
+    assert_eq!(stale.status, 400);
+
+    let unsigned = server.post(&path, &[], body);
+    assert_eq!(unsigned.status, 400);
+
+    let wrong_secret =
+        drbook::serve::sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg-4", now, body);
+    assert_eq!(post("msg-4", now, &wrong_secret, body).status, 400);
+
+    let log = server.log().join("\n");
+    for reason in [
+        "replayed",
+        "bad_signature",
+        "stale_timestamp",
+        "missing_signature",
+    ] {
+        assert!(log.contains(reason), "no `{reason}` in the log:\n{log}");
+    }
+    assert!(!log.contains(&secret));
+    assert_eq!(
+        server.store.list(None, 100).unwrap().len(),
+        1,
+        "only the good delivery started a job"
+    );
+}
+
+#[test]
+fn oversized_and_malformed_bodies_are_refused() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(guests::PROBE, FailoverType::Test, &[]),
+        false,
+    );
+    let big = vec![b'x'; 256 * 1024 + 1];
+    assert_eq!(server.post(&path, &[], &big).status, 413);
+    let just_right = vec![b'x'; 256 * 1024];
+    let ids = server.post(&path, &[], &just_right).job_ids();
+    assert_eq!(server.finished(&ids[0]).state, JobStatus::Completed);
+
+    let broken =
+        br#"{"schemaId":"azureMonitorCommonAlertSchema","data":{"essentials":{"alertId":"x"}}}"#;
+    let response = server.post(&path, &[("content-type", "application/json")], broken);
+    assert_eq!(response.status, 400);
+    assert!(response.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("common-alert-schema"));
+    let log = server.log().join("\n");
+    assert!(
+        log.contains("too_large") && log.contains("malformed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_slow_client_is_cut_off() {
+    // Headers must arrive within the header timeout; here, none do. The
+    // connection is closed by the server rather than held forever.
+    let server = Server::start(ServeOptions::default());
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.write_all(b"POST /webhooks/x HTTP/1.1\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let start = Instant::now();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "held for {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_duplicate_alert_gets_the_first_jobs_and_a_resolved_one_starts_nothing() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "alerts",
+        server.target(guests::FAILOVER_PLAN, FailoverType::Unplanned, &[]),
+        false,
+    );
+    let first = server
+        .post(&path, &[], &alert("a1", "Sev1", "Fired", "web-01"))
+        .job_ids();
+    let second = server.post(&path, &[], &alert("a1", "Sev1", "Fired", "web-01"));
+    assert_eq!(second.job_ids(), first);
+    assert_eq!(second.json()["Duplicate"], true);
+    let job = server.finished(&first[0]);
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    let a = job.spec.alert.as_ref().expect("the alert is in the spec");
+    assert!(a.alert_id.ends_with("/a1"));
+
+    let resolved = server.post(&path, &[], &alert("a1", "Sev1", "Resolved", "web-01"));
+    assert_eq!(resolved.job_ids(), Vec::<String>::new());
+    assert!(resolved.json()["Ignored"]
+        .as_str()
+        .unwrap()
+        .contains("resolved"));
+    let again = server.post(&path, &[], &alert("a1", "Sev1", "Resolved", "web-01"));
+    assert_eq!(again.job_ids(), Vec::<String>::new());
+    assert_eq!(server.store.list(None, 100).unwrap().len(), 1);
+    let alerts = server.webhooks.alerts("alerts").unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+}
+
+#[test]
+fn rules_map_alerts_to_runs_and_ignore_the_rest() {
+    let server = Server::start(ServeOptions::default());
+    let rules_path = server.dir.path().join("rules.toml");
+    std::fs::write(
+        &rules_path,
+        r#"
+[[rule]]
+name = "primary down"
+severity = ["Sev0", "Sev1"]
+target-in-plan = true
+type = "unplanned"
+
+[[rule]]
+name = "everything else"
+action = "ignore"
+"#,
+    )
+    .unwrap();
+    let (run, module) = server.target(guests::FAILOVER_PLAN, FailoverType::Test, &[]);
+    let (rules, loaded) = RulesFile::load(&rules_path)
+        .unwrap()
+        .resolve(&run, |_| unreachable!())
+        .unwrap();
+    assert!(loaded.is_empty());
+    assert!(
+        matches!(&rules[0].action, RuleAction::Run(t) if t.failover_type == FailoverType::Unplanned)
+    );
+    let created = server
+        .webhooks
+        .create(
+            NewWebhook {
+                name: "ruled".into(),
+                run,
+                rules: Some(rules),
+                expires: chrono::Utc::now() + chrono::Duration::days(1),
+                signed: false,
+                modules: vec![module],
+            },
+            "test",
+        )
+        .unwrap();
+    let path = created.path();
+
+    let low = server.post(&path, &[], &alert("low", "Sev3", "Fired", "web-01"));
+    assert_eq!(low.job_ids(), Vec::<String>::new());
+    assert!(low.json()["Ignored"]
+        .as_str()
+        .unwrap()
+        .contains("everything else"));
+    let elsewhere = server.post(
+        &path,
+        &[],
+        &alert("elsewhere", "Sev0", "Fired", "build-agent-7"),
+    );
+    assert_eq!(elsewhere.job_ids(), Vec::<String>::new());
+    let not_an_alert = server.post(&path, &[], b"{\"hello\":1}");
+    assert_eq!(not_an_alert.status, 400);
+
+    let ids = server
+        .post(&path, &[], &alert("down", "Sev0", "Fired", "WEB-01"))
+        .job_ids();
+    assert_eq!(ids.len(), 1);
+    let job = server.finished(&ids[0]);
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    assert_eq!(job.spec.failover_type, FailoverType::Unplanned);
+    let decisions: Vec<String> = server
+        .webhooks
+        .alerts("ruled")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.2)
+        .collect();
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.contains("started by rule `primary down`")),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.iter().any(|d| d.contains("ignored")),
+        "{decisions:?}"
+    );
+}
+
+#[test]
+fn the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(
+            guests::PROBE,
+            FailoverType::Test,
+            &[("show", "trigger"), ("region", "westeurope")],
+        ),
+        false,
+    );
+    let overriding = server.post(&format!("{path}&region=eastus"), &[], b"");
+    assert_eq!(overriding.status, 400);
+    assert!(overriding.body.contains("region"), "{}", overriding.body);
+    let also = server.post(&format!("{path}&show=nothing"), &[], b"");
+    assert_eq!(also.status, 400);
+
+    let body = alert("seen", "Sev2", "Fired", "sql-01");
+    let ids = server
+        .post(
+            &format!("{path}&mode=auto"),
+            &[
+                ("x-source", "action-group"),
+                ("authorization", "Bearer s3cret"),
+            ],
+            &body,
+        )
+        .job_ids();
+    let job = server.finished(&ids[0]);
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    let output = job.result.as_ref().unwrap().to_string();
+    assert!(output.contains("webhook=probe"), "{output}");
+    assert!(output.contains(&format!("body={}", body.len())), "{output}");
+    assert!(output.contains("x-source"), "{output}");
+    assert!(!output.contains("authorization"), "{output}");
+    assert!(
+        output.contains(
+            "severity=Severity::Sev2 signal=SignalType::Metric condition=MonitorCondition::Fired"
+        ),
+        "{output}"
+    );
+    assert!(output.contains("virtualmachines/sql-01"), "{output}");
+    assert!(output.contains("fired=1772359200000"), "{output}");
+    assert!(
+        output.contains("params=region=westeurope,mode=auto"),
+        "{output}"
+    );
+}
+
+#[test]
+fn job_api_health_and_metrics() {
+    let server = Server::start(ServeOptions {
+        api_token: Some("api-secret".into()),
+        ..ServeOptions::default()
+    });
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(guests::PROBE, FailoverType::Test, &[("echo", "hi")]),
+        false,
+    );
+    let ids = server.post(&path, &[], b"").job_ids();
+    server.finished(&ids[0]);
+
+    let job_path = format!("/jobs/{}", ids[0]);
+    assert_eq!(server.get(&job_path, &[]).status, 401);
+    assert_eq!(
+        server
+            .get(&job_path, &[("authorization", "Bearer nope")])
+            .status,
+        401
+    );
+    let job = server.get(&job_path, &[("authorization", "Bearer api-secret")]);
+    assert_eq!(job.status, 200, "{}", job.body);
+    let job = job.json();
+    assert_eq!(job["status"], "Completed");
+    assert_eq!(job["trigger"], "webhook:probe");
+    assert!(job["streams"].is_array());
+    assert_eq!(
+        server
+            .get("/jobs/nope", &[("authorization", "Bearer api-secret")])
+            .status,
+        404
+    );
+
+    let metrics = server.get("/metrics", &[]).body;
+    assert!(
+        metrics.contains("drbook_jobs{status=\"completed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drbook_trigger_to_start_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drbook_webhook_deliveries_total{outcome=\"started\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"unauthorized\"} 2"),
+        "{metrics}"
+    );
+    assert_eq!(server.metrics.started_count(), 1);
+}
+
+#[test]
+fn the_rate_limit_refuses_a_burst() {
+    let server = Server::start(ServeOptions {
+        rate_limit: RateLimit {
+            per_second: 0.001,
+            burst: 2.0,
+        },
+        ..ServeOptions::default()
+    });
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(guests::PROBE, FailoverType::Test, &[]),
+        false,
+    );
+    assert_eq!(server.post(&path, &[], b"").status, 202);
+    assert_eq!(server.post(&path, &[], b"").status, 202);
+    assert_eq!(server.post(&path, &[], b"").status, 429);
+    assert!(server.log().join("\n").contains("rate_limited"));
+}
+
+#[test]
+fn shutdown_is_graceful_and_leaves_no_lease() {
+    let mut server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "failover",
+        server.target(guests::FAILOVER_PLAN, FailoverType::Unplanned, &[]),
+        false,
+    );
+    let ids = server.post(&path, &[], b"").job_ids();
+    server.stop().expect("a clean stop");
+    let job = server.store.get(&ids[0]).unwrap();
+    assert!(job.lease_owner.is_none(), "{job:?}");
+    assert!(request_fails(server.addr), "still listening after shutdown");
+    // Whatever state it was left in, any worker can finish it.
+    if !job.is_terminal() {
+        assert!(server
+            .store
+            .runnable(chrono::Utc::now(), 10)
+            .unwrap()
+            .contains(&ids[0]));
+    }
+}
+
+fn request_fails(addr: SocketAddr) -> bool {
+    TcpStream::connect(addr).is_err()
+}
+
+#[test]
+fn an_old_job_spec_without_webhook_fields_still_loads() {
+    // A spec as jobs stored before webhooks existed.
+    let old = r#"{"jobId":"j","plan":{"name":"p","primary_region":"a","recovery_region":"b","groups":[]},
+                  "failoverType":"Planned","direction":"PrimaryToRecovery","parameters":{}}"#;
+    let spec: drbook::runtime::JobSpec = serde_json::from_str(old).unwrap();
+    assert!(spec.webhook.is_none() && spec.alert.is_none());
+}
+
+#[test]
+fn a_webhook_keeps_its_module_through_prune() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.webhook(
+        "probe",
+        server.target(guests::PROBE, FailoverType::Test, &[]),
+        false,
+    );
+    let ids = server.post(&path, &[], b"").job_ids();
+    server.finished(&ids[0]);
+    assert_eq!(
+        server
+            .store
+            .prune(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .unwrap(),
+        1
+    );
+    let ids = server.post(&path, &[], b"").job_ids();
+    assert_eq!(server.finished(&ids[0]).state, JobStatus::Completed);
+}
+
+#[allow(dead_code)]
+fn _fabric_is_used(sim: &Simulator) -> &dyn Fabric {
+    sim
+}
+
+#[test]
+fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
+    use std::io::BufRead;
+    let cli = crate::cli::Cli::demo();
+    let plan = cli.plan();
+    let out = cli.run(&[
+        "webhook",
+        "create",
+        "--name",
+        "dr",
+        "--runbook",
+        guests::FAILOVER_PLAN,
+        "--plan",
+        &plan,
+        "--type",
+        "unplanned",
+        "--url-base",
+        "http://placeholder",
+    ]);
+    assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let url = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("http://placeholder/webhooks/dr?token="))
+        .unwrap_or_else(|| panic!("no URL in {stdout}"));
+    let token = url.split_once("token=").unwrap().1.to_string();
+    let path = url.trim_start_matches("http://placeholder").to_string();
+
+    let list = cli.run(&["webhook", "list"]);
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("dr") && list.contains("enabled"), "{list}");
+    assert!(!list.contains(&token));
+    let json = cli.run(&["--json", "webhook", "list"]);
+    assert!(!String::from_utf8_lossy(&json.stdout).contains(&token));
+    let db = std::fs::read(cli.dir.path().join("jobs.db")).unwrap();
+    let db_wal = std::fs::read(cli.dir.path().join("jobs.db-wal")).unwrap_or_default();
+    for bytes in [&db, &db_wal] {
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is stored in clear"
+        );
+    }
+    assert_eq!(
+        cli.run(&["webhook", "delete", "nope"]).status.code(),
+        Some(2)
+    );
+    assert!(cli.run(&["webhook", "disable", "dr"]).status.success());
+    assert!(cli.run(&["webhook", "enable", "dr"]).status.success());
+    let again = cli.run(&[
+        "webhook",
+        "create",
+        "--name",
+        "dr",
+        "--runbook",
+        guests::FAILOVER_PLAN,
+        "--plan",
+        &plan,
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        crate::cli::stderr(&again)
+    );
+
+    let mut child = cli
+        .command()
+        .args(["--speed", "instant", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr: SocketAddr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{first}"))
+        .parse()
+        .unwrap();
+    let ids = request(
+        addr,
+        "POST",
+        &path,
+        &[],
+        &alert("cli", "Sev0", "Fired", "web-01"),
+    )
+    .job_ids();
+    let store = JobStore::open(cli.dir.path()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let job = store.get(&ids[0]).unwrap();
+        if job.is_terminal() || Instant::now() > deadline {
+            break job;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    assert_eq!(request(addr, "GET", "/healthz", &[], b"").status, 200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve ended with {status}");
+}
