@@ -477,3 +477,33 @@ impl Webhooks {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_1_store_opens_and_gains_the_webhook_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store as schema 1 left it.
+            let store = JobStore::open(dir.path()).unwrap();
+            store
+                .conn()
+                .execute_batch(
+                    "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
+                     DROP TABLE webhook_seen; UPDATE meta SET value = '1' WHERE key = 'schema';",
+                )
+                .unwrap();
+        }
+        let store = JobStore::open(dir.path()).unwrap();
+        let schema: String = store
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(schema, crate::jobs::SCHEMA_VERSION.to_string());
+        assert!(Webhooks::new(store).list().unwrap().is_empty());
+    }
+}
