@@ -107,6 +107,8 @@ impl Bench {
             failover_type: FailoverType::Planned,
             direction: Direction::PrimaryToRecovery,
             parameters: BTreeMap::from([("calls".to_string(), calls.to_string())]),
+            webhook: None,
+            alert: None,
         }
     }
 

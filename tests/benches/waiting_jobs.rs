@@ -138,6 +138,8 @@ fn main() {
             failover_type: FailoverType::Planned,
             direction: Direction::PrimaryToRecovery,
             parameters: BTreeMap::from([("poll-seconds".to_string(), poll_seconds.to_string())]),
+            webhook: None,
+            alert: None,
         };
         store
             .create(
@@ -173,6 +175,7 @@ fn main() {
         poll: Duration::from_millis(50),
         only: None,
         exit_when_idle: false,
+        wake: None,
     };
     // Every run must end unloaded, waiting (`Running` with a wake).
     let runs = Arc::new(AtomicUsize::new(0));
