@@ -101,15 +101,7 @@ impl Bench {
     }
 
     fn spec(&self, id: &str, calls: u64) -> JobSpec {
-        JobSpec {
-            job_id: id.to_string(),
-            plan: self.plan.clone(),
-            failover_type: FailoverType::Planned,
-            direction: Direction::PrimaryToRecovery,
-            parameters: BTreeMap::from([("calls".to_string(), calls.to_string())]),
-            webhook: None,
-            alert: None,
-        }
+        job_spec(id, &self.plan, &[("calls", calls.to_string())])
     }
 
     /// A new job of the probe in the store (not measured where it is used).
@@ -173,6 +165,21 @@ impl Bench {
             unload_after: Duration::from_secs(60),
         }
     }
+}
+
+/// A job spec; built through serde so that fields added to `JobSpec` later
+/// (all optional) take their defaults here too.
+fn job_spec(id: &str, plan: &RecoveryPlan, parameters: &[(&str, String)]) -> JobSpec {
+    let parameters: BTreeMap<&str, &str> =
+        parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    serde_json::from_value(serde_json::json!({
+        "jobId": id,
+        "plan": plan,
+        "failoverType": FailoverType::Planned,
+        "direction": Direction::PrimaryToRecovery,
+        "parameters": parameters,
+    }))
+    .expect("a valid job spec")
 }
 
 fn check(outcome: &JobOutcome, calls: u64) {

@@ -84,6 +84,21 @@ async fn fail_over_and_commit(fabric: &Simulator, n: usize) {
     }
 }
 
+/// A job spec; built through serde so that fields added to `JobSpec` later
+/// (all optional) take their defaults here too.
+fn job_spec(id: &str, plan: &RecoveryPlan, parameters: &[(&str, String)]) -> JobSpec {
+    let parameters: BTreeMap<&str, &str> =
+        parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    serde_json::from_value(serde_json::json!({
+        "jobId": id,
+        "plan": plan,
+        "failoverType": FailoverType::Planned,
+        "direction": Direction::PrimaryToRecovery,
+        "parameters": parameters,
+    }))
+    .expect("a valid job spec")
+}
+
 fn main() {
     let n: usize = env_or("DRBOOK_WAITING_JOBS", 10_000);
     let poll_seconds: u64 = env_or("DRBOOK_WAITING_POLL_SECONDS", 600);
@@ -122,25 +137,18 @@ fn main() {
     let store = JobStore::open(data).expect("the job store");
     for i in 0..n {
         let id = format!("job-{i:05}");
-        let spec = JobSpec {
-            job_id: id.clone(),
-            plan: RecoveryPlan {
-                name: format!("reprotect-{}", vm_name(i)),
-                primary_region: PRIMARY.to_string(),
-                recovery_region: RECOVERY.to_string(),
-                groups: vec![Group {
-                    name: "all".to_string(),
-                    vms: vec![vm_name(i)],
-                    pre: Vec::new(),
-                    post: Vec::new(),
-                }],
-            },
-            failover_type: FailoverType::Planned,
-            direction: Direction::PrimaryToRecovery,
-            parameters: BTreeMap::from([("poll-seconds".to_string(), poll_seconds.to_string())]),
-            webhook: None,
-            alert: None,
+        let plan = RecoveryPlan {
+            name: format!("reprotect-{}", vm_name(i)),
+            primary_region: PRIMARY.to_string(),
+            recovery_region: RECOVERY.to_string(),
+            groups: vec![Group {
+                name: "all".to_string(),
+                vms: vec![vm_name(i)],
+                pre: Vec::new(),
+                post: Vec::new(),
+            }],
         };
+        let spec = job_spec(&id, &plan, &[("poll-seconds", poll_seconds.to_string())]);
         store
             .create(
                 &id,
@@ -169,13 +177,10 @@ fn main() {
         unload_after: Duration::from_millis(100),
     };
     let options = WorkerOptions {
-        owner: "bench-worker".to_string(),
         lease: Duration::from_secs(30),
         concurrency: 256,
         poll: Duration::from_millis(50),
-        only: None,
-        exit_when_idle: false,
-        wake: None,
+        ..WorkerOptions::new("bench-worker".to_string())
     };
     // Every run must end unloaded, waiting (`Running` with a wake).
     let runs = Arc::new(AtomicUsize::new(0));
