@@ -1,7 +1,9 @@
 //! The runtime benchmarks of issue 3, with their targets:
 //! - `instantiate/probe-noop`: instantiate a cached runbook and call `run` of
 //!   the no-op probe (≤ 50 µs for instantiate-to-first-guest-instruction; the
-//!   figure also holds the probe's tiny run: one `plan.context` call).
+//!   figure also holds the probe's tiny run: one `plan.context` call), and
+//!   `instantiate/to-first-host-call`: from `run_job` to the runbook's first
+//!   host call, which its first instructions make.
 //! - `host_call/round_trip`: one `clock.now` round trip, as
 //!   (`probe calls=10000` − `probe calls=0`) / 10,000 (≤ 2 µs).
 //! - `plan/failover-1000-vms-10-groups`: `failover-plan`, planned, on an
@@ -13,14 +15,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
 use drbook::fabric::{Direction, Fabric};
 use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Runbook, Runtime};
+use drbook::runtime::{
+    JobEvent, JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Observer, Runbook, Runtime,
+};
 use drbook_tests::guests;
 use tempfile::TempDir;
 
@@ -103,6 +107,16 @@ impl Bench {
         failover_type: FailoverType,
         parameters: &[(&str, String)],
     ) -> JobOutcome {
+        self.run_observed(fabric, failover_type, parameters, Observer::none())
+    }
+
+    fn run_observed(
+        &self,
+        fabric: Arc<dyn Fabric>,
+        failover_type: FailoverType,
+        parameters: &[(&str, String)],
+        observer: Observer,
+    ) -> JobOutcome {
         let spec = JobSpec {
             job_id: "bench".to_string(),
             plan: self.plan.clone(),
@@ -117,6 +131,7 @@ impl Bench {
         };
         let options = JobOptions {
             speed: Speed::Instant,
+            observer,
             ..JobOptions::default()
         };
         // A journal kept in memory only: every host call is journaled, as in
@@ -158,6 +173,32 @@ fn instantiate(c: &mut Criterion) {
     let mut group = c.benchmark_group("instantiate");
     group.bench_function("probe-noop", |b| {
         b.iter(|| bench.run(fabric.clone(), FailoverType::Planned, &[]))
+    });
+    // From the call of `run_job` to the runbook's first host call (its
+    // `plan.context`, made by the SDK before anything else): a new store,
+    // instantiation from the cached `InstancePre`, and the guest's first
+    // instructions.
+    group.bench_function("to-first-host-call", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let first: Arc<Mutex<Option<Instant>>> = Arc::default();
+                let seen = first.clone();
+                let observer = Observer::new(move |event| {
+                    if let JobEvent::Started { .. } = event {
+                        seen.lock().unwrap().get_or_insert_with(Instant::now);
+                    }
+                });
+                let start = Instant::now();
+                bench.run_observed(fabric.clone(), FailoverType::Planned, &[], observer);
+                let first = first
+                    .lock()
+                    .unwrap()
+                    .expect("the runbook made its first host call");
+                total += first - start;
+            }
+            total
+        })
     });
     group.finish();
 }

@@ -12,8 +12,8 @@ mod store;
 mod worker;
 
 pub use runner::{execute, wake_ready, ExecuteError, Execution};
-pub use store::{Decision, JobStore, StoreError, SCHEMA_VERSION};
 pub(crate) use store::{from_millis, insert_job, millis};
+pub use store::{Decision, JobStore, StoreError, SCHEMA_VERSION};
 pub use worker::{Report, Worker, WorkerOptions};
 
 use chrono::{DateTime, Utc};

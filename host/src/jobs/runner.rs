@@ -10,7 +10,8 @@ use super::{JobRecord, JobStatus, Wake};
 use crate::fabric::simulator::Speed;
 use crate::fabric::{Fabric, FabricError};
 use crate::runtime::{
-    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runtime, Sink, StopSignal,
+    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runbook, Runtime, Sink,
+    StopSignal,
 };
 
 /// Everything needed to run jobs; cheap to clone.
@@ -59,22 +60,10 @@ pub async fn execute(
             status: job.state,
         });
     }
-    let module = exec.store.module(&job)?;
-    let runbook = exec
-        .runtime
-        .load_bytes(&module, &job.runbook)
-        .map_err(|source| ExecuteError::Module {
-            id: id.to_string(),
-            source,
-        })?;
-    if runbook.digest != job.digest {
-        let found = runbook.digest.clone();
-        return Err(ExecuteError::Tampered {
-            id: id.to_string(),
-            pinned: job.digest,
-            found,
-        });
-    }
+    let runbook = match exec.runtime.loaded(&job.digest) {
+        Some(runbook) => runbook,
+        None => load_pinned(exec, &job)?,
+    };
     let entries = exec.store.journal(id)?;
     exec.store.set_running(id)?;
     let journal = Journal::new(
@@ -104,7 +93,8 @@ pub async fn execute(
         .await;
     // The duration and streams of the whole job, not only of this run.
     if let Some(started) = job.started {
-        outcome.duration_seconds = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+        outcome.duration_seconds =
+            (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
     }
     outcome.streams = exec
         .store
@@ -114,6 +104,26 @@ pub async fn execute(
         .collect();
     record_end(&exec.store, &job, &outcome)?;
     Ok(outcome)
+}
+
+/// Loads the module a job is pinned to from the store, checking its digest.
+fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, ExecuteError> {
+    let module = exec.store.module(job)?;
+    let runbook = exec
+        .runtime
+        .load_bytes(&module, &job.runbook)
+        .map_err(|source| ExecuteError::Module {
+            id: job.id.clone(),
+            source,
+        })?;
+    if runbook.digest != job.digest {
+        return Err(ExecuteError::Tampered {
+            id: job.id.clone(),
+            pinned: job.digest.clone(),
+            found: runbook.digest.clone(),
+        });
+    }
+    Ok(runbook)
 }
 
 fn record_end(store: &JobStore, job: &JobRecord, outcome: &JobOutcome) -> Result<(), StoreError> {

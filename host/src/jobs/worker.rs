@@ -17,6 +17,9 @@ use super::runner::{execute, wake_ready, ExecuteError, Execution};
 use super::store::StoreError;
 use crate::runtime::{JobOutcome, StopSignal};
 
+/// How often a worker checkpoints the job store's write-ahead log.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
     /// This worker's name in leases: unique per process.
@@ -90,6 +93,8 @@ impl Worker {
         let owner = &self.options.owner;
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
         let mut renewed = Instant::now();
+        let mut checkpointed = Instant::now();
+        let mut checkpoint: Option<JoinHandle<Result<(), StoreError>>> = None;
         let mut woken = Instant::now() - Duration::from_secs(3600);
         loop {
             let finished: Vec<String> = loaded
@@ -180,6 +185,14 @@ impl Worker {
             if renewed.elapsed() >= self.options.lease / 3 {
                 store.renew(owner, self.options.lease)?;
                 renewed = Instant::now();
+            }
+
+            if checkpointed.elapsed() >= CHECKPOINT_EVERY
+                && checkpoint.as_ref().is_none_or(|c| c.is_finished())
+            {
+                let store = store.clone();
+                checkpoint = Some(tokio::task::spawn_blocking(move || store.checkpoint()));
+                checkpointed = Instant::now();
             }
 
             if loaded.is_empty() {

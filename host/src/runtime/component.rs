@@ -52,6 +52,16 @@ impl Runtime {
         self.load_bytes(&bytes, &display)
     }
 
+    /// The runbook with this digest, if this runtime has loaded it: a job
+    /// pinned to it starts without reading or hashing its module again.
+    pub fn loaded(&self, digest: &str) -> Option<Arc<Runbook>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
     /// Loads a runbook from bytes; `origin` names it in errors.
     pub fn load_bytes(&self, bytes: &[u8], origin: &str) -> Result<Arc<Runbook>, LoadError> {
         sniff(bytes, origin)?;
