@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Simulator, Speed};
-use drbook::fabric::{Direction, Fabric, Location};
+use drbook::fabric::{Direction, Location};
 use drbook::jobs::{Execution, JobRecord, JobStore, WorkerOptions};
 use drbook::plan::{FailoverType, RecoveryPlan};
 use drbook::runtime::{JobStatus, Limits, Observer};
@@ -843,11 +843,6 @@ fn a_webhook_keeps_its_module_through_prune() {
     );
     let ids = server.post(&path, &[], b"").job_ids();
     assert_eq!(server.finished(&ids[0]).state, JobStatus::Completed);
-}
-
-#[allow(dead_code)]
-fn _fabric_is_used(sim: &Simulator) -> &dyn Fabric {
-    sim
 }
 
 #[test]
