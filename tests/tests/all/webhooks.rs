@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Simulator, Speed};
-use drbook::fabric::{Direction, Location};
+use drbook::fabric::{Direction, Fabric, Location};
 use drbook::jobs::{Execution, JobRecord, JobStore, WorkerOptions};
 use drbook::plan::{FailoverType, RecoveryPlan};
 use drbook::runtime::{JobStatus, Limits, Observer};
