@@ -10,7 +10,9 @@ use crate::fabric::{OperationKind, OperationStatus};
 pub enum JobEvent {
     /// The runbook read its context, its first host call: it is running.
     /// Sent again when a resumed job replays.
-    Started { job_id: String },
+    Started {
+        job_id: String,
+    },
     /// A line appended to one of the job's streams.
     Log(Record),
     /// The runbook reported its progress.

@@ -161,7 +161,14 @@ impl Runtime {
         streams.set_replaying(journal.replaying());
         let (stdout, stderr) = (streams.pipe(Stream::Output), streams.pipe(Stream::Error));
         let job_id = spec.job_id.clone();
-        let mut store = self.new_store(spec, fabric, &options, &streams, (&stdout, &stderr), journal);
+        let mut store = self.new_store(
+            spec,
+            fabric,
+            &options,
+            &streams,
+            (&stdout, &stderr),
+            journal,
+        );
 
         let result = match runbook.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance.call_run(&mut store).await,

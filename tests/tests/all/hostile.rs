@@ -158,5 +158,8 @@ fn a_last_line_without_a_newline_is_kept() {
     let outcome = attack(&demo, "tail", Limits::default());
     assert_completed(&outcome);
     let last = outcome.streams.last().unwrap();
-    assert_eq!((last.stream, last.text.as_str()), (Stream::Output, "a last line without a newline"));
+    assert_eq!(
+        (last.stream, last.text.as_str()),
+        (Stream::Output, "a last line without a newline")
+    );
 }
