@@ -112,18 +112,6 @@ pub fn who() -> String {
         .unwrap_or_else(|_| "operator".to_string())
 }
 
-/// A fresh job id: time-ordered and unique within a machine.
-pub fn new_job_id() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("job-{:x}-{:x}-{n}", nanos, std::process::id())
-}
-
 /// How a subcommand ended when it did not fail outright.
 pub enum Outcome {
     Success,

@@ -93,7 +93,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
 
         let store = JobStore::open(&data_dir).context("opening the job store")?;
         let spec = JobSpec {
-            job_id: super::new_job_id(),
+            job_id: crate::jobs::new_id(),
             plan: plan.clone(),
             failover_type: args.failover_type,
             direction: args.direction.into(),

@@ -55,3 +55,15 @@ impl JobRecord {
         self.state.is_terminal()
     }
 }
+
+/// A fresh job id: time-ordered and unique within a machine.
+pub fn new_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("job-{:x}-{:x}-{n}", nanos, std::process::id())
+}

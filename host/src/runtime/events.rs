@@ -36,9 +36,11 @@ pub enum JobEvent {
     },
 }
 
+type Notify = dyn Fn(&JobEvent) + Send + Sync;
+
 /// A cheap, clonable sink for [`JobEvent`]s; `none()` ignores them.
 #[derive(Clone, Default)]
-pub struct Observer(Option<Arc<dyn Fn(&JobEvent) + Send + Sync>>);
+pub struct Observer(Option<Arc<Notify>>);
 
 impl Observer {
     pub fn none() -> Self {

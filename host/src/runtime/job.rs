@@ -152,7 +152,7 @@ impl Runtime {
     ) -> JobOutcome {
         let started = options.started.unwrap_or_else(Utc::now);
         let clock = Instant::now();
-        let replayed = journal.len();
+        let replayed = journal.entries();
         let streams = Streams::new(
             options.limits.output_bytes,
             options.observer.clone(),

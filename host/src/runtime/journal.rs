@@ -146,7 +146,8 @@ impl Journal {
         self.cursor
     }
 
-    pub fn len(&self) -> usize {
+    /// How many entries it holds (replayed or recorded).
+    pub fn entries(&self) -> usize {
         self.entries.len()
     }
 

@@ -138,7 +138,7 @@ impl Intake {
                 parameters.insert(k.clone(), v.clone());
             }
             let spec = JobSpec {
-                job_id: crate::cli::new_job_id(),
+                job_id: crate::jobs::new_id(),
                 plan: target.plan.clone(),
                 failover_type: target.failover_type,
                 direction: target.direction,
