@@ -68,12 +68,6 @@ enum JobsCommand {
 }
 
 fn parse_retention(text: &str) -> Result<chrono::Duration, String> {
-    if let Some(days) = text.strip_suffix('d') {
-        let days: i64 = days
-            .parse()
-            .map_err(|_| format!("`{text}` is not a number of days; write e.g. `30d`"))?;
-        return Ok(chrono::Duration::days(days));
-    }
     let d = crate::runtime::parse_duration(text)?;
     chrono::Duration::from_std(d).map_err(|e| e.to_string())
 }

@@ -19,23 +19,31 @@ use crate::runtime::JobSpec;
 pub struct RunArgs {
     /// The runbook: a WebAssembly component built with drbook-sdk.
     runbook: PathBuf,
-    /// The recovery plan (TOML).
-    #[arg(long)]
-    plan: PathBuf,
-    /// The kind of failover the job performs.
-    #[arg(long = "type", value_enum, default_value = "planned")]
-    failover_type: FailoverType,
-    /// The direction of the failover.
-    #[arg(long, value_enum, default_value = "primary-to-recovery")]
-    direction: DirectionArg,
-    /// An input of the job, `key=value`; repeat for more.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    params: Vec<String>,
+    #[command(flatten)]
+    job: JobArgs,
     /// Create the job and leave it to a worker (`drbook worker`); print its id.
     #[arg(long)]
     detach: bool,
     #[command(flatten)]
     options: RunOptions,
+}
+
+/// What a job runs on: its plan, failover type, direction and inputs (`run`,
+/// `webhook create`).
+#[derive(Args)]
+pub struct JobArgs {
+    /// The recovery plan (TOML).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The kind of failover the job performs.
+    #[arg(long = "type", value_enum, default_value = "planned")]
+    pub failover_type: FailoverType,
+    /// The direction of the failover.
+    #[arg(long, value_enum, default_value = "primary-to-recovery")]
+    pub direction: DirectionArg,
+    /// An input of the job, `key=value`; repeat for more.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -54,8 +62,8 @@ impl From<DirectionArg> for Direction {
 }
 
 pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
-    let parameters = parse_params(&args.params)?;
-    let plan = RecoveryPlan::load(&args.plan).map_err(|e| InputError::new(e.to_string()))?;
+    let parameters = parse_params(&args.job.params)?;
+    let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
     let data_dir = global.data_dir()?;
     let module = std::fs::read(&args.runbook).map_err(|e| {
         InputError::new(format!(
@@ -95,8 +103,8 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         let spec = JobSpec {
             job_id: crate::jobs::new_id(),
             plan: plan.clone(),
-            failover_type: args.failover_type,
-            direction: args.direction.into(),
+            failover_type: args.job.failover_type,
+            direction: args.job.direction.into(),
             parameters,
             webhook: None,
             alert: None,

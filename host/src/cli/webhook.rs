@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Global, InputError, Outcome};
 use crate::jobs::JobStore;
-use crate::plan::{check_against, FailoverType, RecoveryPlan};
+use crate::plan::{check_against, RecoveryPlan};
 use crate::runtime::{parse_duration, Runtime};
 use crate::serve::{NewWebhook, RulesFile, RunTarget, Webhook, WebhookError, Webhooks};
 
@@ -40,16 +40,10 @@ struct CreateArgs {
     /// The runbook a delivery runs (stored in the job store now).
     #[arg(long)]
     runbook: PathBuf,
-    /// The recovery plan it runs on (read now).
-    #[arg(long)]
-    plan: PathBuf,
-    #[arg(long = "type", value_enum, default_value = "planned")]
-    failover_type: FailoverType,
-    #[arg(long, value_enum, default_value = "primary-to-recovery")]
-    direction: super::run::DirectionArg,
-    /// A parameter fixed on the webhook, `key=value`: callers cannot change it.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    params: Vec<String>,
+    /// The plan (read now), type, direction and inputs of its jobs; the
+    /// inputs are fixed: callers cannot change them.
+    #[command(flatten)]
+    job: super::run::JobArgs,
     /// How long the webhook lives: e.g. `365d`, `12h`.
     #[arg(long, default_value = "365d", value_parser = parse_expiry)]
     expires: Duration,
@@ -66,14 +60,7 @@ struct CreateArgs {
 }
 
 fn parse_expiry(text: &str) -> Result<Duration, String> {
-    let d = match text.trim().strip_suffix('d') {
-        Some(days) => Duration::from_secs(
-            days.parse::<u64>()
-                .map_err(|_| format!("`{text}` is not a duration; write e.g. `365d` or `12h`"))?
-                * 86_400,
-        ),
-        None => parse_duration(text)?,
-    };
+    let d = parse_duration(text)?;
     if d.is_zero() {
         return Err("a webhook must live for some time; write e.g. `365d`".into());
     }
@@ -119,7 +106,7 @@ pub fn run(global: &Global, args: WebhookArgs) -> anyhow::Result<Outcome> {
 }
 
 fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Result<Outcome> {
-    let parameters = super::run::parse_params(&args.params)?;
+    let parameters = super::run::parse_params(&args.job.params)?;
     let data_dir = global.data_dir()?;
     let runtime = Runtime::new(Some(data_dir.join("cache")))
         .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
@@ -136,7 +123,7 @@ fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Res
         Ok((name, runbook.digest.clone(), bytes))
     };
     let (runbook, digest, bytes) = load(&args.runbook).map_err(InputError::new)?;
-    let plan = RecoveryPlan::load(&args.plan).map_err(|e| InputError::new(e.to_string()))?;
+    let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_fabric(global)?;
     let items = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -148,8 +135,8 @@ fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Res
         runbook,
         digest: digest.clone(),
         plan,
-        failover_type: args.failover_type,
-        direction: args.direction.into(),
+        failover_type: args.job.failover_type,
+        direction: args.job.direction.into(),
         parameters,
     };
     let mut modules = vec![(digest, bytes)];

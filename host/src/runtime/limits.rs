@@ -135,7 +135,7 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Parses `90s`, `10m`, `4h` or `500ms` (for `--deadline`).
+/// Parses `500ms`, `90s`, `10m`, `4h` or `30d` (for `--deadline`, `--expires`, ...).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -143,14 +143,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration; write e.g. `500ms`, `90s`, `10m` or `4h`")
+        format!("`{text}` is not a duration; write e.g. `500ms`, `90s`, `10m`, `4h` or `30d`")
     })?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),
         "m" | "min" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("unknown unit in `{text}`; use ms, s, m or h")),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => return Err(format!("unknown unit in `{text}`; use ms, s, m, h or d")),
     };
     Ok(d)
 }
@@ -184,6 +185,10 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("4h").unwrap(), Duration::from_secs(4 * 3600));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
         assert!(parse_duration("ten")
             .unwrap_err()
             .contains("not a duration"));
