@@ -73,3 +73,55 @@ fn a_plan_naming_unknown_vms_is_refused_with_each_problem() {
     assert!(e.contains("nope-02"), "{e}");
     assert!(!e.contains("sql-01"), "{e}");
 }
+
+#[test]
+fn a_compiled_runbook_is_cached_on_disk_and_a_bad_cache_file_is_recompiled() {
+    use drbook::runtime::Runtime;
+    let dir = tempfile::tempdir().unwrap();
+    let first = Runtime::new(Some(dir.path().to_path_buf())).unwrap();
+    let digest = first
+        .load(std::path::Path::new(guests::PROBE))
+        .unwrap()
+        .digest
+        .clone();
+    let cached: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "one precompiled file: {cached:?}");
+    let file = &cached[0];
+    assert!(
+        file.to_string_lossy()
+            .contains(digest.trim_start_matches("sha256:")),
+        "{file:?}"
+    );
+    assert_eq!(file.extension().and_then(|e| e.to_str()), Some("cwasm"));
+
+    // Another process (a new runtime) loads the precompiled file.
+    let second = Runtime::new(Some(dir.path().to_path_buf())).unwrap();
+    assert_eq!(
+        second
+            .load(std::path::Path::new(guests::PROBE))
+            .unwrap()
+            .digest,
+        digest
+    );
+
+    // A damaged cache file costs a compile, not the runbook. (The file is
+    // mapped while a runtime uses it, so it is damaged after that runtime is
+    // gone, as drbook itself only ever replaces cache files by renaming.)
+    drop(second);
+    std::fs::write(file, b"not a precompiled component").unwrap();
+    let third = Runtime::new(Some(dir.path().to_path_buf())).unwrap();
+    assert_eq!(
+        third
+            .load(std::path::Path::new(guests::PROBE))
+            .unwrap()
+            .digest,
+        digest
+    );
+    assert!(
+        std::fs::read(file).unwrap().len() > 1000,
+        "the damaged file was replaced by a fresh compile"
+    );
+}
