@@ -46,11 +46,12 @@ pub enum ExecuteError {
     },
 }
 
-/// Runs job `id` once (see the module docs). `stop` stops it at its next
-/// host call.
+/// Runs job `id` once (see the module docs) as `owner`, the holder of its
+/// lease. `stop` stops it at its next host call.
 pub async fn execute(
     exec: &Execution,
     id: &str,
+    owner: &str,
     stop: StopSignal,
 ) -> Result<JobOutcome, ExecuteError> {
     let job = exec.store.get(id)?;
@@ -71,6 +72,7 @@ pub async fn execute(
         Some(Sink {
             store: exec.store.clone(),
             job_id: id.to_string(),
+            owner: Some(owner.to_string()),
         }),
     );
     let options = JobOptions {
@@ -102,6 +104,16 @@ pub async fn execute(
         .into_iter()
         .map(|(_, record)| record)
         .collect();
+    // A worker that lost the job to another (its lease lapsed) leaves the
+    // job's state to that one.
+    let current = exec.store.get(id)?;
+    if current.lease_owner.as_deref() != Some(owner) {
+        return Err(StoreError::LeaseLost {
+            job: id.to_string(),
+            owner: owner.to_string(),
+        }
+        .into());
+    }
     record_end(&exec.store, &job, &outcome)?;
     Ok(outcome)
 }

@@ -120,6 +120,11 @@ pub enum StoreError {
     Newer { path: PathBuf, found: i64 },
     #[error("the module {digest} of job `{job}` is missing from the job store")]
     MissingModule { job: String, digest: String },
+    #[error(
+        "job `{job}` is no longer leased to {owner} (another worker took it over); this run stops writing and \
+         leaves the job to its new owner"
+    )]
+    LeaseLost { job: String, owner: String },
     #[error("the job store holds a value it cannot read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
     #[error("job store error: {0}")]
@@ -508,11 +513,15 @@ impl JobStore {
     pub fn put_entry(
         &self,
         id: &str,
+        owner: Option<&str>,
         seq: usize,
         entry: &Entry,
         stream: Option<&Record>,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
+            if let Some(owner) = owner {
+                holds_lease(tx, id, owner)?;
+            }
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
             )?
@@ -622,6 +631,24 @@ pub(crate) fn insert_job(
     Ok(())
 }
 
+/// Fails with `LeaseLost` unless `owner` holds the lease of job `id` (inside
+/// the caller's write transaction, so nobody can take it over meanwhile).
+fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str) -> Result<(), StoreError> {
+    let current: Option<String> = tx
+        .prepare_cached("SELECT lease_owner FROM jobs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    if current.as_deref() == Some(owner) {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost {
+            job: id.to_string(),
+            owner: owner.to_string(),
+        })
+    }
+}
+
 fn insert_stream(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
@@ -704,5 +731,58 @@ impl RawJob {
             lease_owner: self.lease_owner,
             lease_until: self.lease_until_ms.map(from_millis),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Call;
+
+    fn spec(id: &str) -> JobSpec {
+        let plan = crate::plan::RecoveryPlan::parse(
+            "name = \"p\"\nprimary_region = \"a\"\nrecovery_region = \"b\"\n[[groups]]\nname = \"g\"\nvms = [\"vm\"]\n",
+            "test",
+        )
+        .unwrap();
+        serde_json::from_value(serde_json::json!({
+            "jobId": id, "plan": plan, "failoverType": "Planned",
+            "direction": "PrimaryToRecovery", "parameters": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_lease_holder_writes_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::open(dir.path()).unwrap();
+        store
+            .create("j", "sha256:x", b"module", "r.wasm", &spec("j"), "test")
+            .unwrap();
+        let entry = Entry {
+            call: Call::Now,
+            reply: Some(serde_json::json!(1)),
+            at: 1,
+        };
+
+        assert!(store.claim("j", "first", Duration::from_millis(1)).unwrap());
+        store
+            .put_entry("j", Some("first"), 0, &entry, None)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        // The first worker stalled past its lease; a second one takes over.
+        assert!(store.claim("j", "second", Duration::from_secs(30)).unwrap());
+        let lost = store
+            .put_entry("j", Some("first"), 1, &entry, None)
+            .unwrap_err();
+        assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
+        store
+            .put_entry("j", Some("second"), 1, &entry, None)
+            .unwrap();
+        assert_eq!(
+            store.journal("j").unwrap().len(),
+            2,
+            "the stale writer's entry is not there"
+        );
     }
 }

@@ -116,8 +116,13 @@ impl Worker {
                 (self.report)(&id, &result);
                 if let Err(e) = &result {
                     // A job that cannot run at all (its module, its store)
-                    // must not be retried forever.
-                    if !matches!(e, ExecuteError::Ended { .. }) {
+                    // must not be retried forever; one that ended, or that
+                    // another worker took over, is not this worker's to fail.
+                    if !matches!(
+                        e,
+                        ExecuteError::Ended { .. }
+                            | ExecuteError::Store(StoreError::LeaseLost { .. })
+                    ) {
                         store.finish(
                             &id,
                             super::JobStatus::Failed,
@@ -177,7 +182,9 @@ impl Worker {
                         stop.stop(&by);
                     }
                     let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
-                    let task = tokio::spawn(async move { execute(&exec, &job_id, signal).await });
+                    let owner = owner.clone();
+                    let task =
+                        tokio::spawn(async move { execute(&exec, &job_id, &owner, signal).await });
                     loaded.insert(id, Loaded { task, stop });
                 }
             }

@@ -114,6 +114,10 @@ pub struct CorruptEntry {
 pub struct Sink {
     pub store: JobStore,
     pub job_id: String,
+    /// The lease a writer must still hold for its entries to be written: a
+    /// worker that stalled past its lease must not write beside the worker
+    /// that took the job over. `None`: no check (a single process).
+    pub owner: Option<String>,
 }
 
 pub struct Journal {
@@ -244,7 +248,10 @@ impl Journal {
         stream: Option<&Record>,
     ) -> Result<(), StoreError> {
         match &self.sink {
-            Some(sink) => sink.store.put_entry(&sink.job_id, seq, entry, stream),
+            Some(sink) => {
+                sink.store
+                    .put_entry(&sink.job_id, sink.owner.as_deref(), seq, entry, stream)
+            }
             None => Ok(()),
         }
     }
