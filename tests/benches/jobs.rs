@@ -15,29 +15,26 @@
 //! Every job's outcome is checked, so a failing job stops the bench instead
 //! of being measured. Results and method: `docs/benchmarks.md`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
-use drbook::fabric::{Direction, Fabric};
+use drbook::fabric::simulator::{Simulator, Speed};
+use drbook::fabric::Fabric;
 use drbook::jobs::{execute, Execution, JobStore};
-use drbook::plan::{FailoverType, Group, RecoveryPlan};
+use drbook::plan::RecoveryPlan;
 use drbook::runtime::{
     JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Limits, Observer, Runbook, Runtime, Sink,
     StopSignal,
 };
-use drbook_tests::guests;
+use drbook_tests::{fixtures, guests};
 use tempfile::TempDir;
 
 /// The lease holder of the bench's jobs.
 const OWNER: &str = "bench";
 const CALLS: u64 = 1_000;
-const PRIMARY: &str = "eastus";
-const RECOVERY: &str = "westus";
 
 /// A job store, an instant one-VM simulator and the probe, in one temp dir.
 struct Bench {
@@ -55,29 +52,10 @@ struct Bench {
 impl Bench {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let estate = Estate {
-            regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
-            vms: vec![EstateVm {
-                name: "vm-0".to_string(),
-                role: String::new(),
-                disk_size_gb: 128,
-                primary_region: PRIMARY.to_string(),
-                recovery_region: RECOVERY.to_string(),
-            }],
-        };
+        let estate = fixtures::estate(["vm-0".to_string()]);
         let simulator = Simulator::init(dir.path(), &estate, false, Speed::Instant)
             .expect("initialising the simulator");
-        let plan = RecoveryPlan {
-            name: "bench".to_string(),
-            primary_region: PRIMARY.to_string(),
-            recovery_region: RECOVERY.to_string(),
-            groups: vec![Group {
-                name: "all".to_string(),
-                vms: vec!["vm-0".to_string()],
-                pre: Vec::new(),
-                post: Vec::new(),
-            }],
-        };
+        let plan = fixtures::one_group_plan("bench", vec!["vm-0".to_string()]);
         let tokio = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -103,7 +81,7 @@ impl Bench {
     }
 
     fn spec(&self, id: &str, calls: u64) -> JobSpec {
-        job_spec(id, &self.plan, &[("calls", calls.to_string())])
+        fixtures::job_spec(id, &self.plan, &[("calls", calls.to_string())])
     }
 
     /// A new job of the probe in the store (not measured where it is used).
@@ -174,21 +152,6 @@ impl Bench {
             unload_after: Duration::from_secs(60),
         }
     }
-}
-
-/// A job spec; built through serde so that fields added to `JobSpec` later
-/// (all optional) take their defaults here too.
-fn job_spec(id: &str, plan: &RecoveryPlan, parameters: &[(&str, String)]) -> JobSpec {
-    let parameters: BTreeMap<&str, &str> =
-        parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    serde_json::from_value(serde_json::json!({
-        "jobId": id,
-        "plan": plan,
-        "failoverType": FailoverType::Planned,
-        "direction": Direction::PrimaryToRecovery,
-        "parameters": parameters,
-    }))
-    .expect("a valid job spec")
 }
 
 fn check(outcome: &JobOutcome, calls: u64) {

@@ -19,35 +19,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
+use drbook::fabric::simulator::{Estate, Simulator, Speed};
 use drbook::fabric::{Direction, Fabric};
 use drbook::plan::{FailoverType, RecoveryPlan};
 use drbook::runtime::{
     JobEvent, JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Observer, Runbook, Runtime,
 };
+use drbook_tests::fixtures::{self, PRIMARY, RECOVERY};
 use drbook_tests::guests;
 use tempfile::TempDir;
 
-const PRIMARY: &str = "eastus";
-const RECOVERY: &str = "westus";
 const HOST_CALLS: u64 = 10_000;
 
 /// `groups` groups of `per_group` VMs: the estate and the plan over it.
 fn estate_and_plan(groups: usize, per_group: usize) -> (Estate, RecoveryPlan) {
     let name = |g: usize, v: usize| format!("vm-{g:02}-{v:03}");
-    let estate = Estate {
-        regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
-        vms: (0..groups)
-            .flat_map(|g| (0..per_group).map(move |v| (g, v)))
-            .map(|(g, v)| EstateVm {
-                name: name(g, v),
-                role: format!("tier-{g}"),
-                disk_size_gb: 128,
-                primary_region: PRIMARY.to_string(),
-                recovery_region: RECOVERY.to_string(),
-            })
-            .collect(),
-    };
+    let estate =
+        fixtures::estate((0..groups).flat_map(|g| (0..per_group).map(move |v| name(g, v))));
     let mut toml = format!(
         "name = \"bench-{groups}x{per_group}\"\nprimary_region = \"{PRIMARY}\"\nrecovery_region = \"{RECOVERY}\"\n"
     );

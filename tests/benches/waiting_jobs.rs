@@ -15,21 +15,17 @@
 //! `cargo bench -p drbook-tests --bench waiting_jobs`; results and method in
 //! `docs/benchmarks.md`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drbook::fabric::simulator::{Estate, EstateVm, Simulator, Speed};
+use drbook::fabric::simulator::{Simulator, Speed};
 use drbook::fabric::{Direction, Fabric, OperationRequest, ProtectionState};
 use drbook::jobs::{Execution, JobStore, Worker, WorkerOptions};
-use drbook::plan::{FailoverType, Group, RecoveryPlan};
-use drbook::runtime::{JobSpec, JobStatus, Limits, Observer, Runtime};
-use drbook_tests::guests;
+use drbook::runtime::{JobStatus, Limits, Observer, Runtime};
+use drbook_tests::{fixtures, guests};
 
-const PRIMARY: &str = "eastus";
-const RECOVERY: &str = "westus";
 const TARGET_BYTES: u64 = 500 << 20;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -84,21 +80,6 @@ async fn fail_over_and_commit(fabric: &Simulator, n: usize) {
     }
 }
 
-/// A job spec; built through serde so that fields added to `JobSpec` later
-/// (all optional) take their defaults here too.
-fn job_spec(id: &str, plan: &RecoveryPlan, parameters: &[(&str, String)]) -> JobSpec {
-    let parameters: BTreeMap<&str, &str> =
-        parameters.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    serde_json::from_value(serde_json::json!({
-        "jobId": id,
-        "plan": plan,
-        "failoverType": FailoverType::Planned,
-        "direction": Direction::PrimaryToRecovery,
-        "parameters": parameters,
-    }))
-    .expect("a valid job spec")
-}
-
 fn main() {
     let n: usize = env_or("DRBOOK_WAITING_JOBS", 10_000);
     let poll_seconds: u64 = env_or("DRBOOK_WAITING_POLL_SECONDS", 600);
@@ -112,18 +93,7 @@ fn main() {
     let data = dir.path();
 
     let setup = Instant::now();
-    let estate = Estate {
-        regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
-        vms: (0..n)
-            .map(|i| EstateVm {
-                name: vm_name(i),
-                role: String::new(),
-                disk_size_gb: 128,
-                primary_region: PRIMARY.to_string(),
-                recovery_region: RECOVERY.to_string(),
-            })
-            .collect(),
-    };
+    let estate = fixtures::estate((0..n).map(vm_name));
     let instant = Simulator::init(data, &estate, false, Speed::Instant).expect("the simulator");
     tokio.block_on(fail_over_and_commit(&instant, n));
     drop(instant);
@@ -137,18 +107,8 @@ fn main() {
     let store = JobStore::open(data).expect("the job store");
     for i in 0..n {
         let id = format!("job-{i:05}");
-        let plan = RecoveryPlan {
-            name: format!("reprotect-{}", vm_name(i)),
-            primary_region: PRIMARY.to_string(),
-            recovery_region: RECOVERY.to_string(),
-            groups: vec![Group {
-                name: "all".to_string(),
-                vms: vec![vm_name(i)],
-                pre: Vec::new(),
-                post: Vec::new(),
-            }],
-        };
-        let spec = job_spec(&id, &plan, &[("poll-seconds", poll_seconds.to_string())]);
+        let plan = fixtures::one_group_plan(&format!("reprotect-{}", vm_name(i)), vec![vm_name(i)]);
+        let spec = fixtures::job_spec(&id, &plan, &[("poll-seconds", poll_seconds.to_string())]);
         store
             .create(
                 &id,

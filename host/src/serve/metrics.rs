@@ -39,6 +39,20 @@ struct Histogram {
     sum: f64,
 }
 
+/// One labelled counter family in Prometheus text format.
+fn counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &BTreeMap<&'static str, u64>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, n) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -101,26 +115,20 @@ impl Metrics {
         for (status, n) in jobs_by_status(store)? {
             let _ = writeln!(out, "drbook_jobs{{status=\"{status}\"}} {n}");
         }
-        out.push_str(
-            "# HELP drbook_webhook_deliveries_total Deliveries accepted, by outcome.\n\
-             # TYPE drbook_webhook_deliveries_total counter\n",
+        counter(
+            &mut out,
+            "drbook_webhook_deliveries_total",
+            "Deliveries accepted, by outcome.",
+            "outcome",
+            &lock(&self.0.deliveries),
         );
-        for (outcome, n) in lock(&self.0.deliveries).iter() {
-            let _ = writeln!(
-                out,
-                "drbook_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        out.push_str(
-            "# HELP drbook_webhook_rejections_total Requests refused, by reason.\n\
-             # TYPE drbook_webhook_rejections_total counter\n",
+        counter(
+            &mut out,
+            "drbook_webhook_rejections_total",
+            "Requests refused, by reason.",
+            "reason",
+            &lock(&self.0.rejections),
         );
-        for (reason, n) in lock(&self.0.rejections).iter() {
-            let _ = writeln!(
-                out,
-                "drbook_webhook_rejections_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
         out.push_str(
             "# HELP drbook_trigger_to_start_seconds From a delivery's arrival to its runbook's first instruction.\n\
              # TYPE drbook_trigger_to_start_seconds histogram\n",

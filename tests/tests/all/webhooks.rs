@@ -164,6 +164,15 @@ impl Server {
         (created.path(), created.signing_secret)
     }
 
+    /// A webhook that runs the `probe` test guest as a test failover.
+    pub(crate) fn probe_webhook(&self, name: &str, signed: bool) -> (String, Option<String>) {
+        self.webhook(
+            name,
+            self.target(guests::PROBE, FailoverType::Test, &[]),
+            signed,
+        )
+    }
+
     pub(crate) fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         request(self.addr, "POST", path, headers, body)
     }
@@ -385,11 +394,7 @@ fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
         rate_limit: RateLimit::per_second(1e6),
         ..ServeOptions::default()
     });
-    let (path, _) = server.webhook(
-        "probe",
-        server.target(guests::PROBE, FailoverType::Test, &[]),
-        false,
-    );
+    let (path, _) = server.probe_webhook("probe", false);
     let bad = wrong_token(&path);
     let unknown = bad.replace("/webhooks/probe", "/webhooks/unknown");
     let median = |path: &str, status: u16| {
@@ -421,11 +426,7 @@ fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
 #[test]
 fn signatures_good_bad_stale_and_replayed() {
     let server = Server::start(ServeOptions::default());
-    let (path, secret) = server.webhook(
-        "signed",
-        server.target(guests::PROBE, FailoverType::Test, &[]),
-        true,
-    );
+    let (path, secret) = server.probe_webhook("signed", true);
     let secret = secret.expect("a signing secret");
     assert!(secret.starts_with("whsec_"));
     let body = b"{\"hello\":\"world\"}";
@@ -499,11 +500,7 @@ fn signatures_good_bad_stale_and_replayed() {
 #[test]
 fn oversized_and_malformed_bodies_are_refused() {
     let server = Server::start(ServeOptions::default());
-    let (path, _) = server.webhook(
-        "probe",
-        server.target(guests::PROBE, FailoverType::Test, &[]),
-        false,
-    );
+    let (path, _) = server.probe_webhook("probe", false);
     let big = vec![b'x'; 256 * 1024 + 1];
     assert_eq!(server.post(&path, &[], &big).status, 413);
     let just_right = vec![b'x'; 256 * 1024];
@@ -777,11 +774,7 @@ fn the_rate_limit_refuses_a_burst() {
         },
         ..ServeOptions::default()
     });
-    let (path, _) = server.webhook(
-        "probe",
-        server.target(guests::PROBE, FailoverType::Test, &[]),
-        false,
-    );
+    let (path, _) = server.probe_webhook("probe", false);
     assert_eq!(server.post(&path, &[], b"").status, 202);
     assert_eq!(server.post(&path, &[], b"").status, 202);
     assert_eq!(server.post(&path, &[], b"").status, 429);
@@ -827,11 +820,7 @@ fn an_old_job_spec_without_webhook_fields_still_loads() {
 #[test]
 fn a_webhook_keeps_its_module_through_prune() {
     let server = Server::start(ServeOptions::default());
-    let (path, _) = server.webhook(
-        "probe",
-        server.target(guests::PROBE, FailoverType::Test, &[]),
-        false,
-    );
+    let (path, _) = server.probe_webhook("probe", false);
     let ids = server.post(&path, &[], b"").job_ids();
     server.finished(&ids[0]);
     assert_eq!(
