@@ -5,6 +5,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,17 +42,22 @@ pub struct JobSpec {
 
 /// Asks a running job to stop at its next host call (or epoch tick). Shared
 /// between the instance and whoever watches the job store for stop requests.
+/// Checked at every host call, so the usual answer ("no") is one atomic load.
 #[derive(Clone, Default)]
-pub struct StopSignal(Arc<Mutex<Option<String>>>);
+pub struct StopSignal(Arc<(AtomicBool, Mutex<Option<String>>)>);
 
 impl StopSignal {
     /// Requests the stop; `by` says who asked.
     pub fn stop(&self, by: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(by.to_string());
+        *self.0 .1.lock().unwrap_or_else(|e| e.into_inner()) = Some(by.to_string());
+        self.0 .0.store(true, Ordering::Release);
     }
 
     pub fn requested(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        if !self.0 .0.load(Ordering::Acquire) {
+            return None;
+        }
+        self.0 .1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -131,7 +137,11 @@ impl InstanceState {
         call: &Call,
     ) -> wasmtime::Result<Replay<R>> {
         self.checkpoint()?;
+        if !self.journal.replaying() {
+            return self.journal.replay(call);
+        }
         let replay = self.journal.replay(call)?;
+        // The replay may just have ended: what the runbook writes next is new.
         self.streams.set_replaying(self.journal.replaying());
         Ok(replay)
     }
