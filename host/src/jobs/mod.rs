@@ -4,14 +4,20 @@
 //! its journal; a job waiting on a long operation or a person is unloaded and
 //! woken when the wait ends.
 //!
-//! Layout: `store` (SQLite), `runner` (runs one job: replay, then live, and
-//! records how it ended), `worker` (runs many: claims, leases, wake-ups).
+//! Layout: `store` (SQLite), `spool` (what a running job writes, appended
+//! to a file and folded into the store), `lease` (who may run a job),
+//! `runner` (runs one job: replay, then live, and records how it ended),
+//! `worker` (runs many: claims, leases, wake-ups).
 
+mod lease;
 mod runner;
+mod spool;
 mod store;
 mod worker;
 
+pub use lease::Lease;
 pub use runner::{execute, wake_ready, ExecuteError, Execution};
+pub use spool::Spool;
 pub(crate) use store::{from_millis, insert_job, millis};
 pub use store::{Decision, JobStore, StoreError, SCHEMA_VERSION};
 pub use worker::{Report, Worker, WorkerOptions};

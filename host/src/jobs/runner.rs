@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::store::{JobStore, StoreError};
-use super::{JobRecord, JobStatus, Wake};
+use super::{JobRecord, JobStatus, Lease, Wake};
 use crate::fabric::simulator::Speed;
 use crate::fabric::{Fabric, FabricError};
 use crate::runtime::{
-    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runbook, Runtime, Sink,
-    StopSignal,
+    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runbook, Runtime, StopSignal,
 };
 
 /// Everything needed to run jobs; cheap to clone.
@@ -46,14 +45,15 @@ pub enum ExecuteError {
     },
 }
 
-/// Runs job `id` once (see the module docs) as `owner`, the holder of its
-/// lease. `stop` stops it at its next host call.
+/// Runs job `id` once (see the module docs), held by `lease`. `stop` stops
+/// it at its next host call.
 pub async fn execute(
     exec: &Execution,
     id: &str,
-    owner: &str,
+    lease: &Lease,
     stop: StopSignal,
 ) -> Result<JobOutcome, ExecuteError> {
+    let owner = lease.owner();
     let job = exec.store.get(id)?;
     if job.is_terminal() {
         return Err(ExecuteError::Ended {
@@ -65,16 +65,12 @@ pub async fn execute(
         Some(runbook) => runbook,
         None => load_pinned(exec, &job)?,
     };
+    // What an earlier run left in its spool (its host died) is folded into
+    // the store first, so the journal is whole.
+    let spool = exec.store.open_spool(id, lease)?;
     let entries = exec.store.journal(id)?;
     exec.store.set_running(id)?;
-    let journal = Journal::new(
-        entries,
-        Some(Sink {
-            store: exec.store.clone(),
-            job_id: id.to_string(),
-            owner: Some(owner.to_string()),
-        }),
-    );
+    let journal = Journal::new(entries, Some(spool.clone()));
     let options = JobOptions {
         limits: exec.limits,
         speed: exec.speed,
@@ -93,6 +89,17 @@ pub async fn execute(
             journal,
         )
         .await;
+    // A run whose lease lapsed under it (its worker stalled) records
+    // nothing: the job goes to whoever holds it next, resumed from what was
+    // spooled while the lease held.
+    let lease_lost = || StoreError::LeaseLost {
+        job: id.to_string(),
+        owner: owner.to_string(),
+    };
+    if spool.lease_lost() {
+        return Err(lease_lost().into());
+    }
+    spool.fold()?;
     // The duration and streams of the whole job, not only of this run.
     if let Some(started) = job.started {
         outcome.duration_seconds =
@@ -108,11 +115,7 @@ pub async fn execute(
     // job's state to that one.
     let current = exec.store.get(id)?;
     if current.lease_owner.as_deref() != Some(owner) {
-        return Err(StoreError::LeaseLost {
-            job: id.to_string(),
-            owner: owner.to_string(),
-        }
-        .into());
+        return Err(lease_lost().into());
     }
     record_end(&exec.store, &job, &outcome)?;
     Ok(outcome)

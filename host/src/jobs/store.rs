@@ -7,10 +7,13 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::lease::Lease;
+use super::spool::Line;
 use super::{JobRecord, JobStatus, Wake};
 use crate::runtime::Entry;
 use crate::runtime::{JobSpec, Record};
@@ -125,6 +128,8 @@ pub enum StoreError {
          leaves the job to its new owner"
     )]
     LeaseLost { job: String, owner: String },
+    #[error("the spool of a running job, {}, cannot be used: {detail}", path.display())]
+    Spool { path: PathBuf, detail: String },
     #[error("the job store holds a value it cannot read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
     #[error("job store error: {0}")]
@@ -162,13 +167,18 @@ fn decode<T: for<'de> Deserialize<'de>>(what: &'static str, text: &str) -> Resul
     })
 }
 
-fn encode<T: Serialize>(value: &T) -> String {
+pub(super) fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("job store values serialise")
 }
 
 impl JobStore {
     pub fn path(data_dir: &Path) -> PathBuf {
         data_dir.join("jobs.db")
+    }
+
+    /// The data directory the store is in (beside it: the jobs' spools).
+    pub(super) fn data_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
     }
 
     /// Opens (creating if needed) the job store in `data_dir`.
@@ -365,13 +375,18 @@ impl JobStore {
             .collect()
     }
 
-    /// Takes the lease of a job if nobody holds it and it is still runnable
+    /// Takes a job into `lease` if nobody holds it and it is still runnable
     /// (see [`runnable`](Self::runnable)); true if taken. The state is
     /// checked again here because the list a worker claims from may be
     /// stale: another worker may have finished or unloaded the job since.
-    pub fn claim(&self, id: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+    /// The job's lease ends with the worker's others (see `lease`); a lease
+    /// not held (never renewed, or lapsed) claims nothing.
+    pub fn claim(&self, id: &str, lease: &Lease) -> Result<bool, StoreError> {
+        if !lease.held() {
+            return Ok(false);
+        }
+        let (owner, until) = (lease.owner(), lease.until_ms());
         let now = Utc::now();
-        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3
@@ -380,7 +395,7 @@ impl JobStore {
                 params![
                     id,
                     owner,
-                    millis(until),
+                    until,
                     millis(now),
                     encode(&JobStatus::New),
                     encode(&JobStatus::Running)
@@ -390,16 +405,30 @@ impl JobStore {
         })
     }
 
-    /// Extends the leases `owner` holds.
-    pub fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
-        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-        self.write(|tx| {
+    /// Extends `lease` (every job it holds) by its duration from now; true
+    /// if done. A lease that has lapsed is never renewed: another worker may
+    /// have taken any of its jobs over, so its runs must stop writing, and
+    /// the worker goes on under a new lease. The check is inside the write
+    /// transaction, which claims serialise with: a lease not lapsed at that
+    /// moment has lost no job.
+    pub fn renew(&self, lease: &Lease) -> Result<bool, StoreError> {
+        let until = self.write(|tx| {
+            let now = Utc::now();
+            if lease.lapsed(millis(now)) {
+                return Ok(None);
+            }
+            let until =
+                millis(now + chrono::Duration::from_std(lease.duration()).unwrap_or_default());
             tx.execute(
                 "UPDATE jobs SET lease_until_ms = ?2 WHERE lease_owner = ?1",
-                params![owner, millis(until)],
+                params![lease.owner(), until],
             )?;
-            Ok(())
-        })
+            Ok(Some(until))
+        })?;
+        if let Some(until) = until {
+            lease.extended_to(until);
+        }
+        Ok(until.is_some())
     }
 
     pub fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
@@ -490,68 +519,73 @@ impl JobStore {
             })?)
     }
 
+    /// Job `id`'s journal: what the store holds, and after it what its
+    /// spool holds (a job running, or one whose host died).
     pub fn journal(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT entry FROM journal WHERE job_id = ?1 ORDER BY seq")?;
-        let rows = stmt
-            .query_map([id], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.iter()
-            .enumerate()
-            .map(|(i, text)| {
-                serde_json::from_str(text).map_err(|e| StoreError::Decode {
-                    what: "journal entry",
-                    detail: format!("entry {} of job {id}: {e}", i + 1),
-                })
-            })
-            .collect()
-    }
-
-    /// Writes journal entry `seq` (a new one, or the reply of a pending
-    /// intent) and, with it, the stream line it produced.
-    pub fn put_entry(
-        &self,
-        id: &str,
-        owner: Option<&str>,
-        seq: usize,
-        entry: &Entry,
-        stream: Option<&Record>,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if let Some(owner) = owner {
-                holds_lease(tx, id, owner)?;
+        // The spool first: a fold between the two reads moves lines from
+        // the spool into the store, never out of both.
+        let spooled = self.spooled(id)?;
+        let rows = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, entry FROM journal WHERE job_id = ?1 ORDER BY seq")?;
+            let rows = stmt
+                .query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        let mut entries = BTreeMap::new();
+        for (seq, text) in rows {
+            let entry = serde_json::from_str(&text).map_err(|e| StoreError::Decode {
+                what: "journal entry",
+                detail: format!("entry {} of job {id}: {e}", seq + 1),
+            })?;
+            entries.insert(seq as usize, entry);
+        }
+        for line in spooled {
+            if let Line::Entry { seq, entry } = line {
+                entries.insert(seq, entry.into_owned());
             }
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, seq as i64, encode(entry)])?;
-            if let Some(record) = stream {
-                insert_stream(tx, id, record)?;
-            }
-            Ok(())
-        })
+        }
+        // Entries are numbered from 0 without gaps; a gap is a loss.
+        if let Some((missing, _)) = entries.keys().enumerate().find(|(i, seq)| i != *seq) {
+            return Err(StoreError::Decode {
+                what: "journal",
+                detail: format!("entry {} of job {id} is missing", missing + 1),
+            });
+        }
+        Ok(entries.into_values().collect())
     }
 
-    /// Appends a stream line that is not a host call (the runbook's stdout/stderr).
-    pub fn push_stream(&self, id: &str, record: &Record) -> Result<(), StoreError> {
-        self.write(|tx| insert_stream(tx, id, record))
-    }
-
-    /// Stream lines after `after` (a stream sequence number), in order.
+    /// Stream lines after `after` (a stream sequence number), in order:
+    /// those in the store and those still in the job's spool.
     pub fn streams(&self, id: &str, after: i64) -> Result<Vec<(i64, Record)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, record FROM streams WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map(params![id, after], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(seq, text)| Ok((seq, decode("stream line", &text)?)))
-            .collect()
+        // The spool first, as in `journal`.
+        let spooled = self.spooled(id)?;
+        let rows = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, record FROM streams WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map(params![id, after], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        let mut records = BTreeMap::new();
+        for (seq, text) in rows {
+            records.insert(seq, decode("stream line", &text)?);
+        }
+        for line in spooled {
+            if let Line::Stream { seq, record } = line {
+                if seq > after {
+                    records.insert(seq, record.into_owned());
+                }
+            }
+        }
+        Ok(records.into_iter().collect())
     }
 
     pub fn decide(
@@ -586,18 +620,22 @@ impl JobStore {
         text.map(|t| decode("decision", &t)).transpose()
     }
 
-    /// Deletes finished jobs that ended before `before`, with their journals
-    /// and streams (retention).
+    /// Deletes finished jobs that ended before `before`, with their journals,
+    /// streams and spools (retention).
     pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.write(|tx| {
-            let ended = "SELECT id FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms < ?1";
+        let ended = "SELECT id FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms < ?1";
+        let pruned = self.write(|tx| {
+            let ids = tx
+                .prepare(ended)?
+                .query_map([millis(before)], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
             for table in ["journal", "streams", "decisions"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE job_id IN ({ended})"),
                     [millis(before)],
                 )?;
             }
-            let n = tx.execute(
+            tx.execute(
                 "DELETE FROM jobs WHERE ended_ms IS NOT NULL AND ended_ms < ?1",
                 [millis(before)],
             )?;
@@ -606,8 +644,14 @@ impl JobStore {
                  AND digest NOT IN (SELECT digest FROM webhook_modules)",
                 [],
             )?;
-            Ok(n)
-        })
+            Ok(ids)
+        })?;
+        // A job that ended without its last run's spool folded (stopped
+        // after its host died) still has one.
+        for id in &pruned {
+            let _ = std::fs::remove_file(self.spool_path(id));
+        }
+        Ok(pruned.len())
     }
 
     pub fn file(&self) -> &Path {
@@ -633,7 +677,11 @@ pub(crate) fn insert_job(
 
 /// Fails with `LeaseLost` unless `owner` holds the lease of job `id` (inside
 /// the caller's write transaction, so nobody can take it over meanwhile).
-fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str) -> Result<(), StoreError> {
+pub(super) fn holds_lease(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    owner: &str,
+) -> Result<(), StoreError> {
     let current: Option<String> = tx
         .prepare_cached("SELECT lease_owner FROM jobs WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -647,19 +695,6 @@ fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str) -> Result<
             owner: owner.to_string(),
         })
     }
-}
-
-fn insert_stream(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    record: &Record,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO streams (job_id, seq, record)
-         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM streams WHERE job_id = ?1), ?2)",
-    )?
-    .execute(params![id, encode(record)])?;
-    Ok(())
 }
 
 const COLUMNS: &str =
@@ -731,58 +766,5 @@ impl RawJob {
             lease_owner: self.lease_owner,
             lease_until: self.lease_until_ms.map(from_millis),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::Call;
-
-    fn spec(id: &str) -> JobSpec {
-        let plan = crate::plan::RecoveryPlan::parse(
-            "name = \"p\"\nprimary_region = \"a\"\nrecovery_region = \"b\"\n[[groups]]\nname = \"g\"\nvms = [\"vm\"]\n",
-            "test",
-        )
-        .unwrap();
-        serde_json::from_value(serde_json::json!({
-            "jobId": id, "plan": plan, "failoverType": "Planned",
-            "direction": "PrimaryToRecovery", "parameters": {}
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn only_the_lease_holder_writes_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = JobStore::open(dir.path()).unwrap();
-        store
-            .create("j", "sha256:x", b"module", "r.wasm", &spec("j"), "test")
-            .unwrap();
-        let entry = Entry {
-            call: Call::Now,
-            reply: Some(serde_json::json!(1)),
-            at: 1,
-        };
-
-        assert!(store.claim("j", "first", Duration::from_millis(1)).unwrap());
-        store
-            .put_entry("j", Some("first"), 0, &entry, None)
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        // The first worker stalled past its lease; a second one takes over.
-        assert!(store.claim("j", "second", Duration::from_secs(30)).unwrap());
-        let lost = store
-            .put_entry("j", Some("first"), 1, &entry, None)
-            .unwrap_err();
-        assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
-        store
-            .put_entry("j", Some("second"), 1, &entry, None)
-            .unwrap();
-        assert_eq!(
-            store.journal("j").unwrap().len(),
-            2,
-            "the stale writer's entry is not there"
-        );
     }
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::runner::{execute, wake_ready, ExecuteError, Execution};
 use super::store::StoreError;
+use super::Lease;
 use crate::runtime::{JobOutcome, StopSignal};
 
 /// How often a worker checkpoints the job store's write-ahead log.
@@ -66,6 +67,8 @@ pub struct Worker {
 struct Loaded {
     task: JoinHandle<Result<JobOutcome, ExecuteError>>,
     stop: StopSignal,
+    /// The lease it runs under (the worker's, or an earlier one that lapsed).
+    lease: Lease,
 }
 
 impl Worker {
@@ -81,6 +84,20 @@ impl Worker {
         self.options.only.as_deref().is_none_or(|only| only == id)
     }
 
+    /// Renews `lease`, or replaces it if it lapsed (this worker stalled past
+    /// it): the runs under the old one stop at their next write and end, and
+    /// their jobs are resumed by whoever claims them next.
+    fn renew(&self, lease: &mut Lease, generation: &mut u32) -> Result<(), StoreError> {
+        let store = &self.exec.store;
+        if !store.renew(lease)? {
+            *generation += 1;
+            let owner = format!("{}.{generation}", self.options.owner);
+            *lease = Lease::new(owner, self.options.lease);
+            store.renew(lease)?;
+        }
+        Ok(())
+    }
+
     /// Runs jobs until `shutdown` resolves (or, with `only`, until that job
     /// ends: its last outcome is returned). On shutdown the jobs under way
     /// are dropped where they are: their journals make them resumable.
@@ -90,7 +107,9 @@ impl Worker {
     ) -> Result<Option<JobOutcome>, StoreError> {
         tokio::pin!(shutdown);
         let store = &self.exec.store;
-        let owner = &self.options.owner;
+        let mut lease = Lease::new(self.options.owner.as_str(), self.options.lease);
+        let mut generation = 0;
+        self.renew(&mut lease, &mut generation)?;
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
         let mut renewed = Instant::now();
         let mut checkpointed = Instant::now();
@@ -112,7 +131,7 @@ impl Worker {
                         detail: panic.to_string(),
                     }))
                 });
-                store.release(&id, owner)?;
+                store.release(&id, job.lease.owner())?;
                 (self.report)(&id, &result);
                 if let Err(e) = &result {
                     // A job that cannot run at all (its module, its store)
@@ -132,12 +151,15 @@ impl Worker {
                     }
                 }
                 if self.options.only.as_deref() == Some(id.as_str()) {
-                    if let Ok(outcome) = &result {
-                        if outcome.status.is_terminal() {
+                    match &result {
+                        Ok(outcome) if outcome.status.is_terminal() => {
                             return Ok(Some(outcome.clone()));
                         }
-                    } else {
-                        return Ok(None);
+                        Ok(_) => {}
+                        // Lost while this process stalled: claimed again
+                        // below, unless another worker has it now.
+                        Err(ExecuteError::Store(StoreError::LeaseLost { .. })) => {}
+                        Err(_) => return Ok(None),
                     }
                 }
             }
@@ -161,7 +183,7 @@ impl Worker {
                     // Thousands of waiting jobs take a while to check: the
                     // leases of the loaded ones must not lapse meanwhile.
                     if renewed.elapsed() >= self.options.lease / 3 {
-                        store.renew(owner, self.options.lease)?;
+                        self.renew(&mut lease, &mut generation)?;
                         renewed = Instant::now();
                     }
                 }
@@ -170,10 +192,7 @@ impl Worker {
             let free = self.options.concurrency.saturating_sub(loaded.len());
             if free > 0 {
                 for id in store.runnable(chrono::Utc::now(), free)? {
-                    if !self.wanted(&id)
-                        || loaded.contains_key(&id)
-                        || !store.claim(&id, owner, self.options.lease)?
-                    {
+                    if !self.wanted(&id) || loaded.contains_key(&id) || !store.claim(&id, &lease)? {
                         continue;
                     }
                     let stop = StopSignal::default();
@@ -182,15 +201,16 @@ impl Worker {
                         stop.stop(&by);
                     }
                     let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
-                    let owner = owner.clone();
+                    let held = lease.clone();
                     let task =
-                        tokio::spawn(async move { execute(&exec, &job_id, &owner, signal).await });
-                    loaded.insert(id, Loaded { task, stop });
+                        tokio::spawn(async move { execute(&exec, &job_id, &held, signal).await });
+                    let lease = lease.clone();
+                    loaded.insert(id, Loaded { task, stop, lease });
                 }
             }
 
             if renewed.elapsed() >= self.options.lease / 3 {
-                store.renew(owner, self.options.lease)?;
+                self.renew(&mut lease, &mut generation)?;
                 renewed = Instant::now();
             }
 
@@ -230,7 +250,7 @@ impl Worker {
                 _ = &mut shutdown => {
                     for (id, job) in loaded.drain() {
                         job.task.abort();
-                        store.release(&id, owner)?;
+                        store.release(&id, job.lease.owner())?;
                     }
                     return Ok(None);
                 }

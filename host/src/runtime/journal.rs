@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::streams::{Record, Stream};
 use crate::fabric::OperationRequest;
-use crate::jobs::{JobStore, StoreError};
+use crate::jobs::{Spool, StoreError};
 
 /// A host call, as journaled: its name and arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,30 +108,20 @@ pub struct CorruptEntry {
     pub detail: String,
 }
 
-/// Where a journal is kept: a job in the job store, or nowhere (a run that
-/// does not need to survive its process, e.g. a benchmark).
-#[derive(Clone)]
-pub struct Sink {
-    pub store: JobStore,
-    pub job_id: String,
-    /// The lease a writer must still hold for its entries to be written: a
-    /// worker that stalled past its lease must not write beside the worker
-    /// that took the job over. `None`: no check (a single process).
-    pub owner: Option<String>,
-}
-
 pub struct Journal {
     entries: Vec<Entry>,
     /// The next entry to replay; `entries.len()` once live.
     cursor: usize,
-    sink: Option<Sink>,
+    /// Where new entries go: the job's spool, or nowhere (a run that does
+    /// not need to survive its process, e.g. a benchmark).
+    sink: Option<Spool>,
     /// The time of the latest entry, read by the WASI clocks.
     logical_now: Arc<AtomicI64>,
 }
 
 impl Journal {
     /// A journal that replays `entries` and then appends to `sink`.
-    pub fn new(entries: Vec<Entry>, sink: Option<Sink>) -> Self {
+    pub fn new(entries: Vec<Entry>, sink: Option<Spool>) -> Self {
         let start = entries.first().map(|e| e.at).unwrap_or_else(now_ms);
         Journal {
             entries,
@@ -155,7 +145,7 @@ impl Journal {
         self.entries.len()
     }
 
-    pub fn sink(&self) -> Option<&Sink> {
+    pub fn sink(&self) -> Option<&Spool> {
         self.sink.as_ref()
     }
 
@@ -248,10 +238,7 @@ impl Journal {
         stream: Option<&Record>,
     ) -> Result<(), StoreError> {
         match &self.sink {
-            Some(sink) => {
-                sink.store
-                    .put_entry(&sink.job_id, sink.owner.as_deref(), seq, entry, stream)
-            }
+            Some(spool) => spool.append(seq, entry, stream),
             None => Ok(()),
         }
     }

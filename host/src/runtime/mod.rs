@@ -27,7 +27,7 @@ pub use component::{LoadError, Runbook};
 pub use engine::Runtime;
 pub use events::{JobEvent, Observer};
 pub use job::{Failure, JobOptions, JobOutcome, JobStatus, Unload, Wake};
-pub use journal::{Call, Divergence, Entry, Journal, Sink};
+pub use journal::{Call, Divergence, Entry, Journal};
 pub use limits::{human_duration, parse_bytes, parse_duration, Limits};
 pub use report::OperationRecord;
 pub use state::{JobSpec, StopSignal};

@@ -11,7 +11,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 use super::events::{JobEvent, Observer};
-use super::journal::Sink;
+use crate::jobs::Spool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Stream {
@@ -38,7 +38,7 @@ pub struct Streams {
     inner: Arc<Mutex<Inner>>,
     observer: Observer,
     /// Where lines that are not journaled (stdout, stderr) are stored.
-    sink: Option<Sink>,
+    sink: Option<Spool>,
 }
 
 struct Inner {
@@ -52,7 +52,7 @@ struct Inner {
 }
 
 impl Streams {
-    pub fn new(cap: usize, observer: Observer, sink: Option<Sink>) -> Self {
+    pub fn new(cap: usize, observer: Observer, sink: Option<Spool>) -> Self {
         let inner = Inner {
             records: Vec::new(),
             bytes: 0,
@@ -127,10 +127,10 @@ impl Streams {
             return;
         }
         if let Some(record) = self.record(stream, text) {
-            if let Some(sink) = &self.sink {
+            if let Some(spool) = &self.sink {
                 // A line that cannot be stored is still in memory and shown;
-                // the job goes on.
-                let _ = sink.store.push_stream(&sink.job_id, &record);
+                // the job goes on (a lost lease ends it at its next call).
+                let _ = spool.append_stream(&record);
             }
         }
     }

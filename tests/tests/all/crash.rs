@@ -47,10 +47,8 @@ fn worker(dir: &Path, extra: &[&str]) -> Child {
         .expect("starting a worker")
 }
 
-/// Runs the demo plan's failover as a job, killing a worker after each of
-/// `kills` (milliseconds after its start), then lets one worker finish it.
-/// Returns the data dir and the job id.
-fn failover_with_kills(kills: &[u64]) -> (tempfile::TempDir, String) {
+/// The demo plan's failover as a detached job in a new data dir.
+fn detached_failover() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     output(dir.path(), &["fabric", "init", "--demo"]);
     let plan = dir.path().join("plans").join("contoso-3tier.toml");
@@ -65,20 +63,16 @@ fn failover_with_kills(kills: &[u64]) -> (tempfile::TempDir, String) {
         ],
     );
     let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    (dir, job)
+}
 
-    for &after in kills {
-        let mut child = worker(dir.path(), &[]);
-        std::thread::sleep(Duration::from_millis(after));
-        child.kill().expect("SIGKILL the worker");
-        child.wait().unwrap();
-    }
-
-    let mut last = worker(dir.path(), &["--exit-when-idle"]);
+/// Waits until `child` exits, successfully, within 60 s.
+fn exits(child: &mut Child) {
     let start = Instant::now();
     loop {
-        if let Some(status) = last.try_wait().unwrap() {
-            assert!(status.success(), "the last worker failed");
-            break;
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the worker failed");
+            return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
@@ -86,6 +80,29 @@ fn failover_with_kills(kills: &[u64]) -> (tempfile::TempDir, String) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(sent.success(), "kill {signal}");
+}
+
+/// Runs the demo plan's failover as a job, killing a worker after each of
+/// `kills` (milliseconds after its start), then lets one worker finish it.
+/// Returns the data dir and the job id.
+fn failover_with_kills(kills: &[u64]) -> (tempfile::TempDir, String) {
+    let (dir, job) = detached_failover();
+    for &after in kills {
+        let mut child = worker(dir.path(), &[]);
+        std::thread::sleep(Duration::from_millis(after));
+        child.kill().expect("SIGKILL the worker");
+        child.wait().unwrap();
+    }
+
+    exits(&mut worker(dir.path(), &["--exit-when-idle"]));
     (dir, job)
 }
 
@@ -142,6 +159,17 @@ fn assert_exactly_once(dir: &Path, job: &str, kills: &[u64]) {
         1,
         "the first line once:\n{logs}"
     );
+
+    // What each killed run spooled was folded into the store by the run
+    // after it, and the last run folded its own.
+    let spools: Vec<_> = std::fs::read_dir(dir.join("spool"))
+        .expect("the spool directory")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        spools.is_empty(),
+        "spools left after the job ended: {spools:?}"
+    );
 }
 
 #[test]
@@ -163,4 +191,36 @@ fn kills_in_quick_succession_during_one_group() {
     let kills = [260, 25, 25, 25, 25, 25, 25, 25];
     let (dir, job) = failover_with_kills(&kills);
     assert_exactly_once(dir.path(), &job, &kills);
+}
+
+/// A worker that stalls (SIGSTOP) past its lease while it runs the job: a
+/// second worker takes the job over and completes it. When the first one
+/// wakes up, it must not write a line or start an operation for the job: its
+/// lease lapsed, so its run ends and leaves the job to the new holder.
+#[test]
+fn a_worker_stalled_past_its_lease_leaves_the_job_to_the_one_that_took_over() {
+    let (dir, job) = detached_failover();
+    let mut stalled = worker(dir.path(), &[]);
+    std::thread::sleep(Duration::from_millis(150));
+    signal(&stalled, "-STOP");
+    let held = json(dir.path(), &["jobs", "show", &job]);
+    assert!(
+        held["leaseOwner"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("worker-")),
+        "the stalled worker holds the job: {held:#}"
+    );
+
+    exits(&mut worker(dir.path(), &["--exit-when-idle"]));
+    signal(&stalled, "-CONT");
+    // Time to do harm, if it could: a poll, a renewal, a host call.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        stalled.try_wait().unwrap().is_none(),
+        "the stalled worker goes on (under a new lease) rather than exiting"
+    );
+    stalled.kill().unwrap();
+    stalled.wait().unwrap();
+
+    assert_exactly_once(dir.path(), &job, &[]);
 }

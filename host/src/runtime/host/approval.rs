@@ -16,16 +16,16 @@ pub struct NoJobStore {
 impl approval::Host for InstanceState {
     async fn request(&mut self, prompt: String) -> wasmtime::Result<Decision> {
         let journal_seq = self.journal.position();
-        let sink = self.journal.sink().cloned();
+        let spool = self.journal.sink().cloned();
         let call = Call::Approval {
             prompt: prompt.clone(),
         };
         let decision: crate::jobs::Decision = self
             .journaled(call, |_| async move {
-                let Some(sink) = sink else {
+                let Some(spool) = spool else {
                     return Err(NoJobStore { prompt }.into());
                 };
-                match sink.store.decision(&sink.job_id, journal_seq)? {
+                match spool.store().decision(spool.job_id(), journal_seq)? {
                     Some(decision) => Ok(decision),
                     None => Err(Unload {
                         reason: format!("waiting for approval: {prompt}"),

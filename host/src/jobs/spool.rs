@@ -1,0 +1,507 @@
+//! A running job's spool: what its host calls and streams write while it
+//! runs, appended to `<data-dir>/spool/<job>.jsonl` with one `write(2)` per
+//! host call, and folded into the job store when the run ends or unloads, or
+//! when another run of the job starts (after a crash, say).
+//!
+//! Why not straight into the store: a commit to SQLite shared by several
+//! processes costs 10–25 µs (file locks, WAL frames) on every host call; an
+//! append to a file costs a few µs. Both survive the death of the process the
+//! same way (the kernel holds what was written); like the store's `synchronous
+//! = NORMAL`, a power loss may lose the last writes.
+//!
+//! Who may write: the holder of the job's lease. Every append checks the
+//! worker's lease locally ([`Lease::held`]), so a worker that stalled past its
+//! lease stops writing before another may take the job over; every fold checks
+//! it in the store, inside its transaction. A run that takes a job over folds
+//! the old spool and removes it before it creates its own, so late appends of
+//! a stale writer land in a file nobody reads.
+//!
+//! Readers (`jobs logs --follow`, the job API) read the spool before the store
+//! and merge by sequence number: they see a running job's lines as they are
+//! written, and none go missing while a fold moves them.
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::lease::Lease;
+use super::store::{encode, holds_lease, JobStore, StoreError};
+use crate::runtime::{Entry, Record};
+
+/// One line of a spool file: borrowed to be written, owned once read.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Line<'a> {
+    /// Journal entry `seq` (a new one, or the reply to an intent: the last
+    /// line for a `seq` wins).
+    Entry { seq: usize, entry: Cow<'a, Entry> },
+    /// Stream line `seq` of the job.
+    Stream { seq: i64, record: Cow<'a, Record> },
+}
+
+/// The writing end of a job's spool, for one run; cheap to clone (the
+/// journal and the runbook's stdout and stderr share it).
+#[derive(Clone)]
+pub struct Spool {
+    store: JobStore,
+    job_id: Arc<str>,
+    writer: Arc<Mutex<Writer>>,
+}
+
+struct Writer {
+    path: PathBuf,
+    lease: Lease,
+    /// `None` once folded; an append after that opens the file again.
+    file: Option<File>,
+    next_stream: i64,
+    /// Reused for every append: one line (or two) per `write(2)`.
+    buf: Vec<u8>,
+    /// An append was refused because the lease was no longer held.
+    lease_lost: bool,
+}
+
+impl JobStore {
+    /// Where job `id`'s spool file is: named after the id, with every byte
+    /// that is not `[A-Za-z0-9_-]` escaped as `%XX`.
+    pub(super) fn spool_path(&self, id: &str) -> PathBuf {
+        let mut name = String::with_capacity(id.len() + 6);
+        for b in id.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                name.push(b as char);
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        name.push_str(".jsonl");
+        self.data_dir().join("spool").join(name)
+    }
+
+    /// Starts a run of job `id` held by `lease`: folds what an earlier run
+    /// left in the job's spool into the store and opens a new spool.
+    pub fn open_spool(&self, id: &str, lease: &Lease) -> Result<Spool, StoreError> {
+        let path = self.spool_path(id);
+        let next_stream = fold(self, id, lease.owner(), &path)?;
+        let spool_error = |e: std::io::Error| StoreError::Spool {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(spool_error)?;
+        // A new file: if one appeared since the fold, another run of this
+        // job is under way, and this one must not write beside it.
+        let file = File::options()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(spool_error)?;
+        Ok(Spool {
+            store: self.clone(),
+            job_id: id.into(),
+            writer: Arc::new(Mutex::new(Writer {
+                path,
+                lease: lease.clone(),
+                file: Some(file),
+                next_stream,
+                buf: Vec::with_capacity(512),
+                lease_lost: false,
+            })),
+        })
+    }
+
+    /// What job `id`'s spool holds now (empty if it has none).
+    pub(super) fn spooled(&self, id: &str) -> Result<Vec<Line<'static>>, StoreError> {
+        read(&self.spool_path(id))
+    }
+}
+
+impl Spool {
+    pub fn store(&self) -> &JobStore {
+        &self.store
+    }
+
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends journal entry `seq` and, in the same write, the stream line
+    /// the call produced: both are stored, or neither.
+    pub fn append(
+        &self,
+        seq: usize,
+        entry: &Entry,
+        stream: Option<&Record>,
+    ) -> Result<(), StoreError> {
+        self.writer()
+            .write(&self.job_id, Some((seq, entry)), stream)
+    }
+
+    /// Appends a stream line that is not a host call's (stdout, stderr).
+    pub fn append_stream(&self, record: &Record) -> Result<(), StoreError> {
+        self.writer().write(&self.job_id, None, Some(record))
+    }
+
+    /// Moves what this run spooled into the store and removes the file, at
+    /// the end of the run. Fails with `LeaseLost` if another worker took the
+    /// job over meanwhile (its run folded this spool already).
+    pub fn fold(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer();
+        writer.file = None;
+        writer.next_stream = fold(
+            &self.store,
+            &self.job_id,
+            writer.lease.owner(),
+            &writer.path,
+        )?;
+        Ok(())
+    }
+
+    /// Whether an append was refused because this worker's lease lapsed: the
+    /// run must end without recording anything; the job will be resumed.
+    pub fn lease_lost(&self) -> bool {
+        self.writer().lease_lost
+    }
+}
+
+impl Writer {
+    /// Writes a journal entry, a stream line or both with one `write(2)`,
+    /// if the lease is still held.
+    fn write(
+        &mut self,
+        job_id: &str,
+        entry: Option<(usize, &Entry)>,
+        stream: Option<&Record>,
+    ) -> Result<(), StoreError> {
+        if !self.lease.held() {
+            self.lease_lost = true;
+            return Err(StoreError::LeaseLost {
+                job: job_id.to_string(),
+                owner: self.lease.owner().to_string(),
+            });
+        }
+        self.buf.clear();
+        if let Some((seq, entry)) = entry {
+            let entry = Cow::Borrowed(entry);
+            push_line(&mut self.buf, &Line::Entry { seq, entry });
+        }
+        if let Some(record) = stream {
+            let (seq, record) = (self.next_stream, Cow::Borrowed(record));
+            push_line(&mut self.buf, &Line::Stream { seq, record });
+        }
+        let spool_error = |e: std::io::Error| StoreError::Spool {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        };
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(
+                File::options()
+                    .append(true)
+                    .create(true)
+                    .open(&self.path)
+                    .map_err(spool_error)?,
+            ),
+        };
+        file.write_all(&self.buf).map_err(spool_error)?;
+        if stream.is_some() {
+            self.next_stream += 1;
+        }
+        Ok(())
+    }
+}
+
+fn push_line(buf: &mut Vec<u8>, line: &Line) {
+    serde_json::to_writer(&mut *buf, line).expect("spool lines serialise");
+    buf.push(b'\n');
+}
+
+/// Reads a spool file. A last line without its newline was cut short by a
+/// crash in the middle of its write: it was never acknowledged, so it is
+/// left out.
+fn read(path: &Path) -> Result<Vec<Line<'static>>, StoreError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StoreError::Spool {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+        }
+    };
+    let complete = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |end| end + 1);
+    bytes[..complete]
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(n, line)| {
+            serde_json::from_slice(line).map_err(|e| StoreError::Spool {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "line {} is corrupt ({e}); the job cannot resume from it, and the file is left as it is \
+                     for inspection",
+                    n + 1
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Moves the spool at `path` into the store for job `id` (in one
+/// transaction that checks `owner` holds the lease) and removes the file.
+/// Returns the next stream sequence number of the job.
+fn fold(store: &JobStore, id: &str, owner: &str, path: &Path) -> Result<i64, StoreError> {
+    let lines = read(path)?;
+    let next_stream = store.write(|tx| {
+        holds_lease(tx, id, owner)?;
+        let mut entry = tx.prepare_cached(
+            "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut stream = tx.prepare_cached(
+            "INSERT OR REPLACE INTO streams (job_id, seq, record) VALUES (?1, ?2, ?3)",
+        )?;
+        for line in &lines {
+            match line {
+                Line::Entry { seq, entry: e } => {
+                    entry.execute(params![id, *seq as i64, encode(e)])?;
+                }
+                Line::Stream { seq, record } => {
+                    stream.execute(params![id, seq, encode(record)])?;
+                }
+            }
+        }
+        Ok(tx.query_row(
+            "SELECT coalesce(max(seq), 0) + 1 FROM streams WHERE job_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?)
+    })?;
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(next_stream),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(next_stream),
+        Err(e) => Err(StoreError::Spool {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Call, Stream};
+    use std::time::{Duration, SystemTime};
+
+    fn store_with_job(dir: &Path) -> JobStore {
+        let store = JobStore::open(dir).unwrap();
+        let plan = crate::plan::RecoveryPlan::parse(
+            "name = \"p\"\nprimary_region = \"a\"\nrecovery_region = \"b\"\n[[groups]]\nname = \"g\"\nvms = [\"vm\"]\n",
+            "test",
+        )
+        .unwrap();
+        let spec = serde_json::from_value(serde_json::json!({
+            "jobId": "j", "plan": plan, "failoverType": "Planned",
+            "direction": "PrimaryToRecovery", "parameters": {}
+        }))
+        .unwrap();
+        store
+            .create("j", "sha256:x", b"module", "r.wasm", &spec, "test")
+            .unwrap();
+        store
+    }
+
+    /// A lease renewed and holding job `j`.
+    fn holding(store: &JobStore, owner: &str, duration: Duration) -> Lease {
+        let lease = Lease::new(owner, duration);
+        assert!(store.renew(&lease).unwrap());
+        assert!(store.claim("j", &lease).unwrap(), "{owner} claims j");
+        lease
+    }
+
+    fn now(reply: u64) -> Entry {
+        Entry {
+            call: Call::Now,
+            reply: Some(serde_json::json!(reply)),
+            at: 1,
+        }
+    }
+
+    fn line(text: &str) -> Record {
+        Record {
+            stream: Stream::Output,
+            time: SystemTime::UNIX_EPOCH,
+            text: text.to_string(),
+        }
+    }
+
+    fn replies(store: &JobStore) -> Vec<serde_json::Value> {
+        store
+            .journal("j")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.reply.unwrap_or_default())
+            .collect()
+    }
+
+    fn texts(store: &JobStore, after: i64) -> Vec<(i64, String)> {
+        store
+            .streams("j", after)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, r)| (seq, r.text))
+            .collect()
+    }
+
+    #[test]
+    fn readers_see_a_running_jobs_lines_before_and_after_the_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let spool = store.open_spool("j", &lease).unwrap();
+        spool.append(0, &now(10), Some(&line("a"))).unwrap();
+        spool.append_stream(&line("b")).unwrap();
+        // An intent, then its reply: the last line for a position wins.
+        let intent = Entry {
+            reply: None,
+            ..now(0)
+        };
+        spool.append(1, &intent, None).unwrap();
+        spool.append(1, &now(11), None).unwrap();
+
+        let expected_lines = vec![(1, "a".to_string()), (2, "b".to_string())];
+        assert_eq!(replies(&store), vec![10, 11]);
+        assert_eq!(texts(&store, 0), expected_lines);
+        assert_eq!(texts(&store, 1), expected_lines[1..]);
+
+        spool.fold().unwrap();
+        assert!(!store.spool_path("j").exists(), "a fold removes the file");
+        assert_eq!(
+            replies(&store),
+            vec![10, 11],
+            "the same journal, from the store"
+        );
+        assert_eq!(texts(&store, 0), expected_lines);
+
+        // The next run numbers its lines after the folded ones.
+        let spool = store.open_spool("j", &lease).unwrap();
+        spool.append_stream(&line("c")).unwrap();
+        assert_eq!(texts(&store, 2), vec![(3, "c".to_string())]);
+    }
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_dropped_and_a_corrupt_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let spool = store.open_spool("j", &lease).unwrap();
+        spool.append(0, &now(10), None).unwrap();
+        let path = store.spool_path("j");
+        let mut file = File::options().append(true).open(&path).unwrap();
+        file.write_all(br#"{"entry":{"seq":1,"entry":{"ca"#)
+            .unwrap();
+        assert_eq!(replies(&store), vec![10], "the cut line is not there");
+
+        // A new run (the host died) folds what was whole.
+        let spool = store.open_spool("j", &lease).unwrap();
+        assert_eq!(replies(&store), vec![10]);
+        spool.append(1, &now(11), None).unwrap();
+        assert_eq!(replies(&store), vec![10, 11]);
+
+        let mut file = File::options().append(true).open(&path).unwrap();
+        file.write_all(b"not json\n").unwrap();
+        spool.append(2, &now(12), None).unwrap();
+        let error = store.journal("j").unwrap_err().to_string();
+        assert!(error.contains("line 2 is corrupt"), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        let error = spool.fold().unwrap_err().to_string();
+        assert!(error.contains("line 2 is corrupt"), "{error}");
+        assert!(
+            path.exists(),
+            "a spool that cannot be read is left in place"
+        );
+    }
+
+    #[test]
+    fn a_writer_whose_lease_lapsed_stops_and_the_new_holder_folds_its_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let first = holding(&store, "first", Duration::from_millis(100));
+        let stale = store.open_spool("j", &first).unwrap();
+        stale.append(0, &now(10), None).unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+
+        // The first worker stalled past its lease: it writes no more...
+        let refused = stale.append(1, &now(666), None).unwrap_err();
+        assert!(matches!(refused, StoreError::LeaseLost { .. }), "{refused}");
+        assert!(stale.lease_lost());
+        // ... and a second one takes the job over with what it spooled.
+        let second = holding(&store, "second", Duration::from_secs(30));
+        let spool = store.open_spool("j", &second).unwrap();
+        assert_eq!(replies(&store), vec![10]);
+        spool.append(1, &now(11), None).unwrap();
+        let refused = stale.fold().unwrap_err();
+        assert!(matches!(refused, StoreError::LeaseLost { .. }), "{refused}");
+        spool.fold().unwrap();
+        assert_eq!(replies(&store), vec![10, 11]);
+    }
+
+    #[test]
+    fn a_lapsed_lease_is_never_renewed_and_claims_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = Lease::new("w", Duration::from_millis(50));
+        assert!(store.renew(&lease).unwrap(), "a new lease is renewed");
+        assert!(store.renew(&lease).unwrap(), "a held one too");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!store.renew(&lease).unwrap(), "a lapsed one is not");
+        assert!(!lease.held());
+        assert!(!store.claim("j", &lease).unwrap());
+        assert_eq!(store.get("j").unwrap().lease_owner, None);
+    }
+
+    #[test]
+    fn late_appends_of_a_taken_over_run_land_where_nobody_reads() {
+        // The race the local check leaves: a writer that passed its check
+        // and stalled before writing while its job was taken over. Played
+        // here by moving the job's lease in the store under it.
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let first = holding(&store, "first", Duration::from_secs(30));
+        let stale = store.open_spool("j", &first).unwrap();
+        stale.append(0, &now(10), None).unwrap();
+        store
+            .conn()
+            .execute("UPDATE jobs SET lease_until_ms = 0 WHERE id = 'j'", [])
+            .unwrap();
+        let second = holding(&store, "second", Duration::from_secs(30));
+        let spool = store.open_spool("j", &second).unwrap();
+
+        stale.append(1, &now(666), Some(&line("stale"))).unwrap();
+        spool.append(1, &now(11), Some(&line("new"))).unwrap();
+        assert_eq!(replies(&store), vec![10, 11]);
+        assert_eq!(texts(&store, 0), vec![(1, "new".to_string())]);
+        spool.fold().unwrap();
+        assert_eq!(replies(&store), vec![10, 11]);
+    }
+
+    #[test]
+    fn spool_files_are_named_safely_after_any_job_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::open(dir.path()).unwrap();
+        let path = store.spool_path("../a b/ü");
+        assert_eq!(path.parent().unwrap(), dir.path().join("spool"));
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            "%2E%2E%2Fa%20b%2F%C3%BC.jsonl"
+        );
+    }
+}
