@@ -6,7 +6,7 @@
 //! sandbox that grants only Site Recovery operations, its plan, its streams
 //! and a clock.
 //!
-//! ```ignore
+//! ```no_run
 //! use drbook_sdk::prelude::*;
 //!
 //! drbook_sdk::runbook!(run);
