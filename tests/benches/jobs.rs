@@ -113,6 +113,7 @@ impl Bench {
         self.store
             .open_spool(id, &self.lease)
             .expect("opening the spool")
+            .0
     }
 
     /// Runs the probe as job `id` with `journal`; checks it completed having

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::store::{JobStore, StoreError};
+use super::store::{self, JobStore, StoreError};
 use super::{JobRecord, JobStatus, Lease, Wake};
 use crate::fabric::simulator::Speed;
 use crate::fabric::{Fabric, FabricError};
@@ -53,7 +53,6 @@ pub async fn execute(
     lease: &Lease,
     stop: StopSignal,
 ) -> Result<JobOutcome, ExecuteError> {
-    let owner = lease.owner();
     let job = exec.store.get(id)?;
     if job.is_terminal() {
         return Err(ExecuteError::Ended {
@@ -67,9 +66,7 @@ pub async fn execute(
     };
     // What an earlier run left in its spool (its host died) is folded into
     // the store first, so the journal is whole.
-    let spool = exec.store.open_spool(id, lease)?;
-    let entries = exec.store.journal(id)?;
-    exec.store.set_running(id)?;
+    let (spool, entries) = exec.store.open_spool(id, lease)?;
     let journal = Journal::new(entries, Some(spool.clone()));
     let options = JobOptions {
         limits: exec.limits,
@@ -92,14 +89,13 @@ pub async fn execute(
     // A run whose lease lapsed under it (its worker stalled) records
     // nothing: the job goes to whoever holds it next, resumed from what was
     // spooled while the lease held.
-    let lease_lost = || StoreError::LeaseLost {
-        job: id.to_string(),
-        owner: owner.to_string(),
-    };
     if spool.lease_lost() {
-        return Err(lease_lost().into());
+        return Err(StoreError::LeaseLost {
+            job: id.to_string(),
+            owner: lease.owner().to_string(),
+        }
+        .into());
     }
-    spool.fold()?;
     // The duration and streams of the whole job, not only of this run.
     if let Some(started) = job.started {
         outcome.duration_seconds =
@@ -111,13 +107,9 @@ pub async fn execute(
         .into_iter()
         .map(|(_, record)| record)
         .collect();
-    // A worker that lost the job to another (its lease lapsed) leaves the
-    // job's state to that one.
-    let current = exec.store.get(id)?;
-    if current.lease_owner.as_deref() != Some(owner) {
-        return Err(lease_lost().into());
-    }
-    record_end(&exec.store, &job, &outcome)?;
+    // The spool and how the run ended, in one transaction; `LeaseLost` if
+    // another worker took the job over: its state is that one's.
+    spool.fold_with(|tx| record_end(tx, &job, &outcome))?;
     Ok(outcome)
 }
 
@@ -141,9 +133,14 @@ fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, Execut
     Ok(runbook)
 }
 
-fn record_end(store: &JobStore, job: &JobRecord, outcome: &JobOutcome) -> Result<(), StoreError> {
+fn record_end(
+    tx: &rusqlite::Transaction<'_>,
+    job: &JobRecord,
+    outcome: &JobOutcome,
+) -> Result<(), StoreError> {
     match (&outcome.wake, outcome.status.is_terminal()) {
-        (Some(wake), false) => store.set_waiting(
+        (Some(wake), false) => store::set_waiting(
+            tx,
             &job.id,
             outcome.status,
             outcome.reason.as_deref().unwrap_or(""),
@@ -154,7 +151,13 @@ fn record_end(store: &JobStore, job: &JobRecord, outcome: &JobOutcome) -> Result
             if let Some(map) = summary.as_object_mut() {
                 map.remove("streams");
             }
-            store.finish(&job.id, outcome.status, outcome.reason.as_deref(), &summary)
+            store::finish(
+                tx,
+                &job.id,
+                outcome.status,
+                outcome.reason.as_deref(),
+                &summary,
+            )
         }
     }
 }

@@ -20,7 +20,7 @@
 //! and merge by sequence number: they see a running job's lines as they are
 //! written, and none go missing while a fold moves them.
 
-use rusqlite::params;
+use rusqlite::{params, Connection, Transaction};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fs::File;
@@ -81,23 +81,22 @@ impl JobStore {
     }
 
     /// Starts a run of job `id` held by `lease`: folds what an earlier run
-    /// left in the job's spool into the store and opens a new spool.
-    pub fn open_spool(&self, id: &str, lease: &Lease) -> Result<Spool, StoreError> {
+    /// left in the job's spool into the store, opens a new spool, and returns
+    /// it with the journal the run replays.
+    pub fn open_spool(&self, id: &str, lease: &Lease) -> Result<(Spool, Vec<Entry>), StoreError> {
         let path = self.spool_path(id);
-        let next_stream = fold(self, id, lease.owner(), &path)?;
-        let spool_error = |e: std::io::Error| StoreError::Spool {
-            path: path.clone(),
-            detail: e.to_string(),
-        };
-        std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(spool_error)?;
+        let next_stream = fold(self, id, lease.owner(), &path, None)?;
         // A new file: if one appeared since the fold, another run of this
         // job is under way, and this one must not write beside it.
         let file = File::options()
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(spool_error)?;
-        Ok(Spool {
+            .map_err(|e| StoreError::Spool {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        let spool = Spool {
             store: self.clone(),
             job_id: id.into(),
             writer: Arc::new(Mutex::new(Writer {
@@ -108,7 +107,9 @@ impl JobStore {
                 buf: Vec::with_capacity(512),
                 lease_lost: false,
             })),
-        })
+        };
+        // All of it is in the store now: the new spool is empty.
+        Ok((spool, self.journal_with(id, Vec::new())?))
     }
 
     /// What job `id`'s spool holds now (empty if it has none).
@@ -147,18 +148,23 @@ impl Spool {
         self.writer().write(&self.job_id, None, Some(record))
     }
 
-    /// Moves what this run spooled into the store and removes the file, at
-    /// the end of the run. Fails with `LeaseLost` if another worker took the
-    /// job over meanwhile (its run folded this spool already).
+    /// Moves what this run spooled into the store and removes the file.
+    /// Fails with `LeaseLost` if another worker took the job over meanwhile
+    /// (its run folded this spool already).
     pub fn fold(&self) -> Result<(), StoreError> {
+        self.fold_with(|_| Ok(()))
+    }
+
+    /// [`fold`](Self::fold), with `then` in the same transaction: at the end
+    /// of a run, how it ended is recorded with what it wrote, or neither.
+    pub fn fold_with(
+        &self,
+        mut then: impl FnMut(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut writer = self.writer();
         writer.file = None;
-        writer.next_stream = fold(
-            &self.store,
-            &self.job_id,
-            writer.lease.owner(),
-            &writer.path,
-        )?;
+        let (owner, path) = (writer.lease.owner(), &writer.path);
+        writer.next_stream = fold(&self.store, &self.job_id, owner, path, Some(&mut then))?;
         Ok(())
     }
 
@@ -256,12 +262,51 @@ fn read(path: &Path) -> Result<Vec<Line<'static>>, StoreError> {
         .collect()
 }
 
+/// What is written with a fold, in its transaction.
+type Then<'a> = &'a mut dyn FnMut(&Transaction<'_>) -> Result<(), StoreError>;
+
 /// Moves the spool at `path` into the store for job `id` (in one
-/// transaction that checks `owner` holds the lease) and removes the file.
-/// Returns the next stream sequence number of the job.
-fn fold(store: &JobStore, id: &str, owner: &str, path: &Path) -> Result<i64, StoreError> {
+/// transaction that checks `owner` holds the lease, with `then`) and removes
+/// the file. Returns the next stream sequence number of the job. With
+/// nothing to write (no spool, no `then`: a job's first start) it only reads.
+fn fold(
+    store: &JobStore,
+    id: &str,
+    owner: &str,
+    path: &Path,
+    then: Option<Then<'_>>,
+) -> Result<i64, StoreError> {
     let lines = read(path)?;
-    let next_stream = store.write(|tx| {
+    let next_stream = if lines.is_empty() && then.is_none() {
+        next_stream(&store.conn(), id)?
+    } else {
+        write(store, id, owner, &lines, then)?
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(next_stream),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(next_stream),
+        Err(e) => Err(StoreError::Spool {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+fn next_stream(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM streams WHERE job_id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// The transaction of [`fold`].
+fn write(
+    store: &JobStore,
+    id: &str,
+    owner: &str,
+    lines: &[Line<'_>],
+    then: Option<Then<'_>>,
+) -> Result<i64, StoreError> {
+    store.write(|tx| {
         holds_lease(tx, id, owner)?;
         let mut entry = tx.prepare_cached(
             "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
@@ -269,7 +314,7 @@ fn fold(store: &JobStore, id: &str, owner: &str, path: &Path) -> Result<i64, Sto
         let mut stream = tx.prepare_cached(
             "INSERT OR REPLACE INTO streams (job_id, seq, record) VALUES (?1, ?2, ?3)",
         )?;
-        for line in &lines {
+        for line in lines {
             match line {
                 Line::Entry { seq, entry: e } => {
                     entry.execute(params![id, *seq as i64, encode(e)])?;
@@ -279,20 +324,11 @@ fn fold(store: &JobStore, id: &str, owner: &str, path: &Path) -> Result<i64, Sto
                 }
             }
         }
-        Ok(tx.query_row(
-            "SELECT coalesce(max(seq), 0) + 1 FROM streams WHERE job_id = ?1",
-            [id],
-            |r| r.get(0),
-        )?)
-    })?;
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(next_stream),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(next_stream),
-        Err(e) => Err(StoreError::Spool {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        }),
-    }
+        if let Some(then) = then {
+            then(tx)?;
+        }
+        next_stream(tx, id)
+    })
 }
 
 #[cfg(test)]
@@ -366,7 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_job(dir.path());
         let lease = holding(&store, "w", Duration::from_secs(30));
-        let spool = store.open_spool("j", &lease).unwrap();
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
         spool.append(0, &now(10), Some(&line("a"))).unwrap();
         spool.append_stream(&line("b")).unwrap();
         // An intent, then its reply: the last line for a position wins.
@@ -392,7 +428,7 @@ mod tests {
         assert_eq!(texts(&store, 0), expected_lines);
 
         // The next run numbers its lines after the folded ones.
-        let spool = store.open_spool("j", &lease).unwrap();
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
         spool.append_stream(&line("c")).unwrap();
         assert_eq!(texts(&store, 2), vec![(3, "c".to_string())]);
     }
@@ -402,7 +438,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_job(dir.path());
         let lease = holding(&store, "w", Duration::from_secs(30));
-        let spool = store.open_spool("j", &lease).unwrap();
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
         spool.append(0, &now(10), None).unwrap();
         let path = store.spool_path("j");
         let mut file = File::options().append(true).open(&path).unwrap();
@@ -410,8 +446,9 @@ mod tests {
             .unwrap();
         assert_eq!(replies(&store), vec![10], "the cut line is not there");
 
-        // A new run (the host died) folds what was whole.
-        let spool = store.open_spool("j", &lease).unwrap();
+        // A new run (the host died) folds what was whole, and replays it.
+        let (spool, journal) = store.open_spool("j", &lease).unwrap();
+        assert_eq!(journal, vec![now(10)]);
         assert_eq!(replies(&store), vec![10]);
         spool.append(1, &now(11), None).unwrap();
         assert_eq!(replies(&store), vec![10, 11]);
@@ -435,7 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_job(dir.path());
         let first = holding(&store, "first", Duration::from_millis(100));
-        let stale = store.open_spool("j", &first).unwrap();
+        let (stale, _) = store.open_spool("j", &first).unwrap();
         stale.append(0, &now(10), None).unwrap();
         std::thread::sleep(Duration::from_millis(120));
 
@@ -445,7 +482,7 @@ mod tests {
         assert!(stale.lease_lost());
         // ... and a second one takes the job over with what it spooled.
         let second = holding(&store, "second", Duration::from_secs(30));
-        let spool = store.open_spool("j", &second).unwrap();
+        let (spool, _) = store.open_spool("j", &second).unwrap();
         assert_eq!(replies(&store), vec![10]);
         spool.append(1, &now(11), None).unwrap();
         let refused = stale.fold().unwrap_err();
@@ -476,14 +513,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_job(dir.path());
         let first = holding(&store, "first", Duration::from_secs(30));
-        let stale = store.open_spool("j", &first).unwrap();
+        let (stale, _) = store.open_spool("j", &first).unwrap();
         stale.append(0, &now(10), None).unwrap();
         store
             .conn()
             .execute("UPDATE jobs SET lease_until_ms = 0 WHERE id = 'j'", [])
             .unwrap();
         let second = holding(&store, "second", Duration::from_secs(30));
-        let spool = store.open_spool("j", &second).unwrap();
+        let (spool, _) = store.open_spool("j", &second).unwrap();
 
         stale.append(1, &now(666), Some(&line("stale"))).unwrap();
         spool.append(1, &now(11), Some(&line("new"))).unwrap();

@@ -188,7 +188,8 @@ impl JobStore {
             path: path.clone(),
             detail: e.to_string(),
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| corrupt(&e))?;
+        // The jobs' spools live beside the store (see `spool`).
+        std::fs::create_dir_all(data_dir.join("spool")).map_err(|e| corrupt(&e))?;
         let conn = Connection::open(&path).map_err(|e| corrupt(&e))?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -380,7 +381,8 @@ impl JobStore {
     /// checked again here because the list a worker claims from may be
     /// stale: another worker may have finished or unloaded the job since.
     /// The job's lease ends with the worker's others (see `lease`); a lease
-    /// not held (never renewed, or lapsed) claims nothing.
+    /// not held (never renewed, or lapsed) claims nothing. A job claimed is
+    /// `Running` (started now, if it never started before).
     pub fn claim(&self, id: &str, lease: &Lease) -> Result<bool, StoreError> {
         if !lease.held() {
             return Ok(false);
@@ -389,7 +391,8 @@ impl JobStore {
         let now = Utc::now();
         self.write(|tx| {
             let n = tx.execute(
-                "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3
+                "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
+                 started_ms = coalesce(started_ms, ?4)
                  WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
                  AND (state = ?5 OR (state = ?6 AND wake IS NULL))",
                 params![
@@ -460,23 +463,6 @@ impl JobStore {
         })
     }
 
-    /// Records that a job was unloaded to wait; `Suspended` for a person.
-    pub fn set_waiting(
-        &self,
-        id: &str,
-        state: JobStatus,
-        reason: &str,
-        wake: &Wake,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE jobs SET state = ?2, reason = ?3, wake = ?4 WHERE id = ?1",
-                params![id, encode(&state), reason, encode(wake)],
-            )?;
-            Ok(())
-        })
-    }
-
     /// Ends a job for good.
     pub fn finish(
         &self,
@@ -485,20 +471,7 @@ impl JobStore {
         reason: Option<&str>,
         result: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE jobs SET state = ?2, reason = ?3, result = ?4, wake = NULL, ended_ms = ?5,
-                 lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1",
-                params![
-                    id,
-                    encode(&state),
-                    reason,
-                    result.to_string(),
-                    millis(Utc::now())
-                ],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| finish(tx, id, state, reason, result))
     }
 
     pub fn request_stop(&self, id: &str, by: &str) -> Result<(), StoreError> {
@@ -525,6 +498,15 @@ impl JobStore {
         // The spool first: a fold between the two reads moves lines from
         // the spool into the store, never out of both.
         let spooled = self.spooled(id)?;
+        self.journal_with(id, spooled)
+    }
+
+    /// The journal in the store, with `spooled` after it.
+    pub(super) fn journal_with(
+        &self,
+        id: &str,
+        spooled: Vec<Line<'static>>,
+    ) -> Result<Vec<Entry>, StoreError> {
         let rows = {
             let conn = self.conn();
             let mut stmt = conn
@@ -672,6 +654,43 @@ pub(crate) fn insert_job(
         "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![id, digest, runbook, encode(spec), trigger, encode(&JobStatus::New), millis(Utc::now())])?;
+    Ok(())
+}
+
+/// Records that a job was unloaded to wait; `Suspended` for a person.
+pub(super) fn set_waiting(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    state: JobStatus,
+    reason: &str,
+    wake: &Wake,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE jobs SET state = ?2, reason = ?3, wake = ?4 WHERE id = ?1",
+        params![id, encode(&state), reason, encode(wake)],
+    )?;
+    Ok(())
+}
+
+/// Ends a job for good (see [`JobStore::finish`]), in the caller's transaction.
+pub(super) fn finish(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    state: JobStatus,
+    reason: Option<&str>,
+    result: &serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE jobs SET state = ?2, reason = ?3, result = ?4, wake = NULL, ended_ms = ?5,
+         lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1",
+        params![
+            id,
+            encode(&state),
+            reason,
+            result.to_string(),
+            millis(Utc::now())
+        ],
+    )?;
     Ok(())
 }
 
