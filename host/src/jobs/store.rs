@@ -2,7 +2,8 @@
 //! to, their journals, streams and approvals, in SQLite. Several processes
 //! (workers, the CLI) share it: WAL mode, a busy timeout, and one
 //! `BEGIN IMMEDIATE` transaction per write. Leases keep two workers from
-//! running the same job at once.
+//! running the same job at once. What a running job writes is in its spool
+//! until its run ends (see `spool`); reads of journals and streams merge it.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};

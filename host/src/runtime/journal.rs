@@ -1,7 +1,8 @@
 //! The journal of a job's host calls, which makes a job durable.
 //!
 //! Before the runbook sees the result of a host call, the call and its reply
-//! are appended to the job's journal in the job store. To resume a job after
+//! are appended to the job's journal (its spool, then the job store: see
+//! `jobs::spool`). To resume a job after
 //! its host died, the runbook is run again from the start: each host call is
 //! answered from the journal (in microseconds) as long as the runbook makes
 //! the same calls; at the end of the journal it continues live. A call that
