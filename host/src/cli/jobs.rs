@@ -153,6 +153,9 @@ fn logs(
 ) -> anyhow::Result<Outcome> {
     let mut after = 0;
     loop {
+        // Whether the job had ended before its lines are read: then they are
+        // all there, and this is the last read.
+        let ended = !follow || store.get(&job.id)?.is_terminal();
         for (seq, record) in store.streams(&job.id, after)? {
             after = seq;
             if global.json {
@@ -167,7 +170,7 @@ fn logs(
                 );
             }
         }
-        if !follow || store.get(&job.id)?.is_terminal() {
+        if ended {
             return Ok(Outcome::Success);
         }
         std::thread::sleep(Duration::from_millis(200));

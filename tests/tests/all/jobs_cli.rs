@@ -528,3 +528,58 @@ fn several_workers_on_one_store_run_each_job_once() {
     }
     assert_eq!(operations_per_vm(&cli, "PlannedFailover"), vms(&DEMO_VMS));
 }
+
+/// `jobs logs --follow` in another process shows a running job's lines as
+/// they are written (from its spool: a worker folds them into the store only
+/// when the run ends), and exits when the job ends, having shown every line
+/// once.
+#[test]
+fn logs_follow_shows_a_running_jobs_lines_as_they_come() {
+    let cli = Cli::demo();
+    let id = detach(&cli, guests::FAILOVER_PLAN, &cli.plan(), &[]);
+    let mut follow = cli
+        .command()
+        .args(["jobs", "logs", &id, "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting jobs logs --follow");
+    let lines = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in lines.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // 300×: each group's failovers take about a second; no wait is long
+    // enough to unload the job.
+    let worker = Worker::start(&cli, "300", &["--exit-when-idle"]);
+
+    let first = rx.recv_timeout(PATIENCE).expect("a first line");
+    let job = show(&cli, &id);
+    assert_eq!(job["status"], "Running", "seen while the job runs: {job}");
+    assert!(
+        cli.dir
+            .path()
+            .join("spool")
+            .join(format!("{id}.jsonl"))
+            .exists(),
+        "the running job has its spool"
+    );
+    let mut followed = vec![first];
+    followed.extend(rx.iter());
+    assert!(follow.wait().unwrap().success());
+    let (status, log) = worker.exits();
+    assert!(status.success(), "{log}");
+
+    assert_eq!(show(&cli, &id)["status"], "Completed");
+    let all = logs(&cli, &id);
+    assert_eq!(
+        followed.join("\n") + "\n",
+        all,
+        "every line, once, in order"
+    );
+    assert!(all.contains("all 3 groups done"), "{all}");
+}
