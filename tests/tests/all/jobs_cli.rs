@@ -583,3 +583,35 @@ fn logs_follow_shows_a_running_jobs_lines_as_they_come() {
     );
     assert!(all.contains("all 3 groups done"), "{all}");
 }
+
+/// A spool damaged while its job was down (a complete line that is not a
+/// journal line: a torn write never ends with its newline) fails the job at
+/// its next start with the file and the line, and the file is kept.
+#[test]
+fn a_corrupt_spool_fails_the_job_naming_the_file_and_line_and_is_kept() {
+    let cli = Cli::demo();
+    let id = detach(&cli, guests::FAILOVER_PLAN, &cli.plan(), &[]);
+    let spool = cli.dir.path().join("spool").join(format!("{id}.jsonl"));
+    let worker = Worker::start(&cli, "300", &["--lease", "200ms"]);
+    let deadline = Instant::now() + PATIENCE;
+    while std::fs::metadata(&spool).map_or(true, |m| m.len() == 0) {
+        assert!(Instant::now() < deadline, "the job never spooled a line");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    worker.kill();
+    let whole = std::fs::read_to_string(&spool).unwrap();
+    let lines = whole.lines().count();
+    std::fs::write(&spool, format!("{whole}not a journal line\n")).unwrap();
+
+    let (status, log) = Worker::start(&cli, "300", &["--exit-when-idle"]).exits();
+    assert!(status.success(), "{log}");
+    let job = show(&cli, &id);
+    assert_eq!(job["status"], "Failed", "{job}");
+    let reason = job["reason"].as_str().unwrap();
+    assert!(reason.contains(&spool.display().to_string()), "{reason}");
+    assert!(
+        reason.contains(&format!("line {} is corrupt", lines + 1)),
+        "{reason}"
+    );
+    assert!(spool.exists(), "the damaged spool is kept for inspection");
+}
