@@ -86,15 +86,22 @@ impl JobStore {
     pub fn open_spool(&self, id: &str, lease: &Lease) -> Result<(Spool, Vec<Entry>), StoreError> {
         let path = self.spool_path(id);
         let next_stream = fold(self, id, lease.owner(), &path, None)?;
-        // A new file: if one appeared since the fold, another run of this
-        // job is under way, and this one must not write beside it.
+        // A new file: if one appeared since the fold, a stale run of this
+        // job wrote it, and this one must neither write beside it nor fail
+        // the job: it leaves the job to be claimed again (which folds it).
         let file = File::options()
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| StoreError::Spool {
-                path: path.clone(),
-                detail: e.to_string(),
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => StoreError::LeaseLost {
+                    job: id.to_string(),
+                    owner: lease.owner().to_string(),
+                },
+                _ => StoreError::Spool {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                },
             })?;
         let spool = Spool {
             store: self.clone(),
