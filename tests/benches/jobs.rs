@@ -4,7 +4,8 @@
 //!   in-memory journal) / 1,000 (≤ 20 µs at the median). Each call is one
 //!   append to the spool file; the fold of the spool into the store at the
 //!   end of the run is off the calls' path, and measured too
-//!   (`added_per_call_with_fold`).
+//!   (`added_per_call_with_fold`); an intent (before an operation starts) is
+//!   synced to disk (`append_intent`).
 //! - `resume/*`: resuming a job whose journal holds 1,000 entries (≤ 50 ms):
 //!   `replay-1000` loads the journal from the store and runs the job against
 //!   it with no sink (all 1,000 calls answered from the journal, then `run`
@@ -195,20 +196,28 @@ fn journal(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("journal");
-    // The spool's part alone: one append of an entry like the probe's.
+    // The spool's part alone: one append of an entry like the probe's; and
+    // one of an intent, which is synced to disk (an operation start's).
     let entry = bench.store.journal(&job).expect("reading the journal")[0].clone();
-    group.bench_function("append", |b| {
-        b.iter_custom(|iters| {
-            let spool = bench.spool(&bench.new_job(CALLS));
-            let start = Instant::now();
-            for seq in 0..iters as usize {
-                spool.append(seq, &entry, None).expect("appending an entry");
-            }
-            let elapsed = start.elapsed();
-            spool.fold().expect("folding the spool");
-            elapsed
-        })
-    });
+    for (name, intent) in [("append", false), ("append_intent", true)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let spool = bench.spool(&bench.new_job(CALLS));
+                let start = Instant::now();
+                for seq in 0..iters as usize {
+                    if intent {
+                        spool.append_intent(seq, &entry)
+                    } else {
+                        spool.append(seq, &entry, None)
+                    }
+                    .expect("appending an entry");
+                }
+                let elapsed = start.elapsed();
+                spool.fold().expect("folding the spool");
+                elapsed
+            })
+        });
+    }
     group.bench_function("probe-1000-in-memory", |b| {
         b.iter(|| bench.probe(None, CALLS))
     });

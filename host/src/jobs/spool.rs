@@ -5,9 +5,8 @@
 //!
 //! Why not straight into the store: a commit to SQLite shared by several
 //! processes costs 10–25 µs (file locks, WAL frames) on every host call; an
-//! append to a file costs a few µs. Both survive the death of the process the
-//! same way (the kernel holds what was written); like the store's `synchronous
-//! = NORMAL`, a power loss may lose the last writes.
+//! append to a file costs about 1 µs. Both survive the death of the process
+//! the same way (the kernel holds what was written).
 //!
 //! Who may write: the holder of the job's lease. Every append checks the
 //! worker's lease locally ([`Lease::held`]), so a worker that stalled past its
@@ -15,6 +14,12 @@
 //! it in the store, inside its transaction. A run that takes a job over folds
 //! the old spool and removes it before it creates its own, so late appends of
 //! a stale writer land in a file nobody reads.
+//!
+//! Power loss: an intent (a call with an effect outside the job, about to be
+//! made) is synced to disk before the effect, and a fold's commit is synced
+//! before the spool is removed, so a resumed job never starts an operation
+//! twice. Other appends are not synced: a power loss may lose the last
+//! replies and lines, which the resumed job asks for or writes again.
 //!
 //! Readers (`jobs logs --follow`, the job API) read the spool before the store
 //! and merge by sequence number: they see a running job's lines as they are
@@ -57,6 +62,9 @@ struct Writer {
     lease: Lease,
     /// `None` once folded; an append after that opens the file again.
     file: Option<File>,
+    /// Whether the file's directory entry is on disk (synced at the first
+    /// durable append after the file was created).
+    created_durably: bool,
     next_stream: i64,
     /// Reused for every append: one line (or two) per `write(2)`.
     buf: Vec<u8>,
@@ -110,6 +118,7 @@ impl JobStore {
                 path,
                 lease: lease.clone(),
                 file: Some(file),
+                created_durably: false,
                 next_stream,
                 buf: Vec::with_capacity(512),
                 lease_lost: false,
@@ -147,12 +156,19 @@ impl Spool {
         stream: Option<&Record>,
     ) -> Result<(), StoreError> {
         self.writer()
-            .write(&self.job_id, Some((seq, entry)), stream)
+            .write(&self.job_id, Some((seq, entry)), stream, false)
+    }
+
+    /// Appends an intent (an entry without its reply yet, for a call with
+    /// an effect outside the job) and syncs it to disk before returning.
+    pub fn append_intent(&self, seq: usize, entry: &Entry) -> Result<(), StoreError> {
+        self.writer()
+            .write(&self.job_id, Some((seq, entry)), None, true)
     }
 
     /// Appends a stream line that is not a host call's (stdout, stderr).
     pub fn append_stream(&self, record: &Record) -> Result<(), StoreError> {
-        self.writer().write(&self.job_id, None, Some(record))
+        self.writer().write(&self.job_id, None, Some(record), false)
     }
 
     /// Moves what this run spooled into the store and removes the file.
@@ -184,12 +200,13 @@ impl Spool {
 
 impl Writer {
     /// Writes a journal entry, a stream line or both with one `write(2)`,
-    /// if the lease is still held.
+    /// if the lease is still held; `durable`: synced to disk too.
     fn write(
         &mut self,
         job_id: &str,
         entry: Option<(usize, &Entry)>,
         stream: Option<&Record>,
+        durable: bool,
     ) -> Result<(), StoreError> {
         if !self.lease.held() {
             self.lease_lost = true;
@@ -213,15 +230,28 @@ impl Writer {
         };
         let file = match &mut self.file {
             Some(file) => file,
-            None => self.file.insert(
-                File::options()
-                    .append(true)
-                    .create(true)
-                    .open(&self.path)
-                    .map_err(spool_error)?,
-            ),
+            None => {
+                self.created_durably = false;
+                self.file.insert(
+                    File::options()
+                        .append(true)
+                        .create(true)
+                        .open(&self.path)
+                        .map_err(spool_error)?,
+                )
+            }
         };
         file.write_all(&self.buf).map_err(spool_error)?;
+        if durable {
+            file.sync_data().map_err(spool_error)?;
+            if !self.created_durably {
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                File::open(dir)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(spool_error)?;
+                self.created_durably = true;
+            }
+        }
         if stream.is_some() {
             self.next_stream += 1;
         }
@@ -313,7 +343,8 @@ fn write(
     lines: &[Line<'_>],
     then: Option<Then<'_>>,
 ) -> Result<i64, StoreError> {
-    store.write(|tx| {
+    // Durably when there is something to move: the file is removed next.
+    let fold = |tx: &Transaction<'_>| {
         holds_lease(tx, id, owner)?;
         let mut entry = tx.prepare_cached(
             "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
@@ -335,7 +366,12 @@ fn write(
             then(tx)?;
         }
         next_stream(tx, id)
-    })
+    };
+    if lines.is_empty() {
+        store.write(fold)
+    } else {
+        store.write_durably(fold)
+    }
 }
 
 #[cfg(test)]
@@ -417,7 +453,7 @@ mod tests {
             reply: None,
             ..now(0)
         };
-        spool.append(1, &intent, None).unwrap();
+        spool.append_intent(1, &intent).unwrap();
         spool.append(1, &now(11), None).unwrap();
 
         let expected_lines = vec![(1, "a".to_string()), (2, "b".to_string())];

@@ -260,11 +260,21 @@ impl JobStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        transaction(&mut self.conn(), f)
+    }
+
+    /// [`write`](Self::write), on disk when it returns (`synchronous =
+    /// FULL` for this commit: the write-ahead log is synced, with every
+    /// commit before it), for what must survive a power loss.
+    pub(crate) fn write_durably<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let value = transaction(&mut conn, f);
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        value
     }
 
     /// Creates a job pinned to `module` (stored once per digest).
@@ -656,6 +666,17 @@ pub(crate) fn insert_job(
     )?
     .execute(params![id, digest, runbook, encode(spec), trigger, encode(&JobStatus::New), millis(Utc::now())])?;
     Ok(())
+}
+
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`.
+fn transaction<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
 }
 
 /// Records that a job was unloaded to wait; `Suspended` for a person.

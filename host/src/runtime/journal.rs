@@ -205,6 +205,9 @@ impl Journal {
     }
 
     /// Appends an intent: a call with an outside effect, about to be made.
+    /// It is on disk before the effect is: after a power loss too, a resumed
+    /// job finds it and asks the fabric instead of starting the operation
+    /// again.
     pub fn intent(&mut self, call: Call) -> wasmtime::Result<usize> {
         let entry = Entry {
             call,
@@ -212,7 +215,9 @@ impl Journal {
             at: now_ms(),
         };
         let seq = self.entries.len();
-        self.persist(seq, &entry, None)?;
+        if let Some(spool) = &self.sink {
+            spool.append_intent(seq, &entry)?;
+        }
         self.push(entry);
         Ok(seq)
     }
