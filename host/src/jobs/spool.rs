@@ -70,6 +70,9 @@ struct Writer {
     buf: Vec<u8>,
     /// An append was refused because the lease was no longer held.
     lease_lost: bool,
+    /// A write failed (a full disk, say) and may have left part of a line:
+    /// nothing more is written after it, so the fold drops only that part.
+    failed: bool,
 }
 
 impl JobStore {
@@ -122,6 +125,7 @@ impl JobStore {
                 next_stream,
                 buf: Vec::with_capacity(512),
                 lease_lost: false,
+                failed: false,
             })),
         };
         // All of it is in the store now: the new spool is empty.
@@ -215,6 +219,12 @@ impl Writer {
                 owner: self.lease.owner().to_string(),
             });
         }
+        if self.failed {
+            return Err(StoreError::Spool {
+                path: self.path.clone(),
+                detail: "an earlier write to it failed; nothing more is written".to_string(),
+            });
+        }
         self.buf.clear();
         if let Some((seq, entry)) = entry {
             let entry = Cow::Borrowed(entry);
@@ -224,6 +234,17 @@ impl Writer {
             let (seq, record) = (self.next_stream, Cow::Borrowed(record));
             push_line(&mut self.buf, &Line::Stream { seq, record });
         }
+        let result = self.write_buf(durable);
+        self.failed = result.is_err();
+        result?;
+        if stream.is_some() {
+            self.next_stream += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes what `buf` holds; `durable`: synced to disk too.
+    fn write_buf(&mut self, durable: bool) -> Result<(), StoreError> {
         let spool_error = |e: std::io::Error| StoreError::Spool {
             path: self.path.clone(),
             detail: e.to_string(),
@@ -251,9 +272,6 @@ impl Writer {
                     .map_err(spool_error)?;
                 self.created_durably = true;
             }
-        }
-        if stream.is_some() {
-            self.next_stream += 1;
         }
         Ok(())
     }
