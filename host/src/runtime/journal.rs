@@ -205,18 +205,22 @@ impl Journal {
     }
 
     /// Appends an intent: a call with an outside effect, about to be made.
-    /// It is on disk before the effect is: after a power loss too, a resumed
-    /// job finds it and asks the fabric instead of starting the operation
-    /// again.
+    /// An operation start's is on disk before the operation starts: after a
+    /// power loss too, a resumed job finds it and asks the fabric instead of
+    /// starting the operation again. A sleep's is not synced (if lost, the
+    /// sleep starts over).
     pub fn intent(&mut self, call: Call) -> wasmtime::Result<usize> {
+        let durable = matches!(call, Call::Start { .. });
         let entry = Entry {
             call,
             reply: None,
             at: now_ms(),
         };
         let seq = self.entries.len();
-        if let Some(spool) = &self.sink {
-            spool.append_intent(seq, &entry)?;
+        match &self.sink {
+            Some(spool) if durable => spool.append_intent(seq, &entry)?,
+            Some(spool) => spool.append(seq, &entry, None)?,
+            None => {}
         }
         self.push(entry);
         Ok(seq)
