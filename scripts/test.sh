@@ -7,3 +7,6 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 cargo test --locked "$@"
+# The SDK is a guest crate (not a default member); its tests and doc examples
+# run natively.
+cargo test --locked -p drbook-sdk "$@"
