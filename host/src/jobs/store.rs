@@ -279,7 +279,8 @@ impl JobStore {
         value
     }
 
-    /// Creates a job pinned to `module` (stored once per digest).
+    /// Creates a job pinned to `module` (stored once per digest), on disk
+    /// when it returns: a job whose id was handed out survives a power loss.
     pub fn create(
         &self,
         id: &str,
@@ -289,7 +290,7 @@ impl JobStore {
         spec: &JobSpec,
         trigger: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write_durably(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
                 params![digest, module],
