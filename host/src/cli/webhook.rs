@@ -1,6 +1,6 @@
-//! `drbook webhook`: create, list, enable, disable and delete webhooks. A
-//! webhook's URL carries its secret token and is printed once, at creation;
-//! the job store keeps only a hash of the token.
+//! `drbook webhook`: create, list, enable, disable and delete webhooks, and
+//! list the alerts one received. A webhook's URL carries its secret token and
+//! is printed once, at creation; the job store keeps only a hash of the token.
 
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use super::{Global, InputError, Outcome};
 use crate::jobs::JobStore;
 use crate::plan::{check_against, RecoveryPlan};
 use crate::runtime::{parse_duration, Runtime};
-use crate::serve::{NewWebhook, RulesFile, RunTarget, Webhook, WebhookError, Webhooks};
+use crate::serve::{
+    AlertRecord, NewWebhook, RulesFile, RunTarget, Webhook, WebhookError, Webhooks,
+};
 
 #[derive(Args)]
 pub struct WebhookArgs {
@@ -30,6 +32,14 @@ enum WebhookCommand {
     Disable { name: String },
     /// Delete a webhook and its alert records; its jobs stay.
     Delete { name: String },
+    /// The alerts a webhook received, newest first: what was decided for
+    /// each and the jobs it started.
+    Alerts {
+        name: String,
+        /// How many, at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Args)]
@@ -100,6 +110,15 @@ pub fn run(global: &Global, args: WebhookArgs) -> anyhow::Result<Outcome> {
         WebhookCommand::Delete { name } => {
             webhooks.delete(&name).map_err(input)?;
             eprintln!("webhook {name} deleted");
+            Ok(Outcome::Success)
+        }
+        WebhookCommand::Alerts { name, limit } => {
+            let alerts = webhooks.alerts(&name, limit).map_err(input)?;
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&alerts)?);
+            } else {
+                print_alerts(&name, &alerts);
+            }
             Ok(Outcome::Success)
         }
     }
@@ -204,6 +223,31 @@ fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Res
         }
     }
     Ok(Outcome::Success)
+}
+
+fn print_alerts(name: &str, alerts: &[AlertRecord]) {
+    if alerts.is_empty() {
+        println!("webhook {name} has received no alert");
+        return;
+    }
+    println!(
+        "{:<20} {:<24} {:<9} {:<40} JOBS",
+        "RECEIVED", "ALERT", "CONDITION", "DECISION"
+    );
+    for a in alerts {
+        println!(
+            "{:<20} {:<24} {:<9} {:<40} {}",
+            a.received.format("%Y-%m-%d %H:%M:%S"),
+            a.alert_id,
+            a.condition,
+            a.decision,
+            if a.job_ids.is_empty() {
+                "-".to_string()
+            } else {
+                a.job_ids.join(",")
+            }
+        );
+    }
 }
 
 fn print_list(list: &[Webhook]) {

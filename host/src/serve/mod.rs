@@ -37,4 +37,6 @@ pub use metrics::Metrics;
 pub use refusal::Refusal;
 pub use rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
 pub use server::{serve, LogSink, ServeError, ServeOptions, Server};
-pub use webhooks::{Created, NewWebhook, RunTarget, Webhook, WebhookData, WebhookError, Webhooks};
+pub use webhooks::{
+    AlertRecord, Created, NewWebhook, RunTarget, Webhook, WebhookData, WebhookError, Webhooks,
+};

@@ -108,6 +108,19 @@ impl Created {
     }
 }
 
+/// An alert a webhook received, as recorded.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRecord {
+    pub alert_id: String,
+    /// `Fired` or `Resolved`.
+    pub condition: String,
+    /// What was done with it: the runs started, or why it was ignored.
+    pub decision: String,
+    pub job_ids: Vec<String>,
+    pub received: DateTime<Utc>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error("a webhook named `{name}` exists; delete it first or pick another name")]
@@ -450,29 +463,39 @@ impl Webhooks {
         })
     }
 
-    /// The alerts a webhook received, newest first: `(alert id, condition,
-    /// decision, job ids)`.
-    pub fn alerts(
-        &self,
-        name: &str,
-    ) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
+    /// The latest `limit` alerts a webhook received, newest first, with what
+    /// was decided and the jobs started (an audit of alert-driven runs).
+    pub fn alerts(&self, name: &str, limit: usize) -> Result<Vec<AlertRecord>, WebhookError> {
+        self.get(name)?;
+        Ok(self.alert_rows(name, limit)?)
+    }
+
+    fn alert_rows(&self, name: &str, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT alert_id, condition, decision, job_ids FROM alerts WHERE webhook = ?1 ORDER BY received_ms DESC",
+            "SELECT alert_id, condition, decision, job_ids, received_ms FROM alerts WHERE webhook = ?1
+             ORDER BY received_ms DESC, alert_id LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map([name], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+            .query_map(params![name, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get(4)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(a, c, d, ids)| {
-                Ok((
-                    a,
-                    c,
-                    d,
-                    serde_json::from_str(&ids).map_err(decode_err("alert jobs"))?,
-                ))
+            .map(|(alert_id, condition, decision, ids, received)| {
+                Ok(AlertRecord {
+                    alert_id,
+                    condition,
+                    decision,
+                    job_ids: serde_json::from_str(&ids).map_err(decode_err("alert jobs"))?,
+                    received: crate::jobs::from_millis(received),
+                })
             })
             .collect()
     }

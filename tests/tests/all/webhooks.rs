@@ -570,8 +570,46 @@ fn a_duplicate_alert_gets_the_first_jobs_and_a_resolved_one_starts_nothing() {
     let again = server.post(&path, &[], &alert("a1", "Sev1", "Resolved", "web-01"));
     assert_eq!(again.job_ids(), Vec::<String>::new());
     assert_eq!(server.store.list(None, 100).unwrap().len(), 1);
-    let alerts = server.webhooks.alerts("alerts").unwrap();
+
+    // What an operator sees afterwards: `drbook webhook alerts`, newest
+    // first, each with its decision and jobs; an unknown webhook is named.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(crate::cli::drbook_bin())
+            .arg("--data-dir")
+            .arg(server.dir.path())
+            .args(args)
+            .output()
+            .expect("running drbook")
+    };
+    let out = cli(&["--json", "webhook", "alerts", "alerts"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = alerts.as_array().unwrap();
     assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["condition"], "Resolved");
+    assert_eq!(alerts[0]["jobIds"], serde_json::json!([]));
+    assert!(
+        alerts[0]["decision"].as_str().unwrap().contains("resolved"),
+        "{alerts:?}"
+    );
+    assert_eq!(alerts[1]["condition"], "Fired");
+    assert_eq!(alerts[1]["jobIds"], serde_json::json!(first));
+    assert!(alerts[1]["alertId"].as_str().unwrap().ends_with("/a1"));
+    let table = cli(&["webhook", "alerts", "alerts", "--limit", "1"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert_eq!(
+        table.lines().count(),
+        2,
+        "a header and the newest:\n{table}"
+    );
+    assert!(table.contains("Resolved"), "{table}");
+    let unknown = cli(&["webhook", "alerts", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nope"));
 }
 
 #[test]
@@ -642,10 +680,10 @@ action = "ignore"
     assert_eq!(job.spec.failover_type, FailoverType::Unplanned);
     let decisions: Vec<String> = server
         .webhooks
-        .alerts("ruled")
+        .alerts("ruled", 50)
         .unwrap()
         .into_iter()
-        .map(|a| a.2)
+        .map(|a| a.decision)
         .collect();
     assert!(
         decisions
