@@ -543,6 +543,43 @@ fn a_slow_client_is_cut_off() {
 }
 
 #[test]
+fn a_body_sent_too_slowly_gets_408_and_starts_nothing() {
+    // Headers on time, then 1 byte of a 100-byte body and silence: the body
+    // timeout answers 408 rather than holding the connection.
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.probe_webhook("probe", false);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: drbook\r\nContent-Length: 100\r\n\r\n{{")
+                .as_bytes(),
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let start = Instant::now();
+    let mut raw = [0u8; 1024];
+    let n = stream.read(&mut raw).unwrap_or(0);
+    let response = String::from_utf8_lossy(&raw[..n]);
+    assert!(
+        response.starts_with("HTTP/1.1 408"),
+        "after {:?}: {response}",
+        start.elapsed()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "held for {:?}",
+        start.elapsed()
+    );
+    assert!(server.store.list(None, 10).unwrap().is_empty(), "no job");
+    let log = server.log().join("\n");
+    let token = path.split("token=").nth(1).unwrap();
+    assert!(log.contains("slow_client"), "{log}");
+    assert!(!log.contains(token), "the token is never logged: {log}");
+}
+
+#[test]
 fn a_duplicate_alert_gets_the_first_jobs_and_a_resolved_one_starts_nothing() {
     let server = Server::start(ServeOptions::default());
     let (path, _) = server.webhook(
