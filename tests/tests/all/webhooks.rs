@@ -909,11 +909,9 @@ fn a_webhook_keeps_its_module_through_prune() {
     assert_eq!(server.finished(&ids[0]).state, JobStatus::Completed);
 }
 
-#[test]
-fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
-    use std::io::BufRead;
-    let cli = crate::cli::Cli::demo();
-    let plan = cli.plan();
+/// `drbook webhook create --name dr` (the demo plan's unplanned failover):
+/// the URL's path and its token.
+fn cli_webhook(cli: &crate::cli::Cli) -> (String, String) {
     let out = cli.run(&[
         "webhook",
         "create",
@@ -922,7 +920,7 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
         "--runbook",
         guests::FAILOVER_PLAN,
         "--plan",
-        &plan,
+        &cli.plan(),
         "--type",
         "unplanned",
         "--url-base",
@@ -935,7 +933,51 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
         .find(|w| w.starts_with("http://placeholder/webhooks/dr?token="))
         .unwrap_or_else(|| panic!("no URL in {stdout}"));
     let token = url.split_once("token=").unwrap().1.to_string();
-    let path = url.trim_start_matches("http://placeholder").to_string();
+    (
+        url.trim_start_matches("http://placeholder").to_string(),
+        token,
+    )
+}
+
+/// `drbook --speed <speed> serve` on an ephemeral port: the child and its
+/// address.
+fn cli_serve(cli: &crate::cli::Cli, speed: &str) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = cli
+        .command()
+        .args(["--speed", speed, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{first}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// SIGTERM, then the exit status.
+fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
+    let cli = crate::cli::Cli::demo();
+    let plan = cli.plan();
+    let (path, token) = cli_webhook(&cli);
 
     let list = cli.run(&["webhook", "list"]);
     assert!(list.status.success());
@@ -975,23 +1017,7 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
         crate::cli::stderr(&again)
     );
 
-    let mut child = cli
-        .command()
-        .args(["--speed", "instant", "serve", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{first}"))
-        .parse()
-        .unwrap();
+    let (child, addr) = cli_serve(&cli, "instant");
     let ids = request(
         addr,
         "POST",
@@ -1011,11 +1037,67 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
     };
     assert_eq!(job.state, JobStatus::Completed, "{job:?}");
     assert_eq!(request(addr, "GET", "/healthz", &[], b"").status, 200);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = terminate(child);
     assert!(status.success(), "serve ended with {status}");
+}
+
+/// `drbook serve` stopped (SIGTERM) while the job a delivery started is in
+/// the middle of the plan: it exits at once and cleanly, the job stays
+/// resumable with no lease held, and a worker started afterwards completes
+/// it with every VM failed over once.
+#[test]
+fn serve_stopped_mid_job_leaves_it_to_the_next_worker() {
+    let cli = crate::cli::Cli::demo();
+    let (path, _) = cli_webhook(&cli);
+    // 300×: each group's failovers take about a second.
+    let (child, addr) = cli_serve(&cli, "300");
+    let ids = request(
+        addr,
+        "POST",
+        &path,
+        &[],
+        &alert("mid", "Sev0", "Fired", "web-01"),
+    )
+    .job_ids();
+    let store = JobStore::open(cli.dir.path()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.journal(&ids[0]).unwrap().len() < 3 {
+        assert!(Instant::now() < deadline, "the job never got under way");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let stopping = Instant::now();
+    let status = terminate(child);
+    assert!(status.success(), "serve ended with {status}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "serve took {:?} to stop",
+        stopping.elapsed()
+    );
+    let job = store.get(&ids[0]).unwrap();
+    assert!(!job.is_terminal(), "the job was left, not ended: {job:?}");
+    assert_eq!(job.lease_owner, None, "and its lease released");
+
+    let worker = cli
+        .command()
+        .args(["--speed", "300", "worker", "--exit-when-idle"])
+        .output()
+        .unwrap();
+    assert!(worker.status.success(), "{}", crate::cli::stderr(&worker));
+    let job = store.get(&ids[0]).unwrap();
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    let history = cli.run(&["fabric", "history", "--json"]);
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let failovers: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["operation"] == "UnplannedFailover")
+        .map(|h| h["vm"].as_str().unwrap())
+        .collect();
+    let mut once = failovers.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(failovers.len(), 12, "{failovers:?}");
+    assert_eq!(once.len(), 12, "each VM once: {failovers:?}");
 }
