@@ -37,7 +37,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
-    if !(args.rate_limit > 0.0) {
+    if args.rate_limit.is_nan() || args.rate_limit <= 0.0 {
         return Err(InputError::new(
             "--rate-limit must be a positive number of deliveries per second",
         )

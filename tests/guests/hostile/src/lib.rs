@@ -91,15 +91,19 @@ fn spin() -> ! {
 }
 
 /// Recursion whose frames live on the runbook's own stack in linear memory
-/// (locals whose address is taken): it overflows that stack first.
+/// (locals whose address is taken): it overflows that stack first. Never
+/// returns, on purpose.
 #[inline(never)]
+#[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> u64 {
     let pad = std::hint::black_box([depth; 16]);
     1 + recurse(pad[depth as usize % 16] + 1)
 }
 
 /// Recursion with no locals in memory: only the wasm call stack grows.
+/// Never returns, on purpose.
 #[inline(never)]
+#[allow(unconditional_recursion)]
 fn recurse_wasm_stack(depth: u64) -> u64 {
     std::hint::black_box(recurse_wasm_stack(std::hint::black_box(depth + 1))) + 1
 }
