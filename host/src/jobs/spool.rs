@@ -1,7 +1,8 @@
 //! A running job's spool: what its host calls and streams write while it
 //! runs, appended to `<data-dir>/spool/<job>.jsonl` with one `write(2)` per
-//! host call, and folded into the job store when the run ends or unloads, or
-//! when another run of the job starts (after a crash, say).
+//! host call, and folded into the job store when the run ends or unloads,
+//! when it has grown to [`FOLD_EVERY`] lines, or when another run of the job
+//! starts (after a crash, say).
 //!
 //! Why not straight into the store: a commit to SQLite shared by several
 //! processes costs 10–25 µs (file locks, WAL frames) on every host call; an
@@ -37,6 +38,11 @@ use super::lease::Lease;
 use super::store::{encode, holds_lease, JobStore, StoreError};
 use crate::runtime::{Entry, Record};
 
+/// A running job's spool is folded into the store once it holds this many
+/// lines: readers re-read the whole file, and a run that never unloads (a
+/// long loop of host calls) must not grow it without end.
+const FOLD_EVERY: usize = 4096;
+
 /// One line of a spool file: borrowed to be written, owned once read.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +74,8 @@ struct Writer {
     next_stream: i64,
     /// Reused for every append: one line (or two) per `write(2)`.
     buf: Vec<u8>,
+    /// Lines in the file now.
+    lines: usize,
     /// An append was refused because the lease was no longer held.
     lease_lost: bool,
     /// A write failed (a full disk, say) and may have left part of a line:
@@ -97,23 +105,7 @@ impl JobStore {
     pub fn open_spool(&self, id: &str, lease: &Lease) -> Result<(Spool, Vec<Entry>), StoreError> {
         let path = self.spool_path(id);
         let next_stream = fold(self, id, lease.owner(), &path, None)?;
-        // A new file: if one appeared since the fold, a stale run of this
-        // job wrote it, and this one must neither write beside it nor fail
-        // the job: it leaves the job to be claimed again (which folds it).
-        let file = File::options()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| match e.kind() {
-                ErrorKind::AlreadyExists => StoreError::LeaseLost {
-                    job: id.to_string(),
-                    owner: lease.owner().to_string(),
-                },
-                _ => StoreError::Spool {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                },
-            })?;
+        let file = create(&path, id, lease.owner())?;
         let spool = Spool {
             store: self.clone(),
             job_id: id.into(),
@@ -124,6 +116,7 @@ impl JobStore {
                 created_durably: false,
                 next_stream,
                 buf: Vec::with_capacity(512),
+                lines: 0,
                 lease_lost: false,
                 failed: false,
             })),
@@ -159,20 +152,33 @@ impl Spool {
         entry: &Entry,
         stream: Option<&Record>,
     ) -> Result<(), StoreError> {
-        self.writer()
-            .write(&self.job_id, Some((seq, entry)), stream, false)
+        self.append_lines(Some((seq, entry)), stream, false)
     }
 
     /// Appends an intent (an entry without its reply yet, for a call with
     /// an effect outside the job) and syncs it to disk before returning.
     pub fn append_intent(&self, seq: usize, entry: &Entry) -> Result<(), StoreError> {
-        self.writer()
-            .write(&self.job_id, Some((seq, entry)), None, true)
+        self.append_lines(Some((seq, entry)), None, true)
     }
 
     /// Appends a stream line that is not a host call's (stdout, stderr).
     pub fn append_stream(&self, record: &Record) -> Result<(), StoreError> {
-        self.writer().write(&self.job_id, None, Some(record), false)
+        self.append_lines(None, Some(record), false)
+    }
+
+    /// Writes, then folds if the spool has grown to [`FOLD_EVERY`] lines.
+    fn append_lines(
+        &self,
+        entry: Option<(usize, &Entry)>,
+        stream: Option<&Record>,
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        let mut writer = self.writer();
+        writer.write(&self.job_id, entry, stream, durable)?;
+        if writer.lines >= FOLD_EVERY {
+            self.fold_locked(&mut writer, None)?;
+        }
+        Ok(())
     }
 
     /// Moves what this run spooled into the store and removes the file.
@@ -188,10 +194,20 @@ impl Spool {
         &self,
         mut then: impl FnMut(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut writer = self.writer();
+        self.fold_locked(&mut self.writer(), Some(&mut then))
+    }
+
+    /// Folds with the writer held; the next append starts a new file. A
+    /// fold refused for the lease marks the run's lease lost.
+    fn fold_locked(&self, writer: &mut Writer, then: Option<Then<'_>>) -> Result<(), StoreError> {
         writer.file = None;
+        writer.lines = 0;
         let (owner, path) = (writer.lease.owner(), &writer.path);
-        writer.next_stream = fold(&self.store, &self.job_id, owner, path, Some(&mut then))?;
+        let folded = fold(&self.store, &self.job_id, owner, path, then);
+        if let Err(StoreError::LeaseLost { .. }) = folded {
+            writer.lease_lost = true;
+        }
+        writer.next_stream = folded?;
         Ok(())
     }
 
@@ -234,9 +250,10 @@ impl Writer {
             let (seq, record) = (self.next_stream, Cow::Borrowed(record));
             push_line(&mut self.buf, &Line::Stream { seq, record });
         }
-        let result = self.write_buf(durable);
+        let result = self.write_buf(job_id, durable);
         self.failed = result.is_err();
         result?;
+        self.lines += usize::from(entry.is_some()) + usize::from(stream.is_some());
         if stream.is_some() {
             self.next_stream += 1;
         }
@@ -244,7 +261,7 @@ impl Writer {
     }
 
     /// Writes what `buf` holds; `durable`: synced to disk too.
-    fn write_buf(&mut self, durable: bool) -> Result<(), StoreError> {
+    fn write_buf(&mut self, job_id: &str, durable: bool) -> Result<(), StoreError> {
         let spool_error = |e: std::io::Error| StoreError::Spool {
             path: self.path.clone(),
             detail: e.to_string(),
@@ -253,13 +270,11 @@ impl Writer {
             Some(file) => file,
             None => {
                 self.created_durably = false;
-                self.file.insert(
-                    File::options()
-                        .append(true)
-                        .create(true)
-                        .open(&self.path)
-                        .map_err(spool_error)?,
-                )
+                let file = create(&self.path, job_id, self.lease.owner());
+                if let Err(StoreError::LeaseLost { .. }) = file {
+                    self.lease_lost = true;
+                }
+                self.file.insert(file?)
             }
         };
         file.write_all(&self.buf).map_err(spool_error)?;
@@ -275,6 +290,27 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Creates the spool file of a run. If one appeared since the last fold, a
+/// stale run of the job wrote it, and this run must neither write beside it
+/// nor fail the job: `LeaseLost` leaves the job to be claimed again (which
+/// folds that file).
+fn create(path: &Path, job: &str, owner: &str) -> Result<File, StoreError> {
+    File::options()
+        .append(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            ErrorKind::AlreadyExists => StoreError::LeaseLost {
+                job: job.to_string(),
+                owner: owner.to_string(),
+            },
+            _ => StoreError::Spool {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            },
+        })
 }
 
 fn push_line(buf: &mut Vec<u8>, line: &Line) {
@@ -492,6 +528,23 @@ mod tests {
         let (spool, _) = store.open_spool("j", &lease).unwrap();
         spool.append_stream(&line("c")).unwrap();
         assert_eq!(texts(&store, 2), vec![(3, "c".to_string())]);
+    }
+
+    #[test]
+    fn a_long_run_folds_its_spool_as_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
+        let total = FOLD_EVERY + 10;
+        for seq in 0..total {
+            spool.append(seq, &now(seq as u64), None).unwrap();
+        }
+        assert_eq!(store.spooled("j").unwrap().len(), 10, "the rest was folded");
+        let expected: Vec<_> = (0..total as u64).map(|n| serde_json::json!(n)).collect();
+        assert_eq!(replies(&store), expected);
+        spool.fold().unwrap();
+        assert_eq!(replies(&store), expected);
     }
 
     #[test]
