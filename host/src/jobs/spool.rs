@@ -645,6 +645,43 @@ mod tests {
     }
 
     #[test]
+    fn prune_removes_an_ended_jobs_journal_streams_and_leftover_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
+        spool.append(0, &now(10), Some(&line("a"))).unwrap();
+        spool.fold().unwrap();
+        // Its host died with a line spooled; then the job was stopped.
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
+        spool.append(1, &now(11), Some(&line("b"))).unwrap();
+        store
+            .finish(
+                "j",
+                crate::runtime::JobStatus::Stopped,
+                Some("stopped"),
+                &serde_json::Value::Null,
+            )
+            .unwrap();
+        assert!(store.spool_path("j").exists());
+        assert_eq!(replies(&store), vec![10, 11], "still readable until pruned");
+
+        assert_eq!(
+            store
+                .prune(chrono::Utc::now() + chrono::Duration::seconds(1))
+                .unwrap(),
+            1
+        );
+        assert!(
+            !store.spool_path("j").exists(),
+            "the spool went with the job"
+        );
+        assert!(matches!(store.get("j"), Err(StoreError::NoSuchJob { .. })));
+        assert!(store.journal("j").unwrap().is_empty());
+        assert!(store.streams("j", 0).unwrap().is_empty());
+    }
+
+    #[test]
     fn spool_files_are_named_safely_after_any_job_id() {
         let dir = tempfile::tempdir().unwrap();
         let store = JobStore::open(dir.path()).unwrap();
