@@ -26,7 +26,7 @@
 //! and merge by sequence number: they see a running job's lines as they are
 //! written, and none go missing while a fold moves them.
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fs::File;
@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::lease::Lease;
-use super::store::{encode, holds_lease, JobStore, StoreError};
+use super::store::{decode, encode, holds_lease, JobStore, StoreError};
+use super::JobStatus;
 use crate::runtime::{Entry, Record};
 
 /// A running job's spool is folded into the store once it holds this many
@@ -123,6 +124,48 @@ impl JobStore {
         };
         // All of it is in the store now: the new spool is empty.
         Ok((spool, self.journal_with(id, Vec::new())?))
+    }
+
+    /// Tidies the spool directory after crashes: the spool of a job that
+    /// has ended (its worker was killed between the fold's commit and the
+    /// file's removal, or the job was stopped after its host died) is folded
+    /// into the store and removed; that of a job no longer in the store is
+    /// removed. Spools of jobs still running or resumable are left to their
+    /// next run, and one that cannot be read is left for inspection. Returns
+    /// how many were tidied.
+    pub fn tidy_spools(&self) -> Result<usize, StoreError> {
+        let dir = self.data_dir().join("spool");
+        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::Spool {
+            path: dir.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut tidied = 0;
+        for path in entries.flatten().map(|e| e.path()) {
+            let Some(id) = job_of(&path) else { continue };
+            let Ok(lines) = read(&path) else { continue };
+            let ended = self.write_durably(|tx| {
+                let job: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT state, lease_owner FROM jobs WHERE id = ?1",
+                        [&id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((state, owner)) = job else {
+                    return Ok(true);
+                };
+                let state: JobStatus = decode("job state", &state)?;
+                if !state.is_terminal() || owner.is_some() {
+                    return Ok(false);
+                }
+                insert(tx, &id, &lines)?;
+                Ok(true)
+            })?;
+            if ended && std::fs::remove_file(&path).is_ok() {
+                tidied += 1;
+            }
+        }
+        Ok(tidied)
     }
 
     /// What job `id`'s spool holds now (empty if it has none).
@@ -400,22 +443,7 @@ fn write(
     // Durably when there is something to move: the file is removed next.
     let fold = |tx: &Transaction<'_>| {
         holds_lease(tx, id, owner)?;
-        let mut entry = tx.prepare_cached(
-            "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
-        )?;
-        let mut stream = tx.prepare_cached(
-            "INSERT OR REPLACE INTO streams (job_id, seq, record) VALUES (?1, ?2, ?3)",
-        )?;
-        for line in lines {
-            match line {
-                Line::Entry { seq, entry: e } => {
-                    entry.execute(params![id, *seq as i64, encode(e)])?;
-                }
-                Line::Stream { seq, record } => {
-                    stream.execute(params![id, seq, encode(record)])?;
-                }
-            }
-        }
+        insert(tx, id, lines)?;
         if let Some(then) = then {
             then(tx)?;
         }
@@ -426,6 +454,45 @@ fn write(
     } else {
         store.write_durably(fold)
     }
+}
+
+/// Writes spool lines into the store (the last line for a position wins).
+fn insert(tx: &Transaction<'_>, id: &str, lines: &[Line<'_>]) -> Result<(), StoreError> {
+    let mut entry = tx.prepare_cached(
+        "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut stream = tx.prepare_cached(
+        "INSERT OR REPLACE INTO streams (job_id, seq, record) VALUES (?1, ?2, ?3)",
+    )?;
+    for line in lines {
+        match line {
+            Line::Entry { seq, entry: e } => {
+                entry.execute(params![id, *seq as i64, encode(e)])?;
+            }
+            Line::Stream { seq, record } => {
+                stream.execute(params![id, seq, encode(record)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The job id a spool file is named after (see `JobStore::spool_path`).
+fn job_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+    let mut bytes = Vec::with_capacity(name.len());
+    let mut rest = name.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]
@@ -682,6 +749,44 @@ mod tests {
     }
 
     #[test]
+    fn tidying_folds_ended_jobs_spools_and_leaves_running_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
+        spool.append(0, &now(10), Some(&line("a"))).unwrap();
+        assert_eq!(
+            store.tidy_spools().unwrap(),
+            0,
+            "a running job's spool stays"
+        );
+        assert!(store.spool_path("j").exists());
+
+        // The job ends without its spool folded (its host died, then it was
+        // stopped): tidying moves the spool into the store.
+        let stopped = crate::runtime::JobStatus::Stopped;
+        store
+            .finish("j", stopped, Some("stopped"), &serde_json::Value::Null)
+            .unwrap();
+        let ghost = store.spool_path("pruned job");
+        std::fs::copy(store.spool_path("j"), &ghost).unwrap();
+        let damaged = store.spool_path("damaged");
+        std::fs::write(&damaged, "not a spool line\n").unwrap();
+        assert_eq!(store.tidy_spools().unwrap(), 2);
+        assert!(!store.spool_path("j").exists());
+        assert_eq!(replies(&store), vec![10], "from the store now");
+        assert_eq!(texts(&store, 0), vec![(1, "a".to_string())]);
+        assert!(
+            !ghost.exists(),
+            "the spool of a job no longer stored is removed"
+        );
+        assert!(
+            damaged.exists(),
+            "one that cannot be read is left for inspection"
+        );
+    }
+
+    #[test]
     fn spool_files_are_named_safely_after_any_job_id() {
         let dir = tempfile::tempdir().unwrap();
         let store = JobStore::open(dir.path()).unwrap();
@@ -691,5 +796,6 @@ mod tests {
             path.file_name().unwrap().to_str().unwrap(),
             "%2E%2E%2Fa%20b%2F%C3%BC.jsonl"
         );
+        assert_eq!(job_of(&path).as_deref(), Some("../a b/ü"), "and back");
     }
 }

@@ -110,6 +110,8 @@ impl Worker {
         let mut lease = Lease::new(self.options.owner.as_str(), self.options.lease);
         let mut generation = 0;
         self.renew(&mut lease, &mut generation)?;
+        // What a killed worker may have left behind for jobs that ended.
+        store.tidy_spools()?;
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
         let mut renewed = Instant::now();
         let mut checkpointed = Instant::now();

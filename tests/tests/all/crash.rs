@@ -161,7 +161,9 @@ fn assert_exactly_once(dir: &Path, job: &str, kills: &[u64]) {
     );
 
     // What each killed run spooled was folded into the store by the run
-    // after it, and the last run folded its own.
+    // after it, and the last run folded its own (a worker killed between a
+    // fold's commit and the file's removal leaves one, which the next
+    // worker's start tidies).
     let spools: Vec<_> = std::fs::read_dir(dir.join("spool"))
         .expect("the spool directory")
         .map(|e| e.unwrap().path())
