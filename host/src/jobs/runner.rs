@@ -96,20 +96,21 @@ pub async fn execute(
         }
         .into());
     }
-    // The duration and streams of the whole job, not only of this run.
+    // The duration of the whole job, not only of this run.
     if let Some(started) = job.started {
         outcome.duration_seconds =
             (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
     }
+    // The spool and how the run ended, in one transaction; `LeaseLost` if
+    // another worker took the job over: its state is that one's.
+    spool.fold_with(|tx| record_end(tx, &job, &outcome))?;
+    // The streams of the whole job, all in the store now.
     outcome.streams = exec
         .store
         .streams(id, 0)?
         .into_iter()
         .map(|(_, record)| record)
         .collect();
-    // The spool and how the run ended, in one transaction; `LeaseLost` if
-    // another worker took the job over: its state is that one's.
-    spool.fold_with(|tx| record_end(tx, &job, &outcome))?;
     Ok(outcome)
 }
 

@@ -135,10 +135,7 @@ impl JobStore {
     /// how many were tidied.
     pub fn tidy_spools(&self) -> Result<usize, StoreError> {
         let dir = self.data_dir().join("spool");
-        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::Spool {
-            path: dir.clone(),
-            detail: e.to_string(),
-        })?;
+        let entries = std::fs::read_dir(&dir).map_err(io_error(&dir))?;
         let mut tidied = 0;
         for path in entries.flatten().map(|e| e.path()) {
             let Some(id) = job_of(&path) else { continue };
@@ -305,10 +302,7 @@ impl Writer {
 
     /// Writes what `buf` holds; `durable`: synced to disk too.
     fn write_buf(&mut self, job_id: &str, durable: bool) -> Result<(), StoreError> {
-        let spool_error = |e: std::io::Error| StoreError::Spool {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        };
+        let spool_error = io_error(&self.path);
         let file = match &mut self.file {
             Some(file) => file,
             None => {
@@ -349,11 +343,16 @@ fn create(path: &Path, job: &str, owner: &str) -> Result<File, StoreError> {
                 job: job.to_string(),
                 owner: owner.to_string(),
             },
-            _ => StoreError::Spool {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            },
+            _ => io_error(path)(e),
         })
+}
+
+/// A failed file operation on the spool at `path`.
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StoreError + Copy + '_ {
+    move |e| StoreError::Spool {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
 }
 
 fn push_line(buf: &mut Vec<u8>, line: &Line) {
@@ -368,12 +367,7 @@ fn read(path: &Path) -> Result<Vec<Line<'static>>, StoreError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(StoreError::Spool {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            })
-        }
+        Err(e) => return Err(io_error(path)(e)),
     };
     let complete = bytes
         .iter()
@@ -419,10 +413,7 @@ fn fold(
     match std::fs::remove_file(path) {
         Ok(()) => Ok(next_stream),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(next_stream),
-        Err(e) => Err(StoreError::Spool {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(io_error(path)(e)),
     }
 }
 

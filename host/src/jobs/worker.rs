@@ -206,8 +206,14 @@ impl Worker {
                     let held = lease.clone();
                     let task =
                         tokio::spawn(async move { execute(&exec, &job_id, &held, signal).await });
-                    let lease = lease.clone();
-                    loaded.insert(id, Loaded { task, stop, lease });
+                    loaded.insert(
+                        id,
+                        Loaded {
+                            task,
+                            stop,
+                            lease: lease.clone(),
+                        },
+                    );
                 }
             }
 

@@ -2,13 +2,22 @@
 //! them: the real binary, its exit codes (0 completed, 1 failed, 2 bad input)
 //! and what it prints.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 use drbook_tests::guests;
 
 /// The `drbook` binary, built fresh by this crate (`src/bin/drbook-cli.rs`).
 pub fn drbook_bin() -> &'static str {
     env!("CARGO_BIN_EXE_drbook-cli")
+}
+
+/// Sends `signal` (`-TERM`, `-STOP`, ...) to a child process.
+pub(crate) fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(sent.success(), "kill {signal}");
 }
 
 /// The user every command runs as (decisions and stops name it).

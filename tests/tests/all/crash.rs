@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use drbook_tests::guests;
 use serde_json::Value;
 
-use crate::cli::drbook_bin;
+use crate::cli::{drbook_bin, signal};
 
 /// Simulated time runs 1,200× faster: a 4-minute failover takes 200 ms.
 const SPEED: &str = "1200";
@@ -80,14 +80,6 @@ fn exits(child: &mut Child) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn signal(child: &Child, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(sent.success(), "kill {signal}");
 }
 
 /// Runs the demo plan's failover as a job, killing a worker after each of

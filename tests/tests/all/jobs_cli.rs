@@ -185,7 +185,7 @@ fn job_waiting_for_approval(cli: &Cli) -> String {
 }
 
 /// `drbook fabric history`: how many operations of `kind` each VM had.
-fn operations_per_vm(cli: &Cli, kind: &str) -> BTreeMap<String, usize> {
+pub(crate) fn operations_per_vm(cli: &Cli, kind: &str) -> BTreeMap<String, usize> {
     let out = expect(cli, &["fabric", "history", "--json"], 0);
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut counts = BTreeMap::new();
@@ -200,11 +200,11 @@ fn operations_per_vm(cli: &Cli, kind: &str) -> BTreeMap<String, usize> {
 }
 
 /// One operation for each of `names`.
-fn vms(names: &[&str]) -> BTreeMap<String, usize> {
+pub(crate) fn vms(names: &[&str]) -> BTreeMap<String, usize> {
     names.iter().map(|vm| (vm.to_string(), 1)).collect()
 }
 
-const DEMO_VMS: [&str; 12] = [
+pub(crate) const DEMO_VMS: [&str; 12] = [
     "sql-01", "sql-02", "app-01", "app-02", "app-03", "app-04", "web-01", "web-02", "web-03",
     "web-04", "web-05", "web-06",
 ];

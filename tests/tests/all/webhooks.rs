@@ -965,11 +965,7 @@ fn cli_serve(cli: &crate::cli::Cli, speed: &str) -> (std::process::Child, Socket
 
 /// SIGTERM, then the exit status.
 fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    crate::cli::signal(&child, "-TERM");
     child.wait().unwrap()
 }
 
@@ -1086,18 +1082,10 @@ fn serve_stopped_mid_job_leaves_it_to_the_next_worker() {
     assert!(worker.status.success(), "{}", crate::cli::stderr(&worker));
     let job = store.get(&ids[0]).unwrap();
     assert_eq!(job.state, JobStatus::Completed, "{job:?}");
-    let history = cli.run(&["fabric", "history", "--json"]);
-    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    let failovers: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["operation"] == "UnplannedFailover")
-        .map(|h| h["vm"].as_str().unwrap())
-        .collect();
-    let mut once = failovers.clone();
-    once.sort();
-    once.dedup();
-    assert_eq!(failovers.len(), 12, "{failovers:?}");
-    assert_eq!(once.len(), 12, "each VM once: {failovers:?}");
+    use crate::jobs_cli::{operations_per_vm, vms, DEMO_VMS};
+    assert_eq!(
+        operations_per_vm(&cli, "UnplannedFailover"),
+        vms(&DEMO_VMS),
+        "each VM failed over once"
+    );
 }
