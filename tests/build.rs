@@ -2,7 +2,9 @@
 //! (`tests/guests/*`) for `wasm32-wasip2` with the `runbook` profile, in a
 //! target directory of their own (a nested cargo must not wait on the lock of
 //! the build that runs this script), and writes their paths as constants:
-//! `FAILOVER_PLAN`, `HOSTILE`, ... The tests use exactly what users ship.
+//! `FAILOVER_PLAN`, `HOSTILE`, ..., and `foreach_guest!`, which names them
+//! all (the tests use it to insist that every guest has a test). The tests
+//! use exactly what users ship.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,6 +61,7 @@ fn main() {
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut constants = String::new();
+    let mut names = String::new();
     for (package, _) in &packages {
         let file = package.replace('-', "_");
         let wasm = target_dir
@@ -75,7 +78,13 @@ fn main() {
             file.to_uppercase(),
             wasm.display().to_string()
         ));
+        names.push_str(&format!("        $mac!({file});\n"));
     }
+    // `foreach_guest!(m)` calls `m!(name)` for every guest built, so that
+    // the test binary can insist that each has a test.
+    constants.push_str(&format!(
+        "/// Calls `$mac!(name)` for every runbook and test guest built.\n#[macro_export]\nmacro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{names}    }};\n}}\n"
+    ));
     std::fs::write(out_dir.join("guests.rs"), constants).expect("writing guests.rs");
 }
 

@@ -9,7 +9,7 @@
 //! - `resume/*`: resuming a job whose journal holds 1,000 entries (≤ 50 ms):
 //!   `replay-1000` loads the journal from the store and runs the job against
 //!   it with no sink (all 1,000 calls answered from the journal, then `run`
-//!   returns); `execute-1000` is the whole `jobs::execute` of a fresh copy of
+//!   returns); `execute-1000` is the whole `drbook_jobs::execute` of a fresh copy of
 //!   such a job, as a worker resumes it (read the job and its module, load
 //!   the module from the runtime's cache, read the journal, mark it running,
 //!   replay, read its streams, record its end).
@@ -24,14 +24,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use drbook::fabric::simulator::{Simulator, Speed};
-use drbook::fabric::Fabric;
-use drbook::jobs::{execute, Execution, JobStore, Lease, Spool};
-use drbook::plan::RecoveryPlan;
-use drbook::runtime::{
-    JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Limits, Observer, Runbook, Runtime,
-    StopSignal,
+use drbook_core::fabric::Fabric;
+use drbook_core::job::{JobSpec, JobStatus, NewJob};
+use drbook_core::lease::Lease;
+use drbook_core::plan::RecoveryPlan;
+use drbook_core::store::{JobStore, RunEnd, RunLog};
+use drbook_core::TimeScale;
+use drbook_fabric_sim::Simulator;
+use drbook_jobs::{execute, Execution};
+use drbook_runtime::{
+    JobOptions, JobOutcome, Journal, Limits, Observer, Runbook, Runtime, StopSignal,
 };
+use drbook_store_sqlite::SqliteStore;
 use drbook_tests::{fixtures, guests};
 use tempfile::TempDir;
 
@@ -46,7 +50,7 @@ struct Bench {
     runtime: Runtime,
     probe: Arc<Runbook>,
     module: Vec<u8>,
-    store: JobStore,
+    store: Arc<dyn JobStore>,
     /// Holds every job of the bench, as a worker holds the jobs it runs.
     lease: Lease,
     fabric: Arc<dyn Fabric>,
@@ -58,7 +62,7 @@ impl Bench {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let estate = fixtures::estate(["vm-0".to_string()]);
-        let simulator = Simulator::init(dir.path(), &estate, false, Speed::Instant)
+        let simulator = Simulator::init(dir.path(), &estate, false, TimeScale::Instant)
             .expect("initialising the simulator");
         let plan = fixtures::one_group_plan("bench", vec!["vm-0".to_string()]);
         let tokio = tokio::runtime::Builder::new_current_thread()
@@ -71,9 +75,12 @@ impl Bench {
             .load(Path::new(guests::PROBE))
             .expect("loading the probe");
         let module = std::fs::read(guests::PROBE).expect("reading the probe");
-        let store = JobStore::open(dir.path()).expect("opening the job store");
+        let store: Arc<dyn JobStore> =
+            Arc::new(SqliteStore::open(dir.path()).expect("opening the job store"));
         let lease = Lease::new(OWNER, Duration::from_secs(3600));
-        assert!(store.renew(&lease).expect("renewing the lease"));
+        assert!(tokio
+            .block_on(store.renew(&lease))
+            .expect("renewing the lease"));
         Bench {
             _dir: dir,
             tokio,
@@ -95,33 +102,58 @@ impl Bench {
     /// A new job of the probe in the store (not measured where it is used).
     fn new_job(&self, calls: u64) -> String {
         let id = format!("job-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        self.store
-            .create(
-                &id,
-                &self.probe.digest,
+        let spec = self.spec(&id, calls);
+        self.tokio
+            .block_on(self.store.create(
+                NewJob {
+                    digest: &self.probe.digest,
+                    runbook: "probe.wasm",
+                    spec: &spec,
+                },
                 &self.module,
-                "probe.wasm",
-                &self.spec(&id, calls),
-                "bench",
-            )
+            ))
             .expect("creating a job");
         // Every append checks the lease, as in a worker.
-        assert!(self.store.claim(&id, &self.lease).unwrap());
+        assert!(self
+            .tokio
+            .block_on(self.store.claim(&id, &self.lease))
+            .unwrap());
         id
     }
 
-    fn spool(&self, id: &str) -> Spool {
-        self.store
-            .open_spool(id, &self.lease)
+    /// A run of job `id`: its log, which appends to the job's spool.
+    fn spool(&self, id: &str) -> Arc<dyn RunLog> {
+        self.tokio
+            .block_on(self.store.open_run(id, &self.lease))
             .expect("opening the spool")
             .0
+    }
+
+    /// Ends the run of `spool` (its job completed): what it spooled is
+    /// folded into the store, with how it ended.
+    fn fold(&self, spool: &dyn RunLog) {
+        let result = serde_json::json!({});
+        self.tokio
+            .block_on(spool.end(RunEnd::Finished {
+                status: JobStatus::Completed,
+                reason: None,
+                result: &result,
+            }))
+            .expect("folding the spool");
+    }
+
+    /// Job `id`'s journal.
+    fn journal(&self, id: &str) -> Vec<drbook_core::journal::Entry> {
+        self.tokio
+            .block_on(self.store.journal(id))
+            .expect("reading the journal")
     }
 
     /// Runs the probe as job `id` with `journal`; checks it completed having
     /// made (or replayed) `calls` calls.
     fn run(&self, id: &str, calls: u64, journal: Journal) -> JobOutcome {
         let options = JobOptions {
-            speed: Speed::Instant,
+            time_scale: TimeScale::Instant,
             ..JobOptions::default()
         };
         let outcome = self.tokio.block_on(self.runtime.run_job(
@@ -146,7 +178,7 @@ impl Bench {
         let ran = start.elapsed();
         let start = Instant::now();
         if let Some(spool) = spool {
-            spool.fold().expect("folding the spool");
+            self.fold(&*spool);
         }
         (ran, start.elapsed())
     }
@@ -157,7 +189,7 @@ impl Bench {
             runtime: self.runtime.clone(),
             fabric: self.fabric.clone(),
             limits: Limits::default(),
-            speed: Speed::Instant,
+            time_scale: TimeScale::Instant,
             observer: Observer::none(),
             unload_after: Duration::from_secs(60),
         }
@@ -186,11 +218,7 @@ fn journal(c: &mut Criterion) {
     let job = bench.new_job(CALLS);
     bench.probe(Some(&job), CALLS);
     assert_eq!(
-        bench
-            .store
-            .journal(&job)
-            .expect("reading the journal")
-            .len(),
+        bench.journal(&job).len(),
         CALLS as usize,
         "one journal entry per host call"
     );
@@ -198,22 +226,26 @@ fn journal(c: &mut Criterion) {
     let mut group = c.benchmark_group("journal");
     // The spool's part alone: one append of an entry like the probe's; and
     // one of an intent, which is synced to disk (an operation start's).
-    let entry = bench.store.journal(&job).expect("reading the journal")[0].clone();
+    let entry = bench.journal(&job)[0].clone();
     for (name, intent) in [("append", false), ("append_intent", true)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let spool = bench.spool(&bench.new_job(CALLS));
-                let start = Instant::now();
-                for seq in 0..iters as usize {
-                    if intent {
-                        spool.append_intent(seq, &entry)
-                    } else {
-                        spool.append(seq, &entry, None)
+                // On the runtime, as in a worker (a spool grown to its limit
+                // is folded on the blocking pool).
+                let elapsed = bench.tokio.block_on(async {
+                    let start = Instant::now();
+                    for seq in 0..iters as usize {
+                        if intent {
+                            spool.append_intent(seq, &entry).await
+                        } else {
+                            spool.append(seq, &entry, None)
+                        }
+                        .expect("appending an entry");
                     }
-                    .expect("appending an entry");
-                }
-                let elapsed = start.elapsed();
-                spool.fold().expect("folding the spool");
+                    start.elapsed()
+                });
+                bench.fold(&*spool);
                 elapsed
             })
         });
@@ -264,14 +296,14 @@ fn resume(c: &mut Criterion) {
     let bench = Bench::new();
     let source = bench.new_job(CALLS);
     bench.probe(Some(&source), CALLS);
-    let entries = bench.store.journal(&source).expect("reading the journal");
+    let entries = bench.journal(&source);
     assert_eq!(entries.len(), CALLS as usize);
 
     let mut group = c.benchmark_group("resume");
     group.sample_size(20);
     group.bench_function("replay-1000", |b| {
         b.iter(|| {
-            let entries = bench.store.journal(&source).expect("reading the journal");
+            let entries = bench.journal(&source);
             let outcome = bench.run(&source, CALLS, Journal::new(entries, None));
             assert_eq!(outcome.replayed, CALLS as usize);
             outcome
@@ -289,7 +321,10 @@ fn resume(c: &mut Criterion) {
                 for (seq, entry) in entries.iter().enumerate() {
                     spool.append(seq, entry, None).expect("copying the journal");
                 }
-                spool.fold().expect("folding the copy");
+                // Folded by the next run's opening, as after a crash; the
+                // job stays runnable (ending the run would end the job).
+                drop(spool);
+                drop(bench.spool(&id));
                 id
             },
             |id| {

@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use drbook::fabric::simulator::{Estate, Simulator, Speed};
-use drbook::fabric::{Direction, Fabric};
-use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{
-    JobEvent, JobOptions, JobOutcome, JobSpec, JobStatus, Journal, Observer, Runbook, Runtime,
-};
+use drbook_core::fabric::{Direction, Fabric};
+use drbook_core::job::{JobSpec, JobStatus, Trigger};
+use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{Estate, Simulator};
+use drbook_runtime::{JobEvent, JobOptions, JobOutcome, Journal, Observer, Runbook, Runtime};
 use drbook_tests::fixtures::{self, PRIMARY, RECOVERY};
 use drbook_tests::guests;
 use tempfile::TempDir;
@@ -56,7 +56,7 @@ fn estate_and_plan(groups: usize, per_group: usize) -> (Estate, RecoveryPlan) {
 /// A new instant simulator holding `estate`, in a directory of its own.
 fn fresh_fabric(estate: &Estate) -> (TempDir, Arc<dyn Fabric>) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let simulator = Simulator::init(dir.path(), estate, false, Speed::Instant)
+    let simulator = Simulator::init(dir.path(), estate, false, TimeScale::Instant)
         .expect("initialising the simulator");
     (dir, Arc::new(simulator))
 }
@@ -114,11 +114,12 @@ impl Bench {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<BTreeMap<_, _>>(),
-            webhook: None,
-            alert: None,
+            trigger: Trigger::CommandLine {
+                user: "bench".into(),
+            },
         };
         let options = JobOptions {
-            speed: Speed::Instant,
+            time_scale: TimeScale::Instant,
             observer,
             ..JobOptions::default()
         };

@@ -20,10 +20,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drbook::fabric::simulator::{Simulator, Speed};
-use drbook::fabric::{Direction, Fabric, OperationRequest, ProtectionState};
-use drbook::jobs::{Execution, JobStore, Worker, WorkerOptions};
-use drbook::runtime::{JobStatus, Limits, Observer, Runtime};
+use drbook_core::fabric::{Direction, Fabric, OperationRequest, ProtectionState};
+use drbook_core::job::{JobStatus, NewJob};
+use drbook_core::store::JobStore;
+use drbook_core::TimeScale;
+use drbook_fabric_sim::Simulator;
+use drbook_jobs::{Execution, Worker, WorkerOptions};
+use drbook_runtime::{Limits, Observer, Runtime};
+use drbook_store_sqlite::SqliteStore;
 use drbook_tests::{fixtures, guests};
 
 const TARGET_BYTES: u64 = 500 << 20;
@@ -94,30 +98,30 @@ fn main() {
 
     let setup = Instant::now();
     let estate = fixtures::estate((0..n).map(vm_name));
-    let instant = Simulator::init(data, &estate, false, Speed::Instant).expect("the simulator");
+    let instant = Simulator::init(data, &estate, false, TimeScale::Instant).expect("the simulator");
     tokio.block_on(fail_over_and_commit(&instant, n));
     drop(instant);
-    let fabric = Simulator::open(data, Speed::Factor(1.0)).expect("reopening the simulator");
+    let fabric = Simulator::open(data, TimeScale::Factor(1.0)).expect("reopening the simulator");
 
     let runtime = Runtime::new(None).expect("the runtime");
     let runbook = runtime
         .load(Path::new(guests::REPROTECT_PLAN))
         .expect("loading reprotect-plan");
     let module = std::fs::read(guests::REPROTECT_PLAN).expect("reading reprotect-plan");
-    let store = JobStore::open(data).expect("the job store");
+    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(data).expect("the job store"));
     for i in 0..n {
         let id = format!("job-{i:05}");
         let plan = fixtures::one_group_plan(&format!("reprotect-{}", vm_name(i)), vec![vm_name(i)]);
         let spec = fixtures::job_spec(&id, &plan, &[("poll-seconds", poll_seconds.to_string())]);
-        store
-            .create(
-                &id,
-                &runbook.digest,
+        tokio
+            .block_on(store.create(
+                NewJob {
+                    digest: &runbook.digest,
+                    runbook: "reprotect-plan.wasm",
+                    spec: &spec,
+                },
                 &module,
-                "reprotect-plan.wasm",
-                &spec,
-                "bench",
-            )
+            ))
             .expect("creating a job");
     }
     drop(runbook);
@@ -132,7 +136,7 @@ fn main() {
         runtime,
         fabric: Arc::new(fabric),
         limits: Limits::default(),
-        speed: Speed::Factor(1.0),
+        time_scale: TimeScale::Factor(1.0),
         observer: Observer::none(),
         unload_after: Duration::from_millis(100),
     };
@@ -151,7 +155,7 @@ fn main() {
             runs.fetch_add(1, Ordering::Relaxed);
             let failed = match result {
                 Ok(outcome) => {
-                    let outcome: &drbook::runtime::JobOutcome = outcome;
+                    let outcome: &drbook_runtime::JobOutcome = outcome;
                     (outcome.status != JobStatus::Running || outcome.wake.is_none())
                         .then(|| format!("{id}: {:?} {:?}", outcome.status, outcome.reason))
                 }
@@ -175,7 +179,7 @@ fn main() {
             let mut last_print = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                let waiting = store.waiting().expect("reading the job store").len();
+                let waiting = store.waiting().await.expect("reading the job store").len();
                 let failed = failures.lock().unwrap().len();
                 if waiting == n || failed > 0 || start.elapsed() > timeout {
                     let figures = (

@@ -16,13 +16,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Simulator, Speed};
-use drbook::fabric::Direction;
-use drbook::jobs::{Execution, JobStore, WorkerOptions};
-use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{JobEvent, JobStatus, Limits, Observer, Runtime};
-use drbook::serve::{serve, NewWebhook, RateLimit, RunTarget, ServeOptions, Webhooks};
+use drbook_core::fabric::Direction;
+use drbook_core::job::JobStatus;
+use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::store::JobStore;
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Simulator};
+use drbook_jobs::{Execution, WorkerOptions};
+use drbook_runtime::{JobEvent, Limits, Observer, Runtime};
+use drbook_store_sqlite::SqliteStore;
 use drbook_tests::guests;
+use drbook_triggers::{serve, NewWebhook, RateLimit, RunTarget, ServeOptions, Webhooks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -127,9 +131,9 @@ fn main() {
     let started_at = Instant::now();
 
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::init(dir.path(), &demo_estate(), false, Speed::Instant).unwrap();
+    let sim = Simulator::init(dir.path(), &demo_estate(), false, TimeScale::Instant).unwrap();
     let plan = RecoveryPlan::parse(&demo_plan_toml().unwrap(), "demo").unwrap();
-    let store = JobStore::open(dir.path()).unwrap();
+    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let runtime = Runtime::new(None).unwrap();
     let probe = runtime.load(Path::new(guests::PROBE)).unwrap();
 
@@ -153,7 +157,7 @@ fn main() {
         runtime,
         fabric: Arc::new(sim),
         limits: Limits::default(),
-        speed: Speed::Instant,
+        time_scale: TimeScale::Instant,
         observer,
         unload_after: Duration::from_secs(600),
     };
@@ -166,8 +170,13 @@ fn main() {
         direction: Direction::PrimaryToRecovery,
         parameters: Default::default(),
     };
-    let path = webhooks
-        .create(
+
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let path = tokio
+        .block_on(webhooks.create(
             NewWebhook {
                 name: "bench".into(),
                 run: target,
@@ -177,14 +186,9 @@ fn main() {
                 modules: vec![(probe.digest.clone(), std::fs::read(guests::PROBE).unwrap())],
             },
             "bench",
-        )
+        ))
         .unwrap()
         .path();
-
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     tokio.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -279,24 +283,28 @@ fn main() {
         assert_eq!(all_ids.len(), distinct);
         // Every job completes: none lost.
         loop {
-            let done = all_ids
-                .iter()
-                .filter(|id| store.get(id).unwrap().is_terminal())
-                .count();
+            let mut done = 0;
+            for id in &all_ids {
+                if store.get(id).await.unwrap().is_terminal() {
+                    done += 1;
+                }
+            }
             if done == all_ids.len() {
                 break;
             }
             assert!(started_at.elapsed() < TIME_BOUND, "out of time: {done} of {} jobs ended", all_ids.len());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let completed = all_ids
-            .iter()
-            .filter(|id| store.get(id).unwrap().state == JobStatus::Completed)
-            .count();
+        let mut completed = 0;
+        for id in &all_ids {
+            if store.get(id).await.unwrap().state == JobStatus::Completed {
+                completed += 1;
+            }
+        }
         println!(
             "  all {distinct} jobs ended {:?} after the first delivery; {completed} completed; jobs in the store: {}",
             began.elapsed(),
-            store.list(None, usize::MAX >> 1).unwrap().len() - latency_n
+            store.list(None, usize::MAX >> 1).await.unwrap().len() - latency_n
         );
         assert_eq!(completed, distinct);
         let _ = stop.send(());

@@ -8,10 +8,10 @@ pub mod guests {
 
 /// Estates, plans and job specs the benchmarks build.
 pub mod fixtures {
-    use drbook::fabric::simulator::{Estate, EstateVm};
-    use drbook::fabric::Direction;
-    use drbook::plan::{FailoverType, Group, RecoveryPlan};
-    use drbook::runtime::JobSpec;
+    use drbook_core::fabric::Direction;
+    use drbook_core::job::JobSpec;
+    use drbook_core::plan::{FailoverType, Group, RecoveryPlan};
+    use drbook_fabric_sim::{Estate, EstateVm};
 
     pub const PRIMARY: &str = "eastus";
     pub const RECOVERY: &str = "westus";

@@ -1,8 +1,8 @@
 //! Bad runbook files and bad plans get errors that name the problem and the fix.
 
-use drbook::fabric::Fabric;
-use drbook::plan::{check_against, RecoveryPlan};
-use drbook::runtime::LoadError;
+use drbook_core::fabric::Fabric;
+use drbook_core::plan::{check_against, RecoveryPlan};
+use drbook_runtime::LoadError;
 use drbook_tests::guests;
 
 use crate::support::{runtime, Demo};
@@ -76,7 +76,7 @@ fn a_plan_naming_unknown_vms_is_refused_with_each_problem() {
 
 #[test]
 fn a_compiled_runbook_is_cached_on_disk_and_a_bad_cache_file_is_recompiled() {
-    use drbook::runtime::Runtime;
+    use drbook_runtime::Runtime;
     let dir = tempfile::tempdir().unwrap();
     let first = Runtime::new(Some(dir.path().to_path_buf())).unwrap();
     let digest = first

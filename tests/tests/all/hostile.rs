@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use drbook::fabric::ProtectionState;
-use drbook::runtime::{JobOutcome, JobStatus, Limits, Stream};
+use drbook_core::fabric::ProtectionState;
+use drbook_core::job::JobStatus;
+use drbook_core::journal::Stream;
+use drbook_runtime::{JobOutcome, Limits};
 use drbook_tests::guests;
 
 use crate::support::{assert_completed, Demo, Job};
@@ -31,7 +33,7 @@ fn failure_reason(outcome: &JobOutcome) -> &str {
 }
 
 #[test]
-fn an_infinite_loop_is_stopped_at_its_deadline() {
+pub(crate) fn an_infinite_loop_is_stopped_at_its_deadline() {
     let demo = Demo::new();
     let limits = Limits {
         deadline: Duration::from_millis(300),

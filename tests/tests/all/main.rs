@@ -11,3 +11,24 @@ mod jobs_cli;
 mod runbooks;
 mod support;
 mod webhooks;
+
+/// The test that runs each guest `build.rs` built: `foreach_guest!` names
+/// every one, so a runbook or test guest added without a test here does not
+/// compile.
+mod tested {
+    pub(crate) use crate::hostile::an_infinite_loop_is_stopped_at_its_deadline as hostile;
+    pub(crate) use crate::runbooks::commit_plan_refuses_vms_that_were_not_failed_over as commit_plan;
+    pub(crate) use crate::runbooks::dr_drill_tests_and_always_cleans_up_leaving_production_untouched as dr_drill;
+    pub(crate) use crate::runbooks::failover_plan_fails_every_vm_over_once_group_by_group as failover_plan;
+    pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as failback_plan;
+    pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as reprotect_plan;
+    pub(crate) use crate::webhooks::the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold as probe;
+}
+
+macro_rules! assert_tested {
+    ($guest:ident) => {
+        #[allow(unused_imports)]
+        use tested::$guest as _;
+    };
+}
+drbook_tests::foreach_guest!(assert_tested);

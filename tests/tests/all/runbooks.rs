@@ -1,18 +1,19 @@
 //! Each example runbook end to end on the simulator, asserting every VM's
 //! final state, and the full DR cycle driven by runbooks only.
 
-use drbook::fabric::simulator::Fault;
-use drbook::fabric::{
+use drbook_core::fabric::{
     Direction, Health, Location, OperationKind, ProtectionState, TestFailoverState,
 };
-use drbook::plan::FailoverType;
-use drbook::runtime::{JobStatus, Stream};
+use drbook_core::job::JobStatus;
+use drbook_core::journal::Stream;
+use drbook_core::plan::FailoverType;
+use drbook_fabric_sim::Fault;
 use drbook_tests::guests;
 
 use crate::support::{assert_completed, lines, Demo, Job};
 
 #[test]
-fn failover_plan_fails_every_vm_over_once_group_by_group() {
+pub(crate) fn failover_plan_fails_every_vm_over_once_group_by_group() {
     let demo = Demo::new();
     let outcome = demo.run(Job::new(guests::FAILOVER_PLAN));
     assert_completed(&outcome);
@@ -128,7 +129,7 @@ fn failover_plan_stops_at_a_failed_group_and_reports_what_completed() {
 }
 
 #[test]
-fn the_full_cycle_runs_through_runbooks_only() {
+pub(crate) fn the_full_cycle_runs_through_runbooks_only() {
     let demo = Demo::new();
     assert_completed(&demo.run(Job::new(guests::FAILOVER_PLAN)));
     assert_completed(&demo.run(Job::new(guests::COMMIT_PLAN)));
@@ -207,7 +208,7 @@ fn the_full_cycle_runs_through_runbooks_only() {
 }
 
 #[test]
-fn commit_plan_refuses_vms_that_were_not_failed_over() {
+pub(crate) fn commit_plan_refuses_vms_that_were_not_failed_over() {
     let demo = Demo::new();
     let outcome = demo.run(Job::new(guests::COMMIT_PLAN));
     assert_eq!(outcome.status, JobStatus::Failed);
@@ -223,7 +224,7 @@ fn commit_plan_refuses_vms_that_were_not_failed_over() {
 }
 
 #[test]
-fn dr_drill_tests_and_always_cleans_up_leaving_production_untouched() {
+pub(crate) fn dr_drill_tests_and_always_cleans_up_leaving_production_untouched() {
     let demo = Demo::new();
     let before = demo.items();
     let outcome = demo.run(

@@ -1,13 +1,20 @@
-//! A demo fabric in a temporary directory, the plan that goes with it, and
-//! one runtime shared by every test (compiling a runbook once per binary).
+//! A demo fabric in a temporary directory, the plan that goes with it, one
+//! runtime shared by every test (compiling a runbook once per binary), and
+//! the job store for synchronous test code.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Fault, Simulator, Speed};
-use drbook::fabric::{Direction, Fabric, OperationKind, ProtectedItem};
-use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{JobOptions, JobOutcome, JobSpec, Journal, Limits, Runtime, Stream};
+use chrono::{DateTime, Utc};
+use drbook_core::fabric::{Direction, Fabric, OperationKind, ProtectedItem};
+use drbook_core::job::{JobRecord, JobSpec, JobStatus, Trigger};
+use drbook_core::journal::{Entry, Stream};
+use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::store::{JobStore, StoreError};
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Fault, Simulator};
+use drbook_runtime::{JobOptions, JobOutcome, Journal, Limits, Runtime};
+use drbook_store_sqlite::SqliteStore;
 
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -66,7 +73,7 @@ impl<'a> Job<'a> {
 impl Demo {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let sim = Simulator::init(dir.path(), &demo_estate(), false, Speed::Instant)
+        let sim = Simulator::init(dir.path(), &demo_estate(), false, TimeScale::Instant)
             .expect("the demo fabric");
         let plan = RecoveryPlan::parse(&demo_plan_toml().expect("the demo plan"), "demo")
             .expect("a valid demo plan");
@@ -96,13 +103,14 @@ impl Demo {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            webhook: None,
-            alert: None,
+            trigger: Trigger::CommandLine {
+                user: "test".into(),
+            },
         };
         let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
         let options = JobOptions {
             limits: job.limits,
-            speed: Speed::Instant,
+            time_scale: TimeScale::Instant,
             ..JobOptions::default()
         };
         self.tokio.block_on(runtime().run_job(
@@ -162,9 +170,61 @@ pub fn lines(outcome: &JobOutcome, stream: Stream) -> Vec<&str> {
 pub fn assert_completed(outcome: &JobOutcome) {
     assert_eq!(
         outcome.status,
-        drbook::runtime::JobStatus::Completed,
+        JobStatus::Completed,
         "job failed: {:?}\nstreams: {:#?}",
         outcome.failure,
         outcome.streams
     );
+}
+
+/// The job store (async) called from synchronous test code: each call is
+/// run to its end on a runtime of this wrapper's own (never from inside a
+/// runtime).
+pub struct BlockingStore {
+    store: Arc<dyn JobStore>,
+    tokio: tokio::runtime::Runtime,
+}
+
+impl BlockingStore {
+    /// The SQLite job store of data directory `dir`.
+    pub fn open(dir: &Path) -> Self {
+        Self::new(Arc::new(SqliteStore::open(dir).expect("the job store")))
+    }
+
+    pub fn new(store: Arc<dyn JobStore>) -> Self {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        BlockingStore { store, tokio }
+    }
+
+    /// The store itself, for what takes one (an `Execution`, `Webhooks`).
+    pub fn shared(&self) -> Arc<dyn JobStore> {
+        self.store.clone()
+    }
+
+    pub fn get(&self, id: &str) -> Result<JobRecord, StoreError> {
+        self.tokio.block_on(self.store.get(id))
+    }
+
+    pub fn list(
+        &self,
+        state: Option<JobStatus>,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        self.tokio.block_on(self.store.list(state, limit))
+    }
+
+    pub fn journal(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
+        self.tokio.block_on(self.store.journal(id))
+    }
+
+    pub fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.tokio.block_on(self.store.runnable(now, limit))
+    }
+
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.tokio.block_on(self.store.prune(before))
+    }
 }

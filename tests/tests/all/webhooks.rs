@@ -9,31 +9,60 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drbook::fabric::simulator::{demo_estate, demo_plan_toml, Simulator, Speed};
-use drbook::fabric::{Direction, Fabric, Location};
-use drbook::jobs::{Execution, JobRecord, JobStore, WorkerOptions};
-use drbook::plan::{FailoverType, RecoveryPlan};
-use drbook::runtime::{JobStatus, Limits, Observer};
-use drbook::serve::{
-    serve, Metrics, NewWebhook, RateLimit, RuleAction, RulesFile, RunTarget, ServeOptions,
-    WebhookError, Webhooks,
-};
+use drbook_core::fabric::{Direction, Fabric, Location};
+use drbook_core::job::{JobRecord, JobStatus};
+use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::webhook::AlertRecord;
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Simulator};
+use drbook_jobs::{Execution, WorkerOptions};
+use drbook_runtime::{Limits, Observer};
 use drbook_tests::guests;
+use drbook_triggers::{
+    serve, Created, Metrics, NewWebhook, RateLimit, RuleAction, RulesFile, RunTarget, ServeOptions,
+    Webhook, WebhookError, Webhooks,
+};
 
-use crate::support::runtime;
+use crate::support::{runtime, BlockingStore};
+
+/// The webhooks of a server's job store (async) called from synchronous
+/// test code, on the server's runtime.
+pub(crate) struct BlockingWebhooks {
+    webhooks: Webhooks,
+    tokio: tokio::runtime::Handle,
+}
+
+impl BlockingWebhooks {
+    pub(crate) fn create(&self, new: NewWebhook, by: &str) -> Result<Created, WebhookError> {
+        self.tokio.block_on(self.webhooks.create(new, by))
+    }
+
+    pub(crate) fn set_enabled(&self, name: &str, enabled: bool) -> Result<Webhook, WebhookError> {
+        self.tokio
+            .block_on(self.webhooks.set_enabled(name, enabled))
+    }
+
+    pub(crate) fn alerts(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<AlertRecord>, WebhookError> {
+        self.tokio.block_on(self.webhooks.alerts(name, limit))
+    }
+}
 
 /// A server on a demo fabric, with its job store and log.
 pub(crate) struct Server {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) addr: SocketAddr,
-    pub(crate) webhooks: Webhooks,
-    pub(crate) store: JobStore,
+    pub(crate) webhooks: BlockingWebhooks,
+    pub(crate) store: BlockingStore,
     pub(crate) sim: Simulator,
     pub(crate) plan: RecoveryPlan,
     pub(crate) log: Arc<Mutex<Vec<String>>>,
     pub(crate) metrics: Metrics,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<Result<(), drbook::serve::ServeError>>>,
+    served: Option<tokio::task::JoinHandle<Result<(), drbook_triggers::ServeError>>>,
     pub(crate) tokio: tokio::runtime::Runtime,
 }
 
@@ -61,20 +90,20 @@ impl Response {
 impl Server {
     pub(crate) fn start(options: ServeOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let sim = Simulator::init(dir.path(), &demo_estate(), false, Speed::Instant).unwrap();
+        let sim = Simulator::init(dir.path(), &demo_estate(), false, TimeScale::Instant).unwrap();
         let plan = RecoveryPlan::parse(&demo_plan_toml().unwrap(), "demo").unwrap();
-        let store = JobStore::open(dir.path()).unwrap();
+        let store = BlockingStore::open(dir.path());
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let exec = Execution {
-            store: store.clone(),
+            store: store.shared(),
             runtime: runtime().clone(),
             fabric: Arc::new(sim.clone()),
             limits: Limits::default(),
-            speed: Speed::Instant,
+            time_scale: TimeScale::Instant,
             observer: Observer::none(),
             unload_after: Duration::from_secs(600),
         };
@@ -96,7 +125,10 @@ impl Server {
             let _ = stop.await;
         }));
         Server {
-            webhooks: Webhooks::new(store.clone()),
+            webhooks: BlockingWebhooks {
+                webhooks: Webhooks::new(store.shared()),
+                tokio: tokio.handle().clone(),
+            },
             dir,
             addr,
             store,
@@ -198,7 +230,7 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
-    pub(crate) fn stop(&mut self) -> Result<(), drbook::serve::ServeError> {
+    pub(crate) fn stop(&mut self) -> Result<(), drbook_triggers::ServeError> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -308,11 +340,11 @@ fn a_good_token_starts_a_failover_that_runs_to_completion() {
     assert_eq!(job.trigger, "webhook:failover");
     let webhook = job
         .spec
-        .webhook
-        .as_ref()
+        .trigger
+        .webhook()
         .expect("the request is in the spec");
     assert_eq!(webhook.body, "{\"reason\":\"drill\"}");
-    assert!(job.spec.alert.is_none());
+    assert!(job.spec.trigger.alert().is_none());
     for vm in server.plan.groups.iter().flat_map(|g| &g.vms) {
         let item = server.tokio.block_on(server.sim.get_item(vm)).unwrap();
         assert_eq!(item.active_location, Location::Recovery, "{vm}");
@@ -444,10 +476,10 @@ fn signatures_good_bad_stale_and_replayed() {
         )
     };
 
-    let good = drbook::serve::sign(&secret, "msg-1", now, body);
+    let good = drbook_triggers::sign(&secret, "msg-1", now, body);
     let ids = post("msg-1", now, &good, body).job_ids();
     let job = server.finished(&ids[0]);
-    let headers = &job.spec.webhook.as_ref().unwrap().headers;
+    let headers = &job.spec.trigger.webhook().unwrap().headers;
     assert!(
         headers.iter().all(|(k, _)| !k.starts_with("webhook-")),
         "{headers:?}"
@@ -459,7 +491,7 @@ fn signatures_good_bad_stale_and_replayed() {
     let bad = post(
         "msg-2",
         now,
-        &drbook::serve::sign(&secret, "msg-2", now, b"other"),
+        &drbook_triggers::sign(&secret, "msg-2", now, b"other"),
         body,
     );
     assert_eq!(bad.status, 400);
@@ -468,7 +500,7 @@ fn signatures_good_bad_stale_and_replayed() {
     let stale = post(
         "msg-3",
         stale_ts,
-        &drbook::serve::sign(&secret, "msg-3", stale_ts, body),
+        &drbook_triggers::sign(&secret, "msg-3", stale_ts, body),
         body,
     );
     assert_eq!(stale.status, 400);
@@ -477,7 +509,7 @@ fn signatures_good_bad_stale_and_replayed() {
     assert_eq!(unsigned.status, 400);
 
     let wrong_secret =
-        drbook::serve::sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg-4", now, body);
+        drbook_triggers::sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg-4", now, body);
     assert_eq!(post("msg-4", now, &wrong_secret, body).status, 400);
 
     let log = server.log().join("\n");
@@ -595,7 +627,7 @@ fn a_duplicate_alert_gets_the_first_jobs_and_a_resolved_one_starts_nothing() {
     assert_eq!(second.json()["Duplicate"], true);
     let job = server.finished(&first[0]);
     assert_eq!(job.state, JobStatus::Completed, "{job:?}");
-    let a = job.spec.alert.as_ref().expect("the alert is in the spec");
+    let a = job.spec.trigger.alert().expect("the alert is in the spec");
     assert!(a.alert_id.ends_with("/a1"));
 
     let resolved = server.post(&path, &[], &alert("a1", "Sev1", "Resolved", "web-01"));
@@ -735,7 +767,7 @@ action = "ignore"
 }
 
 #[test]
-fn the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold() {
+pub(crate) fn the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold() {
     let server = Server::start(ServeOptions::default());
     let (path, _) = server.webhook(
         "probe",
@@ -888,8 +920,8 @@ fn an_old_job_spec_without_webhook_fields_still_loads() {
     // A spec as jobs stored before webhooks existed.
     let old = r#"{"jobId":"j","plan":{"name":"p","primary_region":"a","recovery_region":"b","groups":[]},
                   "failoverType":"Planned","direction":"PrimaryToRecovery","parameters":{}}"#;
-    let spec: drbook::runtime::JobSpec = serde_json::from_str(old).unwrap();
-    assert!(spec.webhook.is_none() && spec.alert.is_none());
+    let spec: drbook_core::job::JobSpec = serde_json::from_str(old).unwrap();
+    assert!(spec.trigger.webhook().is_none() && spec.trigger.alert().is_none());
 }
 
 #[test]
@@ -1022,7 +1054,7 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
         &alert("cli", "Sev0", "Fired", "web-01"),
     )
     .job_ids();
-    let store = JobStore::open(cli.dir.path()).unwrap();
+    let store = BlockingStore::open(cli.dir.path());
     let deadline = Instant::now() + Duration::from_secs(60);
     let job = loop {
         let job = store.get(&ids[0]).unwrap();
@@ -1055,7 +1087,7 @@ fn serve_stopped_mid_job_leaves_it_to_the_next_worker() {
         &alert("mid", "Sev0", "Fired", "web-01"),
     )
     .job_ids();
-    let store = JobStore::open(cli.dir.path()).unwrap();
+    let store = BlockingStore::open(cli.dir.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     while store.journal(&ids[0]).unwrap().len() < 3 {
         assert!(Instant::now() < deadline, "the job never got under way");

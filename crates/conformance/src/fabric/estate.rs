@@ -1,0 +1,50 @@
+//! The read model of a fresh estate: `list_items` lists every VM once, in
+//! order of name, and `get_item` gives the same item under any case of its
+//! name (IDs and names compare case-insensitively in Azure).
+
+use super::{settled, Harness, Setup};
+use std::collections::HashSet;
+
+pub async fn estate_reads_consistently(setup: &dyn Setup) {
+    let h = Harness::fresh(setup, "estate_reads_consistently").await;
+    let items = h
+        .fabric
+        .list_items()
+        .await
+        .expect("estate_reads_consistently: list_items");
+    let names: Vec<String> = items.iter().map(|item| item.name.to_lowercase()).collect();
+    let mut ordered = names.clone();
+    ordered.sort();
+    ordered.dedup();
+    assert_eq!(
+        names, ordered,
+        "estate_reads_consistently: list_items lists each VM once, by name"
+    );
+    let ids: HashSet<String> = items.iter().map(|item| item.id.to_lowercase()).collect();
+    assert_eq!(
+        ids.len(),
+        items.len(),
+        "estate_reads_consistently: ids are unique"
+    );
+    for item in &items {
+        assert!(
+            !item
+                .primary_region
+                .eq_ignore_ascii_case(&item.recovery_region),
+            "estate_reads_consistently: {} replicates within {}",
+            item.name,
+            item.primary_region
+        );
+        for name in [
+            item.name.clone(),
+            item.name.to_uppercase(),
+            item.name.to_lowercase(),
+        ] {
+            assert_eq!(
+                settled(&h.item(&name).await),
+                settled(item),
+                "estate_reads_consistently: get_item({name}) and list_items disagree"
+            );
+        }
+    }
+}

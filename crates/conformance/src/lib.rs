@@ -1,0 +1,8 @@
+//! The conformance suites of drbook's ports. A backend is done when it
+//! passes its port's suite: the simulator and the Azure backend run
+//! [`fabric`], SQLite and PostgreSQL run [`store`]. The suites are written
+//! over the trait objects only, so that they say what the port promises,
+//! not what one backend happens to do.
+
+pub mod fabric;
+pub mod store;

@@ -1,0 +1,99 @@
+//! The conformance suite of the job store port ([`JobStore`], with the
+//! [`RunLog`](drbook_core::store::RunLog) of a run): one public function per
+//! guarantee the port's docs give, and [`run_all`]. SQLite passes it, and
+//! PostgreSQL must pass the same.
+//!
+//! A backend runs every function in a test of its own, so that a failure
+//! names the guarantee, each on a store of its own that starts empty. The
+//! suite holds a store only as `Arc<dyn JobStore>`, and opens it again
+//! ([`Backend::open`]) wherever a guarantee is about another process: a
+//! reader on another host, the worker that resumes a job. The guarantee that
+//! needs a process to die for real (an intent outlives a crash of its
+//! writer) runs its writer in a child process, with [`crash_child_or`] and
+//! [`spawn_crash_child`], which other suites may use too.
+//!
+//! Leases are real here (a lease is a wall-clock deadline): the tests that
+//! let one lapse wait out [`SHORT_LEASE`].
+
+mod crash;
+mod fixtures;
+mod jobs;
+mod leases;
+mod runs;
+mod webhooks;
+
+use async_trait::async_trait;
+use drbook_core::store::JobStore;
+use std::sync::Arc;
+
+pub use crash::{
+    an_intent_survives_a_crash_of_its_writer, crash_child_or, spawn_crash_child, CRASH_CHILD,
+};
+pub use fixtures::SHORT_LEASE;
+pub use jobs::{
+    a_job_reads_the_module_it_is_pinned_to, a_stop_is_requested_and_read_back,
+    finish_ends_a_job_for_good, jobs_are_created_read_listed_and_counted,
+    prune_removes_old_ended_jobs_with_their_journals_and_streams,
+};
+pub use leases::{
+    a_claimed_job_is_running_under_its_lease, a_dead_workers_job_is_claimable_after_its_lease_ends,
+    a_lapsed_lease_is_never_renewed_and_claims_nothing, a_lease_not_yet_renewed_claims_nothing,
+    runnable_jobs_are_new_or_interrupted_oldest_first,
+};
+pub use runs::{
+    a_decision_resumes_a_suspended_job, a_finished_run_ends_its_job_and_releases_its_lease,
+    a_run_taken_over_writes_nothing_more, a_waiting_job_is_unloaded_until_woken,
+    housekeeping_keeps_what_runs_wrote, readers_see_what_a_running_job_appended,
+};
+pub use webhooks::{
+    a_delivery_creates_its_jobs_atomically, a_replayed_delivery_is_refused_until_forgotten,
+    alerts_are_listed_newest_first_and_deleted_with_their_webhook,
+    an_alert_is_recorded_once_with_its_jobs, webhooks_are_created_once_listed_enabled_and_deleted,
+};
+
+/// A job store under test, as the suite reaches it.
+#[async_trait]
+pub trait Backend: Send + Sync + Sized {
+    /// Opens the store again, as a new process would: every call returns a
+    /// new handle on the same store, which holds whatever earlier handles
+    /// wrote.
+    async fn open(&self) -> Arc<dyn JobStore>;
+
+    /// Where the store is, as text a child process is handed to open it
+    /// too (a data directory, a database URL).
+    fn place(&self) -> String;
+
+    /// The backend of the store at `place`, in a child process (see
+    /// [`crash_child_or`]); it must not remove the store when dropped: the
+    /// parent goes on with it.
+    fn at(place: &str) -> Self;
+}
+
+/// Every guarantee, each on a store of its own from `fresh`, in one test
+/// named `test` (the crash test runs that test again as its child). The
+/// crash test comes first: the child then writes its intent and dies before
+/// it would run anything else.
+pub async fn run_all<B: Backend>(test: &str, fresh: impl Fn() -> B) {
+    an_intent_survives_a_crash_of_its_writer(test, &fresh).await;
+    jobs_are_created_read_listed_and_counted(&fresh()).await;
+    a_job_reads_the_module_it_is_pinned_to(&fresh()).await;
+    finish_ends_a_job_for_good(&fresh()).await;
+    a_stop_is_requested_and_read_back(&fresh()).await;
+    prune_removes_old_ended_jobs_with_their_journals_and_streams(&fresh()).await;
+    runnable_jobs_are_new_or_interrupted_oldest_first(&fresh()).await;
+    a_claimed_job_is_running_under_its_lease(&fresh()).await;
+    a_lease_not_yet_renewed_claims_nothing(&fresh()).await;
+    a_lapsed_lease_is_never_renewed_and_claims_nothing(&fresh()).await;
+    a_dead_workers_job_is_claimable_after_its_lease_ends(&fresh()).await;
+    a_run_taken_over_writes_nothing_more(&fresh()).await;
+    readers_see_what_a_running_job_appended(&fresh()).await;
+    a_waiting_job_is_unloaded_until_woken(&fresh()).await;
+    a_finished_run_ends_its_job_and_releases_its_lease(&fresh()).await;
+    a_decision_resumes_a_suspended_job(&fresh()).await;
+    housekeeping_keeps_what_runs_wrote(&fresh()).await;
+    webhooks_are_created_once_listed_enabled_and_deleted(&fresh()).await;
+    a_replayed_delivery_is_refused_until_forgotten(&fresh()).await;
+    an_alert_is_recorded_once_with_its_jobs(&fresh()).await;
+    a_delivery_creates_its_jobs_atomically(&fresh()).await;
+    alerts_are_listed_newest_first_and_deleted_with_their_webhook(&fresh()).await;
+}

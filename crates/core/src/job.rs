@@ -1,0 +1,242 @@
+//! A job: what it runs (its spec, with the trigger that started it), where it
+//! stands (its status, what an unloaded job waits for) and how the store
+//! keeps it. A job is pinned to the digest of its module; its journal of
+//! host calls (`journal`) is what makes it resumable.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::alert::Alert;
+use crate::fabric::Direction;
+use crate::plan::{FailoverType, RecoveryPlan};
+use crate::webhook::WebhookData;
+
+/// What a job runs: its plan and inputs, like Azure's `RecoveryPlanContext`,
+/// and what started it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", from = "StoredSpec")]
+pub struct JobSpec {
+    pub job_id: String,
+    pub plan: RecoveryPlan,
+    pub failover_type: FailoverType,
+    pub direction: Direction,
+    /// `--param key=value` inputs.
+    pub parameters: BTreeMap<String, String>,
+    pub trigger: Trigger,
+}
+
+/// What started a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Trigger {
+    /// An operator's command (`drbook run`), with who ran it.
+    #[serde(rename_all = "camelCase")]
+    CommandLine { user: String },
+    /// A delivery to a webhook: the request as the runbook sees it, and the
+    /// Azure Monitor alert it carried.
+    #[serde(rename_all = "camelCase")]
+    Webhook {
+        request: WebhookData,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert: Option<Alert>,
+    },
+}
+
+impl Trigger {
+    /// Who or what started the job, as listings show it: `cli:<user>`,
+    /// `webhook:<name>`.
+    pub fn label(&self) -> String {
+        match self {
+            Trigger::CommandLine { user } => format!("cli:{user}"),
+            Trigger::Webhook { request, .. } => format!("webhook:{}", request.name),
+        }
+    }
+
+    /// The webhook request that started the job, if one did.
+    pub fn webhook(&self) -> Option<&WebhookData> {
+        match self {
+            Trigger::Webhook { request, .. } => Some(request),
+            Trigger::CommandLine { .. } => None,
+        }
+    }
+
+    /// The alert that started the job, if one did.
+    pub fn alert(&self) -> Option<&Alert> {
+        match self {
+            Trigger::Webhook { alert, .. } => alert.as_ref(),
+            Trigger::CommandLine { .. } => None,
+        }
+    }
+}
+
+/// A spec as stores hold it: specs written before `trigger` existed carry
+/// the webhook request and alert beside the plan (or nothing, for a command).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSpec {
+    job_id: String,
+    plan: RecoveryPlan,
+    failover_type: FailoverType,
+    direction: Direction,
+    parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    trigger: Option<Trigger>,
+    #[serde(default)]
+    webhook: Option<WebhookData>,
+    #[serde(default)]
+    alert: Option<Alert>,
+}
+
+impl From<StoredSpec> for JobSpec {
+    fn from(s: StoredSpec) -> Self {
+        let trigger = match (s.trigger, s.webhook) {
+            (Some(trigger), _) => trigger,
+            (None, Some(request)) => Trigger::Webhook {
+                request,
+                alert: s.alert,
+            },
+            (None, None) => Trigger::CommandLine {
+                user: String::new(),
+            },
+        };
+        JobSpec {
+            job_id: s.job_id,
+            plan: s.plan,
+            failover_type: s.failover_type,
+            direction: s.direction,
+            parameters: s.parameters,
+            trigger,
+        }
+    }
+}
+
+/// A job's status, with Azure Automation's names. `Running` and `Suspended`
+/// jobs may be unloaded, waiting for their [`Wake`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobStatus {
+    New,
+    Running,
+    /// Waiting for a person (a manual step).
+    Suspended,
+    Completed,
+    Failed,
+    Stopped,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::New,
+        JobStatus::Running,
+        JobStatus::Suspended,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Stopped,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
+        )
+    }
+}
+
+/// What an unloaded job waits for before it is loaded again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "on", rename_all = "camelCase")]
+pub enum Wake {
+    /// Every one of these operations is terminal.
+    Operations { ids: Vec<String> },
+    /// A person decided on the approval at this journal position.
+    Decision { journal_seq: usize, prompt: String },
+    /// This time has come.
+    Time { at: DateTime<Utc> },
+}
+
+/// A person's decision on a manual step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approved: bool,
+    pub by: String,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A job as the store keeps it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRecord {
+    pub id: String,
+    /// `sha256:<hex>` of the module the job is pinned to.
+    pub digest: String,
+    /// The runbook's file name when the job was created.
+    pub runbook: String,
+    pub spec: JobSpec,
+    /// Who or what started it ([`Trigger::label`]).
+    pub trigger: String,
+    #[serde(rename = "status")]
+    pub state: JobStatus,
+    /// Why it is suspended, waiting, stopped or failed.
+    pub reason: Option<String>,
+    /// What an unloaded job waits for.
+    pub wake: Option<Wake>,
+    pub stop_requested: Option<String>,
+    /// The summary of a finished job.
+    pub result: Option<serde_json::Value>,
+    pub created: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl JobRecord {
+    pub fn is_terminal(&self) -> bool {
+        self.state.is_terminal()
+    }
+}
+
+/// A job to create: its id and spec, and the module it is pinned to.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    /// `sha256:<hex>` of the module.
+    pub digest: &'a str,
+    /// The runbook's file name.
+    pub runbook: &'a str,
+    pub spec: &'a JobSpec,
+}
+
+/// A fresh job id, `job-<UUIDv7>`: unique, and ordered by creation time as
+/// text (within a process, strictly).
+pub fn new_id() -> String {
+    format!("job-{}", uuid::Uuid::now_v7())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_stored_before_triggers_reads_its_webhook_as_the_trigger() {
+        let old = r#"{"jobId":"j","plan":{"name":"p","primary_region":"a","recovery_region":"b","groups":[]},
+            "failoverType":"Planned","direction":"PrimaryToRecovery","parameters":{},
+            "webhook":{"name":"w","body":"{}","headers":[]}}"#;
+        let spec: JobSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(spec.trigger.label(), "webhook:w");
+        assert!(spec.trigger.alert().is_none());
+        let again: JobSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn job_ids_are_unique_and_sort_by_creation() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id()).collect();
+        assert!(
+            ids[0].starts_with("job-") && ids[0].len() == 40,
+            "{}",
+            ids[0]
+        );
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! What a job's journal and streams hold: every host call with its reply
+//! (the journal, which makes a job resumable; the replay itself is the
+//! runtime's), and the lines the runbook wrote (its streams, as Azure
+//! Automation keeps them: Output, Warning, Error, Verbose, Progress).
+
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+use crate::fabric::OperationRequest;
+
+/// A host call, as journaled: its name and arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum Call {
+    ListItems,
+    GetItem {
+        vm: String,
+    },
+    Start {
+        vm: String,
+        request: OperationRequest,
+    },
+    Attach {
+        id: String,
+    },
+    Status {
+        id: String,
+    },
+    Wait {
+        ids: Vec<String>,
+    },
+    Now,
+    Sleep {
+        millis: u64,
+    },
+    Log {
+        stream: Stream,
+        text: String,
+    },
+    Progress {
+        percent: u8,
+        activity: String,
+    },
+    Approval {
+        prompt: String,
+    },
+}
+
+impl Call {
+    /// Whether the call has an effect outside the job that must never be
+    /// made twice: its intent is durable before the effect (see
+    /// [`RunLog::append_intent`](crate::store::RunLog::append_intent)).
+    pub fn starts_an_operation(&self) -> bool {
+        matches!(self, Call::Start { .. })
+    }
+}
+
+/// One journal entry. `reply` is `None` for an intent not completed yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub call: Call,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<serde_json::Value>,
+    /// When the entry was written (ms since the epoch): the job's logical time.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stream {
+    Output,
+    Warning,
+    Error,
+    Verbose,
+    Progress,
+}
+
+/// One line of a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub stream: Stream,
+    #[serde(with = "unix_millis")]
+    pub time: SystemTime,
+    pub text: String,
+}
+
+mod unix_millis {
+    use serde::Deserialize;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let millis = time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        s.serialize_u64(millis)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_millis(u64::deserialize(d)?))
+    }
+}

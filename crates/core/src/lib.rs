@@ -1,0 +1,25 @@
+//! drbook's model and its ports, shared by every other crate and depending on
+//! none of the backends (no SQLite, HTTP server, CLI or WebAssembly engine).
+//!
+//! The data path, in the model's words: a [`job::Trigger`] (a command, a
+//! webhook with its [`alert`]) creates a job ([`job`]) in the job store
+//! ([`store`]); a worker runs it as an instance of its module ([`module`]),
+//! every host call journaled ([`journal`]), against a Site Recovery fabric
+//! ([`fabric`]) and a recovery plan ([`plan`]).
+//!
+//! The ports, each an object-safe async trait whose docs say what every
+//! backend guarantees: [`fabric::Fabric`], [`store::JobStore`] (with the
+//! [`store::RunLog`] of one run), [`module::ModuleSource`].
+
+pub mod alert;
+pub mod fabric;
+pub mod job;
+pub mod journal;
+pub mod lease;
+pub mod module;
+pub mod plan;
+pub mod store;
+pub mod time;
+pub mod webhook;
+
+pub use time::{TimeScale, TimeScaleError};

@@ -1,0 +1,45 @@
+//! Recovery plans (TOML files), mirroring Site Recovery's: a name, a primary
+//! and a recovery region, and ordered boot groups whose VMs fail over in
+//! parallel, with named steps before and after each group.
+//!
+//! Layout: `file` parses and checks a plan on its own; `check` holds it
+//! against a fabric's protected items.
+
+mod check;
+mod file;
+
+pub use check::check_against;
+pub use file::{Group, PlanError, RecoveryPlan, Step};
+
+use serde::{Deserialize, Serialize};
+
+/// What a job does with its plan; Azure's `FailoverType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailoverType {
+    Test,
+    Planned,
+    Unplanned,
+}
+
+impl FailoverType {
+    /// Every type, as `--type` and rules files spell them.
+    pub const NAMES: [&'static str; 3] = ["test", "planned", "unplanned"];
+}
+
+/// A failover type that is not one of [`FailoverType::NAMES`].
+#[derive(Debug, thiserror::Error)]
+#[error("type `{0}` is not one of test, planned, unplanned")]
+pub struct UnknownFailoverType(pub String);
+
+impl std::str::FromStr for FailoverType {
+    type Err = UnknownFailoverType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "test" => Ok(FailoverType::Test),
+            "planned" => Ok(FailoverType::Planned),
+            "unplanned" => Ok(FailoverType::Unplanned),
+            _ => Err(UnknownFailoverType(s.to_string())),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The job store port: where jobs, their journals and streams, approvals,
+//! stop requests, webhooks and their alerts live, shared by every worker,
+//! server and command on one store.
+//!
+//! Who implements it: `drbook-store-sqlite` (a file per data directory, the
+//! reference); next, PostgreSQL for several hosts. Both pass the conformance
+//! suite in `drbook-conformance`'s `store` module.
+//!
+//! What every backend guarantees:
+//! - **Leases and fencing.** A job is run only under a lease ([`Lease`]): a
+//!   claim takes it for the worker's lease, and every write a run makes (its
+//!   journal, its streams, how it ended) is checked against it, so a run whose
+//!   lease lapsed (its worker stalled) and whose job was taken over writes
+//!   nothing more: its writes fail with [`StoreError::LeaseLost`]. A lease
+//!   that lapsed is never renewed.
+//! - **Intents are durable before they return.** [`RunLog::append_intent`]
+//!   returns only once the entry would survive a crash of the writer and a
+//!   power loss, and any worker that later runs the job (on any host) reads
+//!   it back: a resumed job never starts an operation twice. Other appends may
+//!   be buffered; a crash may lose the last of them, which the resumed job
+//!   makes again.
+//! - **Readers see what was appended.** [`JobStore::journal`] and
+//!   [`JobStore::streams`] include what a running job appended, in order,
+//!   once each.
+//! - **One decision per step, one job per alert.** Approvals, stop requests
+//!   and deliveries are each one atomic change.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
+use crate::journal::{Entry, Record};
+use crate::lease::Lease;
+use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no job `{id}`; `drbook jobs list` lists the jobs")]
+    NoSuchJob { id: String },
+    #[error(
+        "{} is not a readable drbook job store ({detail}); it was left untouched: move it away to start \
+         with an empty job store",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} was written by a newer drbook (schema {found}, this build reads {supported}); upgrade drbook",
+        path.display()
+    )]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("the module {digest} of job `{job}` is missing from the job store")]
+    MissingModule { job: String, digest: String },
+    #[error(
+        "job `{job}` is no longer leased to {owner} (another worker took it over); this run stops writing and \
+         leaves the job to its new owner"
+    )]
+    LeaseLost { job: String, owner: String },
+    #[error("the spool of a running job, {}, cannot be used: {detail}", path.display())]
+    Spool { path: PathBuf, detail: String },
+    #[error("the job store holds a value it cannot read ({what}): {detail}")]
+    Decode { what: &'static str, detail: String },
+    /// The backend itself failed (its database, its connection).
+    #[error("job store error: {0}")]
+    Backend(String),
+}
+
+/// How a run of a job ended, recorded with the last of what it wrote.
+#[derive(Debug, Clone, Copy)]
+pub enum RunEnd<'a> {
+    /// Unloaded to wait: `Running` (operations, a timer) or `Suspended` (a
+    /// person), until `wake`.
+    Waiting {
+        status: JobStatus,
+        reason: &'a str,
+        wake: &'a Wake,
+    },
+    /// Ended for good, with its summary.
+    Finished {
+        status: JobStatus,
+        reason: Option<&'a str>,
+        result: &'a serde_json::Value,
+    },
+}
+
+/// A webhook to create, with the modules it runs.
+#[derive(Debug, Clone)]
+pub struct NewWebhookRow<'a> {
+    pub webhook: &'a StoredWebhook,
+    pub modules: Vec<WebhookModule<'a>>,
+}
+
+/// The job store. Object-safe: everything holds an `Arc<dyn JobStore>`.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Where the store is, for messages (`/data/jobs.db`, a database URL
+    /// without its password).
+    fn location(&self) -> String;
+
+    // Jobs.
+
+    /// Creates a job `New`, pinned to `module` (stored once per digest);
+    /// durable when it returns: a job whose id was handed out survives a
+    /// power loss.
+    async fn create(&self, job: NewJob<'_>, module: &[u8]) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &str) -> Result<JobRecord, StoreError>;
+
+    /// Jobs, newest first, optionally only those in `state`.
+    async fn list(
+        &self,
+        state: Option<JobStatus>,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// How many jobs are in each status (statuses without jobs left out).
+    async fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
+
+    /// The bytes of the module `job` is pinned to.
+    async fn module(&self, job: &JobRecord) -> Result<Vec<u8>, StoreError>;
+
+    /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
+    async fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<(), StoreError>;
+
+    /// The ids of jobs a worker may take now: new ones, interrupted ones
+    /// (running, not waiting, with a lease that ended before `now`), oldest
+    /// first.
+    async fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Jobs unloaded while they wait (on operations, a decision or a timer).
+    async fn waiting(&self) -> Result<Vec<(String, Wake)>, StoreError>;
+
+    /// Marks a waiting job runnable again (its wait is over): `Running`, no
+    /// wake. A job that ended meanwhile stays as it is.
+    async fn wake(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Ends a job for good (a job that cannot run at all, a stop while it
+    /// was not loaded).
+    async fn finish(
+        &self,
+        id: &str,
+        state: JobStatus,
+        reason: Option<&str>,
+        result: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes jobs that ended before `before`, with their journals, streams
+    /// and modules no job or webhook needs; returns how many.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    // Leases.
+
+    /// Takes job `id` into `lease` if nobody holds it and it is still
+    /// runnable (checked again here: the list claimed from may be stale);
+    /// true if taken. A job claimed is `Running` (started now, if it never
+    /// started). A lease not held (never renewed, or lapsed) claims nothing.
+    async fn claim(&self, id: &str, lease: &Lease) -> Result<bool, StoreError>;
+
+    /// Extends `lease` (every job it holds) by its duration from now; false
+    /// if it had lapsed, which is never renewed (another worker may have
+    /// taken its jobs over): the worker goes on under a new lease.
+    async fn renew(&self, lease: &Lease) -> Result<bool, StoreError>;
+
+    /// Gives up `owner`'s lease on job `id` (its run ended or was dropped).
+    async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Starts a run of job `id` held by `lease`: whatever an earlier run left
+    /// unfinished (its host died) is made whole first, then the run's log is
+    /// opened. Returns it with the journal the run replays.
+    async fn open_run(
+        &self,
+        id: &str,
+        lease: &Lease,
+    ) -> Result<(Arc<dyn RunLog>, Vec<Entry>), StoreError>;
+
+    /// Housekeeping after crashes, at a worker's start: what killed runs of
+    /// jobs that have ended left behind is stored or removed. Returns how
+    /// many leftovers were tidied.
+    async fn tidy(&self) -> Result<usize, StoreError>;
+
+    /// Periodic upkeep off the path of host calls (a worker calls it every
+    /// second): SQLite checkpoints its write-ahead log.
+    async fn maintain(&self) -> Result<(), StoreError>;
+
+    // What people and programs ask of a job.
+
+    /// Job `id`'s whole journal, a running job's latest entries included.
+    async fn journal(&self, id: &str) -> Result<Vec<Entry>, StoreError>;
+
+    /// Stream lines after `after` (a stream sequence number, from 1), in
+    /// order, a running job's latest lines included.
+    async fn streams(&self, id: &str, after: i64) -> Result<Vec<(i64, Record)>, StoreError>;
+
+    /// Records `approval` on the manual step at `journal_seq`; a suspended
+    /// job becomes runnable, a stopped one stays stopped.
+    async fn decide(
+        &self,
+        id: &str,
+        journal_seq: usize,
+        approval: &Approval,
+    ) -> Result<(), StoreError>;
+
+    async fn decision(&self, id: &str, journal_seq: usize) -> Result<Option<Approval>, StoreError>;
+
+    /// Asks job `id` to stop (`by` says who); its worker stops it at its
+    /// next host call.
+    async fn request_stop(&self, id: &str, by: &str) -> Result<(), StoreError>;
+
+    async fn stop_requested(&self, id: &str) -> Result<Option<String>, StoreError>;
+
+    // Webhooks and the alerts they receive.
+
+    /// Creates a webhook with its modules; false if one of that name exists.
+    async fn create_webhook(&self, new: NewWebhookRow<'_>) -> Result<bool, StoreError>;
+
+    async fn webhook(&self, name: &str) -> Result<Option<StoredWebhook>, StoreError>;
+
+    /// Every webhook, by name.
+    async fn webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError>;
+
+    /// False if there is no such webhook.
+    async fn set_webhook_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError>;
+
+    /// Deletes a webhook with its alert records (its jobs stay); false if
+    /// there was none.
+    async fn delete_webhook(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Records a signed delivery's message id at `now`; false if it was seen
+    /// (a replay). Ids recorded before `forget_before` are forgotten.
+    async fn first_delivery(
+        &self,
+        webhook: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a delivery and creates its jobs, atomically: if the same
+    /// alert (id and condition) was recorded before, nothing is created and
+    /// the first delivery's job ids are returned.
+    async fn record_delivery(&self, delivery: NewDelivery<'_>) -> Result<Recorded, StoreError>;
+
+    /// The latest `limit` alerts a webhook received, newest first.
+    async fn alerts(&self, webhook: &str, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+}
+
+/// What one run of a job writes: its journal entries and stream lines, then
+/// how it ended. Every write is fenced by the run's lease (see the module
+/// docs); after a [`StoreError::LeaseLost`] the run must end without
+/// recording anything.
+#[async_trait]
+pub trait RunLog: Send + Sync {
+    fn job_id(&self) -> &str;
+
+    /// Appends journal entry `seq` (a new one, or the reply to an intent)
+    /// and, atomically with it, the stream line the call produced. Called on
+    /// the path of every host call, so it must not block: a backend writes
+    /// to the page cache or a buffer, and may commit later in the background
+    /// (its errors then surface at the run's next call or at its end).
+    fn append(&self, seq: usize, entry: &Entry, stream: Option<&Record>) -> Result<(), StoreError>;
+
+    /// Appends an intent: an entry without its reply, for a call with an
+    /// effect outside the job about to be made. Durable when it returns.
+    async fn append_intent(&self, seq: usize, entry: &Entry) -> Result<(), StoreError>;
+
+    /// Appends a stream line that is not a host call's (stdout, stderr); as
+    /// [`append`](Self::append), it must not block.
+    fn append_stream(&self, record: &Record) -> Result<(), StoreError>;
+
+    /// Records how the run ended, with everything it appended, atomically.
+    async fn end(&self, end: RunEnd<'_>) -> Result<(), StoreError>;
+
+    /// Whether a write was refused because the run's lease was lost.
+    fn lease_lost(&self) -> bool;
+
+    /// The decision on the manual step at `journal_seq`, if a person made it.
+    async fn decision(&self, journal_seq: usize) -> Result<Option<Approval>, StoreError>;
+}

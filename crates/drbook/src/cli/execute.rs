@@ -1,0 +1,136 @@
+//! What `run`, `jobs resume` and `worker` share: the flags that bound a job,
+//! building an [`Execution`] from them, running one job here to its end, and
+//! printing how it ended.
+
+use clap::Args;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::progress::Live;
+use super::summary::Summary;
+use super::{Global, Outcome};
+use drbook_core::job::JobStatus;
+use drbook_core::plan::RecoveryPlan;
+use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
+use drbook_runtime::{parse_bytes, parse_duration, JobOutcome, Limits, Observer, Runtime};
+
+/// Flags that bound the jobs this process runs.
+#[derive(Args, Clone, Debug)]
+pub struct RunOptions {
+    /// A runbook's memory limit.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    pub memory: usize,
+    /// A runbook's wall-clock deadline, waits included.
+    #[arg(long, default_value = "4h", value_parser = parse_duration)]
+    pub deadline: Duration,
+    /// Waits longer than this unload a job's instance until the wait ends
+    /// (default: 2 s in a worker, which keeps many jobs; 10 min for a job
+    /// run here). Approvals always unload.
+    #[arg(long, value_parser = parse_duration)]
+    pub unload_after: Option<Duration>,
+    /// Show the runbook's verbose stream too.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Where the default of `--unload-after` differs.
+pub enum Host {
+    /// One job, run here by `run` or `jobs resume`.
+    Here,
+    Worker,
+}
+
+pub fn execution(
+    global: &Global,
+    options: &RunOptions,
+    host: Host,
+    observer: Observer,
+) -> anyhow::Result<Execution> {
+    let data_dir = global.data_dir()?;
+    let runtime = Runtime::new(Some(data_dir.join("cache")))
+        .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
+    Ok(Execution {
+        store: super::open_store(global)?,
+        runtime,
+        fabric: Arc::new(super::open_fabric(global)?),
+        limits: Limits {
+            memory_bytes: options.memory,
+            deadline: options.deadline,
+            ..Limits::default()
+        },
+        time_scale: global.time_scale()?,
+        observer,
+        unload_after: options.unload_after.unwrap_or(match host {
+            Host::Here => Duration::from_secs(600),
+            Host::Worker => Duration::from_secs(2),
+        }),
+    })
+}
+
+/// Runs job `id` in this process until it ends, waiting here while it is
+/// unloaded (an approval, a long operation). Ctrl-C leaves it resumable.
+pub async fn run_job_here(
+    exec: Execution,
+    id: &str,
+    view: &Live,
+) -> anyhow::Result<Option<JobOutcome>> {
+    let store = exec.store.clone();
+    let mut options = WorkerOptions::new(format!("run-{}-{id}", std::process::id()));
+    options.only = Some(id.to_string());
+    let report_view = view.clone();
+    let report = Box::new(
+        move |job: &str, result: &Result<JobOutcome, ExecuteError>| match result {
+            Ok(outcome) if !outcome.status.is_terminal() => {
+                let reason = outcome.reason.as_deref().unwrap_or("waiting");
+                let hint = if outcome.status == JobStatus::Suspended {
+                    format!(
+                        "; decide with `drbook jobs approve {job}` or `drbook jobs reject {job}`"
+                    )
+                } else {
+                    String::new()
+                };
+                report_view.note(&format!("job {job} {:?}: {reason}{hint}", outcome.status));
+            }
+            Ok(_) => {}
+            Err(e) => report_view.note(&format!("job {job} cannot run: {e}")),
+        },
+    );
+    let worker = Worker::new(exec, options, report);
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let outcome = worker.run(interrupted).await?;
+    if outcome.is_none() {
+        let job = store.get(id).await?;
+        if !job.is_terminal() {
+            view.note(&format!(
+                "interrupted; job {id} is {:?} and resumable: `drbook jobs resume {id}`, or any `drbook worker`",
+                job.state
+            ));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Prints the end of a job and picks the exit code.
+pub fn print_outcome(
+    global: &Global,
+    plan: &RecoveryPlan,
+    outcome: &Option<JobOutcome>,
+    view: &Live,
+) -> anyhow::Result<Outcome> {
+    view.finish();
+    let Some(outcome) = outcome else {
+        return Ok(Outcome::Failed);
+    };
+    let report = Summary::new(plan, outcome);
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(match outcome.status {
+        JobStatus::Completed => Outcome::Success,
+        _ => Outcome::Failed,
+    })
+}

@@ -1,0 +1,69 @@
+//! `drbook fabric`: the operator's view of the embedded simulator, like the
+//! portal's. One file per subcommand, each with its own `run`.
+
+mod fault;
+mod history;
+mod init;
+mod op;
+mod show;
+mod table;
+
+use super::{Global, InputError, Outcome};
+use clap::{Args, Subcommand};
+use drbook_fabric_sim::{SchemaError, SimulatorError};
+
+#[derive(Args)]
+pub struct FabricArgs {
+    #[command(subcommand)]
+    command: FabricCommand,
+}
+
+#[derive(Subcommand)]
+enum FabricCommand {
+    /// Create the fabric: the demo estate (`--demo`) or your own (`--estate FILE`).
+    Init(init::InitArgs),
+    /// One row per VM: where it runs, its state, health, RPO, allowed operations.
+    Show,
+    /// Start an operation on one or more VMs, as an operator would in the portal.
+    Op(op::OpArgs),
+    /// The audit trail: every operation ever started on this fabric.
+    History,
+    /// Inject (or clear) faults: failing operations, region outages, degraded replication.
+    Fault(fault::FaultArgs),
+    /// Back to the freshly initialised estate (the history is kept).
+    Reset,
+}
+
+pub async fn run(global: &Global, args: FabricArgs) -> anyhow::Result<Outcome> {
+    match args.command {
+        FabricCommand::Init(args) => init::run(global, args),
+        FabricCommand::Show => show::run(global).await,
+        FabricCommand::Op(args) => op::run(global, args).await,
+        FabricCommand::History => history::run(global),
+        FabricCommand::Fault(args) => fault::run(global, args),
+        FabricCommand::Reset => init::reset(global),
+    }
+}
+
+/// A bad estate, or a store that is missing, present, corrupt or newer, is
+/// the operator's to fix (exit code 2); anything else is a failure (1).
+fn classify(err: SimulatorError) -> anyhow::Error {
+    match err {
+        SimulatorError::Estate(_)
+        | SimulatorError::Store(
+            SchemaError::NotInitialised { .. }
+            | SchemaError::AlreadyInitialised { .. }
+            | SchemaError::Corrupt { .. }
+            | SchemaError::NewerSchema { .. },
+        ) => InputError::new(err.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+/// Who started an operation from the command line, for the audit trail.
+fn initiator() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".to_string())
+    )
+}

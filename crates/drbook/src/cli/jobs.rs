@@ -1,0 +1,298 @@
+//! `drbook jobs`: the job store as an operator sees it. List and show jobs,
+//! follow their streams, resume one here, decide a manual step, stop one.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{progress, Global, InputError, Outcome, RunOptions};
+use drbook_core::job::{Approval, JobRecord, JobStatus, Wake};
+use drbook_core::journal::Stream;
+use drbook_core::store::{JobStore, StoreError};
+use drbook_runtime::parse_duration;
+
+#[derive(Args)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Lists jobs, newest first.
+    List {
+        /// Only jobs with this status (New, Running, Suspended, Completed, Failed, Stopped).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<JobStatus>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Shows one job: spec, status, what it waits for, its result.
+    Show { id: String },
+    /// Prints a job's streams; `--follow` waits for more until the job ends.
+    Logs {
+        id: String,
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Runs an interrupted or waiting job here, replaying its journal.
+    Resume {
+        id: String,
+        /// Re-pin the job to this module first (e.g. a fixed runbook); the
+        /// replay checks that it makes the same calls.
+        #[arg(long)]
+        module: Option<PathBuf>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Approves the manual step a suspended job waits at.
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Rejects the manual step a suspended job waits at.
+    Reject {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Stops a job at its next host call.
+    Stop { id: String },
+    /// Deletes finished jobs older than a retention period, with their
+    /// journals and streams.
+    Prune {
+        /// Keep jobs that ended within this period (e.g. `30d`, `12h`).
+        #[arg(long, value_parser = parse_retention)]
+        older_than: chrono::Duration,
+    },
+}
+
+fn parse_retention(text: &str) -> Result<chrono::Duration, String> {
+    let d = parse_duration(text)?;
+    chrono::Duration::from_std(d).map_err(|e| e.to_string())
+}
+
+fn parse_status(text: &str) -> Result<JobStatus, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        format!(
+            "unknown status `{text}`; use New, Running, Suspended, Completed, Failed or Stopped"
+        )
+    })
+}
+
+pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
+    let store = super::open_store(global)?;
+    let store = store.as_ref();
+    let input = |e: StoreError| -> anyhow::Error {
+        match e {
+            StoreError::NoSuchJob { .. } => InputError::new(e.to_string()).into(),
+            other => other.into(),
+        }
+    };
+    match args.command {
+        JobsCommand::List { status, limit } => list(global, &store.list(status, limit).await?),
+        JobsCommand::Show { id } => {
+            let job = store.get(&id).await.map_err(input)?;
+            println!("{}", serde_json::to_string_pretty(&job)?);
+            Ok(Outcome::Success)
+        }
+        JobsCommand::Logs { id, follow } => {
+            logs(global, store, &store.get(&id).await.map_err(input)?, follow).await
+        }
+        JobsCommand::Resume {
+            id,
+            module,
+            options,
+        } => {
+            let job = store.get(&id).await.map_err(input)?;
+            resume(global, store, job, module, options).await
+        }
+        JobsCommand::Approve { id, comment } => {
+            decide(store, &store.get(&id).await.map_err(input)?, true, comment).await
+        }
+        JobsCommand::Reject { id, comment } => {
+            decide(store, &store.get(&id).await.map_err(input)?, false, comment).await
+        }
+        JobsCommand::Stop { id } => stop(store, &store.get(&id).await.map_err(input)?).await,
+        JobsCommand::Prune { older_than } => {
+            let pruned = store.prune(chrono::Utc::now() - older_than).await?;
+            println!("deleted {pruned} finished jobs and their journals and streams");
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn list(global: &Global, jobs: &[JobRecord]) -> anyhow::Result<Outcome> {
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(jobs)?);
+        return Ok(Outcome::Success);
+    }
+    println!(
+        "{:<40}  {:<9}  {:<20}  {:<16}  {:<9}  {:<20}  REASON",
+        "ID", "STATUS", "RUNBOOK", "PLAN", "TYPE", "CREATED"
+    );
+    for job in jobs {
+        println!(
+            "{:<40}  {:<9}  {:<20}  {:<16}  {:<9}  {:<20}  {}",
+            job.id,
+            format!("{:?}", job.state),
+            job.runbook,
+            job.spec.plan.name,
+            format!("{:?}", job.spec.failover_type),
+            job.created.format("%Y-%m-%d %H:%M:%S"),
+            job.reason.as_deref().unwrap_or("")
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+async fn logs(
+    global: &Global,
+    store: &dyn JobStore,
+    job: &JobRecord,
+    follow: bool,
+) -> anyhow::Result<Outcome> {
+    let mut after = 0;
+    loop {
+        // Whether the job had ended before its lines are read: then they are
+        // all there, and this is the last read.
+        let ended = !follow || store.get(&job.id).await?.is_terminal();
+        for (seq, record) in store.streams(&job.id, after).await? {
+            after = seq;
+            if global.json {
+                println!("{}", serde_json::to_string(&record)?);
+            } else if record.stream == Stream::Output {
+                println!("{}", record.text);
+            } else {
+                println!(
+                    "{}: {}",
+                    format!("{:?}", record.stream).to_lowercase(),
+                    record.text
+                );
+            }
+        }
+        if ended {
+            return Ok(Outcome::Success);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn resume(
+    global: &Global,
+    store: &dyn JobStore,
+    job: JobRecord,
+    module: Option<PathBuf>,
+    options: RunOptions,
+) -> anyhow::Result<Outcome> {
+    if job.is_terminal() {
+        return Err(InputError::new(format!(
+            "job {} has already ended ({:?}); nothing to resume",
+            job.id, job.state
+        ))
+        .into());
+    }
+    if let (Some(owner), Some(until)) = (&job.lease_owner, job.lease_until) {
+        if until > chrono::Utc::now() {
+            return Err(InputError::new(format!(
+                "job {} is being run by {owner} (its lease lasts until {until}); stop that process first, or wait for the lease to expire",
+                job.id
+            ))
+            .into());
+        }
+    }
+    {
+        let mode = if global.json {
+            progress::Mode::Quiet
+        } else {
+            progress::Mode::Lines
+        };
+        let view = progress::Live::new(&job.spec.plan, mode, options.verbose);
+        let exec = super::execution(global, &options, super::Host::Here, view.observer())?;
+        if let Some(path) = module {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                InputError::new(format!("cannot read runbook {}: {e}", path.display()))
+            })?;
+            let runbook = exec
+                .runtime
+                .load_bytes(&bytes, &path.display().to_string())
+                .map_err(|e| InputError::new(e.to_string()))?;
+            store.repin(&job.id, &runbook.digest, &bytes).await?;
+            view.note(&format!("job {} re-pinned to {}", job.id, runbook.digest));
+        }
+        if job.wake.is_some() {
+            // An unloaded job is not runnable until its wake-up; resuming it
+            // means replaying it now (which checks a re-pinned module at
+            // once). If it still waits, it is unloaded again and this
+            // process waits with it, as `drbook run` does.
+            store.wake(&job.id).await?;
+        }
+        let outcome = super::run_job_here(exec, &job.id, &view).await?;
+        super::print_outcome(global, &job.spec.plan, &outcome, &view)
+    }
+}
+
+async fn decide(
+    store: &dyn JobStore,
+    job: &JobRecord,
+    approved: bool,
+    comment: String,
+) -> anyhow::Result<Outcome> {
+    let Some(Wake::Decision {
+        journal_seq,
+        prompt,
+    }) = &job.wake
+    else {
+        return Err(InputError::new(format!(
+            "job {} is not waiting for an approval (it is {:?}); `drbook jobs list --status Suspended` lists the jobs that are",
+            job.id, job.state
+        ))
+        .into());
+    };
+    let decision = Approval {
+        approved,
+        by: super::who(),
+        comment,
+        at: chrono::Utc::now(),
+    };
+    store.decide(&job.id, *journal_seq, &decision).await?;
+    let verb = if approved { "approved" } else { "rejected" };
+    println!(
+        "{verb} \"{prompt}\" for job {} as {}; a worker (or `drbook jobs resume`) continues it",
+        job.id, decision.by
+    );
+    Ok(Outcome::Success)
+}
+
+async fn stop(store: &dyn JobStore, job: &JobRecord) -> anyhow::Result<Outcome> {
+    if job.is_terminal() {
+        return Err(InputError::new(format!(
+            "job {} has already ended ({:?})",
+            job.id, job.state
+        ))
+        .into());
+    }
+    let by = super::who();
+    let leased = job
+        .lease_until
+        .is_some_and(|until| until > chrono::Utc::now());
+    if leased && job.wake.is_none() {
+        store.request_stop(&job.id, &by).await?;
+        println!("stop requested: job {} stops at its next host call", job.id);
+    } else {
+        // Nothing runs it now: stop it here.
+        store.request_stop(&job.id, &by).await?;
+        store
+            .finish(
+                &job.id,
+                JobStatus::Stopped,
+                Some(&format!("stopped by {by}")),
+                &serde_json::Value::Null,
+            )
+            .await?;
+        println!("job {} stopped", job.id);
+    }
+    Ok(Outcome::Success)
+}

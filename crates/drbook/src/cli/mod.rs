@@ -1,0 +1,265 @@
+//! The `drbook` command line: a clap enum, one file per subcommand with its own
+//! `run`. Raw flags are validated into ready objects here, at the edge; errors
+//! get their context here and are printed once, in `main`.
+//!
+//! Exit codes: 0 success, 1 the job or operation failed or was refused,
+//! 2 usage or input error (see [`InputError`]).
+
+mod execute;
+mod fabric;
+mod jobs;
+mod plan;
+mod progress;
+mod run;
+mod runbook;
+mod serve;
+mod summary;
+mod webhook;
+mod worker;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use std::sync::Arc;
+
+use crate::config::{Config, FabricChoice, Overrides, StoreChoice};
+use drbook_core::store::JobStore;
+use drbook_core::TimeScale;
+use drbook_fabric_sim::Simulator;
+use drbook_store_sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(
+    name = "drbook",
+    version,
+    about = "Disaster-recovery runbooks, sandboxed in WebAssembly"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every subcommand understands.
+#[derive(Args, Clone, Debug)]
+pub struct Global {
+    /// Where drbook keeps its state (the simulator's fabric, caches).
+    #[arg(long, global = true, env = "DRBOOK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The configuration file (default: `<data-dir>/drbook.toml`, if any).
+    #[arg(long, global = true, env = "DRBOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// The fabric backend (`[fabric] kind`): `simulator`.
+    #[arg(long, global = true, env = "DRBOOK_FABRIC")]
+    pub fabric: Option<String>,
+
+    /// Simulator speed (`[fabric] speed`): a factor (`600` runs ten simulated
+    /// minutes per second) or `instant`; default 1.
+    #[arg(long, global = true, env = "DRBOOK_SPEED")]
+    pub speed: Option<TimeScale>,
+
+    /// The job store backend (`[store] kind`): `sqlite`.
+    #[arg(long, global = true, env = "DRBOOK_STORE")]
+    pub store: Option<String>,
+
+    /// The directory of the SQLite job store (`[store] path`; default: the
+    /// data dir).
+    #[arg(long, global = true, env = "DRBOOK_STORE_PATH")]
+    pub store_path: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The format of diagnostic logs on stderr, filtered by `RUST_LOG`
+    /// (default `warn`; e.g. `RUST_LOG=drbook_jobs=debug,drbook_runtime=trace`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// The resolved configuration, read once.
+    #[arg(skip)]
+    resolved: std::sync::OnceLock<Config>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per event, with its spans (job, request).
+    Json,
+}
+
+/// Sends `tracing`'s events to stderr, filtered by `RUST_LOG`.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
+}
+
+impl Global {
+    /// The configuration: these flags (and their environment variables) over
+    /// the configuration file over the defaults.
+    pub fn config(&self) -> anyhow::Result<&Config> {
+        if let Some(config) = self.resolved.get() {
+            return Ok(config);
+        }
+        let overrides = Overrides {
+            fabric: self.fabric.clone(),
+            speed: self.speed,
+            store: self.store.clone(),
+            store_path: self.store_path.clone(),
+        };
+        let config = Config::load(&self.data_dir()?, self.config.as_deref(), &overrides)
+            .map_err(|e| InputError::new(e.to_string()))?;
+        Ok(self.resolved.get_or_init(|| config))
+    }
+
+    /// The time scale of the fabric (and of runbooks' sleeps).
+    pub fn time_scale(&self) -> anyhow::Result<TimeScale> {
+        Ok(self.config()?.time_scale())
+    }
+
+    /// `--data-dir`, else `DRBOOK_DATA_DIR`, else the platform data dir.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => dirs::data_dir().map(|d| d.join("drbook")).ok_or_else(|| {
+                InputError::new("cannot find a data directory on this platform; pass --data-dir DIR or set DRBOOK_DATA_DIR").into()
+            }),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and drive the embedded Site Recovery simulator.
+    Fabric(fabric::FabricArgs),
+    /// Check recovery plan files.
+    Plan(plan::PlanArgs),
+    /// Run a runbook against a recovery plan.
+    Run(run::RunArgs),
+    /// Inspect runbook files.
+    Runbook(runbook::RunbookArgs),
+    /// List, follow, resume, approve and stop jobs.
+    Jobs(jobs::JobsArgs),
+    /// Run jobs from the job store: new, interrupted and woken ones.
+    Worker(worker::WorkerArgs),
+    /// Serve webhooks and alerts: each delivery starts jobs, run here.
+    Serve(serve::ServeArgs),
+    /// Create, list, enable, disable and delete webhooks.
+    Webhook(webhook::WebhookArgs),
+}
+
+/// An error in what the operator asked for (exit code 2), as opposed to an
+/// operation or job that failed (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+impl InputError {
+    pub fn new(message: impl Into<String>) -> Self {
+        InputError(message.into())
+    }
+}
+
+/// Opens the simulator's fabric in the data directory.
+pub fn open_fabric(global: &Global) -> anyhow::Result<Simulator> {
+    let data_dir = global.data_dir()?;
+    match global.config()?.fabric {
+        FabricChoice::Simulator { time_scale } => Simulator::open(&data_dir, time_scale)
+            .map_err(|e| InputError::new(e.to_string()).into()),
+    }
+}
+
+/// Opens the configured job store.
+pub fn open_store(global: &Global) -> anyhow::Result<Arc<dyn JobStore>> {
+    match &global.config()?.store {
+        StoreChoice::Sqlite { dir } => Ok(Arc::new(SqliteStore::open(dir)?)),
+    }
+}
+
+pub use execute::{execution, print_outcome, run_job_here, Host, RunOptions};
+
+/// Who runs this command, for triggers and decisions.
+pub fn who() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".to_string())
+}
+
+/// How a subcommand ended when it did not fail outright.
+pub enum Outcome {
+    Success,
+    /// The job or operation failed; the details were already printed.
+    Failed,
+}
+
+pub fn main() -> ExitCode {
+    // End quietly when the reader of our output goes away (`drbook fabric
+    // show | head`), as Unix tools do, instead of panicking on EPIPE.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of a signal, before any
+    // thread is started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    init_logs(cli.global.log_format);
+    // One runtime for the whole process, whatever the command.
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|tokio| tokio.block_on(dispatch(cli)));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code_of(&err))
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Fabric(args) => fabric::run(global, args).await,
+        Command::Plan(args) => plan::run(global, args).await,
+        Command::Run(args) => run::run(global, args).await,
+        Command::Runbook(args) => runbook::run(global, args),
+        Command::Jobs(args) => jobs::run(global, args).await,
+        Command::Worker(args) => worker::run(global, args).await,
+        Command::Serve(args) => serve::run(global, args).await,
+        Command::Webhook(args) => webhook::run(global, args).await,
+    }
+}
+
+fn exit_code_of(err: &anyhow::Error) -> u8 {
+    use drbook_core::fabric::FabricError;
+    for cause in err.chain() {
+        if cause.is::<InputError>() {
+            return 2;
+        }
+        if let Some(fabric) = cause.downcast_ref::<FabricError>() {
+            return match fabric {
+                FabricError::ItemNotFound { .. }
+                | FabricError::OperationNotFound { .. }
+                | FabricError::RecoveryPointNotFound { .. }
+                | FabricError::InvalidRequest { .. } => 2,
+                _ => 1,
+            };
+        }
+    }
+    1
+}

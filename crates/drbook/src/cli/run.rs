@@ -1,0 +1,144 @@
+//! `drbook run`: creates a job for a runbook and a recovery plan, and runs it
+//! here with live progress (or leaves it to a worker with `--detach`). The
+//! job is durable: if this process dies, `drbook jobs resume` or any
+//! `drbook worker` finishes it.
+
+use anyhow::Context as _;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::{progress, Global, InputError, Outcome, RunOptions};
+use drbook_core::fabric::Direction;
+use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
+use drbook_core::module::{Files, ModuleSource};
+use drbook_core::plan::{check_against, FailoverType, RecoveryPlan};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The runbook: a WebAssembly component built with drbook-sdk.
+    runbook: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
+    /// Create the job and leave it to a worker (`drbook worker`); print its id.
+    #[arg(long)]
+    detach: bool,
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+/// What a job runs on: its plan, failover type, direction and inputs (`run`,
+/// `webhook create`).
+#[derive(Args)]
+pub struct JobArgs {
+    /// The recovery plan (TOML).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The kind of failover the job performs.
+    #[arg(long = "type", default_value = "planned", value_parser = failover_type())]
+    pub failover_type: FailoverType,
+    /// The direction of the failover.
+    #[arg(long, value_enum, default_value = "primary-to-recovery")]
+    pub direction: DirectionArg,
+    /// An input of the job, `key=value`; repeat for more.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `--type`: one of [`FailoverType::NAMES`], listed in `--help`.
+fn failover_type() -> impl clap::builder::TypedValueParser<Value = FailoverType> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(FailoverType::NAMES)
+        .map(|name| name.parse().expect("a listed failover type parses"))
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DirectionArg {
+    PrimaryToRecovery,
+    RecoveryToPrimary,
+}
+
+impl From<DirectionArg> for Direction {
+    fn from(d: DirectionArg) -> Self {
+        match d {
+            DirectionArg::PrimaryToRecovery => Direction::PrimaryToRecovery,
+            DirectionArg::RecoveryToPrimary => Direction::RecoveryToPrimary,
+        }
+    }
+}
+
+pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
+    let parameters = parse_params(&args.job.params)?;
+    let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
+    let module = Files
+        .fetch(&args.runbook.display().to_string())
+        .await
+        .map_err(|e| InputError::new(e.to_string()))?;
+
+    let mode = match (global.json, std::io::stderr().is_terminal()) {
+        (true, _) => progress::Mode::Quiet,
+        (false, true) => progress::Mode::Bars,
+        (false, false) => progress::Mode::Lines,
+    };
+    let view = progress::Live::new(&plan, mode, args.options.verbose);
+    let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
+    exec.runtime
+        .load_bytes(&module.bytes, &module.origin)
+        .map_err(|e| InputError::new(e.to_string()))?;
+    let items = exec
+        .fabric
+        .list_items()
+        .await
+        .context("reading the fabric")?;
+    check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
+
+    let spec = JobSpec {
+        job_id: new_id(),
+        plan: plan.clone(),
+        failover_type: args.job.failover_type,
+        direction: args.job.direction.into(),
+        parameters,
+        trigger: Trigger::CommandLine { user: super::who() },
+    };
+    let job = NewJob {
+        digest: &module.digest,
+        runbook: module.name(),
+        spec: &spec,
+    };
+    exec.store.create(job, &module.bytes).await?;
+    if args.detach {
+        println!("{}", spec.job_id);
+        return Ok(Outcome::Success);
+    }
+    let outcome = super::run_job_here(exec, &spec.job_id, &view).await?;
+    super::print_outcome(global, &plan, &outcome, &view)
+}
+
+/// `key=value` pairs into a map; an empty key, a missing `=` or a repeated
+/// key is an input error.
+pub(super) fn parse_params(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut params = BTreeMap::new();
+    for pair in raw {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(InputError::new(format!(
+                "--param `{pair}` has no `=`; write it as --param key=value"
+            ))
+            .into());
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(InputError::new(format!(
+                "--param `{pair}` has an empty key; write it as --param key=value"
+            ))
+            .into());
+        }
+        if params.insert(key.to_string(), value.to_string()).is_some() {
+            return Err(InputError::new(format!(
+                "--param `{key}` is given twice; give each input once"
+            ))
+            .into());
+        }
+    }
+    Ok(params)
+}

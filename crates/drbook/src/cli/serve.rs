@@ -1,0 +1,96 @@
+//! `drbook serve`: the webhook server, with a worker in the same process.
+//! Prints `listening on http://ADDR` once bound (with `--listen
+//! 127.0.0.1:0`, the port chosen). Ctrl-C or SIGTERM stops it gracefully:
+//! every job under way stays resumable.
+
+use clap::Args;
+use std::time::Duration;
+
+use super::{execution, Global, InputError, Outcome, RunOptions};
+use drbook_jobs::WorkerOptions;
+use drbook_runtime::{parse_duration, Observer};
+use drbook_triggers::{serve, RateLimit, ServeOptions};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Deliveries per second each webhook takes (bursts of twice that).
+    #[arg(long, default_value_t = 1000.0)]
+    rate_limit: f64,
+    /// Signed deliveries whose timestamp is further than this from now are
+    /// refused, and their message ids remembered this long.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    replay_window: Duration,
+    /// The bearer token of `GET /jobs/{id}`; the job API is off without it.
+    #[arg(long, env = "DRBOOK_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Jobs loaded at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// How often the job store is polled for jobs other processes created.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    poll: Duration,
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
+    if args.rate_limit.is_nan() || args.rate_limit <= 0.0 {
+        return Err(InputError::new(
+            "--rate-limit must be a positive number of deliveries per second",
+        )
+        .into());
+    }
+    {
+        let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| InputError::new(format!("cannot listen on {}: {e}", args.listen)))?;
+        let mut worker =
+            WorkerOptions::new(format!("serve-{}-{}", super::who(), std::process::id()));
+        worker.concurrency = args.concurrency.max(1);
+        worker.poll = args.poll;
+        let options = ServeOptions {
+            rate_limit: RateLimit::per_second(args.rate_limit),
+            replay_window: args.replay_window,
+            api_token: args.api_token.filter(|t| !t.is_empty()),
+            ..ServeOptions::default()
+        };
+        println!("listening on http://{}", listener.local_addr()?);
+        eprintln!(
+            "serve: job store {}; job API {}",
+            exec.store.location(),
+            if options.api_token.is_some() {
+                "on"
+            } else {
+                "off (set DRBOOK_API_TOKEN)"
+            }
+        );
+        serve(listener, exec, worker, options, shutdown_signal()).await?;
+        Ok(Outcome::Success)
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

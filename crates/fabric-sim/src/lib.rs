@@ -1,0 +1,44 @@
+//! The embedded Site Recovery simulator: a [`Fabric`](drbook_core::fabric::Fabric)
+//! with the semantics of the reference's §3, persisted in SQLite at
+//! `<data-dir>/fabric.db` and driven by a clock, so that an operation started
+//! by one process is further along (or done) when the next opens the store.
+//!
+//! Layout:
+//! - `simulator`: the [`Simulator`] handle, opening/initialising the store, and
+//!   settling operations whose end time has passed.
+//! - `fabric_impl`: the `Fabric` trait on top of it.
+//! - `admin`: faults, history, operation counts, reset.
+//! - `state_machine`: the state machine (allowed operations, refusals, effects).
+//! - `record`: an item's stored state and its read model.
+//! - `recovery_points`: points derived from the replication's schedule.
+//! - `operations`: operation rows, which are also the audit trail.
+//! - `schema`: the SQLite schema, migrations and rows.
+//! - `faults`, `estate`, `demo`, `profile`, `clock`: the inputs (the
+//!   time scale is drbook-core's `TimeScale`).
+
+mod admin;
+mod clock;
+mod demo;
+mod estate;
+mod fabric_impl;
+mod faults;
+mod operations;
+mod profile;
+mod record;
+mod recovery_points;
+mod schema;
+mod simulator;
+mod state_machine;
+
+#[cfg(test)]
+mod tests;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use demo::{demo_estate, demo_plan_path, demo_plan_toml, DEMO_PLAN_NAME};
+pub use estate::{Estate, EstateError, EstateVm};
+pub use faults::{Fault, Faults};
+pub use operations::HistoryEntry;
+pub use profile::{Profile, Schedule};
+pub use schema::{SchemaError, SCHEMA_VERSION};
+pub use simulator::{Options, Simulator, SimulatorError, STORE_FILE};
+pub use state_machine::direction_flag;

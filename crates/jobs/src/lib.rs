@@ -1,0 +1,15 @@
+//! Durable jobs, over the job store port ([`drbook_core::store::JobStore`]).
+//! Every run is a job in the store: pinned to the digest of its module, with
+//! its plan, inputs and trigger, its journal of host calls, its streams and
+//! its result. A job whose host dies is resumed by replaying its journal; a
+//! job waiting on a long operation or a person is unloaded and woken when the
+//! wait ends.
+//!
+//! Layout: `runner` (runs one job: replay, then live, and records how it
+//! ended), `worker` (runs many: claims, leases, wake-ups).
+
+mod runner;
+mod worker;
+
+pub use runner::{execute, wake_ready, ExecuteError, Execution};
+pub use worker::{Report, Worker, WorkerOptions};

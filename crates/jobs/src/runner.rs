@@ -1,0 +1,185 @@
+//! Running one job once: load the module it is pinned to, replay its
+//! journal, go on live, and record how this run ended: finished for good, or
+//! unloaded to wait for its wake-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drbook_core::fabric::{Fabric, FabricError};
+use drbook_core::job::{JobRecord, JobStatus, Wake};
+use drbook_core::lease::Lease;
+use drbook_core::store::{JobStore, RunEnd, StoreError};
+use drbook_core::TimeScale;
+use drbook_runtime::{
+    JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runbook, Runtime, StopSignal,
+};
+
+/// Everything needed to run jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Execution {
+    pub store: Arc<dyn JobStore>,
+    pub runtime: Runtime,
+    pub fabric: Arc<dyn Fabric>,
+    pub limits: Limits,
+    /// How fast the fabric's time runs (its sleeps are scaled alike).
+    pub time_scale: TimeScale,
+    pub observer: Observer,
+    /// Waits longer than this unload the job's instance.
+    pub unload_after: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("job `{id}` has already ended ({status:?}); nothing to run")]
+    Ended { id: String, status: JobStatus },
+    #[error("the module job `{id}` is pinned to cannot be loaded: {source}")]
+    Module { id: String, source: LoadError },
+    #[error(
+        "the job store's module for job `{id}` has digest {found}, but the job is pinned to {pinned}: the store \
+         was tampered with; the job will not run with another module"
+    )]
+    Tampered {
+        id: String,
+        pinned: String,
+        found: String,
+    },
+}
+
+/// Runs job `id` once (see the module docs), held by `lease`. `stop` stops
+/// it at its next host call.
+pub async fn execute(
+    exec: &Execution,
+    id: &str,
+    lease: &Lease,
+    stop: StopSignal,
+) -> Result<JobOutcome, ExecuteError> {
+    let job = exec.store.get(id).await?;
+    if job.is_terminal() {
+        return Err(ExecuteError::Ended {
+            id: id.to_string(),
+            status: job.state,
+        });
+    }
+    let runbook = match exec.runtime.loaded(&job.digest) {
+        Some(runbook) => runbook,
+        None => load_pinned(exec, &job).await?,
+    };
+    // What an earlier run left in its spool (its host died) is folded into
+    // the store first, so the journal is whole.
+    let (run, entries) = exec.store.open_run(id, lease).await?;
+    tracing::debug!(replaying = entries.len(), "run started");
+    let journal = Journal::new(entries, Some(run.clone()));
+    let options = JobOptions {
+        limits: exec.limits,
+        time_scale: exec.time_scale,
+        observer: exec.observer.clone(),
+        unload_after: Some(exec.unload_after),
+        stop,
+        started: job.started,
+    };
+    let mut outcome = exec
+        .runtime
+        .run_job(
+            &runbook,
+            job.spec.clone(),
+            exec.fabric.clone(),
+            options,
+            journal,
+        )
+        .await;
+    // A run whose lease lapsed under it (its worker stalled) records
+    // nothing: the job goes to whoever holds it next, resumed from what was
+    // spooled while the lease held.
+    if run.lease_lost() {
+        return Err(StoreError::LeaseLost {
+            job: id.to_string(),
+            owner: lease.owner().to_string(),
+        }
+        .into());
+    }
+    // The duration of the whole job, not only of this run.
+    if let Some(started) = job.started {
+        outcome.duration_seconds =
+            (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    }
+    // The spool and how the run ended, in one transaction; `LeaseLost` if
+    // another worker took the job over: its state is that one's.
+    let summary;
+    let end = match (&outcome.wake, outcome.status.is_terminal()) {
+        (Some(wake), false) => RunEnd::Waiting {
+            status: outcome.status,
+            reason: outcome.reason.as_deref().unwrap_or(""),
+            wake,
+        },
+        _ => {
+            let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+            if let Some(map) = value.as_object_mut() {
+                map.remove("streams");
+            }
+            summary = value;
+            RunEnd::Finished {
+                status: outcome.status,
+                reason: outcome.reason.as_deref(),
+                result: &summary,
+            }
+        }
+    };
+    run.end(end).await?;
+    tracing::debug!(status = ?outcome.status, reason = ?outcome.reason, "run ended");
+    // The streams of the whole job, all in the store now.
+    outcome.streams = exec
+        .store
+        .streams(id, 0)
+        .await?
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect();
+    Ok(outcome)
+}
+
+/// Loads the module a job is pinned to from the store, checking its digest.
+async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, ExecuteError> {
+    let module = exec.store.module(job).await?;
+    let runbook = exec
+        .runtime
+        .load_bytes(&module, &job.runbook)
+        .map_err(|source| ExecuteError::Module {
+            id: job.id.clone(),
+            source,
+        })?;
+    if runbook.digest != job.digest {
+        return Err(ExecuteError::Tampered {
+            id: job.id.clone(),
+            pinned: job.digest.clone(),
+            found: runbook.digest.clone(),
+        });
+    }
+    Ok(runbook)
+}
+
+/// Whether what an unloaded job waits for has come.
+pub async fn wake_ready(
+    store: &dyn JobStore,
+    fabric: &dyn Fabric,
+    job_id: &str,
+    wake: &Wake,
+) -> Result<bool, StoreError> {
+    Ok(match wake {
+        Wake::Time { at } => chrono::Utc::now() >= *at,
+        Wake::Decision { journal_seq, .. } => store.decision(job_id, *journal_seq).await?.is_some(),
+        Wake::Operations { ids } => {
+            for id in ids {
+                match fabric.operation(id).await {
+                    Ok(status) if !status.state.is_terminal() => return Ok(false),
+                    // Terminal, or gone: the replay will see it either way.
+                    Ok(_) | Err(FabricError::OperationNotFound { .. }) => {}
+                    // A passing fault: ask again later.
+                    Err(_) => return Ok(false),
+                }
+            }
+            true
+        }
+    })
+}

@@ -1,0 +1,282 @@
+//! A worker runs jobs from the job store: new ones, interrupted ones (their
+//! lease expired: the host that ran them died), and unloaded ones whose wait
+//! is over. A lease in the store keeps two workers from running one job; the
+//! worker renews the leases of the jobs it runs and passes stop requests on.
+//!
+//! `drbook run` is a worker restricted to the job it just created.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+use super::runner::{execute, wake_ready, ExecuteError, Execution};
+use drbook_core::job::JobStatus;
+use drbook_core::lease::Lease;
+use drbook_core::store::StoreError;
+use drbook_runtime::{JobOutcome, StopSignal};
+
+/// How often a worker asks the job store for its upkeep
+/// ([`JobStore::maintain`](drbook_core::store::JobStore::maintain)).
+const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name in leases: unique per process.
+    pub owner: String,
+    /// How long a lease lasts without renewal: how soon another worker takes
+    /// over the jobs of a worker that died.
+    pub lease: Duration,
+    /// Jobs loaded at once (unloaded, waiting jobs do not count).
+    pub concurrency: usize,
+    /// How often the store is polled.
+    pub poll: Duration,
+    /// Run only this job; return when it ends.
+    pub only: Option<String>,
+    /// Return when no job is left to run or wait for.
+    pub exit_when_idle: bool,
+    /// Look at the store now, without waiting for the next poll: whoever
+    /// creates a job in this process notifies it (`drbook serve`).
+    pub wake: Option<Arc<Notify>>,
+}
+
+impl WorkerOptions {
+    pub fn new(owner: String) -> Self {
+        WorkerOptions {
+            owner,
+            lease: Duration::from_secs(30),
+            concurrency: 64,
+            poll: Duration::from_millis(100),
+            only: None,
+            exit_when_idle: false,
+            wake: None,
+        }
+    }
+}
+
+/// How the worker saw a job end, for its log.
+pub type Report = Box<dyn Fn(&str, &Result<JobOutcome, ExecuteError>) + Send + Sync>;
+
+pub struct Worker {
+    exec: Execution,
+    options: WorkerOptions,
+    report: Report,
+}
+
+struct Loaded {
+    task: JoinHandle<Result<JobOutcome, ExecuteError>>,
+    stop: StopSignal,
+    /// The lease it runs under (the worker's, or an earlier one that lapsed).
+    lease: Lease,
+}
+
+impl Worker {
+    pub fn new(exec: Execution, options: WorkerOptions, report: Report) -> Self {
+        Worker {
+            exec,
+            options,
+            report,
+        }
+    }
+
+    fn wanted(&self, id: &str) -> bool {
+        self.options.only.as_deref().is_none_or(|only| only == id)
+    }
+
+    /// Renews `lease`, or replaces it if it lapsed (this worker stalled past
+    /// it): the runs under the old one stop at their next write and end, and
+    /// their jobs are resumed by whoever claims them next.
+    async fn renew(&self, lease: &mut Lease, generation: &mut u32) -> Result<(), StoreError> {
+        let store = &self.exec.store;
+        if !store.renew(lease).await? {
+            *generation += 1;
+            let owner = format!("{}.{generation}", self.options.owner);
+            *lease = Lease::new(owner, self.options.lease);
+            store.renew(lease).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs jobs until `shutdown` resolves (or, with `only`, until that job
+    /// ends: its last outcome is returned). On shutdown the jobs under way
+    /// are dropped where they are: their journals make them resumable.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Option<JobOutcome>, StoreError> {
+        tokio::pin!(shutdown);
+        let store = &self.exec.store;
+        let mut lease = Lease::new(self.options.owner.as_str(), self.options.lease);
+        let mut generation = 0;
+        self.renew(&mut lease, &mut generation).await?;
+        // What a killed worker may have left behind for jobs that ended.
+        store.tidy().await?;
+        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        let mut renewed = Instant::now();
+        let mut maintained = Instant::now();
+        let mut upkeep: Option<JoinHandle<Result<(), StoreError>>> = None;
+        let mut woken = Instant::now() - Duration::from_secs(3600);
+        loop {
+            let finished: Vec<String> = loaded
+                .iter()
+                .filter(|(_, l)| l.task.is_finished())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in finished {
+                let Some(job) = loaded.remove(&id) else {
+                    continue;
+                };
+                let result = job.task.await.unwrap_or_else(|panic| {
+                    Err(ExecuteError::Store(StoreError::Decode {
+                        what: "job task",
+                        detail: panic.to_string(),
+                    }))
+                });
+                store.release(&id, job.lease.owner()).await?;
+                (self.report)(&id, &result);
+                if let Err(e) = &result {
+                    // A job that cannot run at all (its module, its store)
+                    // must not be retried forever; one that ended, or that
+                    // another worker took over, is not this worker's to fail.
+                    if !matches!(
+                        e,
+                        ExecuteError::Ended { .. }
+                            | ExecuteError::Store(StoreError::LeaseLost { .. })
+                    ) {
+                        store
+                            .finish(
+                                &id,
+                                JobStatus::Failed,
+                                Some(&e.to_string()),
+                                &serde_json::Value::Null,
+                            )
+                            .await?;
+                    }
+                }
+                if self.options.only.as_deref() == Some(id.as_str()) {
+                    match &result {
+                        Ok(outcome) if outcome.status.is_terminal() => {
+                            return Ok(Some(outcome.clone()));
+                        }
+                        Ok(_) => {}
+                        // Lost while this process stalled: claimed again
+                        // below, unless another worker has it now.
+                        Err(ExecuteError::Store(StoreError::LeaseLost { .. })) => {}
+                        Err(_) => return Ok(None),
+                    }
+                }
+            }
+
+            for (id, job) in &loaded {
+                if let Some(by) = store.stop_requested(id).await? {
+                    job.stop.stop(&by);
+                }
+            }
+
+            // Unloaded jobs whose wait is over become runnable again. Their
+            // conditions are checked less often than the store is polled.
+            if woken.elapsed() >= self.options.poll * 5 {
+                woken = Instant::now();
+                for (id, wake) in store.waiting().await? {
+                    if self.wanted(&id)
+                        && wake_ready(store.as_ref(), self.exec.fabric.as_ref(), &id, &wake).await?
+                    {
+                        store.wake(&id).await?;
+                    }
+                    // Thousands of waiting jobs take a while to check: the
+                    // leases of the loaded ones must not lapse meanwhile.
+                    if renewed.elapsed() >= self.options.lease / 3 {
+                        self.renew(&mut lease, &mut generation).await?;
+                        renewed = Instant::now();
+                    }
+                }
+            }
+
+            let free = self.options.concurrency.saturating_sub(loaded.len());
+            if free > 0 {
+                for id in store.runnable(chrono::Utc::now(), free).await? {
+                    if !self.wanted(&id)
+                        || loaded.contains_key(&id)
+                        || !store.claim(&id, &lease).await?
+                    {
+                        continue;
+                    }
+                    let stop = StopSignal::default();
+                    // A stop asked for before the job was loaded holds at once.
+                    if let Some(by) = store.stop_requested(&id).await? {
+                        stop.stop(&by);
+                    }
+                    let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
+                    let held = lease.clone();
+                    // Everything the run logs (its host calls, its store and
+                    // fabric calls) is in the job's span.
+                    let span = tracing::info_span!("job", job = %id, lease = %lease.owner());
+                    let task = tokio::spawn(
+                        async move { execute(&exec, &job_id, &held, signal).await }
+                            .instrument(span),
+                    );
+                    loaded.insert(
+                        id,
+                        Loaded {
+                            task,
+                            stop,
+                            lease: lease.clone(),
+                        },
+                    );
+                }
+            }
+
+            if renewed.elapsed() >= self.options.lease / 3 {
+                self.renew(&mut lease, &mut generation).await?;
+                renewed = Instant::now();
+            }
+
+            if maintained.elapsed() >= MAINTAIN_EVERY
+                && upkeep.as_ref().is_none_or(|c| c.is_finished())
+            {
+                let store = store.clone();
+                upkeep = Some(tokio::spawn(async move { store.maintain().await }));
+                maintained = Instant::now();
+            }
+
+            if loaded.is_empty() {
+                if let Some(only) = &self.options.only {
+                    let job = store.get(only).await?;
+                    if job.is_terminal() {
+                        return Ok(None);
+                    }
+                } else if self.options.exit_when_idle
+                    && store
+                        .runnable(chrono::Utc::now() + self.options.lease, 1)
+                        .await?
+                        .is_empty()
+                    && store.waiting().await?.is_empty()
+                {
+                    return Ok(None);
+                }
+            }
+
+            let woken_up = async {
+                match &self.options.wake {
+                    Some(wake) => wake.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(self.options.poll) => {}
+                _ = woken_up => {}
+                _ = &mut shutdown => {
+                    for (id, job) in loaded.drain() {
+                        job.task.abort();
+                        store.release(&id, job.lease.owner()).await?;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}

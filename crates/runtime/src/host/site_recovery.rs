@@ -1,0 +1,337 @@
+//! `site-recovery`: the fabric's operations, as resources the runbook can wait
+//! on. Every call is journaled; starting an operation is an intent first, so
+//! a resumed job re-attaches to an operation it started instead of starting
+//! it twice. Every operation the runbook starts, and how it ends, is recorded
+//! in the job's tracker: the job's report comes from the host, not from the
+//! runbook.
+
+use wasmtime::component::Resource;
+
+use crate::bindings::site_recovery::{self as sr, RecoveryPointChoice};
+use crate::bindings::types::Direction;
+use crate::events::{JobEvent, Observer};
+use crate::job::Unload;
+use crate::journal::Replay;
+use crate::state::{InstanceState, Live};
+use drbook_core::fabric::{
+    Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, ProtectedItem,
+    SourceSiteOperations,
+};
+use drbook_core::job::Wake;
+use drbook_core::journal::Call;
+
+/// The host's side of an `operation` resource.
+#[derive(Debug, Clone)]
+pub struct OperationHandle {
+    pub id: String,
+    pub vm: String,
+}
+
+type Started = wasmtime::Result<Result<Resource<OperationHandle>, sr::FabricError>>;
+type Statuses = Vec<Result<OperationStatus, FabricError>>;
+
+impl InstanceState {
+    async fn start(&mut self, vm: String, request: OperationRequest) -> Started {
+        let kind = request.kind();
+        let call = Call::Start {
+            vm: vm.clone(),
+            request: request.clone(),
+        };
+        let replayed = self.journal.replaying();
+        let reply: Result<String, FabricError> = match self.replay(&call)? {
+            Replay::Reply(reply) => reply,
+            // The previous run wrote the intent and died before the reply:
+            // the fabric knows whether the operation started.
+            Replay::Intent { seq, .. } => {
+                let initiator = self.initiator(seq);
+                let found = self.live.fabric.find_operation(&vm, &initiator).await;
+                let reply = match found {
+                    Ok(Some(status)) => Ok(status.id),
+                    Ok(None) => self.live.fabric.start(&vm, &request, &initiator).await,
+                    Err(e) => Err(e),
+                };
+                self.journal.complete(seq, &reply)?;
+                reply
+            }
+            Replay::Live => {
+                let seq = self.journal.intent(call).await?;
+                let reply = self
+                    .live
+                    .fabric
+                    .start(&vm, &request, &self.initiator(seq))
+                    .await;
+                self.journal.complete(seq, &reply)?;
+                reply
+            }
+        };
+        let id = match reply {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        // What an unplanned or test failover may lose is the item's RPO now.
+        let rpo_seconds = match kind {
+            OperationKind::PlannedFailover => Some(0),
+            OperationKind::UnplannedFailover | OperationKind::TestFailover => {
+                let vm = vm.clone();
+                let item: Result<ProtectedItem, FabricError> = self
+                    .journaled(Call::GetItem { vm: vm.clone() }, |live| async move {
+                        Ok(live.fabric.get_item(&vm).await)
+                    })
+                    .await?;
+                item.ok().and_then(|item| item.rpo_seconds)
+            }
+            _ => None,
+        };
+        self.tracker.started(&id, &vm, kind, rpo_seconds);
+        if !replayed {
+            self.live.observer.notify(&JobEvent::OperationStarted {
+                vm: vm.clone(),
+                kind,
+                id: id.clone(),
+            });
+        }
+        Ok(Ok(self.table.push(OperationHandle { id, vm })?))
+    }
+
+    /// Who started an operation, for the fabric's audit trail: the job and
+    /// the journal entry, which also lets a resumed job find it again.
+    fn initiator(&self, seq: usize) -> String {
+        format!("job {} call {}", self.spec.job_id, seq + 1)
+    }
+
+    fn handle(&self, op: &Resource<OperationHandle>) -> wasmtime::Result<OperationHandle> {
+        Ok(self.table.get(op)?.clone())
+    }
+
+    /// Waits for operations (journaled); a wait longer than `unload_after`
+    /// unloads the instance until they are all done.
+    async fn wait_for(&mut self, ids: Vec<String>) -> wasmtime::Result<Statuses> {
+        let results: Statuses = self
+            .journaled(Call::Wait { ids: ids.clone() }, |live| wait_live(live, ids))
+            .await?;
+        for status in results.iter().flatten() {
+            if status.state.is_terminal() {
+                self.tracker.ended(status);
+            }
+        }
+        Ok(results)
+    }
+}
+
+async fn wait_live(live: Live, ids: Vec<String>) -> wasmtime::Result<Statuses> {
+    let waits = futures::future::join_all(
+        ids.iter()
+            .map(|id| follow(live.fabric.as_ref(), &live.observer, id)),
+    );
+    let Some(after) = live.unload_after else {
+        return live.wait(waits).await;
+    };
+    match tokio::time::timeout(after, live.wait(waits)).await {
+        Ok(results) => results,
+        Err(_) => {
+            let reason = format!("waiting for {} operation(s): {}", ids.len(), ids.join(", "));
+            Err(Unload::waiting(Wake::Operations { ids }, reason).into())
+        }
+    }
+}
+
+/// Waits for an operation, reporting its progress when it moves and its end.
+async fn follow(
+    fabric: &dyn Fabric,
+    observer: &Observer,
+    id: &str,
+) -> Result<OperationStatus, FabricError> {
+    let mut last_percent = None;
+    fabric
+        .wait(id, &mut |status| {
+            if status.state.is_terminal() {
+                observer.notify(&JobEvent::OperationEnded {
+                    status: status.clone(),
+                });
+            } else if last_percent != Some(status.percent_complete) {
+                last_percent = Some(status.percent_complete);
+                observer.notify(&JobEvent::OperationProgress {
+                    vm: status.vm.clone(),
+                    id: status.id.clone(),
+                    percent: status.percent_complete,
+                });
+            }
+        })
+        .await
+}
+
+fn wit<T: Into<U>, U>(result: Result<T, FabricError>) -> Result<U, sr::FabricError> {
+    result.map(Into::into).map_err(Into::into)
+}
+
+impl sr::Host for InstanceState {
+    async fn list_items(
+        &mut self,
+    ) -> wasmtime::Result<Result<Vec<sr::ProtectedItem>, sr::FabricError>> {
+        let items: Result<Vec<ProtectedItem>, FabricError> = self
+            .journaled(Call::ListItems, |live| async move {
+                Ok(live.fabric.list_items().await)
+            })
+            .await?;
+        Ok(items
+            .map(|items| items.into_iter().map(Into::into).collect())
+            .map_err(Into::into))
+    }
+
+    async fn get_item(
+        &mut self,
+        vm: String,
+    ) -> wasmtime::Result<Result<sr::ProtectedItem, sr::FabricError>> {
+        let call = Call::GetItem { vm: vm.clone() };
+        let item: Result<ProtectedItem, FabricError> = self
+            .journaled(
+                call,
+                |live| async move { Ok(live.fabric.get_item(&vm).await) },
+            )
+            .await?;
+        Ok(wit(item))
+    }
+
+    async fn planned_failover(&mut self, vm: String, direction: Direction) -> Started {
+        self.start(
+            vm,
+            OperationRequest::PlannedFailover {
+                direction: direction.into(),
+            },
+        )
+        .await
+    }
+
+    async fn unplanned_failover(
+        &mut self,
+        vm: String,
+        direction: Direction,
+        recovery_point: RecoveryPointChoice,
+        shutdown_source: bool,
+    ) -> Started {
+        let source_site_operations = if shutdown_source {
+            SourceSiteOperations::Required
+        } else {
+            SourceSiteOperations::NotRequired
+        };
+        let request = OperationRequest::UnplannedFailover {
+            direction: direction.into(),
+            recovery_point: recovery_point.into(),
+            source_site_operations,
+        };
+        self.start(vm, request).await
+    }
+
+    async fn test_failover(
+        &mut self,
+        vm: String,
+        direction: Direction,
+        network: String,
+        recovery_point: RecoveryPointChoice,
+    ) -> Started {
+        let request = OperationRequest::TestFailover {
+            direction: direction.into(),
+            network,
+            recovery_point: recovery_point.into(),
+        };
+        self.start(vm, request).await
+    }
+
+    async fn test_failover_cleanup(&mut self, vm: String, comments: String) -> Started {
+        self.start(vm, OperationRequest::TestFailoverCleanup { comments })
+            .await
+    }
+
+    async fn commit(&mut self, vm: String) -> Started {
+        self.start(vm, OperationRequest::Commit).await
+    }
+
+    async fn cancel_failover(&mut self, vm: String) -> Started {
+        self.start(vm, OperationRequest::CancelFailover).await
+    }
+
+    async fn change_recovery_point(&mut self, vm: String, recovery_point_id: String) -> Started {
+        self.start(
+            vm,
+            OperationRequest::ChangeRecoveryPoint { recovery_point_id },
+        )
+        .await
+    }
+
+    async fn reprotect(&mut self, vm: String) -> Started {
+        self.start(vm, OperationRequest::Reprotect).await
+    }
+
+    async fn attach(&mut self, operation_id: String) -> Started {
+        let call = Call::Attach {
+            id: operation_id.clone(),
+        };
+        let status: Result<OperationStatus, FabricError> = self
+            .journaled(call, |live| async move {
+                Ok(live.fabric.operation(&operation_id).await)
+            })
+            .await?;
+        match status {
+            Ok(status) => Ok(Ok(self.table.push(OperationHandle {
+                id: status.id,
+                vm: status.vm,
+            })?)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    async fn wait_all(
+        &mut self,
+        operations: Vec<Resource<OperationHandle>>,
+    ) -> wasmtime::Result<Vec<Result<sr::OperationStatus, sr::FabricError>>> {
+        let ids = operations
+            .iter()
+            .map(|op| Ok(self.handle(op)?.id))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        Ok(self.wait_for(ids).await?.into_iter().map(wit).collect())
+    }
+}
+
+impl sr::HostOperation for InstanceState {
+    async fn id(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<String> {
+        Ok(self.handle(&op)?.id)
+    }
+
+    async fn vm(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<String> {
+        Ok(self.handle(&op)?.vm)
+    }
+
+    async fn status(
+        &mut self,
+        op: Resource<OperationHandle>,
+    ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
+        let id = self.handle(&op)?.id;
+        let call = Call::Status { id: id.clone() };
+        let status: Result<OperationStatus, FabricError> = self
+            .journaled(
+                call,
+                |live| async move { Ok(live.fabric.operation(&id).await) },
+            )
+            .await?;
+        if let Ok(s) = &status {
+            if s.state.is_terminal() {
+                self.tracker.ended(s);
+            }
+        }
+        Ok(wit(status))
+    }
+
+    async fn wait(
+        &mut self,
+        op: Resource<OperationHandle>,
+    ) -> wasmtime::Result<Result<sr::OperationStatus, sr::FabricError>> {
+        let id = self.handle(&op)?.id;
+        let mut results = self.wait_for(vec![id]).await?;
+        Ok(wit(results.remove(0)))
+    }
+
+    async fn drop(&mut self, op: Resource<OperationHandle>) -> wasmtime::Result<()> {
+        self.table.delete(op)?;
+        Ok(())
+    }
+}

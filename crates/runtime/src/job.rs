@@ -1,0 +1,318 @@
+//! Running one job: a fresh, sandboxed instance of a loaded runbook with its
+//! limits, its plan and its fabric; `run` called once; the outcome, with a
+//! readable reason if the runbook failed or trapped.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use drbook_core::job::{JobSpec, JobStatus, Wake};
+use drbook_core::journal::{Record, Stream};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
+use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
+
+use super::component::Runbook;
+use super::engine::Runtime;
+use super::events::Observer;
+use super::journal::{CorruptEntry, Divergence, Journal};
+use super::limits::{Deadline, DeadlineExceeded, Limits, MemoryLimitExceeded, MemoryLimiter};
+use super::report::{rto_seconds, OperationRecord, Tracker};
+use super::state::{InstanceState, Live, StopRequested, StopSignal};
+use super::streams::{Pipe, Streams};
+use drbook_core::fabric::Fabric;
+use drbook_core::TimeScale;
+
+/// How to run a job, beyond what it runs.
+#[derive(Clone)]
+pub struct JobOptions {
+    pub limits: Limits,
+    /// How fast the fabric's time runs, which also scales the runbook's
+    /// `clock.sleep`.
+    pub time_scale: TimeScale,
+    pub observer: Observer,
+    /// Waits (operations, sleeps) longer than this unload the instance and
+    /// end this run with a [`Wake`]; approvals always do. `None`: wait in
+    /// memory, and refuse approvals (a run without a job store).
+    pub unload_after: Option<Duration>,
+    pub stop: StopSignal,
+    /// When the job first started (for its RTO): now, unless it resumes.
+    pub started: Option<DateTime<Utc>>,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            limits: Limits::default(),
+            time_scale: TimeScale::default(),
+            observer: Observer::none(),
+            unload_after: None,
+            stop: StopSignal::default(),
+            started: None,
+        }
+    }
+}
+
+/// A wait too long to keep the instance for (the trap's cause): the run
+/// ends, and the job is loaded again when `wake` is met.
+#[derive(Debug, thiserror::Error)]
+#[error("unloaded: {reason}")]
+pub struct Unload {
+    pub wake: Wake,
+    /// `Running` (an operation, a timer) or `Suspended` (a person).
+    pub status: JobStatus,
+    pub reason: String,
+}
+
+impl Unload {
+    pub fn waiting(wake: Wake, reason: String) -> Self {
+        Unload {
+            wake,
+            status: JobStatus::Running,
+            reason,
+        }
+    }
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub reason: String,
+    /// What the runbook said it completed before it stopped.
+    pub completed: Vec<String>,
+    /// The guest's backtrace when it trapped.
+    pub backtrace: Option<String>,
+}
+
+/// Everything a run of a job leaves behind. A run ends the job (`Completed`,
+/// `Failed`, `Stopped`), or unloads it to wait (`Running`, `Suspended` with
+/// `wake`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOutcome {
+    pub job_id: String,
+    pub runbook_digest: String,
+    pub status: JobStatus,
+    pub output: Option<String>,
+    pub failure: Option<Failure>,
+    pub wake: Option<Wake>,
+    /// Why it stopped or what it waits for.
+    pub reason: Option<String>,
+    pub duration_seconds: f64,
+    pub rto_seconds: Option<f64>,
+    pub operations: Vec<OperationRecord>,
+    pub streams: Vec<Record>,
+    /// Journal entries replayed before the run went live.
+    pub replayed: usize,
+}
+
+impl Runtime {
+    /// Runs `runbook` for `spec` against `fabric`: replays `journal`, then
+    /// goes on live, journaling every host call.
+    pub async fn run_job(
+        &self,
+        runbook: &Runbook,
+        spec: JobSpec,
+        fabric: Arc<dyn Fabric>,
+        options: JobOptions,
+        journal: Journal,
+    ) -> JobOutcome {
+        let started = options.started.unwrap_or_else(Utc::now);
+        let clock = Instant::now();
+        let replayed = journal.entries();
+        let streams = Streams::new(
+            options.limits.output_bytes,
+            options.observer.clone(),
+            journal.sink().cloned(),
+        );
+        streams.set_replaying(journal.replaying());
+        let (stdout, stderr) = (streams.pipe(Stream::Output), streams.pipe(Stream::Error));
+        let job_id = spec.job_id.clone();
+        let mut store = self.new_store(
+            spec,
+            fabric,
+            &options,
+            &streams,
+            (&stdout, &stderr),
+            journal,
+        );
+
+        let result = match runbook.pre.instantiate_async(&mut store).await {
+            Ok(instance) => instance.call_run(&mut store).await,
+            Err(e) => Err(e),
+        };
+        stdout.flush_partial();
+        stderr.flush_partial();
+
+        let mut outcome = JobOutcome {
+            job_id,
+            runbook_digest: runbook.digest.clone(),
+            status: JobStatus::Completed,
+            output: None,
+            failure: None,
+            wake: None,
+            reason: None,
+            duration_seconds: clock.elapsed().as_secs_f64(),
+            rto_seconds: None,
+            operations: Vec::new(),
+            streams: Vec::new(),
+            replayed,
+        };
+        match result {
+            Ok(Ok(output)) => outcome.output = Some(output),
+            Ok(Err(error)) => {
+                outcome.status = JobStatus::Failed;
+                outcome.reason = Some(error.message.clone());
+                outcome.failure = Some(Failure {
+                    reason: error.message,
+                    completed: error.completed,
+                    backtrace: None,
+                });
+            }
+            Err(trap) => {
+                if let Some(unload) = trap.downcast_ref::<Unload>() {
+                    outcome.status = unload.status;
+                    outcome.wake = Some(unload.wake.clone());
+                    outcome.reason = Some(unload.reason.clone());
+                } else if let Some(stop) = trap.downcast_ref::<StopRequested>() {
+                    outcome.status = JobStatus::Stopped;
+                    outcome.reason = Some(stop.to_string());
+                } else {
+                    let failure = explain_trap(&trap, &streams);
+                    outcome.status = JobStatus::Failed;
+                    outcome.reason = Some(failure.reason.clone());
+                    outcome.failure = Some(failure);
+                }
+            }
+        }
+        outcome.operations = store.into_data().tracker.operations().to_vec();
+        outcome.rto_seconds = rto_seconds(started, &outcome.operations);
+        outcome.streams = streams.records();
+        outcome
+    }
+
+    /// A store granting nothing but drbook's interfaces: no preopened
+    /// directories, no sockets, no environment, no arguments; stdout and
+    /// stderr go to the job's streams; clocks and randomness come from the
+    /// journal, so that a replay is exact.
+    fn new_store(
+        &self,
+        spec: JobSpec,
+        fabric: Arc<dyn Fabric>,
+        options: &JobOptions,
+        streams: &Streams,
+        stdio: (&Pipe, &Pipe),
+        journal: Journal,
+    ) -> Store<InstanceState> {
+        let seed = Sha256::digest(spec.job_id.as_bytes()).to_vec();
+        let clock = journal.clock();
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdio.0.clone())
+            .stderr(stdio.1.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(clock.clone())
+            .monotonic_clock(clock)
+            .secure_random(Deterministic::new(seed.clone()))
+            .insecure_random(Deterministic::new(seed))
+            .insecure_random_seed(0)
+            .build();
+        let deadline = Deadline::new(options.limits.deadline);
+        let stop = options.stop.clone();
+        let state = InstanceState {
+            spec: Arc::new(spec),
+            live: Live {
+                fabric,
+                observer: options.observer.clone(),
+                deadline,
+                unload_after: options.unload_after,
+                stop: stop.clone(),
+            },
+            time_scale: options.time_scale,
+            journal,
+            streams: streams.clone(),
+            tracker: Tracker::default(),
+            limiter: MemoryLimiter {
+                limit: options.limits.memory_bytes,
+            },
+            table: ResourceTable::new(),
+            wasi,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // Every epoch tick the guest yields to tokio (so one runbook cannot
+        // starve the others), and its deadline and stop requests are checked.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if deadline.passed() {
+                Err(deadline.exceeded().into())
+            } else if let Some(by) = stop.requested() {
+                Err(StopRequested { by }.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+}
+
+/// Turns a trap into a reason an operator can act on.
+fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
+    let backtrace = trap
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| bt.to_string());
+    let reason = if let Some(e) = trap.downcast_ref::<MemoryLimitExceeded>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<DeadlineExceeded>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<Divergence>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<CorruptEntry>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<drbook_core::store::StoreError>() {
+        format!("the job store failed, so the job cannot go on safely: {e}")
+    } else {
+        match trap.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => {
+                "runbook exhausted its call stack (1 MiB of wasm stack): unbounded recursion?"
+                    .to_string()
+            }
+            // A Rust runbook keeps part of its stack in linear memory; when
+            // that overflows, the first write below it is out of bounds.
+            Some(Trap::MemoryOutOfBounds) => "runbook accessed memory out of bounds: most often its own \
+                                              stack overflowed (unbounded recursion), else a memory bug"
+                .to_string(),
+            Some(Trap::UnreachableCodeReached) => match panic_message(streams) {
+                Some(message) => format!("runbook panicked: {message}"),
+                None => "runbook aborted (wasm `unreachable`); see its error stream".to_string(),
+            },
+            Some(other) => format!("runbook trapped: {other}"),
+            None => format!("runbook failed in the host: {trap:?}"),
+        }
+    };
+    Failure {
+        reason,
+        completed: Vec::new(),
+        backtrace,
+    }
+}
+
+/// The panic message a Rust runbook wrote to stderr before aborting.
+fn panic_message(streams: &Streams) -> Option<String> {
+    let tail = streams.tail(Stream::Error, 20);
+    let start = tail.iter().rposition(|line| line.contains("panicked at"))?;
+    let message: Vec<&str> = tail[start + 1..]
+        .iter()
+        .map(String::as_str)
+        .take_while(|line| !line.starts_with("note:"))
+        .collect();
+    Some(if message.is_empty() {
+        tail[start].clone()
+    } else {
+        message.join("\n")
+    })
+}

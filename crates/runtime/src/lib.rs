@@ -1,0 +1,33 @@
+//! The runbook runtime: wasmtime with the component model, async host
+//! functions on tokio, WASI p2 linked granting nothing.
+//!
+//! Layout, in the order a job meets them:
+//! - `engine`: the process-wide engine, linker and epoch ticker.
+//! - `component`: loading a runbook file, compiled once, cached by digest.
+//! - `job`: one job = one sandboxed instance, `run` called once, its outcome.
+//! - `state`: the store data of an instance; `host/`: the WIT interfaces
+//!   implemented on it; `bindings`: the generated types.
+//! - `journal`: every host call, journaled: what makes a job resumable.
+//! - `limits`, `streams`, `events`, `report`: what bounds a job, what it
+//!   writes, what it tells observers, what it did.
+
+mod bindings;
+mod component;
+mod engine;
+mod events;
+mod host;
+mod job;
+mod journal;
+mod limits;
+mod report;
+mod state;
+mod streams;
+
+pub use component::{LoadError, Runbook};
+pub use engine::Runtime;
+pub use events::{JobEvent, Observer};
+pub use job::{Failure, JobOptions, JobOutcome, Unload};
+pub use journal::{Divergence, Journal};
+pub use limits::{human_duration, parse_bytes, parse_duration, Limits};
+pub use report::OperationRecord;
+pub use state::StopSignal;

@@ -1,0 +1,283 @@
+//! The SQLite database of the job store: one connection per process
+//! (several processes share the file: WAL mode, a busy timeout, and one
+//! `BEGIN IMMEDIATE` transaction per write), its schema and migrations, and
+//! the error type of this crate's synchronous core.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use drbook_core::store::StoreError;
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE modules (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL REFERENCES modules(digest),
+        runbook TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        wake TEXT,
+        stop_requested TEXT,
+        result TEXT,
+        created_ms INTEGER NOT NULL,
+        started_ms INTEGER,
+        ended_ms INTEGER,
+        lease_owner TEXT,
+        lease_until_ms INTEGER
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    CREATE TABLE journal (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE streams (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE decisions (
+        job_id TEXT NOT NULL,
+        journal_seq INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        PRIMARY KEY (job_id, journal_seq)
+    ) WITHOUT ROWID;
+";
+
+/// `MIGRATIONS[n]` takes a store from schema `n + 1` to `n + 2`. A new
+/// store gets `SCHEMA` (version 1), then every migration.
+const MIGRATIONS: &[&str] = &[
+    // 2: webhooks (`webhooks`, for drbook-triggers). Only a hash of a webhook's token is
+    // kept. `webhook_modules` keeps the modules a webhook runs from `prune`;
+    // `alerts` records every alert delivered, and the jobs it started, so
+    // that a second delivery starts nothing; `webhook_seen` holds the
+    // message ids of signed deliveries within their replay window.
+    "
+    CREATE TABLE webhooks (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        signing_secret TEXT,
+        target TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_ms INTEGER
+    );
+    CREATE TABLE webhook_modules (
+        webhook TEXT NOT NULL,
+        digest TEXT NOT NULL REFERENCES modules(digest),
+        PRIMARY KEY (webhook, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        webhook TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        job_ids TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (webhook, alert_id, condition)
+    ) WITHOUT ROWID;
+    CREATE TABLE webhook_seen (
+        webhook TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (webhook, message_id)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// An error of the synchronous core: the port's, or SQLite's own.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("job store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(e) => e,
+            Error::Sqlite(e) => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+/// The job store on SQLite; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(what: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Decode {
+            what,
+            detail: e.to_string(),
+        }
+        .into()
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("job store values serialise")
+}
+
+impl SqliteStore {
+    /// Where the store of `data_dir` is.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("jobs.db")
+    }
+
+    /// The data directory the store is in (beside it: the jobs' spools).
+    pub(crate) fn data_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Opens (creating if needed) the job store in `data_dir`.
+    pub fn open(data_dir: &Path) -> std::result::Result<Self, StoreError> {
+        Self::open_db(data_dir).map_err(Into::into)
+    }
+
+    fn open_db(data_dir: &Path) -> Result<Self> {
+        let path = Self::path(data_dir);
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        // The jobs' spools live beside the store (see `spool`).
+        std::fs::create_dir_all(data_dir.join("spool")).map_err(|e| corrupt(&e))?;
+        let conn = Connection::open(&path).map_err(|e| corrupt(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(&e))?;
+        // A process crash loses nothing in WAL mode with NORMAL; a power loss
+        // may lose the last commits, which resume tolerates (see `journal`).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // No automatic checkpoints: one journal write in ~500 would wait for
+        // the checkpoint's two fsyncs. Workers checkpoint off the path of host
+        // calls (`checkpoint`); a short-lived command's connection
+        // checkpoints as it closes.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let tx = conn.unchecked_transaction()?;
+        let has_meta: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| corrupt(&e))?;
+        let found = if !has_meta {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')", [])?;
+            1
+        } else {
+            let found: String = tx
+                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| corrupt(&e))?;
+            let found: i64 = found.parse().map_err(|e| corrupt(&e))?;
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::Newer {
+                    path,
+                    found,
+                    supported: SCHEMA_VERSION,
+                }
+                .into());
+            }
+            found
+        };
+        for (version, migration) in (found + 1..).zip(&MIGRATIONS[(found - 1).max(0) as usize..]) {
+            tx.execute_batch(migration).map_err(|e| corrupt(&e))?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+                [version.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// Copies the write-ahead log back into the database on a connection of
+    /// its own, so that host calls keep writing meanwhile (a passive
+    /// checkpoint never blocks writers). Workers call it every second.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        transaction(&mut self.conn(), f)
+    }
+
+    /// [`write`](Self::write), on disk when it returns (`synchronous =
+    /// FULL` for this commit: the write-ahead log is synced, with every
+    /// commit before it), for what must survive a power loss.
+    pub(crate) fn write_durably<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let value = transaction(&mut conn, f);
+        // Failing to go back leaves the connection syncing every commit:
+        // slower, never less safe, and no reason to report the commit failed.
+        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        value
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`.
+fn transaction<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}

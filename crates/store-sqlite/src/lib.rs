@@ -1,0 +1,20 @@
+//! The job store on SQLite (`<data-dir>/jobs.db`), drbook's reference
+//! [`JobStore`](drbook_core::store::JobStore): one file shared by the workers,
+//! servers and commands of one host.
+//!
+//! Layout:
+//! - `db`: the connection, the schema and its migrations, transactions.
+//! - `jobs`: jobs, leases, journals, streams, approvals, stop requests.
+//! - `spool`: what a running job writes, appended to a file per job and
+//!   folded into the database (an optimisation invisible to callers).
+//! - `webhooks`: webhooks, their modules, alerts and seen message ids.
+//! - `port`: the async `JobStore` trait on top, each call off the async
+//!   threads.
+
+mod db;
+mod jobs;
+mod port;
+mod spool;
+mod webhooks;
+
+pub use db::{SqliteStore, SCHEMA_VERSION};

@@ -1,0 +1,244 @@
+//! The rules file: which alerts start which runs. Rules are tried in order
+//! and the first that matches decides; an alert no rule matches is recorded
+//! and ignored. A `Resolved` alert never reaches the rules: it never starts
+//! a job (see `deliver`).
+//!
+//! ```toml
+//! [[rule]]
+//! name = "primary region down"
+//! severity = ["Sev0", "Sev1"]        # any severity when absent
+//! signal = ["Metric", "Log"]         # any signal when absent
+//! alert-rule = "primary-health"      # any rule when absent
+//! target-in-plan = true              # an alert target must be a VM of the plan
+//! type = "unplanned"                 # what runs: the webhook's runbook and plan,
+//! # runbook = "failover-plan.wasm"   # unless named here (relative to this file)
+//! # plan = "plans/other.toml"
+//! # direction = "primary-to-recovery"
+//! # params = { drill = "no" }        # added to the webhook's; cannot replace them
+//!
+//! [[rule]]
+//! name = "everything else"
+//! action = "ignore"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::registry::RunTarget;
+use drbook_core::alert::{Alert, Severity, SignalType};
+use drbook_core::fabric::Direction;
+use drbook_core::plan::{FailoverType, RecoveryPlan};
+
+/// A rules file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    #[serde(rename = "rule", default)]
+    rules: Vec<RawRule>,
+    #[serde(skip)]
+    base: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRule {
+    name: String,
+    #[serde(default)]
+    severity: Vec<Severity>,
+    #[serde(default)]
+    signal: Vec<SignalType>,
+    alert_rule: Option<String>,
+    #[serde(default)]
+    target_in_plan: bool,
+    #[serde(default)]
+    action: RawAction,
+    runbook: Option<PathBuf>,
+    plan: Option<PathBuf>,
+    #[serde(rename = "type")]
+    failover_type: Option<String>,
+    direction: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum RawAction {
+    #[default]
+    Run,
+    Ignore,
+}
+
+/// A rule, resolved: runbooks loaded (by digest) and plans read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub name: String,
+    pub when: RuleMatch,
+    pub action: RuleAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
+    /// Empty: any.
+    pub severity: Vec<Severity>,
+    /// Empty: any.
+    pub signal: Vec<SignalType>,
+    pub alert_rule: Option<String>,
+    pub target_in_plan: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RuleAction {
+    Ignore,
+    Run(RunTarget),
+}
+
+/// A runbook named by a rule: its file name, digest and bytes.
+pub struct LoadedRunbook {
+    pub name: String,
+    pub digest: String,
+    pub bytes: Vec<u8>,
+}
+
+impl RulesFile {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read rules file {}: {e}", path.display()))?;
+        let mut file: RulesFile = toml::from_str(&text)
+            .map_err(|e| format!("rules file {} is not valid: {e}", path.display()))?;
+        file.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if file.rules.is_empty() {
+            return Err(format!(
+                "rules file {} has no `[[rule]]`; add one, or create the webhook without --rules",
+                path.display()
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Resolves every rule against the webhook's own run (`default`);
+    /// `load` reads a runbook a rule names. Returns the rules and the
+    /// runbooks they need stored.
+    pub fn resolve(
+        &self,
+        default: &RunTarget,
+        mut load: impl FnMut(&Path) -> Result<LoadedRunbook, String>,
+    ) -> Result<(Vec<Rule>, Vec<LoadedRunbook>), String> {
+        let mut rules = Vec::new();
+        let mut modules = Vec::new();
+        for raw in &self.rules {
+            let context = |e: String| format!("rule `{}`: {e}", raw.name);
+            let when = RuleMatch {
+                severity: raw.severity.clone(),
+                signal: raw.signal.clone(),
+                alert_rule: raw.alert_rule.clone(),
+                target_in_plan: raw.target_in_plan,
+            };
+            let action = if raw.action == RawAction::Ignore {
+                RuleAction::Ignore
+            } else {
+                let mut run = default.clone();
+                if let Some(path) = &raw.runbook {
+                    let loaded = load(&self.base.join(path)).map_err(context)?;
+                    run.runbook = loaded.name.clone();
+                    run.digest = loaded.digest.clone();
+                    modules.push(loaded);
+                }
+                if let Some(path) = &raw.plan {
+                    run.plan = RecoveryPlan::load(&self.base.join(path))
+                        .map_err(|e| context(e.to_string()))?;
+                }
+                if let Some(kind) = &raw.failover_type {
+                    run.failover_type = kind
+                        .parse::<FailoverType>()
+                        .map_err(|e| context(e.to_string()))?;
+                }
+                if let Some(direction) = &raw.direction {
+                    run.direction = match direction.as_str() {
+                        "primary-to-recovery" => Direction::PrimaryToRecovery,
+                        "recovery-to-primary" => Direction::RecoveryToPrimary,
+                        other => {
+                            return Err(context(format!(
+                            "direction `{other}` is not primary-to-recovery or recovery-to-primary"
+                        )))
+                        }
+                    };
+                }
+                for (key, value) in &raw.params {
+                    if default.parameters.contains_key(key) {
+                        return Err(context(format!(
+                            "params: `{key}` is fixed on the webhook and cannot be replaced"
+                        )));
+                    }
+                    run.parameters.insert(key.clone(), value.clone());
+                }
+                RuleAction::Run(run)
+            };
+            rules.push(Rule {
+                name: raw.name.clone(),
+                when,
+                action,
+            });
+        }
+        Ok((rules, modules))
+    }
+}
+
+/// What the rules decide for one alert.
+pub enum Decision<'a> {
+    Run {
+        rule: &'a str,
+        target: &'a RunTarget,
+    },
+    Ignore {
+        reason: String,
+    },
+}
+
+/// The first rule `alert` matches decides.
+pub fn decide<'a>(rules: &'a [Rule], alert: &Alert, default: &'a RunTarget) -> Decision<'a> {
+    for rule in rules {
+        let plan = match &rule.action {
+            RuleAction::Run(target) => &target.plan,
+            RuleAction::Ignore => &default.plan,
+        };
+        if !rule.matches(alert, plan) {
+            continue;
+        }
+        return match &rule.action {
+            RuleAction::Run(target) => Decision::Run {
+                rule: &rule.name,
+                target,
+            },
+            RuleAction::Ignore => Decision::Ignore {
+                reason: format!("rule `{}` ignores it", rule.name),
+            },
+        };
+    }
+    Decision::Ignore {
+        reason: "no rule matches it".to_string(),
+    }
+}
+
+impl Rule {
+    fn matches(&self, alert: &Alert, plan: &RecoveryPlan) -> bool {
+        let when = &self.when;
+        (when.severity.is_empty() || when.severity.contains(&alert.severity))
+            && (when.signal.is_empty() || when.signal.contains(&alert.signal_type))
+            && when
+                .alert_rule
+                .as_ref()
+                .is_none_or(|r| r.eq_ignore_ascii_case(&alert.alert_rule))
+            && (!when.target_in_plan || targets_plan(alert, plan))
+    }
+}
+
+fn targets_plan(alert: &Alert, plan: &RecoveryPlan) -> bool {
+    alert.target_names().any(|target| {
+        plan.groups
+            .iter()
+            .flat_map(|g| &g.vms)
+            .any(|vm| vm.eq_ignore_ascii_case(&target))
+    })
+}

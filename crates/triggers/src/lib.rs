@@ -1,0 +1,39 @@
+//! What starts jobs. Today: `drbook serve`, alerts and webhooks in, durable
+//! jobs out (schedules come next).
+//!
+//! A webhook is a secret URL (Azure Automation's model) bound to a runbook and
+//! a recovery plan, optionally with rules that map Azure Monitor alerts to
+//! runs and with a Standard Webhooks signature required on top of the token.
+//! A delivery becomes jobs in the job store in one transaction; the worker
+//! running in the same process is woken at once to run them.
+//!
+//! Layout, in the order a request meets them:
+//! - `server`: the router, the accept loop with its timeouts, graceful
+//!   shutdown; the job API and the operations endpoints.
+//! - `limits`: the body cap and the per-webhook rate limit.
+//! - `auth`: tokens (stored as hashes, compared in constant time) and
+//!   Standard Webhooks HMAC signatures.
+//! - `registry`: the webhooks in the job store.
+//! - `alert_rules`: the rules file: which alerts start which runs (the
+//!   alert itself, typed, is drbook-core's `alert`).
+//! - `deliver`: one delivery, from an authenticated request to job ids.
+//! - `refusal`: why a request was refused: its status, log line and metric.
+//! - `metrics`: Prometheus text.
+
+mod alert_rules;
+mod auth;
+mod deliver;
+mod limits;
+mod metrics;
+mod refusal;
+mod registry;
+mod server;
+
+pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
+pub use auth::{sign, SIGNATURE_HEADERS};
+pub use deliver::Accepted;
+pub use limits::{RateLimit, MAX_BODY};
+pub use metrics::Metrics;
+pub use refusal::Refusal;
+pub use registry::{Created, NewWebhook, RunTarget, Webhook, WebhookError, Webhooks};
+pub use server::{serve, LogSink, ServeError, ServeOptions, Server};

@@ -1,0 +1,370 @@
+//! The HTTP server: routes, the accept loop with its timeouts, and graceful
+//! shutdown. It takes an already-bound listener and a shutdown future (tests
+//! bind port 0), and runs one worker in the same process, woken by every
+//! delivery that creates a job.
+//!
+//! Routes: `POST /webhooks/{name}?token=...` (a delivery), `GET /jobs/{id}`
+//! (behind the API token), `GET /healthz`, `GET /metrics`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::Instrument as _;
+
+use super::auth;
+use super::deliver::{Delivery, Intake};
+use super::limits::{Buckets, RateLimit, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY};
+use super::metrics::Metrics;
+use super::refusal::Refusal;
+use super::registry::Webhooks;
+use drbook_core::store::StoreError;
+use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
+use drbook_runtime::JobOutcome;
+
+/// Where the server's log lines go (stderr by default).
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How the server behaves.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub rate_limit: RateLimit,
+    /// Signed deliveries older or newer than this are refused.
+    pub replay_window: Duration,
+    /// The bearer token of `GET /jobs/{id}`; the job API is off without one.
+    pub api_token: Option<String>,
+    /// How long shutdown waits for requests under way.
+    pub grace: Duration,
+    pub log: LogSink,
+    pub metrics: Metrics,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            rate_limit: RateLimit::default(),
+            replay_window: Duration::from_secs(300),
+            api_token: None,
+            grace: Duration::from_secs(10),
+            log: Arc::new(|line| eprintln!("{line}")),
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the worker stopped: {0}")]
+    Worker(#[from] StoreError),
+}
+
+/// The state the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct Server(Arc<Shared>);
+
+struct Shared {
+    intake: Intake,
+    api_token: Option<[u8; 32]>,
+    log: LogSink,
+}
+
+impl Server {
+    fn refuse(&self, what: &str, refusal: Refusal) -> Response {
+        self.0.intake.metrics.rejected(refusal.reason());
+        (self.0.log)(&format!(
+            "serve: refused {what}: {} ({})",
+            refusal.reason(),
+            refusal
+        ));
+        refusal.into_response()
+    }
+
+    fn router(self) -> Router {
+        Router::new()
+            .route("/webhooks/{name}", post(webhook))
+            .route("/jobs/{id}", get(job))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .layer(axum::middleware::from_fn(traced))
+            .with_state(self)
+    }
+}
+
+/// Runs a request in a span of its own, with its method and path (never
+/// its query: a webhook's token is there). Fields are `Debug`-formatted, so
+/// whatever a client puts in the path is escaped in the log.
+async fn traced(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let span = tracing::info_span!(
+        "request",
+        method = ?request.method(),
+        path = ?request.uri().path()
+    );
+    async move {
+        let started = Instant::now();
+        let response = next.run(request).await;
+        tracing::debug!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// Serves on `listener` until `shutdown` resolves, running jobs with `exec`
+/// in a worker of this process. On shutdown it stops accepting, lets
+/// requests under way finish (up to `grace`), and stops the worker: jobs
+/// under way stay in the store, resumable by any worker.
+pub async fn serve(
+    listener: TcpListener,
+    mut exec: Execution,
+    mut worker: WorkerOptions,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let wake = Arc::new(Notify::new());
+    worker.wake = Some(wake.clone());
+    exec.observer = options.metrics.observer(exec.observer.clone());
+    let server = Server(Arc::new(Shared {
+        intake: Intake {
+            webhooks: Webhooks::new(exec.store.clone()),
+            buckets: Buckets::new(options.rate_limit),
+            replay_window: options.replay_window,
+            metrics: options.metrics.clone(),
+            wake,
+        },
+        api_token: options.api_token.as_deref().map(auth::hash_token),
+        log: options.log.clone(),
+    }));
+
+    let log = options.log.clone();
+    let report = Box::new(
+        move |job: &str, result: &Result<JobOutcome, ExecuteError>| match result {
+            Ok(o) => log(&format!(
+                "serve: job {job} {:?}{}",
+                o.status,
+                o.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )),
+            Err(e) => log(&format!("serve: job {job} cannot run: {e}")),
+        },
+    );
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(exec, worker, report);
+    let worker = tokio::spawn(async move {
+        worker
+            .run(async {
+                let _ = worker_stopped.await;
+            })
+            .await
+    });
+
+    let router = server.router();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    let mut worker = Some(worker);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pass.
+                        (options.log)(&format!("serve: accept failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            ended = async { worker.as_mut().expect("the worker runs").await } => {
+                worker = None;
+                let error = match ended {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(panic) => Some(StoreError::Decode { what: "worker task", detail: panic.to_string() }),
+                };
+                if let Some(e) = error {
+                    (options.log)(&format!("serve: the worker stopped: {e}; shutting down"));
+                    drop(listener);
+                    let _ = tokio::time::timeout(options.grace, graceful.shutdown()).await;
+                    return Err(e.into());
+                }
+                break;
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    (options.log)("serve: shutting down; requests under way may finish");
+    if tokio::time::timeout(options.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        (options.log)("serve: requests still under way after the grace period were cut");
+    }
+    let _ = stop_worker.send(());
+    if let Some(worker) = worker {
+        if let Ok(Err(e)) = worker.await {
+            return Err(e.into());
+        }
+    }
+    (options.log)("serve: stopped; jobs under way are resumable");
+    Ok(())
+}
+
+async fn webhook(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Instant::now();
+    // The path, never the query: the query holds the token.
+    let what = format!("POST /webhooks/{name}");
+    let Ok(Query(query)) = query else {
+        return server.refuse(
+            &what,
+            Refusal::Malformed("the query string cannot be read".into()),
+        );
+    };
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => return server.refuse(&what, refusal),
+    };
+    let delivery = Delivery {
+        webhook: &name,
+        query: &query,
+        headers: &headers,
+        body: &body,
+        received,
+    };
+    match server.0.intake.deliver(delivery).await {
+        Ok(accepted) => {
+            (server.0.log)(&format!(
+                "serve: {what}: {} job(s) {:?}{}{}",
+                accepted.job_ids.len(),
+                accepted.job_ids,
+                if accepted.duplicate {
+                    " (duplicate alert)"
+                } else {
+                    ""
+                },
+                accepted
+                    .ignored
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+            ));
+            (StatusCode::ACCEPTED, Json(accepted)).into_response()
+        }
+        Err(refusal) => server.refuse(&what, refusal),
+    }
+}
+
+/// Reads a body of at most `MAX_BODY` bytes within `BODY_TIMEOUT`.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Refusal::TooLarge(MAX_BODY));
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+        Err(_) => Err(Refusal::SlowClient),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Err(Refusal::TooLarge(MAX_BODY))
+            } else {
+                Err(Refusal::Malformed(format!("the body cannot be read: {e}")))
+            }
+        }
+    }
+}
+
+async fn job(State(server): State<Server>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let what = format!("GET /jobs/{id}");
+    let Some(expected) = &server.0.api_token else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "the job API is off: start `drbook serve` with DRBOOK_API_TOKEN set" })),
+        )
+            .into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !auth::same_hash(&auth::hash_token(presented), expected) {
+        return server.refuse(&what, Refusal::Unauthorized);
+    }
+    let store = server.0.intake.webhooks.store();
+    let job = match store.get(&id).await {
+        Ok(job) => job,
+        Err(StoreError::NoSuchJob { .. }) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({ "error": format!("no job `{id}`") })),
+            )
+                .into_response()
+        }
+        Err(e) => return server.refuse(&what, Refusal::Store(e.to_string())),
+    };
+    let streams = match store.streams(&id, 0).await {
+        Ok(streams) => streams.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        Err(e) => return server.refuse(&what, Refusal::Store(e.to_string())),
+    };
+    let mut value = serde_json::to_value(&job).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "streams".into(),
+            serde_json::to_value(streams).unwrap_or_default(),
+        );
+    }
+    Json(value).into_response()
+}
+
+async fn healthz(State(server): State<Server>) -> Response {
+    match server.0.intake.webhooks.store().list(None, 1).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("job store: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(server): State<Server>) -> Response {
+    let intake = &server.0.intake;
+    match intake
+        .metrics
+        .render(intake.webhooks.store().as_ref())
+        .await
+    {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("job store: {e}\n")).into_response(),
+    }
+}
