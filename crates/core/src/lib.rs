@@ -12,6 +12,7 @@
 //! [`store::RunLog`] of one run), [`module::ModuleSource`].
 
 pub mod alert;
+pub mod blocking;
 pub mod fabric;
 pub mod job;
 pub mod journal;

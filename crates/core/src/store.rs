@@ -211,7 +211,9 @@ pub trait JobStore: Send + Sync {
     /// next host call.
     async fn request_stop(&self, id: &str, by: &str) -> Result<(), StoreError>;
 
-    async fn stop_requested(&self, id: &str) -> Result<Option<String>, StoreError>;
+    /// The stop requests of jobs `ids`: `(id, by)` for each that has one
+    /// (a worker asks for all the jobs it runs at once).
+    async fn stops_requested(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;
 
     // Webhooks and the alerts they receive.
 

@@ -1,9 +1,8 @@
 //! The simulator as a [`Fabric`]: reads project the stored records onto the
 //! read model; `start` checks the rules, picks the recovery point, decides
 //! any injected failure and records the operation, all in one transaction.
-//! Each call runs on tokio's blocking pool: it is a SQLite transaction that
-//! may wait for another process's lock, and runbooks' host calls must not
-//! hold an async worker thread meanwhile.
+//! Each call is a SQLite transaction that may wait for another process's
+//! lock, so it runs off the async threads ([`drbook_core::blocking`]).
 
 use super::operations::{self, OpRow};
 use super::record::{ItemRecord, Running};
@@ -20,17 +19,18 @@ use drbook_core::fabric::{
 use std::time::Duration as StdDuration;
 
 impl Simulator {
-    /// Runs `f` on a clone of this handle on the blocking pool.
+    /// Runs `f` on a clone of this handle off the async threads
+    /// ([`drbook_core::blocking`]).
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Simulator) -> Result<T, FabricError> + Send + 'static,
     ) -> Result<T, FabricError> {
         let sim = self.clone();
-        tokio::task::spawn_blocking(move || f(&sim))
+        drbook_core::blocking::call(move || f(&sim))
             .await
-            .unwrap_or_else(|e| {
+            .unwrap_or_else(|panic| {
                 Err(FabricError::Transient {
-                    message: format!("the simulator's call failed: {e}"),
+                    message: format!("the simulator's call failed: {panic}"),
                 })
             })
     }

@@ -15,7 +15,7 @@ use drbook_core::fabric::{
 
 /// Why an operation may not start now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Denial {
     Busy,
     NotAllowed,
     WrongDirection,
@@ -69,29 +69,25 @@ fn requested_direction(request: &OperationRequest) -> Option<Direction> {
 }
 
 /// Whether `request` may start on `item` now.
-pub fn check(
-    item: &ItemRecord,
-    request: &OperationRequest,
-    faults: &Faults,
-) -> Result<(), Refusal> {
+pub fn check(item: &ItemRecord, request: &OperationRequest, faults: &Faults) -> Result<(), Denial> {
     let kind = request.kind();
     if item.running.is_some() {
-        return Err(Refusal::Busy);
+        return Err(Denial::Busy);
     }
     if !admitted(item).contains(&kind) {
-        return Err(Refusal::NotAllowed);
+        return Err(Denial::NotAllowed);
     }
     if requested_direction(request).is_some_and(|d| d != item.direction()) {
-        return Err(Refusal::WrongDirection);
+        return Err(Denial::WrongDirection);
     }
     if let Some(region) = needed_regions(item, kind)
         .into_iter()
         .find(|r| faults.is_region_down(r))
     {
-        return Err(Refusal::RegionDown(region.to_string()));
+        return Err(Denial::RegionDown(region.to_string()));
     }
     if kind == OperationKind::PlannedFailover && item.replication_health(faults) != Health::Normal {
-        return Err(Refusal::Unhealthy);
+        return Err(Denial::Unhealthy);
     }
     Ok(())
 }
@@ -137,12 +133,12 @@ pub fn allowed(item: &ItemRecord, faults: &Faults) -> Vec<AllowedOperation> {
 pub fn refusal_error(
     item: &ItemRecord,
     request: &OperationRequest,
-    refusal: Refusal,
+    refusal: Denial,
     faults: &Faults,
 ) -> FabricError {
     let kind = request.kind();
     match refusal {
-        Refusal::Busy => match &item.running {
+        Denial::Busy => match &item.running {
             Some(running) => FabricError::Busy {
                 vm: item.name.clone(),
                 scenario: running.kind,
@@ -150,8 +146,8 @@ pub fn refusal_error(
             },
             None => not_allowed(item, kind, faults),
         },
-        Refusal::NotAllowed | Refusal::Unhealthy => not_allowed(item, kind, faults),
-        Refusal::WrongDirection => FabricError::InvalidRequest {
+        Denial::NotAllowed | Denial::Unhealthy => not_allowed(item, kind, faults),
+        Denial::WrongDirection => FabricError::InvalidRequest {
             message: format!(
                 "`{}` runs on its {:?} side and replicates {:?}, so a {kind} can only go {:?}; \
                  pass --direction {} or leave it out",
@@ -162,7 +158,7 @@ pub fn refusal_error(
                 direction_flag(item.direction()),
             ),
         },
-        Refusal::RegionDown(region) => FabricError::RegionUnavailable {
+        Denial::RegionDown(region) => FabricError::RegionUnavailable {
             reason: format!(
                 "a {kind} of `{}` needs it and it is down; an unplanned failover away from it still works, \
                  and `drbook fabric fault region-up {region}` ends a simulated outage",

@@ -62,6 +62,10 @@ pub async fn execute(
             status: job.state,
         });
     }
+    // A stop asked for before the job was loaded holds at once.
+    if let Some(by) = &job.stop_requested {
+        stop.stop(by);
+    }
     let runbook = match exec.runtime.loaded(&job.digest) {
         Some(runbook) => runbook,
         None => load_pinned(exec, &job).await?,

@@ -171,9 +171,12 @@ impl Worker {
                 }
             }
 
-            for (id, job) in &loaded {
-                if let Some(by) = store.stop_requested(id).await? {
-                    job.stop.stop(&by);
+            if !loaded.is_empty() {
+                let ids: Vec<String> = loaded.keys().cloned().collect();
+                for (id, by) in store.stops_requested(&ids).await? {
+                    if let Some(job) = loaded.get(&id) {
+                        job.stop.stop(&by);
+                    }
                 }
             }
 
@@ -206,10 +209,6 @@ impl Worker {
                         continue;
                     }
                     let stop = StopSignal::default();
-                    // A stop asked for before the job was loaded holds at once.
-                    if let Some(by) = store.stop_requested(&id).await? {
-                        stop.stop(&by);
-                    }
                     let (exec, job_id, signal) = (self.exec.clone(), id.clone(), stop.clone());
                     let held = lease.clone();
                     // Everything the run logs (its host calls, its store and

@@ -236,12 +236,16 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn stop_requested(&self, id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row("SELECT stop_requested FROM jobs WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?)
+    pub(crate) fn stops_requested(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, stop_requested FROM jobs WHERE stop_requested IS NOT NULL
+             AND id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt
+            .query_map([encode(&ids)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// Job `id`'s journal: what the store holds, and after it what its

@@ -1,8 +1,8 @@
 //! The [`JobStore`] port on SQLite. SQLite is synchronous and a write may
-//! wait for another process's lock or for a sync to disk, so every call runs
-//! on tokio's blocking pool, never on an async worker thread. The one
-//! exception is a plain journal append of a running job, a page-cache write
-//! to its spool (about a microsecond) made where the host call is.
+//! wait for another process's lock or for a sync to disk, so no call holds an
+//! async worker thread ([`drbook_core::blocking`]). The one exception is a
+//! plain journal append of a running job, a page-cache write to its spool
+//! (about a microsecond) made where the host call is.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,17 +17,19 @@ use drbook_core::lease::Lease;
 use drbook_core::store::{JobStore, NewWebhookRow, RunEnd, RunLog, StoreError};
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
-/// Runs `f` on the blocking pool.
+/// Runs `f` off the async threads ([`drbook_core::blocking`]).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> std::result::Result<T, StoreError> {
-    match tokio::task::spawn_blocking(f).await {
+    match drbook_core::blocking::call(f).await {
         Ok(result) => result.map_err(Into::into),
-        Err(e) => Err(StoreError::Backend(format!("a job store call failed: {e}"))),
+        Err(panic) => Err(StoreError::Backend(format!(
+            "a job store call failed: {panic}"
+        ))),
     }
 }
 
-/// A job to create, owned, for the blocking pool.
+/// A job to create, owned, for a call off the async threads.
 struct OwnedJob {
     digest: String,
     runbook: String,
@@ -215,9 +217,12 @@ impl JobStore for SqliteStore {
         blocking(move || store.request_stop(&id, &by)).await
     }
 
-    async fn stop_requested(&self, id: &str) -> std::result::Result<Option<String>, StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.stop_requested(&id)).await
+    async fn stops_requested(
+        &self,
+        ids: &[String],
+    ) -> std::result::Result<Vec<(String, String)>, StoreError> {
+        let (store, ids) = (self.clone(), ids.to_vec());
+        blocking(move || store.stops_requested(&ids)).await
     }
 
     async fn create_webhook(
@@ -317,7 +322,7 @@ struct Run(Spool);
 
 impl Run {
     /// Folds a spool that grew to its limit on the blocking pool, off the
-    /// host call that filled it. A fold that fails leaves the lines in the
+    /// host call that filled it (which does not wait for it). A fold that fails leaves the lines in the
     /// spool: the next fold (at the latest, the run's end) moves them, or
     /// fails the run with the same error; a lost lease is marked on the
     /// spool and ends the run at its next call.
@@ -334,7 +339,7 @@ impl Run {
     }
 }
 
-/// How a run ended, owned, for the blocking pool.
+/// How a run ended, owned, for a call off the async threads.
 enum End {
     Waiting {
         status: JobStatus,

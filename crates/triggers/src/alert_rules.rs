@@ -186,7 +186,7 @@ impl RulesFile {
 }
 
 /// What the rules decide for one alert.
-pub enum Decision<'a> {
+pub enum Verdict<'a> {
     Run {
         rule: &'a str,
         target: &'a RunTarget,
@@ -197,7 +197,7 @@ pub enum Decision<'a> {
 }
 
 /// The first rule `alert` matches decides.
-pub fn decide<'a>(rules: &'a [Rule], alert: &Alert, default: &'a RunTarget) -> Decision<'a> {
+pub fn judge<'a>(rules: &'a [Rule], alert: &Alert, default: &'a RunTarget) -> Verdict<'a> {
     for rule in rules {
         let plan = match &rule.action {
             RuleAction::Run(target) => &target.plan,
@@ -207,16 +207,16 @@ pub fn decide<'a>(rules: &'a [Rule], alert: &Alert, default: &'a RunTarget) -> D
             continue;
         }
         return match &rule.action {
-            RuleAction::Run(target) => Decision::Run {
+            RuleAction::Run(target) => Verdict::Run {
                 rule: &rule.name,
                 target,
             },
-            RuleAction::Ignore => Decision::Ignore {
+            RuleAction::Ignore => Verdict::Ignore {
                 reason: format!("rule `{}` ignores it", rule.name),
             },
         };
     }
-    Decision::Ignore {
+    Verdict::Ignore {
         reason: "no rule matches it".to_string(),
     }
 }

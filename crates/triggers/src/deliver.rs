@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use super::alert_rules::{decide, Decision};
+use super::alert_rules::{judge, Verdict};
 use super::auth::{self, Signed, SIGNATURE_HEADERS};
 use super::limits::Buckets;
 use super::metrics::Metrics;
@@ -111,9 +111,9 @@ impl Intake {
                 Vec::new(),
                 "ignored: a resolved alert never starts a job".to_string(),
             ),
-            (Some(a), Some(rules)) => match decide(rules, a, &webhook.run) {
-                Decision::Run { rule, target } => (vec![target], format!("started by rule `{rule}`")),
-                Decision::Ignore { reason } => (Vec::new(), format!("ignored: {reason}")),
+            (Some(a), Some(rules)) => match judge(rules, a, &webhook.run) {
+                Verdict::Run { rule, target } => (vec![target], format!("started by rule `{rule}`")),
+                Verdict::Ignore { reason } => (Vec::new(), format!("ignored: {reason}")),
             },
             (None, Some(_)) => {
                 return Err(Refusal::Malformed(

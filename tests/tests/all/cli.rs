@@ -108,6 +108,41 @@ fn run_prints_one_json_document_with_every_vm() {
 }
 
 #[test]
+fn diagnostics_are_json_lines_in_the_jobs_span_when_asked() {
+    let cli = Cli::demo();
+    let plan = cli.plan();
+    let out = cli
+        .command()
+        .env("RUST_LOG", "drbook_jobs=debug,drbook_runtime=trace")
+        .args(["--speed", "instant", "--log-format", "json", "--json"])
+        .args(["run", guests::FAILOVER_PLAN, "--plan", &plan])
+        .output()
+        .expect("running drbook");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is still one JSON document");
+    let job = doc["jobId"].as_str().expect("the job's id");
+    let events: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let in_job = |message: &str| {
+        events
+            .iter()
+            .filter(|e| e["fields"]["message"] == message && e["span"]["job"] == job)
+            .count()
+    };
+    assert_eq!(in_job("run started"), 1, "{events:#?}");
+    assert_eq!(in_job("run ended"), 1);
+    // Every host call, at trace level: 12 VMs each started and waited on.
+    assert!(in_job("host call") > 24, "{}", in_job("host call"));
+    assert!(events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "host call")
+        .all(|e| e["level"] == "TRACE"));
+}
+
+#[test]
 fn run_prints_a_summary_table_and_exits_1_when_the_runbook_fails() {
     let cli = Cli::demo();
     let plan = cli.plan();

@@ -167,11 +167,14 @@ pub async fn a_stop_is_requested_and_read_back(backend: &impl Backend) {
     let store = backend.open().await;
     let id = create(&*store, MODULE).await;
     holding(&*store, &id, "worker", LONG_LEASE).await;
-    assert_eq!(store.stop_requested(&id).await.must("stop_requested"), None);
+    let other = create(&*store, MODULE).await;
+    let ids = [id.clone(), other, "no such job".to_string()];
+    let none = store.stops_requested(&ids).await.must("stops_requested");
+    assert_eq!(none, Vec::new());
     store.request_stop(&id, "alice").await.must("request_stop");
     let reader = backend.open().await;
-    let by = reader.stop_requested(&id).await.must("stop_requested");
-    assert_eq!(by.as_deref(), Some("alice"));
+    let stops = reader.stops_requested(&ids).await.must("stops_requested");
+    assert_eq!(stops, vec![(id.clone(), "alice".to_string())]);
     let job = reader.get(&id).await.must("get");
     assert_eq!(job.stop_requested.as_deref(), Some("alice"));
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::job::{Approval, JobRecord, JobStatus, Wake};
 use drbook_core::journal::Stream;
+use drbook_core::module::{Files, ModuleSource};
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
 
@@ -212,15 +213,15 @@ async fn resume(
         let view = progress::Live::new(&job.spec.plan, mode, options.verbose);
         let exec = super::execution(global, &options, super::Host::Here, view.observer())?;
         if let Some(path) = module {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                InputError::new(format!("cannot read runbook {}: {e}", path.display()))
-            })?;
-            let runbook = exec
-                .runtime
-                .load_bytes(&bytes, &path.display().to_string())
+            let module = Files
+                .fetch(&path.display().to_string())
+                .await
                 .map_err(|e| InputError::new(e.to_string()))?;
-            store.repin(&job.id, &runbook.digest, &bytes).await?;
-            view.note(&format!("job {} re-pinned to {}", job.id, runbook.digest));
+            exec.runtime
+                .load_bytes(&module.bytes, &module.origin)
+                .map_err(|e| InputError::new(e.to_string()))?;
+            store.repin(&job.id, &module.digest, &module.bytes).await?;
+            view.note(&format!("job {} re-pinned to {}", job.id, module.digest));
         }
         if job.wake.is_some() {
             // An unloaded job is not runnable until its wake-up; resuming it
