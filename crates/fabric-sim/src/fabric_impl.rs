@@ -2,13 +2,14 @@
 //! read model; `start` checks the rules, picks the recovery point, decides
 //! any injected failure and records the operation, all in one transaction.
 //! Each call is a SQLite transaction that may wait for another process's
-//! lock, so it runs off the async threads ([`drbook_core::blocking`]).
+//! lock: it is tried in place under the promise not to wait, and made again
+//! off the async threads if it would have ([`in_place`]).
 
 use super::operations::{self, OpRow};
 use super::record::{ItemRecord, Running};
 use super::recovery_points::choose;
 use super::schema;
-use super::simulator::Simulator;
+use super::simulator::{in_place, Simulator};
 use super::state_machine;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -19,12 +20,15 @@ use drbook_core::fabric::{
 use std::time::Duration as StdDuration;
 
 impl Simulator {
-    /// Runs `f` on a clone of this handle off the async threads
-    /// ([`drbook_core::blocking`]).
+    /// Makes `f` [`in_place`] if it need not wait, else on a clone of this
+    /// handle off the async threads ([`drbook_core::blocking`]).
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Simulator) -> Result<T, FabricError> + Send + 'static,
+        f: impl Fn(&Simulator) -> Result<T, FabricError> + Send + 'static,
     ) -> Result<T, FabricError> {
+        if let Some(out) = in_place(|| f(self)) {
+            return out;
+        }
         let sim = self.clone();
         drbook_core::blocking::call(move || f(&sim))
             .await

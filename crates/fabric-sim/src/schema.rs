@@ -37,7 +37,7 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX operations_vm_kind ON operations (vm, kind);
 "];
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors of the store itself; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,11 @@ pub enum SchemaError {
 
     #[error("the fabric store failed: {0}; if another drbook holds it busy, retry")]
     Sqlite(#[from] rusqlite::Error),
+
+    /// A call tried in place found the store in use; it is made again off
+    /// the async threads, so callers never see this.
+    #[error("the fabric store is in use")]
+    InUse,
 
     #[error("the fabric store holds a record it cannot read ({0}); replace it with `drbook fabric init --force`")]
     Record(#[from] serde_json::Error),

@@ -19,8 +19,9 @@ use drbook_core::fabric::{
 use drbook_core::TimeScale;
 use rusqlite::{Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 /// The file of the store inside the data directory.
 pub const STORE_FILE: &str = "fabric.db";
@@ -169,13 +170,33 @@ impl Simulator {
         &self.shared.options
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection: in a call made [`in_place`], only if it is free and
+    /// with no busy timeout (SQLite gives up at once on another process's
+    /// lock); waited for otherwise.
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, SchemaError> {
         // A panic while holding the lock cannot leave a transaction half
         // applied (it rolls back on drop), so a poisoned lock is still usable.
-        self.shared
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        let (conn, timeout) = if IN_PLACE.get() {
+            match self.shared.conn.try_lock() {
+                Ok(conn) => (conn, std::time::Duration::ZERO),
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    (poisoned.into_inner(), std::time::Duration::ZERO)
+                }
+                Err(TryLockError::WouldBlock) => {
+                    WOULD_WAIT.set(true);
+                    return Err(SchemaError::InUse);
+                }
+            }
+        } else {
+            let conn = self
+                .shared
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (conn, schema::BUSY_TIMEOUT)
+        };
+        conn.busy_timeout(timeout)?;
+        Ok(conn)
     }
 
     /// Runs `f` in one write transaction, after settling; an error rolls
@@ -184,11 +205,9 @@ impl Simulator {
         &self,
         f: impl FnOnce(&Connection, DateTime<Utc>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let now = self.options().clock.now();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(SchemaError::from)?;
+        let tx = begin(&mut conn)?;
         self.settle(&tx, now)?;
         let out = f(&tx, now)?;
         tx.commit().map_err(SchemaError::from)?;
@@ -201,12 +220,10 @@ impl Simulator {
         &self,
         f: impl FnOnce(&Connection, DateTime<Utc>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let now = self.options().clock.now();
         if operations::any_due(&conn, now)? {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(SchemaError::from)?;
+            let tx = begin(&mut conn)?;
             self.settle(&tx, now)?;
             tx.commit().map_err(SchemaError::from)?;
         }
@@ -308,6 +325,48 @@ fn new_fabric_id(now: DateTime<Utc>) -> String {
         std::process::id()
     ));
     hex::encode(&digest[..4])
+}
+
+thread_local! {
+    /// Whether this thread is making a call [`in_place`].
+    static IN_PLACE: Cell<bool> = const { Cell::new(false) };
+    /// Whether that call found it would have to wait.
+    static WOULD_WAIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Tries `f` (a call of this simulator) in place, on the calling async
+/// thread, under the promise that it does not wait: the connection is taken
+/// only if free, and a write transaction only if no other process holds the
+/// database's lock. `None` if it would have waited, before anything changed:
+/// the caller makes the call off the async threads instead. Most calls are
+/// short reads and page-cache writes, which then cost what they did before
+/// the simulator was called from async code.
+pub(super) fn in_place<T>(f: impl FnOnce() -> T) -> Option<T> {
+    IN_PLACE.set(true);
+    WOULD_WAIT.set(false);
+    let out = f();
+    IN_PLACE.set(false);
+    if WOULD_WAIT.replace(false) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+/// Begins a write transaction; in place, another process's lock means the
+/// call would wait.
+fn begin(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, SchemaError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            if busy && IN_PLACE.get() {
+                WOULD_WAIT.set(true);
+            }
+            SchemaError::from(e)
+        })
 }
 
 impl From<SchemaError> for FabricError {

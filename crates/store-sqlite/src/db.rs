@@ -107,6 +107,26 @@ pub(crate) enum Error {
     Store(#[from] StoreError),
     #[error("job store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A call tried in place would have to wait (see [`inline`]); it is
+    /// made again off the async threads, so callers never see this.
+    #[error("the job store call would wait")]
+    WouldWait,
+}
+
+impl Error {
+    /// Whether the call stopped because it would have waited: another
+    /// process's lock on the database (`SQLITE_BUSY` with no busy timeout),
+    /// this process's connection in use, or a sync to disk ahead.
+    fn would_wait(&self) -> bool {
+        match self {
+            Error::WouldWait => true,
+            Error::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            Error::Store(_) => false,
+        }
+    }
 }
 
 impl From<Error> for StoreError {
@@ -114,7 +134,33 @@ impl From<Error> for StoreError {
         match e {
             Error::Store(e) => e,
             Error::Sqlite(e) => StoreError::Backend(e.to_string()),
+            Error::WouldWait => StoreError::Backend(e.to_string()),
         }
+    }
+}
+
+thread_local! {
+    /// Whether this thread is making a call in place (see [`inline`]).
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long a call off the async threads waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Tries `f` in place, on the calling (async) thread, under the promise that
+/// it does not wait: the connection is taken only if free, SQLite gives up
+/// at once instead of waiting for another process's lock, and a sync to disk
+/// is not started. `None` if it would have waited: nothing was changed, and
+/// the caller makes the call off the async threads instead. Most calls are
+/// short reads and writes to the page cache, which then cost what they cost
+/// before the store was async, with no hop to another thread.
+pub(crate) fn inline<T>(f: impl FnOnce() -> Result<T>) -> Option<Result<T>> {
+    INLINE.set(true);
+    let result = f();
+    INLINE.set(false);
+    match result {
+        Err(e) if e.would_wait() => None,
+        other => Some(other),
     }
 }
 
@@ -174,7 +220,7 @@ impl SqliteStore {
         // The jobs' spools live beside the store (see `spool`).
         std::fs::create_dir_all(data_dir.join("spool")).map_err(|e| corrupt(&e))?;
         let conn = Connection::open(&path).map_err(|e| corrupt(&e))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| corrupt(&e))?;
         // A process crash loses nothing in WAL mode with NORMAL; a power loss
@@ -233,13 +279,27 @@ impl SqliteStore {
     /// checkpoint never blocks writers). Workers call it every second.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
 
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The connection: taken only if free, and with no busy timeout, in a
+    /// call made in place ([`inline`]); waited for otherwise.
+    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+        let (conn, timeout) = if INLINE.get() {
+            let conn = match self.conn.try_lock() {
+                Ok(conn) => conn,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Err(Error::WouldWait),
+            };
+            (conn, Duration::ZERO)
+        } else {
+            let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            (conn, BUSY_TIMEOUT)
+        };
+        conn.busy_timeout(timeout)?;
+        Ok(conn)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
@@ -247,7 +307,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        transaction(&mut self.conn(), f)
+        transaction(&mut *self.conn()?, f)
     }
 
     /// [`write`](Self::write), on disk when it returns (`synchronous =
@@ -257,7 +317,10 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.conn();
+        if INLINE.get() {
+            return Err(Error::WouldWait);
+        }
+        let mut conn = self.conn()?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         let value = transaction(&mut conn, f);
         // Failing to go back leaves the connection syncing every commit:

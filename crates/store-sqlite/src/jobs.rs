@@ -27,7 +27,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn module(&self, job: &JobRecord) -> Result<Vec<u8>> {
-        self.conn()
+        self.conn()?
             .query_row(
                 "SELECT bytes FROM modules WHERE digest = ?1",
                 [&job.digest],
@@ -59,7 +59,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<JobRecord> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"))?;
         let row = stmt.query_row([id], raw_job).optional()?;
         row.ok_or_else(|| StoreError::NoSuchJob { id: id.to_string() })?
@@ -68,7 +68,7 @@ impl SqliteStore {
 
     /// How many jobs are in each status.
     pub(crate) fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM jobs GROUP BY state")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
@@ -80,7 +80,7 @@ impl SqliteStore {
 
     /// Jobs, newest first, optionally only those in `state`.
     pub(crate) fn list(&self, state: Option<JobStatus>, limit: usize) -> Result<Vec<JobRecord>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY seq DESC LIMIT ?2"
         ))?;
@@ -94,7 +94,7 @@ impl SqliteStore {
     /// The ids of jobs a worker may take now: new ones, interrupted ones
     /// (running with an expired lease and not waiting), oldest first.
     pub(crate) fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
              AND (lease_until_ms IS NULL OR lease_until_ms < ?3) ORDER BY seq LIMIT ?4",
@@ -113,7 +113,7 @@ impl SqliteStore {
 
     /// Jobs unloaded while they wait (on operations, a decision or a timer).
     pub(crate) fn waiting(&self) -> Result<Vec<(String, Wake)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, wake FROM jobs WHERE wake IS NOT NULL AND state IN (?1, ?2)",
         )?;
@@ -237,7 +237,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn stops_requested(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, stop_requested FROM jobs WHERE stop_requested IS NOT NULL
              AND id IN (SELECT value FROM json_each(?1))",
@@ -260,7 +260,7 @@ impl SqliteStore {
     /// The journal in the store, with `spooled` after it.
     pub(crate) fn journal_with(&self, id: &str, spooled: Vec<Line<'static>>) -> Result<Vec<Entry>> {
         let rows = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn
                 .prepare_cached("SELECT seq, entry FROM journal WHERE job_id = ?1 ORDER BY seq")?;
             let rows = stmt
@@ -298,7 +298,7 @@ impl SqliteStore {
         // The spool first, as in `journal`.
         let spooled = self.spooled(id)?;
         let rows = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, record FROM streams WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
             )?;
@@ -340,7 +340,7 @@ impl SqliteStore {
 
     pub(crate) fn decision(&self, id: &str, journal_seq: usize) -> Result<Option<Approval>> {
         let text: Option<String> = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT decision FROM decisions WHERE job_id = ?1 AND journal_seq = ?2",
                 params![id, journal_seq as i64],

@@ -1,14 +1,19 @@
-//! The [`JobStore`] port on SQLite. SQLite is synchronous and a write may
-//! wait for another process's lock or for a sync to disk, so no call holds an
-//! async worker thread ([`drbook_core::blocking`]). The one exception is a
-//! plain journal append of a running job, a page-cache write to its spool
-//! (about a microsecond) made where the host call is.
+//! The [`JobStore`] port on SQLite. SQLite is synchronous, and a call may
+//! wait for another process's lock or for a sync to disk; no call waits on an
+//! async worker thread. Each is first tried in place under the promise not to
+//! wait ([`inline`]: a free connection, no busy timeout, no sync), which is
+//! what almost every call is (a short read, or a write to the page cache),
+//! and made again off the async threads ([`drbook_core::blocking`]) only if
+//! it would have waited. Calls that always sync (an intent, a run's end, the
+//! housekeeping) go off the async threads at once. A plain journal append of
+//! a running job is a page-cache write to its spool, made where the host
+//! call is.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-use crate::db::{Result, SqliteStore};
+use crate::db::{inline, Result, SqliteStore};
 use crate::jobs::{finish, set_waiting};
 use crate::spool::Spool;
 use drbook_core::job::{Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
@@ -26,6 +31,29 @@ async fn blocking<T: Send + 'static>(
         Err(panic) => Err(StoreError::Backend(format!(
             "a job store call failed: {panic}"
         ))),
+    }
+}
+
+impl SqliteStore {
+    /// Makes `f` in place if it need not wait ([`inline`]), else off the
+    /// async threads.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl Fn(&SqliteStore) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, StoreError> {
+        if let Some(result) = inline(|| f(self)) {
+            return result.map_err(Into::into);
+        }
+        self.off_thread(f).await
+    }
+
+    /// Makes `f` off the async threads: for what always waits on the disk.
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, StoreError> {
+        let store = self.clone();
+        blocking(move || f(&store)).await
     }
 }
 
@@ -61,13 +89,14 @@ impl JobStore for SqliteStore {
     }
 
     async fn create(&self, job: NewJob<'_>, module: &[u8]) -> std::result::Result<(), StoreError> {
-        let (store, job, module) = (self.clone(), OwnedJob::new(job), module.to_vec());
-        blocking(move || store.create(job.borrow(), &module)).await
+        let (job, module) = (OwnedJob::new(job), module.to_vec());
+        self.off_thread(move |store| store.create(job.borrow(), &module))
+            .await
     }
 
     async fn get(&self, id: &str) -> std::result::Result<JobRecord, StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.get(&id)).await
+        let id = id.to_string();
+        self.call(move |store| store.get(&id)).await
     }
 
     async fn list(
@@ -75,18 +104,16 @@ impl JobStore for SqliteStore {
         state: Option<JobStatus>,
         limit: usize,
     ) -> std::result::Result<Vec<JobRecord>, StoreError> {
-        let store = self.clone();
-        blocking(move || store.list(state, limit)).await
+        self.call(move |store| store.list(state, limit)).await
     }
 
     async fn count_by_status(&self) -> std::result::Result<Vec<(JobStatus, u64)>, StoreError> {
-        let store = self.clone();
-        blocking(move || store.count_by_status()).await
+        self.call(move |store| store.count_by_status()).await
     }
 
     async fn module(&self, job: &JobRecord) -> std::result::Result<Vec<u8>, StoreError> {
-        let (store, job) = (self.clone(), job.clone());
-        blocking(move || store.module(&job)).await
+        let job = job.clone();
+        self.call(move |store| store.module(&job)).await
     }
 
     async fn repin(
@@ -95,13 +122,9 @@ impl JobStore for SqliteStore {
         digest: &str,
         module: &[u8],
     ) -> std::result::Result<(), StoreError> {
-        let (store, id, digest, module) = (
-            self.clone(),
-            id.to_string(),
-            digest.to_string(),
-            module.to_vec(),
-        );
-        blocking(move || store.repin(&id, &digest, &module)).await
+        let (id, digest, module) = (id.to_string(), digest.to_string(), module.to_vec());
+        self.call(move |store| store.repin(&id, &digest, &module))
+            .await
     }
 
     async fn runnable(
@@ -109,18 +132,16 @@ impl JobStore for SqliteStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> std::result::Result<Vec<String>, StoreError> {
-        let store = self.clone();
-        blocking(move || store.runnable(now, limit)).await
+        self.call(move |store| store.runnable(now, limit)).await
     }
 
     async fn waiting(&self) -> std::result::Result<Vec<(String, Wake)>, StoreError> {
-        let store = self.clone();
-        blocking(move || store.waiting()).await
+        self.call(move |store| store.waiting()).await
     }
 
     async fn wake(&self, id: &str) -> std::result::Result<(), StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.set_running(&id)).await
+        let id = id.to_string();
+        self.call(move |store| store.set_running(&id)).await
     }
 
     async fn finish(
@@ -130,33 +151,28 @@ impl JobStore for SqliteStore {
         reason: Option<&str>,
         result: &serde_json::Value,
     ) -> std::result::Result<(), StoreError> {
-        let (store, id, reason, result) = (
-            self.clone(),
-            id.to_string(),
-            reason.map(str::to_string),
-            result.clone(),
-        );
-        blocking(move || store.finish(&id, state, reason.as_deref(), &result)).await
+        let (id, reason, result) = (id.to_string(), reason.map(str::to_string), result.clone());
+        self.call(move |store| store.finish(&id, state, reason.as_deref(), &result))
+            .await
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> std::result::Result<usize, StoreError> {
-        let store = self.clone();
-        blocking(move || store.prune(before)).await
+        self.call(move |store| store.prune(before)).await
     }
 
     async fn claim(&self, id: &str, lease: &Lease) -> std::result::Result<bool, StoreError> {
-        let (store, id, lease) = (self.clone(), id.to_string(), lease.clone());
-        blocking(move || store.claim(&id, &lease)).await
+        let (id, lease) = (id.to_string(), lease.clone());
+        self.call(move |store| store.claim(&id, &lease)).await
     }
 
     async fn renew(&self, lease: &Lease) -> std::result::Result<bool, StoreError> {
-        let (store, lease) = (self.clone(), lease.clone());
-        blocking(move || store.renew(&lease)).await
+        let lease = lease.clone();
+        self.call(move |store| store.renew(&lease)).await
     }
 
     async fn release(&self, id: &str, owner: &str) -> std::result::Result<(), StoreError> {
-        let (store, id, owner) = (self.clone(), id.to_string(), owner.to_string());
-        blocking(move || store.release(&id, &owner)).await
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.call(move |store| store.release(&id, &owner)).await
     }
 
     async fn open_run(
@@ -164,24 +180,24 @@ impl JobStore for SqliteStore {
         id: &str,
         lease: &Lease,
     ) -> std::result::Result<(Arc<dyn RunLog>, Vec<Entry>), StoreError> {
-        let (store, id, lease) = (self.clone(), id.to_string(), lease.clone());
-        let (spool, entries) = blocking(move || store.open_spool(&id, &lease)).await?;
+        let (id, lease) = (id.to_string(), lease.clone());
+        let (spool, entries) = self
+            .call(move |store| store.open_spool(&id, &lease))
+            .await?;
         Ok((Arc::new(Run(spool)), entries))
     }
 
     async fn tidy(&self) -> std::result::Result<usize, StoreError> {
-        let store = self.clone();
-        blocking(move || store.tidy_spools()).await
+        self.off_thread(|store| store.tidy_spools()).await
     }
 
     async fn maintain(&self) -> std::result::Result<(), StoreError> {
-        let store = self.clone();
-        blocking(move || store.checkpoint()).await
+        self.off_thread(|store| store.checkpoint()).await
     }
 
     async fn journal(&self, id: &str) -> std::result::Result<Vec<Entry>, StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.journal(&id)).await
+        let id = id.to_string();
+        self.call(move |store| store.journal(&id)).await
     }
 
     async fn streams(
@@ -189,8 +205,8 @@ impl JobStore for SqliteStore {
         id: &str,
         after: i64,
     ) -> std::result::Result<Vec<(i64, Record)>, StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.streams(&id, after)).await
+        let id = id.to_string();
+        self.call(move |store| store.streams(&id, after)).await
     }
 
     async fn decide(
@@ -199,8 +215,9 @@ impl JobStore for SqliteStore {
         journal_seq: usize,
         approval: &Approval,
     ) -> std::result::Result<(), StoreError> {
-        let (store, id, approval) = (self.clone(), id.to_string(), approval.clone());
-        blocking(move || store.decide(&id, journal_seq, &approval)).await
+        let (id, approval) = (id.to_string(), approval.clone());
+        self.call(move |store| store.decide(&id, journal_seq, &approval))
+            .await
     }
 
     async fn decision(
@@ -208,35 +225,35 @@ impl JobStore for SqliteStore {
         id: &str,
         journal_seq: usize,
     ) -> std::result::Result<Option<Approval>, StoreError> {
-        let (store, id) = (self.clone(), id.to_string());
-        blocking(move || store.decision(&id, journal_seq)).await
+        let id = id.to_string();
+        self.call(move |store| store.decision(&id, journal_seq))
+            .await
     }
 
     async fn request_stop(&self, id: &str, by: &str) -> std::result::Result<(), StoreError> {
-        let (store, id, by) = (self.clone(), id.to_string(), by.to_string());
-        blocking(move || store.request_stop(&id, &by)).await
+        let (id, by) = (id.to_string(), by.to_string());
+        self.call(move |store| store.request_stop(&id, &by)).await
     }
 
     async fn stops_requested(
         &self,
         ids: &[String],
     ) -> std::result::Result<Vec<(String, String)>, StoreError> {
-        let (store, ids) = (self.clone(), ids.to_vec());
-        blocking(move || store.stops_requested(&ids)).await
+        let ids = ids.to_vec();
+        self.call(move |store| store.stops_requested(&ids)).await
     }
 
     async fn create_webhook(
         &self,
         new: NewWebhookRow<'_>,
     ) -> std::result::Result<bool, StoreError> {
-        let store = self.clone();
         let webhook = new.webhook.clone();
         let modules: Vec<(String, Vec<u8>)> = new
             .modules
             .iter()
             .map(|m| (m.digest.to_string(), m.bytes.to_vec()))
             .collect();
-        blocking(move || {
+        self.call(move |store| {
             let modules = modules
                 .iter()
                 .map(|(digest, bytes)| WebhookModule { digest, bytes })
@@ -250,13 +267,12 @@ impl JobStore for SqliteStore {
     }
 
     async fn webhook(&self, name: &str) -> std::result::Result<Option<StoredWebhook>, StoreError> {
-        let (store, name) = (self.clone(), name.to_string());
-        blocking(move || store.webhook(&name)).await
+        let name = name.to_string();
+        self.call(move |store| store.webhook(&name)).await
     }
 
     async fn webhooks(&self) -> std::result::Result<Vec<StoredWebhook>, StoreError> {
-        let store = self.clone();
-        blocking(move || store.webhooks()).await
+        self.call(move |store| store.webhooks()).await
     }
 
     async fn set_webhook_enabled(
@@ -264,13 +280,14 @@ impl JobStore for SqliteStore {
         name: &str,
         enabled: bool,
     ) -> std::result::Result<bool, StoreError> {
-        let (store, name) = (self.clone(), name.to_string());
-        blocking(move || store.set_webhook_enabled(&name, enabled)).await
+        let name = name.to_string();
+        self.call(move |store| store.set_webhook_enabled(&name, enabled))
+            .await
     }
 
     async fn delete_webhook(&self, name: &str) -> std::result::Result<bool, StoreError> {
-        let (store, name) = (self.clone(), name.to_string());
-        blocking(move || store.delete_webhook(&name)).await
+        let name = name.to_string();
+        self.call(move |store| store.delete_webhook(&name)).await
     }
 
     async fn first_delivery(
@@ -280,23 +297,22 @@ impl JobStore for SqliteStore {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> std::result::Result<bool, StoreError> {
-        let (store, webhook, message_id) =
-            (self.clone(), webhook.to_string(), message_id.to_string());
-        blocking(move || store.first_delivery(&webhook, &message_id, now, forget_before)).await
+        let (webhook, message_id) = (webhook.to_string(), message_id.to_string());
+        self.call(move |store| store.first_delivery(&webhook, &message_id, now, forget_before))
+            .await
     }
 
     async fn record_delivery(
         &self,
         delivery: NewDelivery<'_>,
     ) -> std::result::Result<Recorded, StoreError> {
-        let store = self.clone();
         let webhook = delivery.webhook.to_string();
         let alert = delivery
             .alert
             .map(|(id, condition)| (id.to_string(), condition.to_string()));
         let decision = delivery.decision.to_string();
         let jobs: Vec<OwnedJob> = delivery.jobs.iter().copied().map(OwnedJob::new).collect();
-        blocking(move || {
+        self.call(move |store| {
             store.record_delivery(&NewDelivery {
                 webhook: &webhook,
                 alert: alert.as_ref().map(|(id, c)| (id.as_str(), c.as_str())),
@@ -312,8 +328,8 @@ impl JobStore for SqliteStore {
         webhook: &str,
         limit: usize,
     ) -> std::result::Result<Vec<AlertRecord>, StoreError> {
-        let (store, webhook) = (self.clone(), webhook.to_string());
-        blocking(move || store.alerts(&webhook, limit)).await
+        let webhook = webhook.to_string();
+        self.call(move |store| store.alerts(&webhook, limit)).await
     }
 }
 
@@ -435,7 +451,70 @@ impl RunLog for Run {
         &self,
         journal_seq: usize,
     ) -> std::result::Result<Option<Approval>, StoreError> {
-        let (store, id) = (self.0.store().clone(), self.0.job_id().to_string());
-        blocking(move || store.decision(&id, journal_seq)).await
+        let id = self.0.job_id().to_string();
+        self.0
+            .store()
+            .call(move |store| store.decision(&id, journal_seq))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// While another process holds the database's write lock, a write waits
+    /// for it without holding the async thread: on a runtime with a single
+    /// worker, another task keeps running meanwhile, and the write succeeds
+    /// once the lock is released (tried in place, busy, then made again off
+    /// the async threads).
+    #[test]
+    fn a_call_that_must_wait_waits_off_the_async_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let other = rusqlite::Connection::open(SqliteStore::path(dir.path())).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let hold = Duration::from_millis(300);
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(hold);
+            other.execute_batch("COMMIT").unwrap();
+        });
+
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let (waited, ticked) = tokio.block_on(async {
+            let counter = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            // Let the ticker start on the one worker.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let before = ticks.load(Ordering::Relaxed);
+            let stopped = tokio::spawn({
+                let store = store.clone();
+                async move { JobStore::request_stop(&store, "a job", "me").await }
+            })
+            .await
+            .unwrap();
+            ticker.abort();
+            (stopped, ticks.load(Ordering::Relaxed) - before)
+        });
+        release.join().unwrap();
+        waited.expect("the write succeeds once the lock is free");
+        assert!(started.elapsed() >= hold, "it waited for the lock");
+        assert!(
+            ticked >= 10,
+            "the async thread kept running: {ticked} ticks"
+        );
     }
 }

@@ -436,7 +436,7 @@ fn fold(
 ) -> Result<i64> {
     let lines = read(path)?;
     let next_stream = if lines.is_empty() && then.is_none() {
-        next_stream(&store.conn(), id)?
+        next_stream(&*store.conn()?, id)?
     } else {
         write(store, id, owner, &lines, then)?
     };
@@ -728,6 +728,7 @@ mod tests {
         stale.append(0, &now(10), None).unwrap();
         store
             .conn()
+            .unwrap()
             .execute("UPDATE jobs SET lease_until_ms = 0 WHERE id = 'j'", [])
             .unwrap();
         let second = holding(&store, "second", Duration::from_secs(30));

@@ -68,7 +68,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn webhook(&self, name: &str) -> Result<Option<StoredWebhook>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt =
             conn.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE name = ?1"))?;
         let row = stmt.query_row([name], row).optional()?;
@@ -76,7 +76,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn webhooks(&self) -> Result<Vec<StoredWebhook>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt =
             conn.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks ORDER BY name"))?;
         let rows = stmt
@@ -171,7 +171,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn alerts(&self, name: &str, limit: usize) -> Result<Vec<AlertRecord>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT alert_id, condition, decision, job_ids, received_ms FROM alerts WHERE webhook = ?1
              ORDER BY received_ms DESC, alert_id LIMIT ?2",
@@ -213,6 +213,7 @@ mod tests {
             let store = SqliteStore::open(dir.path()).unwrap();
             store
                 .conn()
+                .unwrap()
                 .execute_batch(
                     "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
                      DROP TABLE webhook_seen; UPDATE meta SET value = '1' WHERE key = 'schema';",
@@ -222,6 +223,7 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let schema: String = store
             .conn()
+            .unwrap()
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
             })

@@ -7,8 +7,10 @@
 //! - `time`: recovery points, RPO, progress and persistence across reopen.
 //! - `faults`: each injected fault, and a region outage.
 //! - `bad_input`: refusals and bad stores leave the store unchanged.
+//! - `blocking`: a call that must wait does not hold the async thread.
 
 mod bad_input;
+mod blocking;
 mod cycle;
 mod faults;
 mod test_failover;
