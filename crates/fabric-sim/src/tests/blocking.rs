@@ -48,5 +48,8 @@ fn a_start_that_must_wait_waits_off_the_async_thread() {
     release.join().unwrap();
     result.expect("the start succeeds once the lock is free");
     assert!(started.elapsed() >= hold, "it waited for the lock");
-    assert!(ticked >= 10, "the async thread kept running: {ticked} ticks");
+    assert!(
+        ticked >= 10,
+        "the async thread kept running: {ticked} ticks"
+    );
 }
