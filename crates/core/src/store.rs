@@ -54,6 +54,16 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error(
+        "the manual step of job `{job}` was already {} by {by} at {at}; the first decision stands",
+        if *approved { "approved" } else { "rejected" }
+    )]
+    AlreadyDecided {
+        job: String,
+        approved: bool,
+        by: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("the module {digest} of job `{job}` is missing from the job store")]
     MissingModule { job: String, digest: String },
     #[error(
@@ -197,7 +207,9 @@ pub trait JobStore: Send + Sync {
     async fn streams(&self, id: &str, after: i64) -> Result<Vec<(i64, Record)>, StoreError>;
 
     /// Records `approval` on the manual step at `journal_seq`; a suspended
-    /// job becomes runnable, a stopped one stays stopped.
+    /// job becomes runnable, a stopped one stays stopped. The first decision
+    /// wins: a second is refused with [`StoreError::AlreadyDecided`], checked
+    /// in the same atomic change that records the first.
     async fn decide(
         &self,
         id: &str,

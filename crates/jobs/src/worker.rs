@@ -116,6 +116,9 @@ impl Worker {
         // What a killed worker may have left behind for jobs that ended.
         store.tidy().await?;
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        // Signalled by each run as it ends (a permit is kept if the loop is
+        // busy elsewhere, so no end is missed).
+        let ended = Arc::new(Notify::new());
         let mut renewed = Instant::now();
         let mut maintained = Instant::now();
         let mut upkeep: Option<JoinHandle<Result<(), StoreError>>> = None;
@@ -214,9 +217,15 @@ impl Worker {
                     // Everything the run logs (its host calls, its store and
                     // fabric calls) is in the job's span.
                     let span = tracing::info_span!("job", job = %id, lease = %lease.owner());
+                    let ended = ended.clone();
                     let task = tokio::spawn(
-                        async move { execute(&exec, &job_id, &held, signal).await }
-                            .instrument(span),
+                        async move {
+                            let result = execute(&exec, &job_id, &held, signal).await;
+                            // The loop deals with it now, not at its next poll.
+                            ended.notify_one();
+                            result
+                        }
+                        .instrument(span),
                     );
                     loaded.insert(
                         id,
@@ -268,6 +277,7 @@ impl Worker {
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll) => {}
                 _ = woken_up => {}
+                _ = ended.notified() => {}
                 _ = &mut shutdown => {
                     for (id, job) in loaded.drain() {
                         job.task.abort();

@@ -325,8 +325,25 @@ impl SqliteStore {
 
     pub(crate) fn decide(&self, id: &str, journal_seq: usize, approval: &Approval) -> Result<()> {
         self.write(|tx| {
+            let earlier: Option<String> = tx
+                .query_row(
+                    "SELECT decision FROM decisions WHERE job_id = ?1 AND journal_seq = ?2",
+                    params![id, journal_seq as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(earlier) = earlier {
+                let earlier: Approval = decode("decision", &earlier)?;
+                return Err(StoreError::AlreadyDecided {
+                    job: id.to_string(),
+                    approved: earlier.approved,
+                    by: earlier.by,
+                    at: earlier.at,
+                }
+                .into());
+            }
             tx.execute(
-                "INSERT OR REPLACE INTO decisions (job_id, journal_seq, decision) VALUES (?1, ?2, ?3)",
+                "INSERT INTO decisions (job_id, journal_seq, decision) VALUES (?1, ?2, ?3)",
                 params![id, journal_seq as i64, encode(approval)],
             )?;
             // Only a job still suspended goes on; a stopped one stays stopped.

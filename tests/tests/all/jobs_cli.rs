@@ -615,3 +615,62 @@ fn a_corrupt_spool_fails_the_job_naming_the_file_and_line_and_is_kept() {
     );
     assert!(spool.exists(), "the damaged spool is kept for inspection");
 }
+
+/// A worker notices at once that a job it ran has ended: with a poll of an
+/// hour, `--exit-when-idle` still exits as soon as its only job completes
+/// (it used to sleep out the poll first; `drbook run` waited so 100 ms).
+#[test]
+fn a_worker_wakes_when_its_job_ends_not_at_its_next_poll() {
+    let cli = Cli::demo();
+    let id = detach(&cli, guests::FAILOVER_PLAN, &cli.plan(), &[]);
+    let (status, log) =
+        Worker::start(&cli, "instant", &["--exit-when-idle", "--poll", "1h"]).exits();
+    assert!(status.success(), "{log}");
+    assert!(log.contains(&format!("job {id}: Completed")), "{log}");
+}
+
+/// Two people approve the same step at the same moment: the first decision
+/// stands, the second is refused (exit 2) naming who decided, and one
+/// decision is recorded.
+#[test]
+fn of_two_approvals_at_once_the_first_stands_and_the_second_is_refused() {
+    let cli = Cli::demo();
+    let id = job_waiting_for_approval(&cli);
+    let approvals: Vec<Child> = ["first", "second"]
+        .iter()
+        .map(|comment| {
+            cli.command()
+                .args(["jobs", "approve", &id, "--comment", comment])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting drbook jobs approve")
+        })
+        .collect();
+    let outs: Vec<_> = approvals
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<_> = outs.iter().map(|out| out.status.code()).collect();
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(2)),
+        "{codes:?}: {outs:?}"
+    );
+    let refused = outs
+        .iter()
+        .find(|out| out.status.code() == Some(2))
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains(&format!("was already approved by {USER}"))
+            && message.contains("the first decision stands"),
+        "{message}"
+    );
+    let first = ["first", "second"][codes.iter().position(|c| *c == Some(0)).unwrap()];
+    let (status, log) = Worker::start(&cli, "instant", &["--exit-when-idle"]).exits();
+    assert!(status.success(), "{log}");
+    let text = logs(&cli, &id);
+    let approved = format!("manual step `switch-dns` approved by {USER}: {first}");
+    assert_eq!(count_lines(&text, &approved), 1, "{text}");
+    assert!(!text.contains("rejected"), "{text}");
+}

@@ -325,6 +325,26 @@ pub async fn a_decision_resumes_a_suspended_job(backend: &impl Backend) {
     reader.decide(&suspended, 1, &approval).await.must("decide");
     let decided = store.decision(&suspended, 1).await.must("decision");
     assert_eq!(decided.as_ref(), Some(&approval));
+    // The first decision stands: a second is refused, naming who decided.
+    let late = Approval {
+        approved: false,
+        by: "bob".to_string(),
+        ..approval.clone()
+    };
+    match store.decide(&suspended, 1, &late).await {
+        Err(StoreError::AlreadyDecided { approved, by, .. }) => {
+            assert!(approved && by == "alice", "{by}")
+        }
+        other => panic!("a second decision must be refused: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .decision(&suspended, 1)
+            .await
+            .must("decision")
+            .as_ref(),
+        Some(&approval)
+    );
     assert_eq!(
         store.decision(&suspended, 0).await.must("decision"),
         None,

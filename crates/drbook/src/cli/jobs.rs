@@ -258,7 +258,13 @@ async fn decide(
         comment,
         at: chrono::Utc::now(),
     };
-    store.decide(&job.id, *journal_seq, &decision).await?;
+    store
+        .decide(&job.id, *journal_seq, &decision)
+        .await
+        .map_err(|e| match e {
+            StoreError::AlreadyDecided { .. } => InputError::new(e.to_string()).into(),
+            other => anyhow::Error::from(other),
+        })?;
     let verb = if approved { "approved" } else { "rejected" };
     println!(
         "{verb} \"{prompt}\" for job {} as {}; a worker (or `drbook jobs resume`) continues it",
