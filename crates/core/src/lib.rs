@@ -19,6 +19,7 @@ pub mod journal;
 pub mod lease;
 pub mod module;
 pub mod plan;
+pub mod private;
 pub mod store;
 pub mod time;
 pub mod webhook;

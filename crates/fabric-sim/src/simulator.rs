@@ -118,7 +118,7 @@ impl Simulator {
             path: data_dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(data_dir).map_err(io)?;
+        drbook_core::private::create_dir(data_dir).map_err(io)?;
         let path = Self::store_path(data_dir);
         let mut conn = if path.exists() {
             match schema::open(&path) {

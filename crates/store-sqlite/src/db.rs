@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use drbook_core::private;
 use drbook_core::store::StoreError;
 
 /// The schema this build reads and writes.
@@ -211,18 +212,50 @@ impl SqliteStore {
         Self::open_db(data_dir).map_err(Into::into)
     }
 
+    /// Opens the store, waiting out another process that opens (creates,
+    /// migrates) it at the same moment: SQLite answers some of those races
+    /// with `SQLITE_BUSY` at once, without its busy timeout, so the whole
+    /// open is tried again until the timeout.
     fn open_db(data_dir: &Path) -> Result<Self> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Self::try_open(data_dir) {
+                Err(e) if e.would_wait() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(data_dir: &Path) -> Result<Self> {
         let path = Self::path(data_dir);
-        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt {
+        // What cannot be read is corrupt, unless it was only busy.
+        let corrupt = |e: rusqlite::Error| -> Error {
+            let detail = e.to_string();
+            let e = Error::Sqlite(e);
+            if e.would_wait() {
+                return e;
+            }
+            StoreError::Corrupt {
+                path: path.clone(),
+                detail,
+            }
+            .into()
+        };
+        // The jobs' spools live beside the store (see `spool`); both hold
+        // secrets (see `drbook_core::private`).
+        let io = |e: std::io::Error| StoreError::Corrupt {
             path: path.clone(),
             detail: e.to_string(),
         };
-        // The jobs' spools live beside the store (see `spool`).
-        std::fs::create_dir_all(data_dir.join("spool")).map_err(|e| corrupt(&e))?;
-        let conn = Connection::open(&path).map_err(|e| corrupt(&e))?;
+        private::create_dir(data_dir).map_err(io)?;
+        private::create_dir(&data_dir.join("spool")).map_err(io)?;
+        private::create_file(&path).map_err(io)?;
+        let mut conn = Connection::open(&path).map_err(corrupt)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| corrupt(&e))?;
+            .map_err(corrupt)?;
         // A process crash loses nothing in WAL mode with NORMAL; a power loss
         // may lose the last commits, which resume tolerates (see `journal`).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -231,14 +264,18 @@ impl SqliteStore {
         // calls (`checkpoint`); a short-lived command's connection
         // checkpoints as it closes.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let tx = conn.unchecked_transaction()?;
+        // The write lock first: two processes creating or migrating the
+        // store at once take turns.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(corrupt)?;
         let has_meta: bool = tx
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| corrupt(&e))?;
+            .map_err(corrupt)?;
         let found = if !has_meta {
             tx.execute_batch(SCHEMA)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')", [])?;
@@ -248,8 +285,14 @@ impl SqliteStore {
                 .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                     r.get(0)
                 })
-                .map_err(|e| corrupt(&e))?;
-            let found: i64 = found.parse().map_err(|e| corrupt(&e))?;
+                .map_err(corrupt)?;
+            let found: i64 =
+                found
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| StoreError::Corrupt {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    })?;
             if found > SCHEMA_VERSION {
                 return Err(StoreError::Newer {
                     path,
@@ -261,7 +304,7 @@ impl SqliteStore {
             found
         };
         for (version, migration) in (found + 1..).zip(&MIGRATIONS[(found - 1).max(0) as usize..]) {
-            tx.execute_batch(migration).map_err(|e| corrupt(&e))?;
+            tx.execute_batch(migration).map_err(corrupt)?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'schema'",
                 [version.to_string()],
@@ -343,4 +386,55 @@ fn transaction<T>(
     let value = f(&tx)?;
     tx.commit()?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes that open a new store at the same moment take turns: every
+    /// one opens it (none sees "database is locked", none calls it corrupt).
+    #[test]
+    fn several_opening_a_new_store_at_once_all_open_it() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = Arc::new(std::sync::Barrier::new(8));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (dir, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStore::open(&dir).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener
+                    .join()
+                    .unwrap()
+                    .expect("every opener opens the store");
+            }
+        }
+    }
+
+    /// The store's directory, database and spools are the owner's only.
+    #[cfg(unix)]
+    #[test]
+    fn the_store_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let store = SqliteStore::open(&dir).unwrap();
+        store
+            .conn()
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("spool")), 0o700);
+        for file in ["jobs.db", "jobs.db-wal", "jobs.db-shm"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
+    }
 }

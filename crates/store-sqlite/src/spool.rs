@@ -357,7 +357,7 @@ impl Writer {
 /// nor fail the job: `LeaseLost` leaves the job to be claimed again (which
 /// folds that file).
 fn create(path: &Path, job: &str, owner: &str) -> Result<File> {
-    File::options()
+    drbook_core::private::file_options()
         .append(true)
         .create_new(true)
         .open(path)
