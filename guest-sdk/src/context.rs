@@ -67,7 +67,9 @@ impl Context {
     }
 
     /// The Azure Monitor alert that started this job, when the webhook's
-    /// request carried one in the common alert schema.
+    /// request carried one in the common alert schema. Its severity, signal
+    /// type and condition may be `Unknown`: a value Azure sent that this
+    /// version does not know; the value as sent is in the request body.
     pub fn alert(&self) -> Option<&Alert> {
         self.raw.alert.as_ref()
     }

@@ -10,26 +10,111 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_ID: &str = "azureMonitorCommonAlertSchema";
 
 /// An alert's essentials. Serialised with Azure's names, in job specs too.
+///
+/// Azure's enums are read leniently: every spelling Azure is known to send
+/// is accepted (`Activity Log` in most payloads, `ActivityLog` in Service
+/// Health ones), and a value this version does not know becomes `Unknown`
+/// rather than refusing the delivery: Azure does not retry a 400, so a
+/// refused alert would be lost. The value as sent is named by
+/// [`parse_alert`], for the record of the delivery, and stays in the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// The alert's ARM id: the same for every delivery of one alert.
     pub alert_id: String,
     pub alert_rule: String,
+    #[serde(deserialize_with = "lenient")]
     pub severity: Severity,
+    #[serde(deserialize_with = "lenient")]
     pub signal_type: SignalType,
+    #[serde(deserialize_with = "lenient")]
     pub monitor_condition: MonitorCondition,
     #[serde(default)]
     pub monitoring_service: String,
     /// ARM ids of the resources the alert is about.
     #[serde(rename = "alertTargetIDs", default)]
     pub target_ids: Vec<String>,
-    #[serde(rename = "firedDateTime")]
+    /// Azure sends some times without a zone (Service Health's
+    /// `2021-11-17T05:34:48.0623172`); they are UTC.
+    #[serde(rename = "firedDateTime", deserialize_with = "utc")]
     pub fired: DateTime<Utc>,
-    #[serde(rename = "resolvedDateTime", default)]
+    #[serde(
+        rename = "resolvedDateTime",
+        default,
+        deserialize_with = "optional_utc"
+    )]
     pub resolved: Option<DateTime<Utc>>,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// An alert as read from a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedAlert {
+    pub alert: Alert,
+    /// The enum values of the payload that this version does not know, as
+    /// ``field `value` `` (escaped, at most 64 characters of the value).
+    pub unrecognised: Vec<String>,
+}
+
+/// An enum of the common alert schema, read leniently (see [`Alert`]).
+/// `Unknown` is never read from a rules file (`skip_deserializing`): a rule
+/// names values Azure sends, and an unknown one matches no rule that names
+/// specific values.
+trait AzureEnum: Sized {
+    /// The payload's field, for [`ParsedAlert::unrecognised`].
+    const FIELD: &'static str;
+    const UNKNOWN: Self;
+    /// The value of a spelling folded by [`fold`].
+    fn from_folded(folded: &str) -> Option<Self>;
+}
+
+/// Case, spaces, `-` and `_` differ between Azure's payloads
+/// (`Activity Log`, `ActivityLog`); they never distinguish two values.
+fn fold(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn known<T: AzureEnum>(value: &str) -> Option<T> {
+    T::from_folded(&fold(value))
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>, T: AzureEnum>(d: D) -> Result<T, D::Error> {
+    let value = String::deserialize(d)?;
+    Ok(known(&value).unwrap_or(T::UNKNOWN))
+}
+
+/// An RFC 3339 time, or one without a zone, taken as UTC.
+fn parse_utc(value: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+fn utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let value = String::deserialize(d)?;
+    parse_utc(&value).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{}` is not a date and time (RFC 3339, e.g. 2026-01-02T03:04:05Z)",
+            value.escape_debug()
+        ))
+    })
+}
+
+fn optional_utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(value) => utc(serde::de::value::StringDeserializer::new(value)).map(Some),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -39,20 +124,71 @@ pub enum Severity {
     Sev2,
     Sev3,
     Sev4,
+    /// A severity this version does not know.
+    #[serde(skip_deserializing)]
+    Unknown,
+}
+
+impl AzureEnum for Severity {
+    const FIELD: &'static str = "severity";
+    const UNKNOWN: Self = Severity::Unknown;
+    fn from_folded(folded: &str) -> Option<Self> {
+        Some(match folded {
+            "sev0" => Severity::Sev0,
+            "sev1" => Severity::Sev1,
+            "sev2" => Severity::Sev2,
+            "sev3" => Severity::Sev3,
+            "sev4" => Severity::Sev4,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SignalType {
     Metric,
     Log,
-    #[serde(rename = "Activity Log")]
+    /// `Activity Log`; Service Health payloads spell it `ActivityLog`.
+    #[serde(rename = "Activity Log", alias = "ActivityLog")]
     ActivityLog,
+    /// A signal type this version does not know.
+    #[serde(skip_deserializing)]
+    Unknown,
+}
+
+impl AzureEnum for SignalType {
+    const FIELD: &'static str = "signalType";
+    const UNKNOWN: Self = SignalType::Unknown;
+    fn from_folded(folded: &str) -> Option<Self> {
+        Some(match folded {
+            "metric" => SignalType::Metric,
+            "log" => SignalType::Log,
+            "activitylog" => SignalType::ActivityLog,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MonitorCondition {
     Fired,
     Resolved,
+    /// A condition this version does not know: it starts nothing (only a
+    /// `Fired` alert does), and is recorded.
+    #[serde(skip_deserializing)]
+    Unknown,
+}
+
+impl AzureEnum for MonitorCondition {
+    const FIELD: &'static str = "monitorCondition";
+    const UNKNOWN: Self = MonitorCondition::Unknown;
+    fn from_folded(folded: &str) -> Option<Self> {
+        Some(match folded {
+            "fired" => MonitorCondition::Fired,
+            "resolved" => MonitorCondition::Resolved,
+            _ => return None,
+        })
+    }
 }
 
 impl MonitorCondition {
@@ -60,6 +196,7 @@ impl MonitorCondition {
         match self {
             MonitorCondition::Fired => "Fired",
             MonitorCondition::Resolved => "Resolved",
+            MonitorCondition::Unknown => "Unknown",
         }
     }
 }
@@ -84,14 +221,35 @@ struct Envelope {
     schema_id: Option<String>,
 }
 
+/// The payload, with its essentials read as `E`.
 #[derive(Deserialize)]
-struct Payload {
-    data: Data,
+struct Payload<E> {
+    data: Data<E>,
 }
 
 #[derive(Deserialize)]
-struct Data {
-    essentials: Alert,
+struct Data<E> {
+    essentials: E,
+}
+
+/// The essentials' enums as sent, to name the values this version does
+/// not know.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SentEnums {
+    severity: String,
+    signal_type: String,
+    monitor_condition: String,
+}
+
+/// How much of an unknown value is recorded.
+const MAX_RECORDED: usize = 64;
+
+fn note_unknown<T: AzureEnum>(value: &str, notes: &mut Vec<String>) {
+    if known::<T>(value).is_none() {
+        let shown: String = value.chars().take(MAX_RECORDED).collect();
+        notes.push(format!("{} `{}`", T::FIELD, shown.escape_debug()));
+    }
 }
 
 /// Why a body that says it is a common-alert-schema payload is not one.
@@ -101,21 +259,31 @@ pub struct MalformedAlert(String);
 
 /// The alert in `body`: `None` when the body is not a common-alert-schema
 /// payload at all (any other body, JSON or not); an error when it says it is
-/// one (`schemaId`) but its essentials are missing or mistyped.
-pub fn parse_alert(body: &[u8]) -> Result<Option<Alert>, MalformedAlert> {
+/// one (`schemaId`) but its essentials are missing or mistyped. An enum
+/// value this version does not know is not an error (see [`Alert`]).
+pub fn parse_alert(body: &[u8]) -> Result<Option<ParsedAlert>, MalformedAlert> {
     let Ok(envelope) = serde_json::from_slice::<Envelope>(body) else {
         return Ok(None);
     };
     if envelope.schema_id.as_deref() != Some(SCHEMA_ID) {
         return Ok(None);
     }
-    let payload: Payload =
-        serde_json::from_slice(body).map_err(|e| MalformedAlert(e.to_string()))?;
+    let malformed = |e: serde_json::Error| MalformedAlert(e.to_string());
+    let payload: Payload<Alert> = serde_json::from_slice(body).map_err(malformed)?;
     let alert = payload.data.essentials;
     if alert.alert_id.trim().is_empty() {
         return Err(MalformedAlert("`data.essentials.alertId` is empty".into()));
     }
-    Ok(Some(alert))
+    let sent: Payload<SentEnums> = serde_json::from_slice(body).map_err(malformed)?;
+    let sent = sent.data.essentials;
+    let mut unrecognised = Vec::new();
+    note_unknown::<Severity>(&sent.severity, &mut unrecognised);
+    note_unknown::<SignalType>(&sent.signal_type, &mut unrecognised);
+    note_unknown::<MonitorCondition>(&sent.monitor_condition, &mut unrecognised);
+    Ok(Some(ParsedAlert {
+        alert,
+        unrecognised,
+    }))
 }
 
 #[cfg(test)]
@@ -148,7 +316,10 @@ mod tests {
 
     #[test]
     fn essentials_are_typed() {
-        let alert = parse_alert(payload("Fired").as_bytes()).unwrap().unwrap();
+        let alert = parse_alert(payload("Fired").as_bytes())
+            .unwrap()
+            .unwrap()
+            .alert;
         assert_eq!(alert.severity, Severity::Sev1);
         assert_eq!(alert.signal_type, SignalType::ActivityLog);
         assert_eq!(alert.monitor_condition, MonitorCondition::Fired);
@@ -166,9 +337,54 @@ mod tests {
 
     #[test]
     fn a_broken_alert_is_an_error() {
-        let body = payload("Sideways");
-        assert!(parse_alert(body.as_bytes()).is_err());
         let body = br#"{"schemaId":"azureMonitorCommonAlertSchema","data":{}}"#;
         assert!(parse_alert(body).is_err());
+        let body = payload("Fired").replace("2026-01-02T03:04:05.678Z", "yesterday");
+        let error = parse_alert(body.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("`yesterday` is not a date"), "{error}");
+    }
+
+    #[test]
+    fn every_spelling_azure_sends_is_read_and_unknown_values_are_kept() {
+        // Service Health: `ActivityLog`, and a time without a zone.
+        let body = payload("Fired")
+            .replace("Activity Log", "ActivityLog")
+            .replace("2026-01-02T03:04:05.678Z", "2021-11-17T05:34:48.0623172");
+        let parsed = parse_alert(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(parsed.alert.signal_type, SignalType::ActivityLog);
+        assert_eq!(parsed.alert.fired.timestamp(), 1_637_127_288);
+        assert!(parsed.unrecognised.is_empty());
+
+        let body = payload("Sideways")
+            .replace("Sev1", "Sev9")
+            .replace("Activity Log", r"Tea\nLeaves");
+        let ParsedAlert {
+            alert,
+            unrecognised,
+        } = parse_alert(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(alert.severity, Severity::Unknown);
+        assert_eq!(alert.signal_type, SignalType::Unknown);
+        assert_eq!(alert.monitor_condition, MonitorCondition::Unknown);
+        assert_eq!(
+            unrecognised,
+            [
+                "severity `Sev9`",
+                r"signalType `Tea\nLeaves`",
+                "monitorCondition `Sideways`"
+            ]
+        );
+        // A job spec keeps `Unknown`, and reads it back.
+        let spec = serde_json::to_string(&alert).unwrap();
+        let back: Alert = serde_json::from_str(&spec).unwrap();
+        assert_eq!(back.signal_type, SignalType::Unknown);
+    }
+
+    #[test]
+    fn a_rules_file_cannot_name_unknown() {
+        assert!(serde_json::from_str::<SignalType>("\"Unknown\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<SignalType>("\"ActivityLog\"").unwrap(),
+            SignalType::ActivityLog
+        );
     }
 }

@@ -14,7 +14,7 @@ use super::auth::{self, Signed, SIGNATURE_HEADERS};
 use super::limits::Buckets;
 use super::metrics::Metrics;
 use super::refusal::Refusal;
-use super::registry::{RunTarget, Webhooks};
+use super::registry::{Authorized, RunTarget, Webhooks};
 use drbook_core::alert::{parse_alert, Alert, MonitorCondition};
 use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
 use drbook_core::webhook::{NewDelivery, WebhookData};
@@ -59,15 +59,33 @@ pub struct Delivery<'a> {
     pub received: Instant,
 }
 
+/// The token of a request: the query's `token`.
+fn token(query: &[(String, String)]) -> &str {
+    query
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
 impl Intake {
-    pub async fn deliver(&self, d: Delivery<'_>) -> Result<Accepted, Refusal> {
-        let token = d
-            .query
-            .iter()
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        let authorized = self.webhooks.authenticate(d.webhook, token).await?;
+    /// Checks the request's token for `webhook`, before anything else of the
+    /// request is read: the body of an unauthenticated request is never
+    /// buffered.
+    pub async fn authenticate(
+        &self,
+        webhook: &str,
+        query: &[(String, String)],
+    ) -> Result<Authorized, Refusal> {
+        self.webhooks.authenticate(webhook, token(query)).await
+    }
+
+    /// One delivery to a webhook `authenticate` let in.
+    pub async fn deliver(
+        &self,
+        authorized: Authorized,
+        d: Delivery<'_>,
+    ) -> Result<Accepted, Refusal> {
         let webhook = &authorized.webhook;
 
         if let Some(secret) = &authorized.signing_secret {
@@ -105,11 +123,21 @@ impl Intake {
             )));
         }
 
-        let alert = parse_alert(d.body).map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let (targets, decision): (Vec<&RunTarget>, String) = match (&alert, &webhook.rules) {
+        let parsed = parse_alert(d.body).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let (alert, unrecognised) = match parsed {
+            Some(p) => (Some(p.alert), p.unrecognised),
+            None => (None, Vec::new()),
+        };
+        let (targets, mut decision): (Vec<&RunTarget>, String) = match (&alert, &webhook.rules) {
             (Some(a), _) if a.monitor_condition == MonitorCondition::Resolved => (
                 Vec::new(),
                 "ignored: a resolved alert never starts a job".to_string(),
+            ),
+            // The safe default: a failover is disruptive, and an alert whose
+            // condition is not known to be `Fired` may be a clearing one.
+            (Some(a), _) if a.monitor_condition == MonitorCondition::Unknown => (
+                Vec::new(),
+                "ignored: only a Fired alert starts a job".to_string(),
             ),
             (Some(a), Some(rules)) => match judge(rules, a, &webhook.run) {
                 Verdict::Run { rule, target } => (vec![target], format!("started by rule `{rule}`")),
@@ -124,6 +152,13 @@ impl Intake {
             }
             (_, None) => (vec![&webhook.run], "started".to_string()),
         };
+
+        if !unrecognised.is_empty() {
+            decision.push_str(&format!(
+                " (values this version does not know: {})",
+                unrecognised.join(", ")
+            ));
+        }
 
         let data = WebhookData {
             name: webhook.name.clone(),

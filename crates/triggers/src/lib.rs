@@ -10,7 +10,8 @@
 //! Layout, in the order a request meets them:
 //! - `server`: the router, the accept loop with its timeouts, graceful
 //!   shutdown; the job API and the operations endpoints.
-//! - `limits`: the body cap and the per-webhook rate limit.
+//! - `limits`: the body cap, the connection cap, the per-webhook rate limit
+//!   and the per-address limit on refused requests.
 //! - `auth`: tokens (stored as hashes, compared in constant time) and
 //!   Standard Webhooks HMAC signatures.
 //! - `registry`: the webhooks in the job store.
@@ -19,11 +20,13 @@
 //! - `deliver`: one delivery, from an authenticated request to job ids.
 //! - `refusal`: why a request was refused: its status, log line and metric.
 //! - `metrics`: Prometheus text.
+//! - `log`: escaping what clients send, and refusals at a bounded rate.
 
 mod alert_rules;
 mod auth;
 mod deliver;
 mod limits;
+mod log;
 mod metrics;
 mod refusal;
 mod registry;
@@ -32,8 +35,9 @@ mod server;
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
 pub use auth::{sign, SIGNATURE_HEADERS};
 pub use deliver::Accepted;
-pub use limits::{RateLimit, MAX_BODY};
+pub use limits::{RateLimit, MAX_BODY, MAX_CONNECTIONS};
+pub use log::LogSink;
 pub use metrics::Metrics;
 pub use refusal::Refusal;
 pub use registry::{Created, NewWebhook, RunTarget, Webhook, WebhookError, Webhooks};
-pub use server::{serve, LogSink, ServeError, ServeOptions, Server};
+pub use server::{serve, ServeError, ServeOptions, Server};

@@ -1,7 +1,9 @@
 //! Why a request was refused. Each refusal has its HTTP status, a short
 //! reason (the metric label and the log line) and a message for the caller
-//! that gives nothing away: a bad, expired or disabled token all read
-//! "invalid webhook token" to the caller, while the log says which it was.
+//! that gives nothing away: an unknown webhook and a bad, expired or
+//! disabled token all read 400 "invalid webhook token" to the caller (so
+//! webhook names cannot be enumerated), while the log and the metric say
+//! which it was.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -38,6 +40,10 @@ pub enum Refusal {
     Store(String),
     #[error("the API token is missing or does not match")]
     Unauthorized,
+    #[error("too many refused requests from this address; retry later")]
+    SourceThrottled,
+    #[error("too many connections at once; retry later")]
+    TooManyConnections,
 }
 
 impl Refusal {
@@ -59,25 +65,40 @@ impl Refusal {
             Refusal::RateLimited => "rate_limited",
             Refusal::Store(_) => "store_error",
             Refusal::Unauthorized => "unauthorized",
+            Refusal::SourceThrottled => "source_throttled",
+            Refusal::TooManyConnections => "too_many_connections",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Refusal::UnknownWebhook => StatusCode::NOT_FOUND,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::SlowClient => StatusCode::REQUEST_TIMEOUT,
-            Refusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::RateLimited | Refusal::SourceThrottled => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
+    /// Whether the caller failed to prove who it is: these count against
+    /// its address (`limits::SourceLimiter`).
+    pub fn unauthenticated(&self) -> bool {
+        matches!(
+            self,
+            Refusal::UnknownWebhook
+                | Refusal::BadToken
+                | Refusal::Expired
+                | Refusal::Disabled
+                | Refusal::Unauthorized
+        )
+    }
+
     /// What the caller is told.
     fn public_message(&self) -> String {
         match self {
-            Refusal::BadToken | Refusal::Expired | Refusal::Disabled => {
+            Refusal::UnknownWebhook | Refusal::BadToken | Refusal::Expired | Refusal::Disabled => {
                 "invalid webhook token".to_string()
             }
             Refusal::MissingSignature
@@ -94,7 +115,10 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = axum::Json(serde_json::json!({ "error": self.public_message() }));
         let mut response = (self.status(), body).into_response();
-        if self == Refusal::RateLimited {
+        if matches!(
+            self,
+            Refusal::RateLimited | Refusal::SourceThrottled | Refusal::TooManyConnections
+        ) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),

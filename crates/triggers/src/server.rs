@@ -5,10 +5,16 @@
 //!
 //! Routes: `POST /webhooks/{name}?token=...` (a delivery), `GET /jobs/{id}`
 //! (behind the API token), `GET /healthz`, `GET /metrics`.
+//!
+//! What an unauthenticated client can cost is bounded: connections beyond
+//! `max_connections` get 503 and are closed at once; a webhook's token is
+//! checked before its body is read; an address whose requests keep being
+//! refused gets 429 before anything is looked up; and refusals are logged
+//! at a bounded rate.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,24 +22,25 @@ use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument as _;
 
 use super::auth;
 use super::deliver::{Delivery, Intake};
-use super::limits::{Buckets, RateLimit, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY};
+use super::limits::{
+    Buckets, RateLimit, SourceLimiter, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY, MAX_CONNECTIONS,
+};
+use super::log::{escaping, Bounded, LogSink};
 use super::metrics::Metrics;
 use super::refusal::Refusal;
 use super::registry::Webhooks;
 use drbook_core::store::StoreError;
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
 use drbook_runtime::JobOutcome;
-
-/// Where the server's log lines go (stderr by default).
-pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How the server behaves.
 #[derive(Clone)]
@@ -45,6 +52,14 @@ pub struct ServeOptions {
     pub api_token: Option<String>,
     /// How long shutdown waits for requests under way.
     pub grace: Duration,
+    /// Connections served at once; more get 503 and are closed.
+    pub max_connections: usize,
+    /// Unauthenticated refusals an address may have (`burst` at once, then
+    /// `per_second`) before it gets 429 without being looked at.
+    pub refusals_per_source: RateLimit,
+    /// Refusal lines logged a second at most; the rest are counted.
+    pub refusal_log_per_second: u32,
+    /// Where log lines go; every line is escaped first (see `log`).
     pub log: LogSink,
     pub metrics: Metrics,
 }
@@ -56,6 +71,9 @@ impl Default for ServeOptions {
             replay_window: Duration::from_secs(300),
             api_token: None,
             grace: Duration::from_secs(10),
+            max_connections: MAX_CONNECTIONS,
+            refusals_per_source: RateLimit::per_second(10.0),
+            refusal_log_per_second: 20,
             log: Arc::new(|line| eprintln!("{line}")),
             metrics: Metrics::default(),
         }
@@ -75,18 +93,54 @@ pub struct Server(Arc<Shared>);
 struct Shared {
     intake: Intake,
     api_token: Option<[u8; 32]>,
+    sources: SourceLimiter,
     log: LogSink,
+    refusal_log: Bounded,
 }
 
 impl Server {
-    fn refuse(&self, what: &str, refusal: Refusal) -> Response {
+    /// Counts, logs (at a bounded rate) and charges `source` for a refusal.
+    fn refused(&self, source: IpAddr, what: &str, refusal: &Refusal) {
+        if refusal.unauthenticated() {
+            self.0.sources.refused(source);
+        }
         self.0.intake.metrics.rejected(refusal.reason());
-        (self.0.log)(&format!(
-            "serve: refused {what}: {} ({})",
-            refusal.reason(),
-            refusal
-        ));
+        self.0.refusal_log.log(
+            &self.0.log,
+            &format!(
+                "serve: refused {what} from {source}: {} ({})",
+                refusal.reason(),
+                refusal
+            ),
+        );
+    }
+
+    fn refuse(&self, source: IpAddr, what: &str, refusal: Refusal) -> Response {
+        self.refused(source, what, &refusal);
         refusal.into_response()
+    }
+
+    /// A connection beyond the cap: a 503 written without waiting (a
+    /// client that does not read it loses nothing it could use), then
+    /// closed.
+    fn refuse_connection(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let refusal = Refusal::TooManyConnections;
+        self.refused(peer.ip(), "a connection", &refusal);
+        let body = serde_json::json!({ "error": refusal.to_string() }).to_string();
+        let status = refusal.status();
+        let response = format!(
+            "HTTP/1.1 {} {}\r\nretry-after: 1\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        );
+        let _ = stream.try_write(response.as_bytes());
+    }
+
+    /// Whether requests from `source` are heard at all.
+    fn throttled(&self, source: IpAddr, what: &str) -> Option<Response> {
+        (!self.0.sources.admits(source))
+            .then(|| self.refuse(source, what, Refusal::SourceThrottled))
     }
 
     fn router(self) -> Router {
@@ -130,6 +184,7 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let log = escaping(options.log.clone());
     let wake = Arc::new(Notify::new());
     worker.wake = Some(wake.clone());
     exec.observer = options.metrics.observer(exec.observer.clone());
@@ -142,13 +197,15 @@ pub async fn serve(
             wake,
         },
         api_token: options.api_token.as_deref().map(auth::hash_token),
-        log: options.log.clone(),
+        sources: SourceLimiter::new(options.refusals_per_source),
+        log: log.clone(),
+        refusal_log: Bounded::new(options.refusal_log_per_second),
     }));
 
-    let log = options.log.clone();
+    let report_log = log.clone();
     let report = Box::new(
         move |job: &str, result: &Result<JobOutcome, ExecuteError>| match result {
-            Ok(o) => log(&format!(
+            Ok(o) => report_log(&format!(
                 "serve: job {job} {:?}{}",
                 o.status,
                 o.reason
@@ -156,7 +213,7 @@ pub async fn serve(
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             )),
-            Err(e) => log(&format!("serve: job {job} cannot run: {e}")),
+            Err(e) => report_log(&format!("serve: job {job} cannot run: {e}")),
         },
     );
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -169,7 +226,8 @@ pub async fn serve(
             .await
     });
 
-    let router = server.router();
+    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let router = server.clone().router();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -180,21 +238,31 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: pass.
-                        (options.log)(&format!("serve: accept failed: {e}"));
+                        log(&format!("serve: accept failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     }
                 };
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    server.refuse_connection(stream, peer);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let routes = TowerToHyperService::new(router.clone());
+                // The handlers see the peer's address (`ConnectInfo`).
+                let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    hyper::service::Service::call(&routes, request)
+                });
                 let connection = http.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = connection.await;
+                    drop(permit);
                 });
             }
             ended = async { worker.as_mut().expect("the worker runs").await } => {
@@ -205,7 +273,7 @@ pub async fn serve(
                     Err(panic) => Some(StoreError::Decode { what: "worker task", detail: panic.to_string() }),
                 };
                 if let Some(e) = error {
-                    (options.log)(&format!("serve: the worker stopped: {e}; shutting down"));
+                    log(&format!("serve: the worker stopped: {e}; shutting down"));
                     drop(listener);
                     let _ = tokio::time::timeout(options.grace, graceful.shutdown()).await;
                     return Err(e.into());
@@ -216,12 +284,12 @@ pub async fn serve(
         }
     }
     drop(listener);
-    (options.log)("serve: shutting down; requests under way may finish");
+    log("serve: shutting down; requests under way may finish");
     if tokio::time::timeout(options.grace, graceful.shutdown())
         .await
         .is_err()
     {
-        (options.log)("serve: requests still under way after the grace period were cut");
+        log("serve: requests still under way after the grace period were cut");
     }
     let _ = stop_worker.send(());
     if let Some(worker) = worker {
@@ -229,29 +297,40 @@ pub async fn serve(
             return Err(e.into());
         }
     }
-    (options.log)("serve: stopped; jobs under way are resumable");
+    log("serve: stopped; jobs under way are resumable");
     Ok(())
 }
 
 async fn webhook(
     State(server): State<Server>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let received = Instant::now();
+    let source = peer.ip();
     // The path, never the query: the query holds the token.
     let what = format!("POST /webhooks/{name}");
+    if let Some(throttled) = server.throttled(source, &what) {
+        return throttled;
+    }
     let Ok(Query(query)) = query else {
         return server.refuse(
+            source,
             &what,
             Refusal::Malformed("the query string cannot be read".into()),
         );
     };
+    // Before the body: an unauthenticated request never has it buffered.
+    let authorized = match server.0.intake.authenticate(&name, &query).await {
+        Ok(authorized) => authorized,
+        Err(refusal) => return server.refuse(source, &what, refusal),
+    };
     let body = match read_body(&headers, body).await {
         Ok(body) => body,
-        Err(refusal) => return server.refuse(&what, refusal),
+        Err(refusal) => return server.refuse(source, &what, refusal),
     };
     let delivery = Delivery {
         webhook: &name,
@@ -260,7 +339,7 @@ async fn webhook(
         body: &body,
         received,
     };
-    match server.0.intake.deliver(delivery).await {
+    match server.0.intake.deliver(authorized, delivery).await {
         Ok(accepted) => {
             (server.0.log)(&format!(
                 "serve: {what}: {} job(s) {:?}{}{}",
@@ -279,7 +358,7 @@ async fn webhook(
             ));
             (StatusCode::ACCEPTED, Json(accepted)).into_response()
         }
-        Err(refusal) => server.refuse(&what, refusal),
+        Err(refusal) => server.refuse(source, &what, refusal),
     }
 }
 
@@ -307,8 +386,17 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     }
 }
 
-async fn job(State(server): State<Server>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn job(
+    State(server): State<Server>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let source = peer.ip();
     let what = format!("GET /jobs/{id}");
+    if let Some(throttled) = server.throttled(source, &what) {
+        return throttled;
+    }
     let Some(expected) = &server.0.api_token else {
         return (
             StatusCode::NOT_FOUND,
@@ -322,7 +410,7 @@ async fn job(State(server): State<Server>, Path(id): Path<String>, headers: Head
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !auth::same_hash(&auth::hash_token(presented), expected) {
-        return server.refuse(&what, Refusal::Unauthorized);
+        return server.refuse(source, &what, Refusal::Unauthorized);
     }
     let store = server.0.intake.webhooks.store();
     let job = match store.get(&id).await {
@@ -334,11 +422,11 @@ async fn job(State(server): State<Server>, Path(id): Path<String>, headers: Head
             )
                 .into_response()
         }
-        Err(e) => return server.refuse(&what, Refusal::Store(e.to_string())),
+        Err(e) => return server.refuse(source, &what, Refusal::Store(e.to_string())),
     };
     let streams = match store.streams(&id, 0).await {
         Ok(streams) => streams.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
-        Err(e) => return server.refuse(&what, Refusal::Store(e.to_string())),
+        Err(e) => return server.refuse(source, &what, Refusal::Store(e.to_string())),
     };
     let mut value = serde_json::to_value(&job).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {

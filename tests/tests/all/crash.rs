@@ -218,3 +218,57 @@ fn a_worker_stalled_past_its_lease_leaves_the_job_to_the_one_that_took_over() {
 
     assert_exactly_once(dir.path(), &job, &[]);
 }
+
+/// `drbook run` killed with `-9` mid-plan leaves its job leased for the
+/// lease's 30 s; `jobs resume` on the same host sees that the holder is dead
+/// and takes the job over at once, and the job completes exactly once.
+/// While the holder lives, `jobs resume` refuses, naming it and `--wait`.
+#[test]
+fn a_killed_run_is_resumed_at_once_and_a_live_one_is_not_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    output(dir.path(), &["fabric", "init", "--demo"]);
+    let plan = dir.path().join("plans").join("contoso-3tier.toml");
+    // At 60x, a group's failover takes 4 s: the run is caught mid-plan.
+    let mut run = Command::new(drbook_bin())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--speed", "60", "run", guests::FAILOVER_PLAN, "--plan"])
+        .arg(&plan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting drbook run");
+    // Until the job is running under the run's lease, mid-plan.
+    let start = Instant::now();
+    let job = loop {
+        let jobs = json(dir.path(), &["jobs", "list", "--json"]);
+        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
+            if job["status"] == "Running" && job["leaseOwner"].is_string() {
+                break job["id"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no running job");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+
+    let refused = drbook(dir.path())
+        .args(["jobs", "resume", &job])
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("is being run by run-") && message.contains("--wait"),
+        "{message}"
+    );
+
+    run.kill().expect("SIGKILL drbook run");
+    run.wait().unwrap();
+    let resumed = Instant::now();
+    output(dir.path(), &["jobs", "resume", &job]);
+    assert!(
+        resumed.elapsed() < Duration::from_secs(20),
+        "taken over at once, not after the 30 s lease"
+    );
+    assert_exactly_once(dir.path(), &job, &[]);
+}

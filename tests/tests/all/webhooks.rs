@@ -315,6 +315,32 @@ pub(crate) fn alert(id: &str, severity: &str, condition: &str, target_vm: &str) 
     .into_bytes()
 }
 
+/// `alert(...)` with some essentials replaced, as other alert types send them.
+fn alert_with(id: &str, severity: &str, condition: &str, fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&alert(id, severity, condition, "web-01")).unwrap();
+    for (field, value) in fields {
+        payload["data"]["essentials"][field] = serde_json::json!(value);
+    }
+    payload.to_string().into_bytes()
+}
+
+/// The head of a request to `path` that declares a body it never sends,
+/// and the answer, read within `within`.
+fn answer_without_body(addr: SocketAddr, path: &str, within: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: drbook\r\nContent-Length: 262144\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut raw = [0u8; 1024];
+    let n = stream.read(&mut raw).unwrap_or(0);
+    String::from_utf8_lossy(&raw[..n]).into_owned()
+}
+
 fn wrong_token(path: &str) -> String {
     let (base, _) = path.split_once("?token=").unwrap();
     format!("{base}?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
@@ -366,7 +392,7 @@ fn bad_unknown_expired_and_disabled_tokens_are_refused() {
         &[],
         b"",
     );
-    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
 
     server.webhooks.set_enabled("probe", false).unwrap();
     let disabled = server.post(&path, &[], b"");
@@ -424,6 +450,7 @@ fn bad_unknown_expired_and_disabled_tokens_are_refused() {
 fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
     let server = Server::start(ServeOptions {
         rate_limit: RateLimit::per_second(1e6),
+        refusals_per_source: RateLimit::per_second(1e6),
         ..ServeOptions::default()
     });
     let (path, _) = server.probe_webhook("probe", false);
@@ -444,7 +471,7 @@ fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
     let (mut b, mut u) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         b.push(median(&bad, 400));
-        u.push(median(&unknown, 404));
+        u.push(median(&unknown, 400));
     }
     b.sort();
     u.sort();
@@ -452,6 +479,321 @@ fn unknown_webhooks_and_bad_tokens_take_the_same_time() {
     assert!(
         (b - u).abs() < 0.0005 + 0.5 * b.max(u),
         "bad token {b:.6}s vs unknown webhook {u:.6}s"
+    );
+}
+
+#[test]
+fn unknown_webhooks_and_bad_tokens_get_the_same_answer() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.probe_webhook("probe", false);
+    let bad = server.post(&wrong_token(&path), &[], b"");
+    let unknown = server.post(
+        &wrong_token(&path).replace("/webhooks/probe", "/webhooks/nobody"),
+        &[],
+        b"",
+    );
+    assert_eq!((bad.status, &bad.body), (unknown.status, &unknown.body));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    // The operator still knows which it was.
+    let log = server.log().join("\n");
+    assert!(
+        log.contains("/webhooks/nobody") && log.contains("unknown_webhook"),
+        "{log}"
+    );
+    let metrics = server.get("/metrics", &[]).body;
+    for reason in ["bad_token", "unknown_webhook"] {
+        assert!(
+            metrics.contains(&format!(
+                "drbook_webhook_rejections_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_token_is_refused_before_the_body_is_read() {
+    // 256 KiB declared and never sent: the token decides at once, rather
+    // than the body timeout (10 s) after the server buffered what came.
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.probe_webhook("probe", false);
+    for path in [
+        wrong_token(&path),
+        wrong_token(&path).replace("/webhooks/probe", "/webhooks/nobody"),
+    ] {
+        let start = Instant::now();
+        let answer = answer_without_body(server.addr, &path, Duration::from_secs(20));
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "answered after {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn connections_beyond_the_cap_get_503_and_are_closed() {
+    let server = Server::start(ServeOptions {
+        max_connections: 2,
+        ..ServeOptions::default()
+    });
+    // Two connections that send nothing hold the two places.
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = third.read_to_end(&mut raw);
+    let answer = String::from_utf8_lossy(&raw);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get("/healthz", &[]).status != 200 {
+        assert!(Instant::now() < deadline, "the places were never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let metrics = server.get("/metrics", &[]).body;
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"too_many_connections\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_bad_token_storm_from_one_address_gets_429() {
+    let server = Server::start(ServeOptions {
+        refusals_per_source: RateLimit {
+            per_second: 0.001,
+            burst: 5.0,
+        },
+        ..ServeOptions::default()
+    });
+    let (path, _) = server.probe_webhook("probe", false);
+    for _ in 0..5 {
+        assert_eq!(server.post(&wrong_token(&path), &[], b"").status, 400);
+    }
+    let throttled = server.post(&wrong_token(&path), &[], b"");
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    // Until its rate drops, the address is not heard, good token or not.
+    assert_eq!(server.post(&path, &[], b"").status, 429);
+    assert!(server.store.list(None, 10).unwrap().is_empty());
+    let metrics = server.get("/metrics", &[]).body;
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"source_throttled\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn refusals_are_logged_at_a_bounded_rate() {
+    let server = Server::start(ServeOptions {
+        refusals_per_source: RateLimit::per_second(1e6),
+        refusal_log_per_second: 5,
+        ..ServeOptions::default()
+    });
+    let (path, _) = server.probe_webhook("probe", false);
+    let start = Instant::now();
+    for _ in 0..40 {
+        assert_eq!(server.post(&wrong_token(&path), &[], b"").status, 400);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(server.post(&wrong_token(&path), &[], b"").status, 400);
+    let seconds = start.elapsed().as_secs() + 1;
+    let log = server.log();
+    let refused = log
+        .iter()
+        .filter(|l| l.starts_with("serve: refused"))
+        .count();
+    assert!(refused as u64 <= 5 * seconds, "{refused} lines:\n{log:#?}");
+    assert!(
+        log.iter().any(|l| l.contains("refusal line(s) left out")),
+        "{log:#?}"
+    );
+    let metrics = server.get("/metrics", &[]).body;
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"bad_token\"} 41"),
+        "every refusal is counted: {metrics}"
+    );
+}
+
+#[test]
+fn what_a_client_sends_cannot_forge_a_log_line() {
+    let server = Server::start(ServeOptions::default());
+    let (path, _) = server.probe_webhook("probe", false);
+    let forged = wrong_token(&path).replace(
+        "/webhooks/probe",
+        "/webhooks/x%0aserve:%20job%20X%20Completed%0d",
+    );
+    assert_eq!(server.post(&forged, &[], b"").status, 400);
+    // A value of an alert reaches the log in the decision of an ignored one.
+    let body = alert_with(
+        "forged",
+        "Sev1",
+        "Fired",
+        &[("monitorCondition", "Gone\r\nserve: job Y Completed")],
+    );
+    let ignored = server.post(&path, &[], &body);
+    assert_eq!(ignored.job_ids(), Vec::<String>::new());
+    let log = server.log();
+    assert!(
+        log.iter()
+            .all(|l| !l.contains(['\n', '\r']) && !l.starts_with("serve: job")),
+        "{log:#?}"
+    );
+    let log = log.join("\n");
+    assert!(log.contains(r"x\nserve: job X Completed\r"), "{log}");
+    assert!(log.contains(r"Gone\r\nserve: job Y Completed"), "{log}");
+}
+
+#[test]
+fn every_alert_type_azure_sends_is_accepted_and_unknown_values_are_recorded() {
+    let server = Server::start(ServeOptions::default());
+    let rules_path = server.dir.path().join("rules.toml");
+    std::fs::write(
+        &rules_path,
+        r#"
+[[rule]]
+name = "service health"
+signal = ["Activity Log"]
+
+[[rule]]
+name = "sev0"
+severity = ["Sev0"]
+
+[[rule]]
+name = "everything else"
+action = "ignore"
+"#,
+    )
+    .unwrap();
+    let (run, module) = server.target(guests::PROBE, FailoverType::Test, &[("show", "trigger")]);
+    let (rules, _) = RulesFile::load(&rules_path)
+        .unwrap()
+        .resolve(&run, |_| unreachable!())
+        .unwrap();
+    let ruled = server
+        .webhooks
+        .create(
+            NewWebhook {
+                name: "ruled".into(),
+                run: run.clone(),
+                rules: Some(rules),
+                expires: chrono::Utc::now() + chrono::Duration::days(1),
+                signed: false,
+                modules: vec![module.clone()],
+            },
+            "test",
+        )
+        .unwrap()
+        .path();
+
+    // Microsoft's samples: Service Health (the test action group's
+    // `ActivityLog`, a time without a zone), Resource Health, activity log,
+    // log search, smart detector and metric alerts.
+    let samples: [(&str, &[(&str, &str)]); 6] = [
+        (
+            "service-health",
+            &[
+                ("signalType", "ActivityLog"),
+                ("monitoringService", "ServiceHealth"),
+                ("firedDateTime", "2021-11-17T05:34:48.0623172"),
+            ],
+        ),
+        (
+            "resource-health",
+            &[
+                ("signalType", "Activity Log"),
+                ("monitoringService", "Resource Health"),
+            ],
+        ),
+        (
+            "activity-log",
+            &[
+                ("signalType", "Activity Log"),
+                ("monitoringService", "Activity Log - Administrative"),
+            ],
+        ),
+        (
+            "log-search",
+            &[
+                ("signalType", "Log"),
+                ("monitoringService", "Log Analytics"),
+            ],
+        ),
+        (
+            "smart",
+            &[
+                ("signalType", "Log"),
+                ("monitoringService", "SmartDetector"),
+            ],
+        ),
+        ("metric", &[("signalType", "Metric")]),
+    ];
+    for (id, fields) in samples {
+        let response = server.post(&ruled, &[], &alert_with(id, "Sev4", "Fired", fields));
+        assert_eq!(response.status, 202, "{id}: {}", response.body);
+    }
+    let started: Vec<String> = server
+        .webhooks
+        .alerts("ruled", 50)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.decision.contains("started by rule `service health`"))
+        .map(|a| a.alert_id)
+        .collect();
+    assert_eq!(
+        started.len(),
+        3,
+        "the three activity log alerts: {started:?}"
+    );
+
+    // Unknown values: accepted, recorded, and decided by the rules; an
+    // unknown severity matches no rule that names severities.
+    let unknown = server.post(
+        &ruled,
+        &[],
+        &alert_with("new", "Sev9", "Fired", &[("signalType", "Prometheus")]),
+    );
+    assert_eq!(unknown.job_ids(), Vec::<String>::new());
+    let decision = &server.webhooks.alerts("ruled", 1).unwrap()[0].decision;
+    assert!(
+        decision.contains("everything else")
+            && decision.contains("severity `Sev9`")
+            && decision.contains("signalType `Prometheus`"),
+        "{decision}"
+    );
+    let condition = server.post(&ruled, &[], &alert_with("ack", "Sev0", "Acknowledged", &[]));
+    assert_eq!(condition.job_ids(), Vec::<String>::new());
+    assert!(
+        condition.json()["Ignored"]
+            .as_str()
+            .unwrap()
+            .contains("only a Fired alert"),
+        "{}",
+        condition.body
+    );
+
+    // The runbook sees `unknown`.
+    let (plain, _) = server.webhook("plain", (run, module), false);
+    let ids = server
+        .post(
+            &plain,
+            &[],
+            &alert_with("seen", "Sev9", "Fired", &[("signalType", "Prometheus")]),
+        )
+        .job_ids();
+    let job = server.finished(&ids[0]);
+    assert_eq!(job.state, JobStatus::Completed, "{job:?}");
+    let output = job.result.as_ref().unwrap().to_string();
+    assert!(
+        output.contains("severity=Severity::Unknown signal=SignalType::Unknown"),
+        "{output}"
     );
 }
 

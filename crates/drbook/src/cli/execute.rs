@@ -75,7 +75,7 @@ pub async fn run_job_here(
     view: &Live,
 ) -> anyhow::Result<Option<JobOutcome>> {
     let store = exec.store.clone();
-    let mut options = WorkerOptions::new(format!("run-{}-{id}", std::process::id()));
+    let mut options = WorkerOptions::new(super::lease::owner("run"));
     options.only = Some(id.to_string());
     let report_view = view.clone();
     let report = Box::new(

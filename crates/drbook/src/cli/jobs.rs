@@ -44,6 +44,11 @@ enum JobsCommand {
         /// replay checks that it makes the same calls.
         #[arg(long)]
         module: Option<PathBuf>,
+        /// If another live process holds the job, wait for its lease to end
+        /// and take the job over then (a holder on this host that no longer
+        /// runs is taken over at once, without this).
+        #[arg(long)]
+        wait: bool,
         #[command(flatten)]
         options: RunOptions,
     },
@@ -105,10 +110,11 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
         JobsCommand::Resume {
             id,
             module,
+            wait,
             options,
         } => {
             let job = store.get(&id).await.map_err(input)?;
-            resume(global, store, job, module, options).await
+            resume(global, store, job, module, wait, options).await
         }
         JobsCommand::Approve { id, comment } => {
             decide(store, &store.get(&id).await.map_err(input)?, true, comment).await
@@ -186,6 +192,7 @@ async fn resume(
     store: &dyn JobStore,
     job: JobRecord,
     module: Option<PathBuf>,
+    wait: bool,
     options: RunOptions,
 ) -> anyhow::Result<Outcome> {
     if job.is_terminal() {
@@ -196,9 +203,27 @@ async fn resume(
         .into());
     }
     if let (Some(owner), Some(until)) = (&job.lease_owner, job.lease_until) {
-        if until > chrono::Utc::now() {
+        let left = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            // The lease has ended: the job is anyone's to claim.
+        } else if super::lease::holder_is_gone(owner) {
+            // Its process died (`kill -9`, a crash): nobody can write for
+            // it any more, so the lease is let go now, not in `left`.
+            store.release(&job.id, owner).await?;
+            eprintln!(
+                "job {} was held by {owner}, which no longer runs on this host; taking it over",
+                job.id
+            );
+        } else if wait {
+            eprintln!(
+                "job {} is held by {owner} until {until}; waiting {left:.0?} to take it over",
+                job.id
+            );
+            tokio::time::sleep(left).await;
+        } else {
             return Err(InputError::new(format!(
-                "job {} is being run by {owner} (its lease lasts until {until}); stop that process first, or wait for the lease to expire",
+                "job {} is being run by {owner} until {until} ({left:.0?} from now); stop that process first, or \
+                 pass --wait to take the job over when its lease ends",
                 job.id
             ))
             .into());

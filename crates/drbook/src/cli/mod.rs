@@ -8,6 +8,7 @@
 mod execute;
 mod fabric;
 mod jobs;
+mod lease;
 mod plan;
 mod progress;
 mod run;

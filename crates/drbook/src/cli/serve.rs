@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{execution, Global, InputError, Outcome, RunOptions};
 use drbook_jobs::WorkerOptions;
 use drbook_runtime::{parse_duration, Observer};
-use drbook_triggers::{serve, RateLimit, ServeOptions};
+use drbook_triggers::{serve, RateLimit, ServeOptions, MAX_CONNECTIONS};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -19,6 +19,15 @@ pub struct ServeArgs {
     /// Deliveries per second each webhook takes (bursts of twice that).
     #[arg(long, default_value_t = 1000.0)]
     rate_limit: f64,
+    /// Connections served at once; beyond this a connection gets 503 and is
+    /// closed at once.
+    #[arg(long, default_value_t = MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Refused requests per second (bursts of twice that) an address may
+    /// make with bad, expired or disabled tokens or unknown webhooks; then
+    /// it gets 429 until its rate drops.
+    #[arg(long, default_value_t = 10.0)]
+    refusals_per_source: f64,
     /// Signed deliveries whose timestamp is further than this from now are
     /// refused, and their message ids remembered this long.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -43,17 +52,27 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
         )
         .into());
     }
+    if args.refusals_per_source.is_nan() || args.refusals_per_source <= 0.0 {
+        return Err(InputError::new(
+            "--refusals-per-source must be a positive number of refused requests per second",
+        )
+        .into());
+    }
+    if args.max_connections == 0 {
+        return Err(InputError::new("--max-connections must be at least 1").into());
+    }
     {
         let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| InputError::new(format!("cannot listen on {}: {e}", args.listen)))?;
-        let mut worker =
-            WorkerOptions::new(format!("serve-{}-{}", super::who(), std::process::id()));
+        let mut worker = WorkerOptions::new(super::lease::owner("serve"));
         worker.concurrency = args.concurrency.max(1);
         worker.poll = args.poll;
         let options = ServeOptions {
             rate_limit: RateLimit::per_second(args.rate_limit),
+            max_connections: args.max_connections,
+            refusals_per_source: RateLimit::per_second(args.refusals_per_source),
             replay_window: args.replay_window,
             api_token: args.api_token.filter(|t| !t.is_empty()),
             ..ServeOptions::default()

@@ -30,8 +30,7 @@ pub struct WorkerArgs {
 pub async fn run(global: &Global, args: WorkerArgs) -> anyhow::Result<Outcome> {
     {
         let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
-        let mut options =
-            WorkerOptions::new(format!("worker-{}-{}", super::who(), std::process::id()));
+        let mut options = WorkerOptions::new(super::lease::owner("worker"));
         options.concurrency = args.concurrency.max(1);
         options.lease = args.lease;
         options.poll = args.poll;

@@ -62,15 +62,18 @@ fn alert(a: &model::Alert) -> Alert {
             model::Severity::Sev2 => Severity::Sev2,
             model::Severity::Sev3 => Severity::Sev3,
             model::Severity::Sev4 => Severity::Sev4,
+            model::Severity::Unknown => Severity::Unknown,
         },
         signal_type: match a.signal_type {
             model::SignalType::Metric => SignalType::Metric,
             model::SignalType::Log => SignalType::Log,
             model::SignalType::ActivityLog => SignalType::ActivityLog,
+            model::SignalType::Unknown => SignalType::Unknown,
         },
         monitor_condition: match a.monitor_condition {
             model::MonitorCondition::Fired => MonitorCondition::Fired,
             model::MonitorCondition::Resolved => MonitorCondition::Resolved,
+            model::MonitorCondition::Unknown => MonitorCondition::Unknown,
         },
         monitoring_service: a.monitoring_service.clone(),
         target_ids: a.target_ids.clone(),
