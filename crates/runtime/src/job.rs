@@ -39,7 +39,8 @@ pub struct JobOptions {
     /// memory, and refuse approvals (a run without a job store).
     pub unload_after: Option<Duration>,
     pub stop: StopSignal,
-    /// When the job first started (for its RTO): now, unless it resumes.
+    /// When the job first started (for its RTO and its deadline): now,
+    /// unless it resumes.
     pub started: Option<DateTime<Utc>>,
 }
 
@@ -131,18 +132,26 @@ impl Runtime {
         streams.set_replaying(journal.replaying());
         let (stdout, stderr) = (streams.pipe(Stream::Output), streams.pipe(Stream::Error));
         let job_id = spec.job_id.clone();
-        let mut store = self.new_store(
-            spec,
+        // The job's deadline, not this run's: it counts from the first start.
+        let deadline = Deadline::new(started, options.limits.deadline);
+        let live = Live {
             fabric,
-            &options,
-            &streams,
-            (&stdout, &stderr),
-            journal,
-        );
+            observer: options.observer.clone(),
+            deadline,
+            unload_after: options.unload_after,
+            stop: options.stop.clone(),
+        };
+        let mut store = self.new_store(spec, live, &options, &streams, (&stdout, &stderr), journal);
 
-        let result = match runbook.pre.instantiate_async(&mut store).await {
-            Ok(instance) => instance.call_run(&mut store).await,
-            Err(e) => Err(e),
+        // A job woken past its deadline (it waited, unloaded, beyond it)
+        // ends before its runbook runs again.
+        let result = if deadline.passed() {
+            Err(deadline.exceeded().into())
+        } else {
+            match runbook.pre.instantiate_async(&mut store).await {
+                Ok(instance) => instance.call_run(&mut store).await,
+                Err(e) => Err(e),
+            }
         };
         stdout.flush_partial();
         stderr.flush_partial();
@@ -201,7 +210,7 @@ impl Runtime {
     fn new_store(
         &self,
         spec: JobSpec,
-        fabric: Arc<dyn Fabric>,
+        live: Live,
         options: &JobOptions,
         streams: &Streams,
         stdio: (&Pipe, &Pipe),
@@ -221,24 +230,15 @@ impl Runtime {
             .insecure_random(Deterministic::new(seed))
             .insecure_random_seed(0)
             .build();
-        let deadline = Deadline::new(options.limits.deadline);
-        let stop = options.stop.clone();
+        let (deadline, stop) = (live.deadline, live.stop.clone());
         let state = InstanceState {
             spec: Arc::new(spec),
-            live: Live {
-                fabric,
-                observer: options.observer.clone(),
-                deadline,
-                unload_after: options.unload_after,
-                stop: stop.clone(),
-            },
+            live,
             time_scale: options.time_scale,
             journal,
             streams: streams.clone(),
             tracker: Tracker::default(),
-            limiter: MemoryLimiter {
-                limit: options.limits.memory_bytes,
-            },
+            limiter: MemoryLimiter::new(options.limits.memory_bytes),
             table: ResourceTable::new(),
             wasi,
         };

@@ -2,14 +2,19 @@
 //! runbook is untrusted code; these bounds turn its excesses into failed jobs
 //! with a readable reason instead of a host that runs out of anything.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// The bounds of one job's runbook instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory of the instance, in bytes.
+    /// Memory of the instance, in bytes: all its linear memories and tables
+    /// together (a component may have many of each).
     pub memory_bytes: usize,
-    /// Wall-clock time from the start of `run`, waits included.
+    /// Wall-clock time from the job's first start, across unloads, reloads
+    /// and restarts of the host: waits, time spent unloaded and the replays
+    /// that reload the job all count. A job loaded past it fails at once.
     pub deadline: Duration,
     /// Bytes of streams (log lines, stdout, stderr) kept for the job; the rest
     /// is dropped and the job's streams say so.
@@ -29,10 +34,16 @@ impl Default for Limits {
 
 /// The memory limit exceeded by a runbook (the trap's cause).
 #[derive(Debug, thiserror::Error)]
-#[error("runbook exceeded its {} memory limit (it asked for {})", human_bytes(*limit), human_bytes(*desired))]
+#[error(
+    "runbook exceeded its {} memory limit (its memories and tables would have taken {}); \
+     give it more with `--memory`, or make it use less",
+    human_bytes(*limit),
+    human_bytes(*total)
+)]
 pub struct MemoryLimitExceeded {
     pub limit: usize,
-    pub desired: usize,
+    /// The instance's total had the growth been granted.
+    pub total: usize,
 }
 
 /// The deadline passed by a runbook (the trap's cause).
@@ -42,24 +53,41 @@ pub struct DeadlineExceeded {
     pub deadline: Duration,
 }
 
-/// When a job must end: while the guest computes, the epoch callback checks
-/// it; while the host awaits for the guest, [`Deadline::wait`] does.
+/// A deadline further away than this is none: capping it keeps the
+/// arithmetic on instants and dates in range whatever `--deadline` says.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// When a job must end: its first start plus its deadline. While the guest
+/// computes, the epoch callback checks it; at every host call
+/// `InstanceState::checkpoint` does; while the host awaits for the guest,
+/// [`Deadline::wait`] does; a sleep past it is cut to it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
-    pub at: std::time::Instant,
+    /// On this host's monotonic clock: what the checks and waits use.
+    pub at: Instant,
+    /// On the wall clock: the wake time of a job unloaded until then.
+    pub wall: DateTime<Utc>,
     pub len: Duration,
 }
 
 impl Deadline {
-    pub fn new(len: Duration) -> Self {
+    /// The deadline of a job that first started at `started`: the job's,
+    /// not this run's, so that unloading or restarting it never resets it.
+    pub fn new(started: DateTime<Utc>, len: Duration) -> Self {
+        let len = len.min(FOREVER);
+        let wall = TimeDelta::from_std(len)
+            .ok()
+            .and_then(|len| started.checked_add_signed(len))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         Deadline {
-            at: std::time::Instant::now() + len,
+            at: Instant::now() + until(wall).min(FOREVER),
+            wall,
             len,
         }
     }
 
     pub fn passed(&self) -> bool {
-        std::time::Instant::now() >= self.at
+        Instant::now() >= self.at
     }
 
     pub fn exceeded(&self) -> DeadlineExceeded {
@@ -77,37 +105,69 @@ impl Deadline {
     }
 }
 
-/// Enforces `Limits::memory_bytes`, trapping with [`MemoryLimitExceeded`] so
-/// that the job's failure names the limit rather than an OOM abort.
+/// How long until `time` on the wall clock (zero once it has passed).
+pub(crate) fn until(time: DateTime<Utc>) -> Duration {
+    (time - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Enforces `Limits::memory_bytes` over the whole instance. wasmtime asks
+/// about each memory and table on its own, and a component may have many:
+/// limiting each would let 24 memories of 60 MiB pass a 64 MiB limit, so
+/// the limiter keeps their total. Traps with [`MemoryLimitExceeded`] so that
+/// the job's failure names the limit rather than an OOM abort.
 pub(crate) struct MemoryLimiter {
-    pub limit: usize,
+    limit: usize,
+    /// Bytes granted so far to every memory and table of the instance.
+    /// Nothing is given back: wasm memories and tables never shrink, and a
+    /// growth that fails after it was granted (past the memory's own
+    /// maximum, or the host out of memory) stays counted, which errs on the
+    /// host's side.
+    granted: usize,
+}
+
+impl MemoryLimiter {
+    pub fn new(limit: usize) -> Self {
+        MemoryLimiter { limit, granted: 0 }
+    }
+
+    /// Grants growing one memory or table from `current` to `desired`
+    /// bytes if the instance's total stays within the limit.
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let total = self.granted.saturating_add(desired.saturating_sub(current));
+        if total > self.limit {
+            return Err(MemoryLimitExceeded {
+                limit: self.limit,
+                total,
+            }
+            .into());
+        }
+        self.granted = total;
+        Ok(true)
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
-            return Err(MemoryLimitExceeded {
-                limit: self.limit,
-                desired,
-            }
-            .into());
-        }
-        Ok(true)
+        self.grow(current, desired)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Tables hold function references; a runbook needs a few thousand.
-        Ok(desired <= 100_000)
+        // wasmtime keeps a pointer per table element.
+        let element = std::mem::size_of::<usize>();
+        self.grow(
+            current.saturating_mul(element),
+            desired.saturating_mul(element),
+        )
     }
 }
 
@@ -199,5 +259,67 @@ mod tests {
         assert!(parse_bytes("ten").unwrap_err().contains("not a size"));
         assert_eq!(human_bytes(64 << 20), "64 MiB");
         assert_eq!(human_duration(Duration::from_secs(600)), "10 min");
+    }
+
+    /// A core module declaring `memories` memories of `pages` 64 KiB pages
+    /// each and a funcref table of `elements`, in binary (this crate has no
+    /// WAT parser): the shape of a component whose core instances have many.
+    fn module(memories: u32, pages: u32, elements: u32) -> Vec<u8> {
+        fn leb(mut n: u32, out: &mut Vec<u8>) {
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    return out.push(byte);
+                }
+                out.push(byte | 0x80);
+            }
+        }
+        let mut tables = vec![1, 0x70, 0x00];
+        leb(elements, &mut tables);
+        let mut mems = Vec::new();
+        leb(memories, &mut mems);
+        for _ in 0..memories {
+            mems.push(0x00);
+            leb(pages, &mut mems);
+        }
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        for (id, body) in [(4, tables), (5, mems)] {
+            module.push(id);
+            leb(body.len() as u32, &mut module);
+            module.extend(body);
+        }
+        module
+    }
+
+    /// Instantiates `module` under a limit of `limit` bytes.
+    fn instantiate(module: &[u8], limit: usize) -> wasmtime::Result<()> {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, module)?;
+        let mut store = wasmtime::Store::new(&engine, MemoryLimiter::new(limit));
+        store.limiter(|limiter| limiter);
+        wasmtime::Instance::new(&mut store, &module, &[])?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_memory_limit_is_the_instances_total() {
+        const MIB: usize = 1 << 20;
+        // Four memories of 1 MiB each: each fits in 3 MiB, all four do not.
+        let four = module(4, 16, 0);
+        instantiate(&four, 4 * MIB).expect("4 MiB in all fits 4 MiB");
+        let error = instantiate(&four, 3 * MIB).expect_err("4 MiB in all is past 3 MiB");
+        let exceeded = error
+            .downcast_ref::<MemoryLimitExceeded>()
+            .unwrap_or_else(|| panic!("not the memory limit: {error:?}"));
+        assert_eq!((exceeded.limit, exceeded.total), (3 * MIB, 4 * MIB));
+
+        // Tables count too, a pointer per element: two memories of 1 MiB
+        // and a table of 1 MiB of pointers are past 2.5 MiB.
+        let elements = (MIB / std::mem::size_of::<usize>()) as u32;
+        let tabled = module(2, 16, elements);
+        instantiate(&tabled, 3 * MIB).expect("3 MiB in all fits 3 MiB");
+        let error = instantiate(&tabled, 5 * MIB / 2).expect_err("3 MiB is past 2.5 MiB");
+        assert!(error.is::<MemoryLimitExceeded>(), "{error:?}");
     }
 }

@@ -103,12 +103,16 @@ impl WasiView for InstanceState {
 }
 
 impl InstanceState {
-    /// Every host call starts here: a stop request ends the job now.
+    /// Every host call starts here: a stop request or the deadline ends the
+    /// job now, so a job past its deadline starts nothing more.
     pub(crate) fn checkpoint(&self) -> wasmtime::Result<()> {
-        match self.live.stop.requested() {
-            Some(by) => Err(StopRequested { by }.into()),
-            None => Ok(()),
+        if let Some(by) = self.live.stop.requested() {
+            return Err(StopRequested { by }.into());
         }
+        if self.live.deadline.passed() {
+            return Err(self.live.deadline.exceeded().into());
+        }
+        Ok(())
     }
 
     /// Matches `call` against the journal; keeps the streams quiet while

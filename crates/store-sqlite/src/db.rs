@@ -14,7 +14,7 @@ use drbook_core::private;
 use drbook_core::store::StoreError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,6 +98,11 @@ const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL,
         PRIMARY KEY (webhook, message_id)
     ) WITHOUT ROWID;
+    ",
+    // 3: alerts are listed newest first even when several arrive within a
+    // millisecond: each gets the next number of its webhook.
+    "
+    ALTER TABLE alerts ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
     ",
 ];
 

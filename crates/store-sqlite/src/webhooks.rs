@@ -149,8 +149,9 @@ impl SqliteStore {
             let now = millis(Utc::now());
             if let Some((alert_id, condition)) = delivery.alert {
                 tx.prepare_cached(
-                    "INSERT INTO alerts (webhook, alert_id, condition, decision, job_ids, received_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO alerts (webhook, alert_id, condition, decision, job_ids, received_ms, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+                             (SELECT coalesce(max(seq), 0) + 1 FROM alerts WHERE webhook = ?1))",
                 )?
                 .execute(params![
                     name,
@@ -174,7 +175,7 @@ impl SqliteStore {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT alert_id, condition, decision, job_ids, received_ms FROM alerts WHERE webhook = ?1
-             ORDER BY received_ms DESC, alert_id LIMIT ?2",
+             ORDER BY received_ms DESC, seq DESC LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![name, limit as i64], |r| {

@@ -147,3 +147,100 @@ fn a_job_waiting_on_reprotects_is_unloaded_and_woken_until_it_completes() {
         "{logs}"
     );
 }
+
+/// Runs the hostile runbook's `attack` (with `params`) in a worker that
+/// unloads every wait past 50 ms, at real speed, under `deadline`. Returns
+/// the job's runs as the worker reports them, and how long the job took;
+/// fails if it has not ended within `patience`.
+fn unloading_attack(
+    attack: &str,
+    params: &[&str],
+    deadline: &str,
+    patience: Duration,
+) -> (Vec<Value>, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    drbook(data, "instant", &["fabric", "init", "--demo"]);
+    let plan = data.join("plans").join("contoso-3tier.toml");
+    let attack = format!("attack={attack}");
+    let mut args = vec![
+        "run",
+        guests::HOSTILE,
+        "--plan",
+        plan.to_str().unwrap(),
+        "--param",
+        &attack,
+        "--detach",
+    ];
+    for param in params {
+        args.extend(["--param", param]);
+    }
+    let out = drbook(data, "1", &args);
+    let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    let start = Instant::now();
+    let mut worker = Command::new(drbook_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--speed", "1", "--json", "worker", "--poll", "10ms"])
+        .args(["--unload-after", "50ms", "--deadline", deadline])
+        .arg("--exit-when-idle")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while worker.try_wait().unwrap().is_none() {
+        if start.elapsed() > patience {
+            worker.kill().unwrap();
+            let out = worker.wait_with_output().unwrap();
+            panic!(
+                "the job had not ended after {patience:?}; its runs:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = start.elapsed();
+    let out = worker.wait_with_output().unwrap();
+    let runs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON line per run"))
+        .filter(|r: &Value| r["job"] == job.as_str())
+        .collect();
+    (runs, took)
+}
+
+#[test]
+fn the_deadline_holds_across_unloads() {
+    // Ten naps of 300 ms, each unloading the job: 3 s in all, past 1 s.
+    let (runs, _) = unloading_attack(
+        "naps",
+        &["naps=10", "nap-ms=300"],
+        "1s",
+        Duration::from_secs(20),
+    );
+    let last = runs.last().unwrap();
+    assert_eq!(last["status"], "Failed", "{runs:#?}");
+    assert_eq!(last["reason"], "runbook ran past its 1.0 s deadline");
+    assert!(
+        runs.iter().filter(|r| r["status"] == "Running").count() >= 2,
+        "the job was unloaded on the way: {runs:#?}"
+    );
+}
+
+#[test]
+fn an_endless_sleep_ends_the_job_at_its_deadline() {
+    let (runs, took) = unloading_attack("sleep-forever", &[], "2s", Duration::from_secs(20));
+    let last = runs.last().unwrap();
+    assert_eq!(last["status"], "Failed", "{runs:#?}");
+    assert_eq!(last["reason"], "runbook ran past its 2.0 s deadline");
+    assert!(
+        runs.len() <= 3,
+        "unloaded until the deadline, then failed: {runs:#?}"
+    );
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before its deadline: {took:?}"
+    );
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::job::{Approval, JobRecord, JobStatus, Wake};
-use drbook_core::journal::Stream;
+use drbook_core::journal::{Call, Stream};
 use drbook_core::module::{Files, ModuleSource};
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
@@ -271,6 +271,19 @@ async fn decide(
         prompt,
     }) = &job.wake
     else {
+        // Decided a moment ago by someone else, most likely: say who.
+        if let Some(earlier) = last_decision(store, job).await? {
+            return Err(InputError::new(
+                StoreError::AlreadyDecided {
+                    job: job.id.clone(),
+                    approved: earlier.approved,
+                    by: earlier.by,
+                    at: earlier.at,
+                }
+                .to_string(),
+            )
+            .into());
+        }
         return Err(InputError::new(format!(
             "job {} is not waiting for an approval (it is {:?}); `drbook jobs list --status Suspended` lists the jobs that are",
             job.id, job.state
@@ -296,6 +309,26 @@ async fn decide(
         job.id, decision.by
     );
     Ok(Outcome::Success)
+}
+
+/// The latest decision on a manual step of `job`: at the step it was
+/// suspended at (the journal's next position, until the job runs again) or at
+/// an approval its journal holds.
+async fn last_decision(store: &dyn JobStore, job: &JobRecord) -> anyhow::Result<Option<Approval>> {
+    let journal = store.journal(&job.id).await?;
+    let approvals = journal
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| matches!(entry.call, Call::Approval { .. }))
+        .map(|(seq, _)| seq);
+    let mut steps: Vec<usize> = approvals.chain([journal.len()]).collect();
+    steps.sort_unstable_by(|a, b| b.cmp(a));
+    for seq in steps {
+        if let Some(decision) = store.decision(&job.id, seq).await? {
+            return Ok(Some(decision));
+        }
+    }
+    Ok(None)
 }
 
 async fn stop(store: &dyn JobStore, job: &JobRecord) -> anyhow::Result<Outcome> {

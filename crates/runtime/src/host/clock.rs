@@ -1,13 +1,15 @@
 //! `clock`: time from the host. Sleeps are scaled by the job's time scale, like the
-//! simulator's operations, end at the job's deadline at the latest, and are
+//! simulator's operations, end at the job's deadline at the latest (which
+//! ends the job), and are
 //! journaled as intents: a job resumed mid-sleep sleeps only what is left,
 //! and a long sleep unloads the instance until it ends.
 
-use std::time::Duration;
+use chrono::{DateTime, TimeDelta};
 
 use crate::bindings::clock;
 use crate::job::Unload;
 use crate::journal::{now_ms, Replay};
+use crate::limits::until;
 use crate::state::InstanceState;
 use drbook_core::job::Wake;
 use drbook_core::journal::Call;
@@ -25,21 +27,30 @@ impl clock::Host for InstanceState {
             Replay::Intent { seq, at } => (seq, at),
             Replay::Live => (self.journal.intent(call).await?, now_ms()),
         };
-        let simulated = chrono::Duration::milliseconds(millis.min(i64::MAX as u64) as i64);
-        let length = self
-            .time_scale
-            .real(simulated)
-            .to_std()
-            .unwrap_or(Duration::ZERO);
-        let wake_ms = since + length.as_millis() as i64;
-        let left = Duration::from_millis((wake_ms - now_ms()).max(0) as u64);
+        // `millis` is the guest's: any number may come, up to `u64::MAX`. A
+        // wake time past what a date holds is past the deadline too.
+        let simulated = TimeDelta::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX));
+        let length = self.time_scale.real(simulated).max(TimeDelta::zero());
+        let deadline = self.live.deadline;
+        let wake = DateTime::from_timestamp_millis(since)
+            .and_then(|since| since.checked_add_signed(length))
+            .filter(|wake| *wake < deadline.wall);
+        let (at, reason) = match wake {
+            Some(at) => (at, format!("sleeping until {at}")),
+            None => (
+                deadline.wall,
+                format!("sleeping until its deadline, {}", deadline.wall),
+            ),
+        };
+        let left = until(at);
         if let Some(after) = self.live.unload_after {
             if left > after {
-                let at = chrono::DateTime::from_timestamp_millis(wake_ms).unwrap_or_default();
-                return Err(
-                    Unload::waiting(Wake::Time { at }, format!("sleeping until {at}")).into(),
-                );
+                return Err(Unload::waiting(Wake::Time { at }, reason).into());
             }
+        }
+        if wake.is_none() {
+            // The deadline ends the wait, and the job, when it comes.
+            return self.live.wait(std::future::pending()).await;
         }
         self.live.wait(tokio::time::sleep(left)).await?;
         self.journal.complete(seq, &())

@@ -2,6 +2,9 @@
 //! host must contain each attack: stop it, trap it with a clear reason, or
 //! show that what it reached for is not there.
 
+use core::time::Duration;
+
+use drbook_sdk::clock;
 use drbook_sdk::prelude::*;
 
 drbook_sdk::runbook!(run);
@@ -66,8 +69,31 @@ fn run(ctx: &Context) -> Result<String> {
         "panic" => panic!("the hostile runbook gave up on purpose"),
         "recurse" => Ok(format!("depth {}", recurse(0))),
         "recurse-wasm" => Ok(format!("depth {}", recurse_wasm_stack(0))),
+        // The longest sleep a runbook can ask for: its wake time overflows
+        // any clock the host might add it to.
+        "sleep-forever" => {
+            clock::sleep(Duration::from_millis(u64::MAX));
+            Ok("woke up".to_string())
+        }
+        // Short sleeps, each long enough to unload the job: together they
+        // outlast the deadline, which must hold across the reloads.
+        "naps" => {
+            let naps = number(ctx, "naps", "10")?;
+            let nap = Duration::from_millis(number(ctx, "nap-ms", "300")?);
+            for _ in 0..naps {
+                clock::sleep(nap);
+            }
+            Ok(format!("{naps} naps"))
+        }
         other => bail!("unknown attack `{other}`"),
     }
+}
+
+/// The input `name` as a number, `default` when it is not given.
+fn number(ctx: &Context, name: &str, default: &str) -> Result<u64> {
+    let text = ctx.param_or(name, default);
+    text.parse()
+        .map_err(|e| format!("input `{name}` is `{text}`, not a number: {e}").into())
 }
 
 /// Each probe as `name: ok <value>` or `name: denied <error>`.
