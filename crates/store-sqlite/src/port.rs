@@ -462,59 +462,17 @@ impl RunLog for Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::{Duration, Instant};
 
     /// While another process holds the database's write lock, a write waits
-    /// for it without holding the async thread: on a runtime with a single
-    /// worker, another task keeps running meanwhile, and the write succeeds
-    /// once the lock is released (tried in place, busy, then made again off
-    /// the async threads).
+    /// for it without holding the async thread, and succeeds once the lock
+    /// is released (tried in place, busy, then made again off the async
+    /// threads).
     #[test]
     fn a_call_that_must_wait_waits_off_the_async_thread() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let other = rusqlite::Connection::open(SqliteStore::path(dir.path())).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let hold = Duration::from_millis(300);
-        let release = std::thread::spawn(move || {
-            std::thread::sleep(hold);
-            other.execute_batch("COMMIT").unwrap();
-        });
-
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let started = Instant::now();
-        let (waited, ticked) = tokio.block_on(async {
-            let counter = ticks.clone();
-            let ticker = tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-            // Let the ticker start on the one worker.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let before = ticks.load(Ordering::Relaxed);
-            let stopped = tokio::spawn({
-                let store = store.clone();
-                async move { JobStore::request_stop(&store, "a job", "me").await }
-            })
-            .await
-            .unwrap();
-            ticker.abort();
-            (stopped, ticks.load(Ordering::Relaxed) - before)
-        });
-        release.join().unwrap();
-        waited.expect("the write succeeds once the lock is free");
-        assert!(started.elapsed() >= hold, "it waited for the lock");
-        assert!(
-            ticked >= 10,
-            "the async thread kept running: {ticked} ticks"
-        );
+        let stop = async move { JobStore::request_stop(&store, "a job", "me").await };
+        drbook_conformance::waits::blocked_by_another_writer(&SqliteStore::path(dir.path()), stop)
+            .expect("the write succeeds once the lock is free");
     }
 }
