@@ -3,7 +3,6 @@
 //! component of the `runbook` world, so that every job of it starts from a
 //! ready `RunbookPre`.
 
-use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,7 +64,7 @@ impl Runtime {
     /// Loads a runbook from bytes; `origin` names it in errors.
     pub fn load_bytes(&self, bytes: &[u8], origin: &str) -> Result<Arc<Runbook>, LoadError> {
         sniff(bytes, origin)?;
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let digest = drbook_core::module::digest(bytes);
         if let Some(loaded) = self
             .loaded
             .lock()

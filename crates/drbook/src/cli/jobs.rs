@@ -136,22 +136,24 @@ fn list(global: &Global, jobs: &[JobRecord]) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(jobs)?);
         return Ok(Outcome::Success);
     }
-    println!(
-        "{:<40}  {:<9}  {:<20}  {:<16}  {:<9}  {:<20}  REASON",
-        "ID", "STATUS", "RUNBOOK", "PLAN", "TYPE", "CREATED"
-    );
-    for job in jobs {
-        println!(
-            "{:<40}  {:<9}  {:<20}  {:<16}  {:<9}  {:<20}  {}",
-            job.id,
-            format!("{:?}", job.state),
-            job.runbook,
-            job.spec.plan.name,
-            format!("{:?}", job.spec.failover_type),
-            job.created.format("%Y-%m-%d %H:%M:%S"),
-            job.reason.as_deref().unwrap_or("")
-        );
-    }
+    let headers = [
+        "ID", "STATUS", "RUNBOOK", "PLAN", "TYPE", "CREATED", "REASON",
+    ];
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|job| {
+            vec![
+                job.id.clone(),
+                format!("{:?}", job.state),
+                job.runbook.clone(),
+                job.spec.plan.name.clone(),
+                format!("{:?}", job.spec.failover_type),
+                job.created.format("%Y-%m-%d %H:%M:%S").to_string(),
+                job.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    println!("{}", super::table::render(&headers, &rows));
     Ok(Outcome::Success)
 }
 

@@ -15,6 +15,7 @@ mod run;
 mod runbook;
 mod serve;
 mod summary;
+mod table;
 mod webhook;
 mod worker;
 

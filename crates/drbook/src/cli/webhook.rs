@@ -228,24 +228,25 @@ fn print_alerts(name: &str, alerts: &[AlertRecord]) {
         println!("webhook {name} has received no alert");
         return;
     }
-    println!(
-        "{:<20} {:<24} {:<9} {:<40} JOBS",
-        "RECEIVED", "ALERT", "CONDITION", "DECISION"
-    );
-    for a in alerts {
-        println!(
-            "{:<20} {:<24} {:<9} {:<40} {}",
-            a.received.format("%Y-%m-%d %H:%M:%S"),
-            a.alert_id,
-            a.condition,
-            a.decision,
-            if a.job_ids.is_empty() {
+    let rows: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|a| {
+            let jobs = if a.job_ids.is_empty() {
                 "-".to_string()
             } else {
                 a.job_ids.join(",")
-            }
-        );
-    }
+            };
+            vec![
+                a.received.format("%Y-%m-%d %H:%M:%S").to_string(),
+                a.alert_id.clone(),
+                a.condition.clone(),
+                a.decision.clone(),
+                jobs,
+            ]
+        })
+        .collect();
+    let headers = ["RECEIVED", "ALERT", "CONDITION", "DECISION", "JOBS"];
+    println!("{}", super::table::render(&headers, &rows));
 }
 
 fn print_list(list: &[Webhook]) {
@@ -254,25 +255,33 @@ fn print_list(list: &[Webhook]) {
         println!("no webhooks; create one with `drbook webhook create`");
         return;
     }
-    println!(
-        "{:<24} {:<9} {:<20} {:<24} {:<6} {:<17} LAST USED",
-        "NAME", "STATUS", "RUNBOOK", "PLAN", "RULES", "EXPIRES"
-    );
-    for w in list {
-        println!(
-            "{:<24} {:<9} {:<20} {:<24} {:<6} {:<17} {}",
-            w.name,
-            w.status(now),
-            w.run.runbook,
-            w.run.plan.name,
-            w.rules
-                .as_ref()
-                .map(|r| r.len().to_string())
-                .unwrap_or_else(|| "-".into()),
-            w.expires.format("%Y-%m-%d %H:%M"),
-            w.last_used
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_else(|| "never".into()),
-        );
-    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|w| {
+            vec![
+                w.name.clone(),
+                w.status(now).to_string(),
+                w.run.runbook.clone(),
+                w.run.plan.name.clone(),
+                w.rules
+                    .as_ref()
+                    .map(|r| r.len().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                w.expires.format("%Y-%m-%d %H:%M").to_string(),
+                w.last_used
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "never".into()),
+            ]
+        })
+        .collect();
+    let headers = [
+        "NAME",
+        "STATUS",
+        "RUNBOOK",
+        "PLAN",
+        "RULES",
+        "EXPIRES",
+        "LAST USED",
+    ];
+    println!("{}", super::table::render(&headers, &rows));
 }

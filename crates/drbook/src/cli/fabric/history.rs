@@ -1,6 +1,7 @@
 //! `drbook fabric history`: the audit trail.
 
-use super::{table, Global, Outcome};
+use super::{Global, Outcome};
+use crate::cli::table;
 
 pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let sim = crate::cli::open_fabric(global)?;

@@ -6,7 +6,6 @@ mod history;
 mod init;
 mod op;
 mod show;
-mod table;
 
 use super::{Global, InputError, Outcome};
 use clap::{Args, Subcommand};

@@ -1,6 +1,7 @@
 //! `drbook fabric show`: one row per VM, like the portal's replicated items.
 
-use super::{table, Global, Outcome};
+use super::{Global, Outcome};
+use crate::cli::table;
 use drbook_core::fabric::{Fabric, ProtectedItem};
 
 pub async fn run(global: &Global) -> anyhow::Result<Outcome> {

@@ -1,4 +1,5 @@
-//! Plain aligned tables for `show` and `history`.
+//! Plain aligned tables: `fabric show` and `history`, `jobs list`,
+//! `webhook list` and `alerts`.
 
 use comfy_table::{presets::NOTHING, ContentArrangement, Table};
 
