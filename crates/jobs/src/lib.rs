@@ -6,8 +6,10 @@
 //! wait ends.
 //!
 //! Layout: `runner` (runs one job: replay, then live, and records how it
-//! ended), `worker` (runs many: claims, leases, wake-ups).
+//! ended), `worker` (runs many: claims, leases, wake-ups), `memory` (what
+//! the worker gives back to the system when runs end).
 
+mod memory;
 mod runner;
 mod worker;
 

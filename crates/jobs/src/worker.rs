@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
+use super::memory;
 use super::runner::{execute, wake_ready, ExecuteError, Execution};
 use drbook_core::job::JobStatus;
 use drbook_core::lease::Lease;
@@ -122,6 +123,8 @@ impl Worker {
         let mut renewed = Instant::now();
         let mut maintained = Instant::now();
         let mut upkeep: Option<JoinHandle<Result<(), StoreError>>> = None;
+        // Whether runs ended since the last upkeep (which then trims memory).
+        let mut runs_ended = false;
         let mut woken = Instant::now() - Duration::from_secs(3600);
         loop {
             let finished: Vec<String> = loaded
@@ -133,6 +136,7 @@ impl Worker {
                 let Some(job) = loaded.remove(&id) else {
                     continue;
                 };
+                runs_ended = true;
                 let result = job.task.await.unwrap_or_else(|panic| {
                     Err(ExecuteError::Store(StoreError::Decode {
                         what: "job task",
@@ -247,7 +251,15 @@ impl Worker {
                 && upkeep.as_ref().is_none_or(|c| c.is_finished())
             {
                 let store = store.clone();
-                upkeep = Some(tokio::spawn(async move { store.maintain().await }));
+                let trim = std::mem::take(&mut runs_ended);
+                upkeep = Some(tokio::spawn(async move {
+                    store.maintain().await?;
+                    if trim {
+                        // A panic in it is no reason to stop the worker.
+                        let _ = drbook_core::blocking::call(memory::give_back).await;
+                    }
+                    Ok(())
+                }));
                 maintained = Instant::now();
             }
 

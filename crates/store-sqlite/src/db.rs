@@ -1,7 +1,15 @@
-//! The SQLite database of the job store: one connection per process
-//! (several processes share the file: WAL mode, a busy timeout, and one
-//! `BEGIN IMMEDIATE` transaction per write), its schema and migrations, and
-//! the error type of this crate's synchronous core.
+//! The SQLite database of the job store: two connections per process, one
+//! that writes and one that reads when the first is busy (several processes
+//! share the file: WAL
+//! mode, a busy timeout, and one `BEGIN IMMEDIATE` transaction per write),
+//! its schema and migrations, and the error type of this crate's synchronous
+//! core.
+//!
+//! Why a connection for reads: in WAL mode a read never waits for a write,
+//! but a connection runs one statement at a time. With one connection, a
+//! webhook's lookup waited behind the commit (and its sync to disk) of a job
+//! that was ending; with two, only writes queue behind writes, as SQLite
+//! makes them anyway.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
@@ -175,7 +183,10 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 /// The job store on SQLite; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    /// Every write, each in a transaction of its own ([`write`](Self::write)).
+    writer: Arc<Mutex<Connection>>,
+    /// Reads while the writer is busy ([`conn`](Self::conn)).
+    reader: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -316,8 +327,11 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
+        let reader = Connection::open(&path).map_err(corrupt)?;
+        reader.busy_timeout(BUSY_TIMEOUT)?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
             path,
         })
     }
@@ -332,22 +346,14 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The connection: taken only if free, and with no busy timeout, in a
-    /// call made in place ([`inline`]); waited for otherwise.
+    /// A connection to read with: the writer's if it is free (its cache
+    /// holds what was just written: a run's journal, read back as it
+    /// resumes), else the one for reads (see the module docs).
     pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
-        let (conn, timeout) = if INLINE.get() {
-            let conn = match self.conn.try_lock() {
-                Ok(conn) => conn,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return Err(Error::WouldWait),
-            };
-            (conn, Duration::ZERO)
-        } else {
-            let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-            (conn, BUSY_TIMEOUT)
-        };
-        conn.busy_timeout(timeout)?;
-        Ok(conn)
+        match try_take(&self.writer) {
+            Some(writer) => timeout(writer, if INLINE.get() { Duration::ZERO } else { BUSY_TIMEOUT }),
+            None => lock(&self.reader),
+        }
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
@@ -355,7 +361,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        transaction(&mut *self.conn()?, f)
+        transaction(&mut *lock(&self.writer)?, f)
     }
 
     /// [`write`](Self::write), on disk when it returns (`synchronous =
@@ -365,10 +371,8 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        if INLINE.get() {
-            return Err(Error::WouldWait);
-        }
-        let mut conn = self.conn()?;
+        may_wait()?;
+        let mut conn = lock(&self.writer)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         let value = transaction(&mut conn, f);
         // Failing to go back leaves the connection syncing every commit:
@@ -380,6 +384,40 @@ impl SqliteStore {
     pub fn file(&self) -> &Path {
         &self.path
     }
+}
+
+/// `conn` if it is free, else `None`.
+fn try_take(conn: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
+    match conn.try_lock() {
+        Ok(conn) => Some(conn),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+/// `conn`: taken only if free, and with no busy timeout, in a call made in
+/// place ([`inline`]); waited for otherwise.
+fn lock(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>> {
+    if INLINE.get() {
+        return try_take(conn).ok_or(Error::WouldWait).and_then(|c| timeout(c, Duration::ZERO));
+    }
+    timeout(conn.lock().unwrap_or_else(|e| e.into_inner()), BUSY_TIMEOUT)
+}
+
+fn timeout(conn: MutexGuard<'_, Connection>, wait: Duration) -> Result<MutexGuard<'_, Connection>> {
+    conn.busy_timeout(wait)?;
+    Ok(conn)
+}
+
+/// `Err(WouldWait)` in a call made in place ([`inline`]), which must not
+/// wait: for what is about to sync to disk. Asked before the work that leads
+/// up to the sync, which a call made again off the async threads would
+/// otherwise do twice.
+pub(crate) fn may_wait() -> Result<()> {
+    if INLINE.get() {
+        return Err(Error::WouldWait);
+    }
+    Ok(())
 }
 
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`.
@@ -420,6 +458,20 @@ mod tests {
                     .expect("every opener opens the store");
             }
         }
+    }
+
+    /// A read tried in place does not wait for a write under way (it has a
+    /// connection of its own), and a write tried in place gives way to it.
+    #[test]
+    fn a_read_in_place_does_not_wait_for_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let writing = store.writer.lock().unwrap();
+        let read = inline(|| store.webhooks()).expect("the read did not wait");
+        assert!(read.unwrap().is_empty());
+        assert!(inline(|| store.write(|_| Ok(()))).is_none());
+        drop(writing);
+        assert!(inline(|| store.write(|_| Ok(()))).is_some());
     }
 
     /// The store's directory, database and spools are the owner's only.

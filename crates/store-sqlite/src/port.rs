@@ -337,21 +337,17 @@ impl JobStore for SqliteStore {
 struct Run(Spool);
 
 impl Run {
-    /// Folds a spool that grew to its limit on the blocking pool, off the
-    /// host call that filled it (which does not wait for it). A fold that fails leaves the lines in the
+    /// Folds a spool that grew to its limit on the blocking pool
+    /// ([`drbook_core::blocking::detach`]), off the host call that filled it
+    /// (which does not wait for it). A fold that fails leaves the lines in the
     /// spool: the next fold (at the latest, the run's end) moves them, or
     /// fails the run with the same error; a lost lease is marked on the
     /// spool and ends the run at its next call.
     fn fold_in_background(&self) {
         let spool = self.0.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn_blocking(move || spool.fold_if_due());
-            }
-            Err(_) => {
-                let _ = spool.fold_if_due();
-            }
-        }
+        drbook_core::blocking::detach(move || {
+            let _ = spool.fold_if_due();
+        });
     }
 }
 
@@ -476,3 +472,4 @@ mod tests {
             .expect("the write succeeds once the lock is free");
     }
 }
+

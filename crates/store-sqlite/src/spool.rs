@@ -34,7 +34,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::db::{decode, encode, Error, Result, SqliteStore};
+use crate::db::{self, decode, encode, Error, Result, SqliteStore};
 use crate::jobs::holds_lease;
 use drbook_core::job::JobStatus;
 use drbook_core::journal::{Entry, Record};
@@ -434,6 +434,11 @@ fn fold(
     path: &Path,
     then: Option<Then<'_>>,
 ) -> Result<i64> {
+    // Lines to move are committed durably (see `write`): a call made in place
+    // stops before reading them, not after.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        db::may_wait()?;
+    }
     let lines = read(path)?;
     let next_stream = if lines.is_empty() && then.is_none() {
         next_stream(&*store.conn()?, id)?
