@@ -11,7 +11,7 @@ use crate::spool::Line;
 use drbook_core::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::StoreError;
+use drbook_core::store::{plan_key, Busy, OnBusy, StoreError};
 
 impl SqliteStore {
     /// Creates a job pinned to `module` (stored once per digest), on disk
@@ -22,7 +22,24 @@ impl SqliteStore {
                 "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
                 params![job.digest, module],
             )?;
-            insert_job(tx, job)
+            insert_job(tx, job, None)
+        })
+    }
+
+    /// Creates a job as `create` does unless its plan is busy, in one
+    /// transaction (see [`place`]).
+    pub(crate) fn admit(
+        &self,
+        job: NewJob<'_>,
+        module: &[u8],
+        on_busy: OnBusy,
+    ) -> Result<Option<Busy>> {
+        self.write_durably(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
+                params![job.digest, module],
+            )?;
+            place(tx, job, on_busy)
         })
     }
 
@@ -95,10 +112,11 @@ impl SqliteStore {
     /// (running with an expired lease and not waiting), oldest first.
     pub(crate) fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
-             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) ORDER BY seq LIMIT ?4",
-        )?;
+             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq LIMIT ?4",
+            waiting_its_turn()
+        ))?;
         let rows = stmt.query_map(
             params![
                 encode(&JobStatus::New),
@@ -143,10 +161,13 @@ impl SqliteStore {
         let now = Utc::now();
         self.write(|tx| {
             let n = tx.execute(
-                "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
-                 started_ms = coalesce(started_ms, ?4)
-                 WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
-                 AND (state = ?5 OR (state = ?6 AND wake IS NULL))",
+                &format!(
+                    "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
+                     started_ms = coalesce(started_ms, ?4)
+                     WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
+                     AND (state = ?5 OR (state = ?6 AND wake IS NULL)) AND NOT {}",
+                    waiting_its_turn()
+                ),
                 params![
                     id,
                     owner,
@@ -402,11 +423,71 @@ impl SqliteStore {
     }
 }
 
-/// Inserts a new job pinned to `digest`, a module already in the store.
-pub(crate) fn insert_job(tx: &rusqlite::Transaction<'_>, job: NewJob<'_>) -> Result<()> {
+/// SQL: the states of a job that has not ended, as a list.
+fn not_ended() -> String {
+    let states: Vec<String> = JobStatus::ALL
+        .iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| format!("'{}'", encode(s)))
+        .collect();
+    states.join(", ")
+}
+
+/// SQL: a job of `jobs` waits its turn: it was queued, has not started, and
+/// a job of its plan created before it has not ended.
+fn waiting_its_turn() -> String {
+    format!(
+        "(jobs.queued = 1 AND jobs.state = '{}' AND EXISTS (SELECT 1 FROM jobs AS ahead
+         WHERE ahead.plan_key = jobs.plan_key AND ahead.seq < jobs.seq AND ahead.state IN ({})))",
+        encode(&JobStatus::New),
+        not_ended()
+    )
+}
+
+/// The job plan `key` is busy with: its oldest that has not ended.
+fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT id FROM jobs WHERE plan_key = ?1 AND state IN ({}) ORDER BY seq LIMIT 1",
+            not_ended()
+        ))?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Creates `job` if its plan is free; if it is busy, does what `on_busy`
+/// says (queued: created behind the busy job) and returns the busy job.
+pub(crate) fn place(
+    tx: &rusqlite::Transaction<'_>,
+    job: NewJob<'_>,
+    on_busy: OnBusy,
+) -> Result<Option<Busy>> {
+    let Some(busy) = busy_with(tx, &plan_key(&job.spec.plan))? else {
+        insert_job(tx, job, None)?;
+        return Ok(None);
+    };
+    let busy = Busy {
+        plan: job.spec.plan.name.clone(),
+        job: busy,
+        on_busy,
+    };
+    if on_busy == OnBusy::Queue {
+        insert_job(tx, job, Some(&busy))?;
+    }
+    Ok(Some(busy))
+}
+
+/// Inserts a new job pinned to `digest`, a module already in the store;
+/// queued behind `behind`'s job when given.
+fn insert_job(
+    tx: &rusqlite::Transaction<'_>,
+    job: NewJob<'_>,
+    behind: Option<&Busy>,
+) -> Result<()> {
     let spec = job.spec;
     tx.prepare_cached(
-        "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms, plan_key, queued, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         spec.job_id,
@@ -415,7 +496,10 @@ pub(crate) fn insert_job(tx: &rusqlite::Transaction<'_>, job: NewJob<'_>) -> Res
         encode(spec),
         spec.trigger.label(),
         encode(&JobStatus::New),
-        millis(Utc::now())
+        millis(Utc::now()),
+        plan_key(&spec.plan),
+        behind.is_some(),
+        behind.map(Busy::to_string)
     ])?;
     Ok(())
 }
