@@ -739,19 +739,27 @@ action = "ignore"
         let response = server.post(&ruled, &[], &alert_with(id, "Sev4", "Fired", fields));
         assert_eq!(response.status, 202, "{id}: {}", response.body);
     }
-    let started: Vec<String> = server
-        .webhooks
-        .alerts("ruled", 50)
-        .unwrap()
-        .into_iter()
+    let alerts = server.webhooks.alerts("ruled", 50).unwrap();
+    let started: Vec<&AlertRecord> = alerts
+        .iter()
         .filter(|a| a.decision.contains("started by rule `service health`"))
-        .map(|a| a.alert_id)
         .collect();
-    assert_eq!(
-        started.len(),
-        3,
-        "the three activity log alerts: {started:?}"
-    );
+    assert_eq!(started.len(), 1, "the activity log alert: {started:?}");
+    assert!(started[0].alert_id.ends_with("/activity-log"));
+    // The health events carry no event status: recorded as unknown, and a
+    // rule that names no event status starts nothing for them.
+    for health in ["service-health", "resource-health"] {
+        let record = alerts
+            .iter()
+            .find(|a| a.alert_id.ends_with(health))
+            .unwrap();
+        assert!(
+            record.decision.contains("event status Unknown")
+                && record.decision.contains("alertContext.status"),
+            "{record:?}"
+        );
+    }
+    server.finished(&started[0].job_ids[0]);
 
     // Unknown values: accepted, recorded, and decided by the rules; an
     // unknown severity matches no rule that names severities.
@@ -798,7 +806,7 @@ action = "ignore"
 }
 
 #[test]
-fn signatures_good_bad_stale_and_replayed() {
+fn signatures_good_bad_stale_and_retried() {
     let server = Server::start(ServeOptions::default());
     let (path, secret) = server.probe_webhook("signed", true);
     let secret = secret.expect("a signing secret");
@@ -827,8 +835,23 @@ fn signatures_good_bad_stale_and_replayed() {
         "{headers:?}"
     );
 
-    let replayed = post("msg-1", now, &good, body);
-    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    // A retry (the same message id and body, after a lost 202; re-signed at
+    // a later time, or not) is answered as the first delivery was.
+    let retried = post("msg-1", now, &good, body);
+    assert_eq!(retried.job_ids(), ids, "{}", retried.body);
+    let later = now + 5;
+    let resigned = drbook_triggers::sign(&secret, "msg-1", later, body);
+    assert_eq!(post("msg-1", later, &resigned, body).job_ids(), ids);
+    // Another body under that id is not a retry: refused, starting nothing.
+    let other = b"{\"hello\":\"again\"}";
+    let reused = post(
+        "msg-1",
+        now,
+        &drbook_triggers::sign(&secret, "msg-1", now, other),
+        other,
+    );
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    assert!(reused.body.contains("msg-1"), "{}", reused.body);
 
     let bad = post(
         "msg-2",
@@ -856,7 +879,7 @@ fn signatures_good_bad_stale_and_replayed() {
 
     let log = server.log().join("\n");
     for reason in [
-        "replayed",
+        "reused_message_id",
         "bad_signature",
         "stale_timestamp",
         "missing_signature",
