@@ -18,10 +18,7 @@ impl SqliteStore {
     /// when it returns: a job whose id was handed out survives a power loss.
     pub(crate) fn create(&self, job: NewJob<'_>, module: &[u8]) -> Result<()> {
         self.write_durably(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-                params![job.digest, module],
-            )?;
+            store_module(tx, job.digest, module)?;
             insert_job(tx, job, None)
         })
     }
@@ -35,10 +32,7 @@ impl SqliteStore {
         on_busy: OnBusy,
     ) -> Result<Option<Busy>> {
         self.write_durably(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-                params![job.digest, module],
-            )?;
+            store_module(tx, job.digest, module)?;
             place(tx, job, on_busy)
         })
     }
@@ -63,10 +57,7 @@ impl SqliteStore {
     /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
     pub(crate) fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-                params![digest, module],
-            )?;
+            store_module(tx, digest, module)?;
             tx.execute(
                 "UPDATE jobs SET digest = ?2 WHERE id = ?1",
                 params![id, digest],
@@ -421,6 +412,15 @@ impl SqliteStore {
         }
         Ok(pruned.len())
     }
+}
+
+/// Keeps a module, once per digest.
+fn store_module(tx: &rusqlite::Transaction<'_>, digest: &str, bytes: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
+        params![digest, bytes],
+    )?;
+    Ok(())
 }
 
 /// SQL: the states of a job that has not ended, as a list.

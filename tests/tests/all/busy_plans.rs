@@ -10,7 +10,7 @@ use drbook_core::fabric::{Fabric, Location};
 use drbook_core::job::{Approval, JobRecord, JobStatus, Wake};
 use drbook_core::plan::{FailoverType, RecoveryPlan, Step};
 use drbook_tests::guests;
-use drbook_triggers::{NewWebhook, RulesFile, ServeOptions};
+use drbook_triggers::ServeOptions;
 
 use crate::cli::{stderr, Cli};
 use crate::webhooks::Server;
@@ -90,29 +90,9 @@ pub(crate) fn ruled_webhook(
     plan: RecoveryPlan,
     rules: &str,
 ) -> String {
-    let rules_path = server.dir.path().join(format!("{name}.rules.toml"));
-    std::fs::write(&rules_path, rules).unwrap();
     let (mut run, module) = server.target(guests::FAILOVER_PLAN, FailoverType::Unplanned, &[]);
     run.plan = plan;
-    let (rules, _) = RulesFile::load(&rules_path)
-        .unwrap()
-        .resolve(&run, |_| unreachable!())
-        .unwrap();
-    server
-        .webhooks
-        .create(
-            NewWebhook {
-                name: name.into(),
-                run,
-                rules: Some(rules),
-                expires: chrono::Utc::now() + chrono::Duration::days(1),
-                signed: false,
-                modules: vec![module],
-            },
-            "test",
-        )
-        .unwrap()
-        .path()
+    server.ruled_webhook(name, (run, module), rules).0
 }
 
 fn rules(on_busy: Option<&str>) -> String {
@@ -225,21 +205,25 @@ fn an_alert_storm_starts_one_failover_and_the_other_alerts_attach_to_it() {
     assert_eq!(jobs(&server).len(), 1);
 }
 
-/// `on-busy = "queue"`: a delivery to a busy plan creates its job, which no
-/// worker starts before the busy job has ended.
-#[test]
-fn a_queued_delivery_starts_only_once_the_busy_job_has_ended() {
+/// A server whose webhook `on_busy` (its rule's `on-busy`) has started a
+/// failover that waits for approval: the webhook's path, the job and the
+/// journal position of its manual step.
+fn busy(on_busy: &str) -> (Server, String, Vec<String>, usize) {
     let server = Server::start(ServeOptions::default());
-    let path = ruled_webhook(
-        &server,
-        "queueing",
-        held_plan(&server),
-        &rules(Some("queue")),
-    );
+    let rules = rules(Some(on_busy));
+    let path = ruled_webhook(&server, on_busy, held_plan(&server), &rules);
     let first = server
         .post(&path, &[], &vm_down("down-web-01", "web-01"))
         .job_ids();
     let seq = suspended(&server, &first[0]);
+    (server, path, first, seq)
+}
+
+/// `on-busy = "queue"`: a delivery to a busy plan creates its job, which no
+/// worker starts before the busy job has ended.
+#[test]
+fn a_queued_delivery_starts_only_once_the_busy_job_has_ended() {
+    let (server, path, first, seq) = busy("queue");
     let queued = server.post(&path, &[], &vm_down("down-sql-01", "sql-01"));
     let second = queued.job_ids();
     assert_eq!(second.len(), 1);
@@ -292,17 +276,7 @@ fn a_queued_delivery_starts_only_once_the_busy_job_has_ended() {
 /// job, creates nothing, and is recorded with its alert.
 #[test]
 fn a_refused_delivery_gets_409_naming_the_busy_job_and_is_recorded() {
-    let server = Server::start(ServeOptions::default());
-    let path = ruled_webhook(
-        &server,
-        "refusing",
-        held_plan(&server),
-        &rules(Some("refuse")),
-    );
-    let first = server
-        .post(&path, &[], &vm_down("down-web-01", "web-01"))
-        .job_ids();
-    suspended(&server, &first[0]);
+    let (server, path, first, _) = busy("refuse");
     let refused = server.post(&path, &[], &vm_down("down-sql-01", "sql-01"));
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert_eq!(
@@ -320,7 +294,7 @@ fn a_refused_delivery_gets_409_naming_the_busy_job_and_is_recorded() {
         refused.body
     );
     assert_eq!(jobs(&server).len(), 1);
-    let alerts = server.webhooks.alerts("refusing", 10).unwrap();
+    let alerts = server.webhooks.alerts("refuse", 10).unwrap();
     assert_eq!(alerts.len(), 2);
     assert!(alerts[0].alert_id.ends_with("down-sql-01"), "{alerts:#?}");
     assert!(alerts[0].job_ids.is_empty());
