@@ -47,7 +47,7 @@ pub async fn a_busy_plan_attaches_queues_or_refuses_a_start(backend: &impl Backe
     let (attached, not_created) = deliver("alert-2", OnBusy::Attach, plan_spec("hook")).await;
     assert_eq!(
         attached.job_ids,
-        [running.clone()],
+        std::slice::from_ref(&running),
         "answered with the busy job"
     );
     assert_eq!(attached.busy, busy(&running, OnBusy::Attach));
@@ -138,7 +138,7 @@ pub async fn a_busy_plan_attaches_queues_or_refuses_a_start(backend: &impl Backe
     // Now the queued job is the one the plan is busy with; once it has
     // ended, the plan is free.
     let (later, _) = deliver("alert-5", OnBusy::Attach, plan_spec("hook")).await;
-    assert_eq!(later.job_ids, [waiting.clone()]);
+    assert_eq!(later.job_ids, std::slice::from_ref(&waiting));
     reader
         .finish(
             &waiting,
