@@ -444,13 +444,18 @@ fn waiting_its_turn() -> String {
     )
 }
 
+/// SQL: the job plan `?1` is busy with.
+fn busy_sql() -> String {
+    format!(
+        "SELECT id FROM jobs WHERE plan_key = ?1 AND state IN ({}) ORDER BY seq LIMIT 1",
+        not_ended()
+    )
+}
+
 /// The job plan `key` is busy with: its oldest that has not ended.
 fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
     Ok(tx
-        .prepare_cached(&format!(
-            "SELECT id FROM jobs WHERE plan_key = ?1 AND state IN ({}) ORDER BY seq LIMIT 1",
-            not_ended()
-        ))?
+        .prepare_cached(&busy_sql())?
         .query_row([key], |r| r.get(0))
         .optional()?)
 }
@@ -629,5 +634,38 @@ impl RawJob {
             lease_owner: self.lease_owner,
             lease_until: self.lease_until_ms.map(from_millis),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding a busy plan, and whether a queued job's turn has come, read
+    /// the index of jobs not ended (its states are written as these queries
+    /// write them), never a plan's ended jobs.
+    #[test]
+    fn busy_plans_are_found_through_the_index_of_jobs_not_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = store.conn().unwrap();
+        let runnable = format!(
+            "SELECT id FROM jobs WHERE NOT {} LIMIT 1",
+            waiting_its_turn()
+        );
+        for sql in [busy_sql(), runnable] {
+            let explain = format!("EXPLAIN QUERY PLAN {}", sql.replace("?1", "'key'"));
+            let plan: Vec<String> = conn
+                .prepare(&explain)
+                .unwrap()
+                .query_map([], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains("jobs_plan_open")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }

@@ -286,7 +286,7 @@ mod tests {
                 .unwrap()
                 .execute_batch(
                     "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
-                     DROP TABLE webhook_seen; DROP INDEX jobs_plan; ALTER TABLE jobs DROP COLUMN plan_key;
+                     DROP TABLE webhook_seen; DROP INDEX jobs_plan_open; ALTER TABLE jobs DROP COLUMN plan_key;
                      ALTER TABLE jobs DROP COLUMN queued; UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
