@@ -38,7 +38,8 @@ const HIDDEN_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorizati
 pub struct Accepted {
     #[serde(rename = "JobIds")]
     pub job_ids: Vec<String>,
-    /// The same alert was delivered before; these are its jobs.
+    /// The same alert, or the same signed message (a retry), was delivered
+    /// before; these are its jobs.
     #[serde(rename = "Duplicate", skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
     /// Why no job was started, when none was.
@@ -245,45 +246,33 @@ impl Intake {
             }
             Err(e) => return Err(Refusal::Store(e.to_string())),
         };
-        let on_busy = recorded.busy.as_ref().map(|b| b.on_busy);
-        if on_busy == Some(OnBusy::Refuse) {
-            if !recorded.duplicate {
-                self.metrics.delivered("refused");
-            }
-            let busy = recorded.busy.expect("a refusal names the busy job");
-            return Err(Refusal::PlanBusy { busy });
+        let busy = |kind| recorded.busy.as_ref().filter(|b| b.on_busy == kind);
+        // Counted with the refusals, as `plan_busy`.
+        if let Some(busy) = busy(OnBusy::Refuse) {
+            return Err(Refusal::PlanBusy { busy: busy.clone() });
         }
         if recorded.duplicate {
             self.metrics.delivered("duplicate");
-        } else if on_busy == Some(OnBusy::Attach) {
+        } else if busy(OnBusy::Attach).is_some() {
             self.metrics.delivered("attached");
+        } else if busy(OnBusy::Queue).is_some() {
+            // Its worker takes it once the plan is free; its wait is no
+            // trigger-to-start latency.
+            self.metrics.delivered("queued");
         } else if recorded.job_ids.is_empty() {
             self.metrics.delivered("ignored");
         } else {
-            // A queued job is woken too: the worker finds it not yet
-            // runnable, and takes it once its plan is free.
             for id in &recorded.job_ids {
                 self.metrics.triggered(id, d.received);
             }
             self.wake.notify_one();
-            self.metrics.delivered(if on_busy.is_some() {
-                "queued"
-            } else {
-                "started"
-            });
+            self.metrics.delivered("started");
         }
         let ignored = (recorded.job_ids.is_empty() && !recorded.duplicate).then_some(decision);
-        let behind = |kind| {
-            recorded
-                .busy
-                .as_ref()
-                .filter(|b| b.on_busy == kind)
-                .map(|b| b.job.clone())
-        };
         Ok(Accepted {
-            attached: behind(OnBusy::Attach).is_some(),
-            queued_behind: behind(OnBusy::Queue),
-            job_ids: recorded.job_ids,
+            attached: busy(OnBusy::Attach).is_some(),
+            queued_behind: busy(OnBusy::Queue).map(|b| b.job.clone()),
+            job_ids: recorded.job_ids.clone(),
             duplicate: recorded.duplicate,
             ignored,
         })
