@@ -295,3 +295,101 @@ fn targets_plan(alert: &Alert, plan: &RecoveryPlan) -> bool {
             .any(|vm| vm.eq_ignore_ascii_case(&target))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drbook_core::alert::parse_alert;
+
+    fn resolved(rules: &str) -> Result<Vec<Rule>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, rules).unwrap();
+        let plan = RecoveryPlan::parse(
+            "name = \"p\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+             [[groups]]\nname = \"g\"\nvms = [\"web-01\"]\n",
+            "p.toml",
+        )
+        .unwrap();
+        let run = RunTarget {
+            runbook: "failover.wasm".into(),
+            digest: "sha256:0".into(),
+            plan,
+            failover_type: FailoverType::Unplanned,
+            direction: Direction::PrimaryToRecovery,
+            parameters: BTreeMap::new(),
+        };
+        let (rules, _) = RulesFile::load(&path)?.resolve(&run, |_| unreachable!())?;
+        Ok(rules)
+    }
+
+    /// A Resource Health event about `web-01` with `status`.
+    fn health(status: &str) -> Alert {
+        let body = serde_json::json!({
+            "schemaId": "azureMonitorCommonAlertSchema",
+            "data": {
+                "essentials": {
+                    "alertId": "a", "alertRule": "r", "severity": "Sev1", "signalType": "Activity Log",
+                    "monitorCondition": "Fired", "monitoringService": "Resource Health",
+                    "alertTargetIDs": ["/subscriptions/s/providers/microsoft.compute/virtualmachines/web-01"],
+                    "firedDateTime": "2026-01-02T03:04:05Z"
+                },
+                "alertContext": { "status": status }
+            }
+        });
+        parse_alert(body.to_string().as_bytes())
+            .unwrap()
+            .unwrap()
+            .alert
+    }
+
+    fn verdict(rules: &[Rule], alert: &Alert) -> Result<(String, OnBusy), String> {
+        let default = match &rules[0].action {
+            RuleAction::Run(target) => target.clone(),
+            RuleAction::Ignore => unreachable!(),
+        };
+        match judge(rules, alert, &default) {
+            Verdict::Run { rule, on_busy, .. } => Ok((rule.to_string(), on_busy)),
+            Verdict::Ignore { reason } => Err(reason),
+        }
+    }
+
+    #[test]
+    fn on_busy_and_event_status_are_read_with_safe_defaults() {
+        let rules = resolved(
+            "[[rule]]\nname = \"down\"\ntarget-in-plan = true\n\n\
+             [[rule]]\nname = \"back\"\nevent-status = [\"Resolved\"]\non-busy = \"queue\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            verdict(&rules, &health("Active")),
+            Ok(("down".to_string(), OnBusy::Attach)),
+            "attach unless the rule says otherwise"
+        );
+        assert_eq!(
+            verdict(&rules, &health("Resolved")),
+            Ok(("back".to_string(), OnBusy::Queue)),
+            "only a rule that names Resolved matches a recovery"
+        );
+        let odd = verdict(&rules, &health("Sideways")).unwrap_err();
+        assert!(odd.contains("event status Unknown"), "{odd}");
+
+        let only_down = resolved("[[rule]]\nname = \"down\"\n").unwrap();
+        let ignored = verdict(&only_down, &health("Resolved")).unwrap_err();
+        assert!(
+            ignored.contains("recovered") && ignored.contains("event-status = [\"Resolved\"]"),
+            "{ignored}"
+        );
+
+        for (bad, named) in [
+            ("on-busy = \"beside\"", "`attach`, `queue`"),
+            (
+                "event-status = [\"Unknown\"]",
+                "expected `Active` or `Resolved`",
+            ),
+        ] {
+            let error = resolved(&format!("[[rule]]\nname = \"x\"\n{bad}\n")).unwrap_err();
+            assert!(error.contains(named), "{bad}: {error}");
+        }
+    }
+}
