@@ -1,7 +1,11 @@
 //! One delivery, from a request that reached a webhook to the ids of the
 //! jobs it started: authenticate, check the signature, rate-limit, read the
 //! alert, decide what runs, and record it all in one transaction of the job
-//! store; then wake the worker.
+//! store; then wake the worker. In that transaction the store answers a
+//! signed message's retry as it answered the message, and a job whose plan
+//! is busy attaches to the busy job, queues behind it or is refused (409), as
+//! the rule's `on-busy` says; without rules, an alert attaches (the same
+//! outage) and a request that is no alert queues (a run asked for).
 
 use axum::http::HeaderMap;
 use serde::Serialize;
