@@ -24,15 +24,15 @@
 //!   once each.
 //! - **One decision per step, one job per alert.** Approvals, stop requests
 //!   and deliveries are each one atomic change.
-//! - **One job at a time changes a plan.** A plan (on the store's fabric:
-//!   its name with its primary and recovery regions, [`plan_key`]) is
-//!   *busy* while a job of it has not ended (`New`, `Running`, `Suspended`,
-//!   unloaded or not). A start through [`JobStore::admit`] or
-//!   [`JobStore::record_delivery`] looks for a busy job and acts on it in
-//!   the same atomic change that creates the job, so starts racing each
-//!   other (many deliveries at once, several servers on one store) see each
-//!   other: of those that find the plan free one creates its job, and the
-//!   others find it busy. A busy plan's start does what its [`OnBusy`]
+//! - **One job at a time changes a plan.** A store serves one fabric, and
+//!   knows a plan by its name with its primary and recovery regions
+//!   ([`plan_key`]). A plan is *busy* while a job of it has not ended
+//!   (`New`, `Running`, `Suspended`, unloaded or not). A start through
+//!   [`JobStore::admit`] or [`JobStore::record_delivery`] looks for a busy
+//!   job and acts on it in the same atomic change that creates the job, so
+//!   that of starts racing each other (many deliveries at once, several
+//!   servers on one store) exactly one finds the plan free and creates its
+//!   job, and the others find it busy. A busy plan's start does what its [`OnBusy`]
 //!   says: `Attach` creates nothing and names the busy job; `Queue` creates
 //!   the job *queued*: neither [`JobStore::runnable`] lists it nor
 //!   [`JobStore::claim`] takes it while a job of its plan created before it
