@@ -107,21 +107,24 @@ impl Intake {
     ) -> Result<Accepted, Refusal> {
         let webhook = &authorized.webhook;
 
-        let header = |name: &str| d.headers.get(name).and_then(|v| v.to_str().ok());
-        let signed = Signed {
-            id: header(SIGNATURE_HEADERS[0]),
-            timestamp: header(SIGNATURE_HEADERS[1]),
-            signature: header(SIGNATURE_HEADERS[2]),
-        };
         let now = chrono::Utc::now();
         let message_id = match &authorized.signing_secret {
-            Some(secret) => Some(auth::verify_signature(
-                secret,
-                &signed,
-                d.body,
-                now.timestamp(),
-                self.replay_window,
-            )?),
+            Some(secret) => {
+                let header = |name: &str| d.headers.get(name).and_then(|v| v.to_str().ok());
+                let signed = Signed {
+                    id: header(SIGNATURE_HEADERS[0]),
+                    timestamp: header(SIGNATURE_HEADERS[1]),
+                    signature: header(SIGNATURE_HEADERS[2]),
+                };
+                let now = now.timestamp();
+                Some(auth::verify_signature(
+                    secret,
+                    &signed,
+                    d.body,
+                    now,
+                    self.replay_window,
+                )?)
+            }
             None => None,
         };
         if !self.buckets.take(d.webhook) {
