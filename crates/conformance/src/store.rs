@@ -15,6 +15,7 @@
 //! Leases are real here (a lease is a wall-clock deadline): the tests that
 //! let one lapse wait out [`SHORT_LEASE`].
 
+mod busy;
 mod crash;
 mod fixtures;
 mod jobs;
@@ -26,6 +27,9 @@ use async_trait::async_trait;
 use drbook_core::store::JobStore;
 use std::sync::Arc;
 
+pub use busy::{
+    a_busy_plan_attaches_queues_or_refuses_a_start, starts_racing_for_a_plan_create_one_job,
+};
 pub use crash::{
     an_intent_survives_a_crash_of_its_writer, crash_child_or, spawn_crash_child, CRASH_CHILD,
 };
@@ -46,7 +50,7 @@ pub use runs::{
     housekeeping_keeps_what_runs_wrote, readers_see_what_a_running_job_appended,
 };
 pub use webhooks::{
-    a_delivery_creates_its_jobs_atomically, a_replayed_delivery_is_refused_until_forgotten,
+    a_delivery_creates_its_jobs_atomically, a_retried_message_gets_the_first_answer,
     alerts_are_listed_newest_first_and_deleted_with_their_webhook,
     an_alert_is_recorded_once_with_its_jobs, webhooks_are_created_once_listed_enabled_and_deleted,
 };
@@ -92,8 +96,10 @@ pub async fn run_all<B: Backend>(test: &str, fresh: impl Fn() -> B) {
     a_decision_resumes_a_suspended_job(&fresh()).await;
     housekeeping_keeps_what_runs_wrote(&fresh()).await;
     webhooks_are_created_once_listed_enabled_and_deleted(&fresh()).await;
-    a_replayed_delivery_is_refused_until_forgotten(&fresh()).await;
+    a_retried_message_gets_the_first_answer(&fresh()).await;
     an_alert_is_recorded_once_with_its_jobs(&fresh()).await;
     a_delivery_creates_its_jobs_atomically(&fresh()).await;
     alerts_are_listed_newest_first_and_deleted_with_their_webhook(&fresh()).await;
+    a_busy_plan_attaches_queues_or_refuses_a_start(&fresh()).await;
+    starts_racing_for_a_plan_create_one_job(&fresh()).await;
 }

@@ -1,7 +1,18 @@
 //! Azure Monitor's common alert schema (`schemaId:
-//! azureMonitorCommonAlertSchema`): the essentials, typed. The rest of the
-//! payload (`alertContext`, `customProperties`) depends on the signal and
-//! reaches the runbook untouched, in the request body.
+//! azureMonitorCommonAlertSchema`): the essentials, typed, and what a health
+//! event's `alertContext` says of its resource. The rest of the payload
+//! (`alertContext`, `customProperties`) depends on the signal and reaches the
+//! runbook untouched, in the request body.
+//!
+//! Activity-log alerts are stateless: a Resource Health or Service Health
+//! alert always arrives `Fired`, and only its event says whether the
+//! resource recovered: Resource Health's operation
+//! (`Microsoft.Resourcehealth/healthevent/{Activated|InProgress|Pending|Updated|Resolved}/action`),
+//! its `status` (`Active`, `In Progress`, `Updated`, `Resolved`) and
+//! `properties.currentHealthStatus` (`Available` once it is back); Service
+//! Health's `status` (`Active`, `Resolved`) and `properties.stage`
+//! (`Active`, `Planned`, `Resolved`, `RCA`). [`Alert::event_status`] is the
+//! verdict.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,6 +57,14 @@ pub struct Alert {
     pub resolved: Option<DateTime<Utc>>,
     #[serde(default)]
     pub description: Option<String>,
+    /// What a health event (Resource Health, Service Health) says of its
+    /// resource, from the `alertContext`; `None` for every other alert.
+    #[serde(
+        default,
+        deserialize_with = "optional_lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_status: Option<EventStatus>,
 }
 
 /// An alert as read from a payload.
@@ -86,6 +105,13 @@ fn known<T: AzureEnum>(value: &str) -> Option<T> {
 fn lenient<'de, D: serde::Deserializer<'de>, T: AzureEnum>(d: D) -> Result<T, D::Error> {
     let value = String::deserialize(d)?;
     Ok(known(&value).unwrap_or(T::UNKNOWN))
+}
+
+fn optional_lenient<'de, D: serde::Deserializer<'de>, T: AzureEnum>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    Ok(value.map(|v| known(&v).unwrap_or(T::UNKNOWN)))
 }
 
 /// An RFC 3339 time, or one without a zone, taken as UTC.
@@ -191,6 +217,34 @@ impl AzureEnum for MonitorCondition {
     }
 }
 
+/// What a health event says of its resource (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventStatus {
+    /// The resource or service is impaired (activated, in progress,
+    /// pending, updated and still not available; an incident or a
+    /// maintenance under way).
+    Active,
+    /// It recovered: the event resolved, the resource is `Available` again,
+    /// the incident is mitigated (its review, `RCA`, is out).
+    Resolved,
+    /// A health event whose status this version does not know: it starts
+    /// nothing (it may be a recovery), and is recorded.
+    #[serde(skip_deserializing)]
+    Unknown,
+}
+
+impl AzureEnum for EventStatus {
+    const FIELD: &'static str = "alertContext.status";
+    const UNKNOWN: Self = EventStatus::Unknown;
+    fn from_folded(folded: &str) -> Option<Self> {
+        Some(match folded {
+            "active" => EventStatus::Active,
+            "resolved" => EventStatus::Resolved,
+            _ => return None,
+        })
+    }
+}
+
 impl MonitorCondition {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -242,6 +296,80 @@ struct SentEnums {
     monitor_condition: String,
 }
 
+/// The parts of an activity-log `alertContext` that say what a health
+/// event is; any JSON (Service Health sends numbers and nulls elsewhere).
+#[derive(Deserialize)]
+struct ContextPayload {
+    data: ContextData,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextData {
+    #[serde(default)]
+    alert_context: Option<HealthContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthContext {
+    #[serde(default)]
+    operation_name: serde_json::Value,
+    #[serde(default)]
+    status: serde_json::Value,
+    #[serde(default)]
+    properties: Option<HealthProperties>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthProperties {
+    #[serde(default)]
+    current_health_status: serde_json::Value,
+    #[serde(default)]
+    stage: serde_json::Value,
+}
+
+/// The verdict on a health event (see the module docs), with its status as
+/// sent; `None` when the alert is no health event.
+fn health_event(alert: &Alert, body: &[u8]) -> Option<(EventStatus, String)> {
+    let service = fold(&alert.monitoring_service);
+    if alert.signal_type != SignalType::ActivityLog
+        || !matches!(service.as_str(), "resourcehealth" | "servicehealth")
+    {
+        return None;
+    }
+    let payload: ContextPayload = serde_json::from_slice(body).ok()?;
+    let context = payload.data.alert_context?;
+    let text = |v: &serde_json::Value| v.as_str().map(fold).unwrap_or_default();
+    let operation = text(&context.operation_name);
+    // `microsoft.resourcehealth/healthevent/<verb>/action`
+    let verb = operation
+        .strip_prefix("microsoft.resourcehealth/healthevent/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let status = text(&context.status);
+    let (health, stage) = context
+        .properties
+        .map(|p| (text(&p.current_health_status), text(&p.stage)))
+        .unwrap_or_default();
+    let recovered = verb == "resolved"
+        || status == "resolved"
+        || health == "available"
+        || matches!(stage.as_str(), "resolved" | "rca");
+    let impaired = matches!(verb, "activated" | "inprogress" | "pending" | "updated")
+        || matches!(status.as_str(), "active" | "inprogress" | "updated");
+    let verdict = if recovered {
+        EventStatus::Resolved
+    } else if impaired {
+        EventStatus::Active
+    } else {
+        EventStatus::Unknown
+    };
+    let sent = context.status.as_str().unwrap_or_default().to_string();
+    Some((verdict, sent))
+}
+
 /// How much of an unknown value is recorded.
 const MAX_RECORDED: usize = 64;
 
@@ -270,7 +398,7 @@ pub fn parse_alert(body: &[u8]) -> Result<Option<ParsedAlert>, MalformedAlert> {
     }
     let malformed = |e: serde_json::Error| MalformedAlert(e.to_string());
     let payload: Payload<Alert> = serde_json::from_slice(body).map_err(malformed)?;
-    let alert = payload.data.essentials;
+    let mut alert = payload.data.essentials;
     if alert.alert_id.trim().is_empty() {
         return Err(MalformedAlert("`data.essentials.alertId` is empty".into()));
     }
@@ -280,6 +408,14 @@ pub fn parse_alert(body: &[u8]) -> Result<Option<ParsedAlert>, MalformedAlert> {
     note_unknown::<Severity>(&sent.severity, &mut unrecognised);
     note_unknown::<SignalType>(&sent.signal_type, &mut unrecognised);
     note_unknown::<MonitorCondition>(&sent.monitor_condition, &mut unrecognised);
+    // Whatever essentials said of it: the event is read from its context.
+    alert.event_status = None;
+    if let Some((status, sent)) = health_event(&alert, body) {
+        if status == EventStatus::Unknown {
+            note_unknown::<EventStatus>(&sent, &mut unrecognised);
+        }
+        alert.event_status = Some(status);
+    }
     Ok(Some(ParsedAlert {
         alert,
         unrecognised,
@@ -377,6 +513,88 @@ mod tests {
         let spec = serde_json::to_string(&alert).unwrap();
         let back: Alert = serde_json::from_str(&spec).unwrap();
         assert_eq!(back.signal_type, SignalType::Unknown);
+    }
+
+    /// Microsoft's Resource Health and Service Health samples, with the
+    /// statuses a recovery sends.
+    #[test]
+    fn a_health_event_says_whether_its_resource_recovered() {
+        let health = |service: &str, context: serde_json::Value| {
+            let mut body: serde_json::Value = serde_json::from_str(&payload("Fired")).unwrap();
+            body["data"]["essentials"]["monitoringService"] = service.into();
+            body["data"]["alertContext"] = context;
+            parse_alert(body.to_string().as_bytes()).unwrap().unwrap()
+        };
+        let resource = |verb: &str, status: &str, current: &str| {
+            let context = serde_json::json!({
+                "channels": "Admin, Operation", "eventSource": "ResourceHealth", "level": "Informational",
+                "operationName": format!("Microsoft.Resourcehealth/healthevent/{verb}/action"),
+                "properties": { "title": "t", "details": null, "currentHealthStatus": current,
+                                "previousHealthStatus": "Available", "type": "Downtime", "cause": "UserInitiated" },
+                "status": status
+            });
+            health("Resource Health", context).alert.event_status
+        };
+        assert_eq!(
+            resource("Activated", "Active", "Unavailable"),
+            Some(EventStatus::Active)
+        );
+        assert_eq!(
+            resource("InProgress", "In Progress", "Degraded"),
+            Some(EventStatus::Active)
+        );
+        assert_eq!(
+            resource("Updated", "Updated", "Available"),
+            Some(EventStatus::Resolved)
+        );
+        assert_eq!(
+            resource("Resolved", "Resolved", "Available"),
+            Some(EventStatus::Resolved)
+        );
+
+        let service = |status: &str, stage: &str| {
+            let context = serde_json::json!({
+                "authorization": null, "channels": 1, "eventSource": 2, "level": 3,
+                "operationName": "Microsoft.ServiceHealth/incident/action",
+                "properties": { "title": "t", "incidentType": "Incident", "stage": stage },
+                "status": status, "subStatus": null
+            });
+            health("ServiceHealth", context)
+        };
+        assert_eq!(
+            service("Active", "Active").alert.event_status,
+            Some(EventStatus::Active)
+        );
+        assert_eq!(
+            service("Resolved", "Resolved").alert.event_status,
+            Some(EventStatus::Resolved)
+        );
+        assert_eq!(
+            service("Active", "RCA").alert.event_status,
+            Some(EventStatus::Resolved)
+        );
+        let odd = service("Sideways", "Odd");
+        assert_eq!(odd.alert.event_status, Some(EventStatus::Unknown));
+        assert_eq!(odd.unrecognised, ["alertContext.status `Sideways`"]);
+
+        // Not a health event: a metric alert, an administrative activity log.
+        assert_eq!(
+            parse_alert(payload("Fired").as_bytes())
+                .unwrap()
+                .unwrap()
+                .alert
+                .event_status,
+            None
+        );
+        let admin = health(
+            "Activity Log - Administrative",
+            serde_json::json!({"operationName": "Microsoft.Compute/virtualMachines/restart/action", "status": "Succeeded"}),
+        );
+        assert_eq!(admin.alert.event_status, None);
+        // A job spec keeps it.
+        let spec = serde_json::to_string(&odd.alert).unwrap();
+        let back: Alert = serde_json::from_str(&spec).unwrap();
+        assert_eq!(back.event_status, Some(EventStatus::Unknown));
     }
 
     #[test]

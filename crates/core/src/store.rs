@@ -24,15 +24,35 @@
 //!   once each.
 //! - **One decision per step, one job per alert.** Approvals, stop requests
 //!   and deliveries are each one atomic change.
+//! - **One job at a time changes a plan.** A store serves one fabric, and
+//!   knows a plan by its name with its primary and recovery regions
+//!   ([`plan_key`]). A plan is *busy* while a job of it has not ended
+//!   (`New`, `Running`, `Suspended`, unloaded or not). A start through
+//!   [`JobStore::admit`] or [`JobStore::record_delivery`] looks for a busy
+//!   job and acts on it in the same atomic change that creates the job, so
+//!   that of starts racing each other (many deliveries at once, several
+//!   servers on one store) exactly one finds the plan free and creates its
+//!   job, and the others find it busy. A busy plan's start does what its [`OnBusy`]
+//!   says: `Attach` creates nothing and names the busy job; `Queue` creates
+//!   the job *queued*: neither [`JobStore::runnable`] lists it nor
+//!   [`JobStore::claim`] takes it while a job of its plan created before it
+//!   has not ended; `Refuse` creates nothing. [`JobStore::create`] does not
+//!   look (it is for what tests and tools set up).
+//! - **A retry is answered as the first delivery.** A signed delivery's
+//!   message id is kept with the SHA-256 of its body and the answer it got:
+//!   the same id and body again get that answer and create nothing; the same
+//!   id with another body is refused ([`StoreError::MessageReused`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
 use crate::journal::{Entry, Record};
 use crate::lease::Lease;
+use crate::plan::RecoveryPlan;
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +95,12 @@ pub enum StoreError {
     Spool { path: PathBuf, detail: String },
     #[error("the job store holds a value it cannot read ({what}): {detail}")]
     Decode { what: &'static str, detail: String },
+    #[error(
+        "message id `{}` was already delivered with another body; a retry resends the same body, and a new \
+         message needs a new webhook-id",
+        message_id.escape_debug()
+    )]
+    MessageReused { message_id: String },
     /// The backend itself failed (its database, its connection).
     #[error("job store error: {0}")]
     Backend(String),
@@ -98,6 +124,55 @@ pub enum RunEnd<'a> {
     },
 }
 
+/// What a start of a busy plan does (see the module docs): the rules
+/// file's `on-busy`, `drbook run --queue`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBusy {
+    /// No job: the start is the busy job's too (an alert of the outage it
+    /// is already recovering from).
+    #[default]
+    Attach,
+    /// A job that runs once the busy job has ended.
+    Queue,
+    /// No job: the start is refused, naming the busy job.
+    Refuse,
+}
+
+/// A start found its plan busy: which job it is busy with, and what was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Busy {
+    /// The plan's name.
+    pub plan: String,
+    /// The oldest job of the plan that has not ended.
+    pub job: String,
+    pub on_busy: OnBusy,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (plan, job) = (&self.plan, &self.job);
+        match self.on_busy {
+            OnBusy::Attach => write!(f, "attached to job `{job}`: plan `{plan}` is busy with it"),
+            OnBusy::Queue => write!(
+                f,
+                "queued behind job `{job}`: plan `{plan}` is busy with it"
+            ),
+            OnBusy::Refuse => write!(f, "refused: plan `{plan}` is busy with job `{job}`"),
+        }
+    }
+}
+
+/// What a plan is known by in a store: its name with its primary and
+/// recovery regions, in ASCII lowercase (ARM names are case-insensitive),
+/// separated by U+001F. Every backend keys busy plans by it.
+pub fn plan_key(plan: &RecoveryPlan) -> String {
+    [&plan.name, &plan.primary_region, &plan.recovery_region]
+        .map(|part| part.to_ascii_lowercase())
+        .join("\u{1f}")
+}
+
 /// A webhook to create, with the modules it runs.
 #[derive(Debug, Clone)]
 pub struct NewWebhookRow<'a> {
@@ -116,8 +191,18 @@ pub trait JobStore: Send + Sync {
 
     /// Creates a job `New`, pinned to `module` (stored once per digest);
     /// durable when it returns: a job whose id was handed out survives a
-    /// power loss.
+    /// power loss. It does not look whether the job's plan is busy.
     async fn create(&self, job: NewJob<'_>, module: &[u8]) -> Result<(), StoreError>;
+
+    /// Creates a job as [`create`](Self::create) does if its plan is free;
+    /// if it is busy, does what `on_busy` says and returns the busy job,
+    /// checked in the change that creates the job (see the module docs).
+    async fn admit(
+        &self,
+        job: NewJob<'_>,
+        module: &[u8],
+        on_busy: OnBusy,
+    ) -> Result<Option<Busy>, StoreError>;
 
     async fn get(&self, id: &str) -> Result<JobRecord, StoreError>;
 
@@ -137,9 +222,9 @@ pub trait JobStore: Send + Sync {
     /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
     async fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<(), StoreError>;
 
-    /// The ids of jobs a worker may take now: new ones, interrupted ones
-    /// (running, not waiting, with a lease that ended before `now`), oldest
-    /// first.
+    /// The ids of jobs a worker may take now: new ones (but not a queued
+    /// one whose plan is still busy), interrupted ones (running, not
+    /// waiting, with a lease that ended before `now`), oldest first.
     async fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError>;
 
     /// Jobs unloaded while they wait (on operations, a decision or a timer).
@@ -244,19 +329,14 @@ pub trait JobStore: Send + Sync {
     /// there was none.
     async fn delete_webhook(&self, name: &str) -> Result<bool, StoreError>;
 
-    /// Records a signed delivery's message id at `now`; false if it was seen
-    /// (a replay). Ids recorded before `forget_before` are forgotten.
-    async fn first_delivery(
-        &self,
-        webhook: &str,
-        message_id: &str,
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// Records a delivery and creates its jobs, atomically: if the same
-    /// alert (id and condition) was recorded before, nothing is created and
-    /// the first delivery's job ids are returned.
+    /// Records a delivery and creates its jobs, atomically: if its signed
+    /// message was recorded before (a retry) or the same alert (id and
+    /// condition) was, nothing is created and the first delivery's job ids
+    /// (and busy plan) are returned, marked duplicate; a job whose plan is
+    /// busy does what the delivery's `on_busy` says (the alert is recorded
+    /// with the busy job's id when it attaches). A message id seen with
+    /// another body is refused with [`StoreError::MessageReused`]; ids
+    /// recorded before the delivery's `forget_before` are forgotten.
     async fn record_delivery(&self, delivery: NewDelivery<'_>) -> Result<Recorded, StoreError>;
 
     /// The latest `limit` alerts a webhook received, newest first.

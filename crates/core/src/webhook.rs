@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::job::NewJob;
+use crate::store::{Busy, OnBusy};
 
 /// The request that started a job, as the runbook sees it (Azure's
 /// `WebhookData`).
@@ -49,20 +50,39 @@ pub struct WebhookModule<'a> {
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
     pub webhook: &'a str,
+    /// A signed delivery's message: a retry of it is answered as it was.
+    pub message: Option<Message<'a>>,
     /// The alert's id and monitor condition (`Fired`, `Resolved`), when the
     /// request carried an alert: the same alert is recorded once.
     pub alert: Option<(&'a str, &'a str)>,
     /// What was decided, for the audit (`started by rule ...`, `ignored: ...`).
     pub decision: &'a str,
+    /// What a job of a busy plan does.
+    pub on_busy: OnBusy,
     pub jobs: Vec<NewJob<'a>>,
+}
+
+/// A signed delivery's message (Standard Webhooks' `webhook-id`), kept to
+/// answer its retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub id: &'a str,
+    /// Hex SHA-256 of the body: the same id with another body is no retry.
+    pub body_sha256: &'a str,
+    /// Messages recorded before this are forgotten.
+    pub forget_before: DateTime<Utc>,
 }
 
 /// How a delivery was recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub job_ids: Vec<String>,
-    /// The same alert was delivered before: these are the first delivery's.
+    /// The same alert or message was delivered before: these are the first
+    /// delivery's.
     pub duplicate: bool,
+    /// A plan of the delivery's jobs was busy: with which job, and what was
+    /// done (an attached job's id is in `job_ids`; a refused one's is not).
+    pub busy: Option<Busy>,
 }
 
 /// An alert a webhook received, as recorded.

@@ -22,7 +22,7 @@ use drbook_core::private;
 use drbook_core::store::StoreError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,6 +111,26 @@ const MIGRATIONS: &[&str] = &[
     // millisecond: each gets the next number of its webhook.
     "
     ALTER TABLE alerts ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ",
+    // 4: one job at a time changes a plan. `plan_key` is the plan a job
+    // changes (`drbook_core::store::plan_key`, of the spec's plan), `queued`
+    // says it waits for its plan's earlier jobs to end; an alert keeps the
+    // busy plan it met, and a signed delivery's message id the hash of its
+    // body and its answer (`[job ids, busy]`), for its retries. The index
+    // holds the jobs not ended only (its states written as `jobs::not_ended`
+    // writes them, or SQLite does not use it), so that a busy plan is found
+    // without reading the plan's ended jobs.
+    "
+    ALTER TABLE jobs ADD COLUMN plan_key TEXT;
+    ALTER TABLE jobs ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+    UPDATE jobs SET plan_key = lower(json_extract(spec, '$.plan.name')) || char(31)
+        || lower(json_extract(spec, '$.plan.primary_region')) || char(31)
+        || lower(json_extract(spec, '$.plan.recovery_region'));
+    CREATE INDEX jobs_plan_open ON jobs (plan_key, seq)
+        WHERE state IN ('\"New\"', '\"Running\"', '\"Suspended\"');
+    ALTER TABLE alerts ADD COLUMN busy TEXT;
+    ALTER TABLE webhook_seen ADD COLUMN body_sha256 TEXT;
+    ALTER TABLE webhook_seen ADD COLUMN answer TEXT;
     ",
 ];
 

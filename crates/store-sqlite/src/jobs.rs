@@ -11,18 +11,29 @@ use crate::spool::Line;
 use drbook_core::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::StoreError;
+use drbook_core::store::{plan_key, Busy, OnBusy, StoreError};
 
 impl SqliteStore {
     /// Creates a job pinned to `module` (stored once per digest), on disk
     /// when it returns: a job whose id was handed out survives a power loss.
     pub(crate) fn create(&self, job: NewJob<'_>, module: &[u8]) -> Result<()> {
         self.write_durably(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-                params![job.digest, module],
-            )?;
-            insert_job(tx, job)
+            store_module(tx, job.digest, module)?;
+            insert_job(tx, job, None)
+        })
+    }
+
+    /// Creates a job as `create` does unless its plan is busy, in one
+    /// transaction (see [`place`]).
+    pub(crate) fn admit(
+        &self,
+        job: NewJob<'_>,
+        module: &[u8],
+        on_busy: OnBusy,
+    ) -> Result<Option<Busy>> {
+        self.write_durably(|tx| {
+            store_module(tx, job.digest, module)?;
+            place(tx, job, on_busy)
         })
     }
 
@@ -46,10 +57,7 @@ impl SqliteStore {
     /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
     pub(crate) fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-                params![digest, module],
-            )?;
+            store_module(tx, digest, module)?;
             tx.execute(
                 "UPDATE jobs SET digest = ?2 WHERE id = ?1",
                 params![id, digest],
@@ -95,10 +103,11 @@ impl SqliteStore {
     /// (running with an expired lease and not waiting), oldest first.
     pub(crate) fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
-             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) ORDER BY seq LIMIT ?4",
-        )?;
+             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq LIMIT ?4",
+            waiting_its_turn()
+        ))?;
         let rows = stmt.query_map(
             params![
                 encode(&JobStatus::New),
@@ -143,10 +152,13 @@ impl SqliteStore {
         let now = Utc::now();
         self.write(|tx| {
             let n = tx.execute(
-                "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
-                 started_ms = coalesce(started_ms, ?4)
-                 WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
-                 AND (state = ?5 OR (state = ?6 AND wake IS NULL))",
+                &format!(
+                    "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
+                     started_ms = coalesce(started_ms, ?4)
+                     WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
+                     AND (state = ?5 OR (state = ?6 AND wake IS NULL)) AND NOT {}",
+                    waiting_its_turn()
+                ),
                 params![
                     id,
                     owner,
@@ -402,11 +414,85 @@ impl SqliteStore {
     }
 }
 
-/// Inserts a new job pinned to `digest`, a module already in the store.
-pub(crate) fn insert_job(tx: &rusqlite::Transaction<'_>, job: NewJob<'_>) -> Result<()> {
+/// Keeps a module, once per digest.
+fn store_module(tx: &rusqlite::Transaction<'_>, digest: &str, bytes: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
+        params![digest, bytes],
+    )?;
+    Ok(())
+}
+
+/// SQL: the states of a job that has not ended, as a list.
+fn not_ended() -> String {
+    let states: Vec<String> = JobStatus::ALL
+        .iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| format!("'{}'", encode(s)))
+        .collect();
+    states.join(", ")
+}
+
+/// SQL: a job of `jobs` waits its turn: it was queued, has not started, and
+/// a job of its plan created before it has not ended.
+fn waiting_its_turn() -> String {
+    format!(
+        "(jobs.queued = 1 AND jobs.state = '{}' AND EXISTS (SELECT 1 FROM jobs AS ahead
+         WHERE ahead.plan_key = jobs.plan_key AND ahead.seq < jobs.seq AND ahead.state IN ({})))",
+        encode(&JobStatus::New),
+        not_ended()
+    )
+}
+
+/// SQL: the job plan `?1` is busy with.
+fn busy_sql() -> String {
+    format!(
+        "SELECT id FROM jobs WHERE plan_key = ?1 AND state IN ({}) ORDER BY seq LIMIT 1",
+        not_ended()
+    )
+}
+
+/// The job plan `key` is busy with: its oldest that has not ended.
+fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached(&busy_sql())?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Creates `job` if its plan is free; if it is busy, does what `on_busy`
+/// says (queued: created behind the busy job) and returns the busy job.
+pub(crate) fn place(
+    tx: &rusqlite::Transaction<'_>,
+    job: NewJob<'_>,
+    on_busy: OnBusy,
+) -> Result<Option<Busy>> {
+    let Some(busy) = busy_with(tx, &plan_key(&job.spec.plan))? else {
+        insert_job(tx, job, None)?;
+        return Ok(None);
+    };
+    let busy = Busy {
+        plan: job.spec.plan.name.clone(),
+        job: busy,
+        on_busy,
+    };
+    if on_busy == OnBusy::Queue {
+        insert_job(tx, job, Some(&busy))?;
+    }
+    Ok(Some(busy))
+}
+
+/// Inserts a new job pinned to `digest`, a module already in the store;
+/// queued behind `behind`'s job when given.
+fn insert_job(
+    tx: &rusqlite::Transaction<'_>,
+    job: NewJob<'_>,
+    behind: Option<&Busy>,
+) -> Result<()> {
     let spec = job.spec;
     tx.prepare_cached(
-        "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, created_ms, plan_key, queued, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         spec.job_id,
@@ -415,7 +501,10 @@ pub(crate) fn insert_job(tx: &rusqlite::Transaction<'_>, job: NewJob<'_>) -> Res
         encode(spec),
         spec.trigger.label(),
         encode(&JobStatus::New),
-        millis(Utc::now())
+        millis(Utc::now()),
+        plan_key(&spec.plan),
+        behind.is_some(),
+        behind.map(Busy::to_string)
     ])?;
     Ok(())
 }
@@ -545,5 +634,38 @@ impl RawJob {
             lease_owner: self.lease_owner,
             lease_until: self.lease_until_ms.map(from_millis),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding a busy plan, and whether a queued job's turn has come, read
+    /// the index of jobs not ended (its states are written as these queries
+    /// write them), never a plan's ended jobs.
+    #[test]
+    fn busy_plans_are_found_through_the_index_of_jobs_not_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = store.conn().unwrap();
+        let runnable = format!(
+            "SELECT id FROM jobs WHERE NOT {} LIMIT 1",
+            waiting_its_turn()
+        );
+        for sql in [busy_sql(), runnable] {
+            let explain = format!("EXPLAIN QUERY PLAN {}", sql.replace("?1", "'key'"));
+            let plan: Vec<String> = conn
+                .prepare(&explain)
+                .unwrap()
+                .query_map([], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains("jobs_plan_open")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }

@@ -19,8 +19,10 @@ use crate::spool::Spool;
 use drbook_core::job::{Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{JobStore, NewWebhookRow, RunEnd, RunLog, StoreError};
-use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
+use drbook_core::store::{Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError};
+use drbook_core::webhook::{
+    AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookModule,
+};
 
 /// Runs `f` off the async threads ([`drbook_core::blocking`]).
 async fn blocking<T: Send + 'static>(
@@ -91,6 +93,17 @@ impl JobStore for SqliteStore {
     async fn create(&self, job: NewJob<'_>, module: &[u8]) -> std::result::Result<(), StoreError> {
         let (job, module) = (OwnedJob::new(job), module.to_vec());
         self.off_thread(move |store| store.create(job.borrow(), &module))
+            .await
+    }
+
+    async fn admit(
+        &self,
+        job: NewJob<'_>,
+        module: &[u8],
+        on_busy: OnBusy,
+    ) -> std::result::Result<Option<Busy>, StoreError> {
+        let (job, module) = (OwnedJob::new(job), module.to_vec());
+        self.off_thread(move |store| store.admit(job.borrow(), &module, on_busy))
             .await
     }
 
@@ -290,33 +303,31 @@ impl JobStore for SqliteStore {
         self.call(move |store| store.delete_webhook(&name)).await
     }
 
-    async fn first_delivery(
-        &self,
-        webhook: &str,
-        message_id: &str,
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> std::result::Result<bool, StoreError> {
-        let (webhook, message_id) = (webhook.to_string(), message_id.to_string());
-        self.call(move |store| store.first_delivery(&webhook, &message_id, now, forget_before))
-            .await
-    }
-
     async fn record_delivery(
         &self,
         delivery: NewDelivery<'_>,
     ) -> std::result::Result<Recorded, StoreError> {
         let webhook = delivery.webhook.to_string();
+        let message = delivery
+            .message
+            .map(|m| (m.id.to_string(), m.body_sha256.to_string(), m.forget_before));
         let alert = delivery
             .alert
             .map(|(id, condition)| (id.to_string(), condition.to_string()));
         let decision = delivery.decision.to_string();
+        let on_busy = delivery.on_busy;
         let jobs: Vec<OwnedJob> = delivery.jobs.iter().copied().map(OwnedJob::new).collect();
         self.call(move |store| {
             store.record_delivery(&NewDelivery {
                 webhook: &webhook,
+                message: message.as_ref().map(|(id, body, forget)| Message {
+                    id,
+                    body_sha256: body,
+                    forget_before: *forget,
+                }),
                 alert: alert.as_ref().map(|(id, c)| (id.as_str(), c.as_str())),
                 decision: &decision,
+                on_busy,
                 jobs: jobs.iter().map(OwnedJob::borrow).collect(),
             })
         })

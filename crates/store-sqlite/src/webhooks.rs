@@ -1,13 +1,14 @@
-//! Webhooks in SQLite (the tables of schema 2): each with the modules it
-//! runs, the alerts it received with the jobs each started, and the message
-//! ids of signed deliveries within their replay window.
+//! Webhooks in SQLite (the tables of schema 2, with what schema 4 added):
+//! each with the modules it runs, the alerts it received with the jobs each
+//! started (or the busy job it met), and the message ids of signed
+//! deliveries with their bodies' hashes and answers, for their retries.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
 
 use crate::db::{decode, encode, from_millis, millis, Result, SqliteStore};
-use crate::jobs::insert_job;
-use drbook_core::store::NewWebhookRow;
+use crate::jobs::place;
+use drbook_core::store::{NewWebhookRow, OnBusy, StoreError};
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 const COLUMNS: &str =
@@ -105,69 +106,53 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn first_delivery(
-        &self,
-        name: &str,
-        message_id: &str,
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.write(|tx| {
-            tx.prepare_cached("DELETE FROM webhook_seen WHERE webhook = ?1 AND at_ms < ?2")?
-                .execute(params![name, millis(forget_before)])?;
-            let n = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO webhook_seen (webhook, message_id, at_ms) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![name, message_id, millis(now)])?;
-            Ok(n == 1)
-        })
-    }
-
+    /// Records a delivery and creates its jobs in one transaction: a retry
+    /// of its message, or its alert again, gets the first answer; a job of a
+    /// busy plan does what `on_busy` says.
     pub(crate) fn record_delivery(&self, delivery: &NewDelivery<'_>) -> Result<Recorded> {
-        let name = delivery.webhook;
         self.write(|tx| {
-            if let Some((alert_id, condition)) = delivery.alert {
-                let earlier: Option<String> = tx
-                    .prepare_cached(
-                        "SELECT job_ids FROM alerts WHERE webhook = ?1 AND alert_id = ?2 AND condition = ?3",
-                    )?
-                    .query_row(params![name, alert_id, condition], |r| r.get(0))
-                    .optional()?;
-                if let Some(earlier) = earlier {
-                    return Ok(Recorded {
-                        job_ids: decode("alert jobs", &earlier)?,
-                        duplicate: true,
-                    });
-                }
-            }
-            let mut job_ids = Vec::with_capacity(delivery.jobs.len());
-            for job in &delivery.jobs {
-                insert_job(tx, *job)?;
-                job_ids.push(job.spec.job_id.clone());
-            }
-            let now = millis(Utc::now());
-            if let Some((alert_id, condition)) = delivery.alert {
-                tx.prepare_cached(
-                    "INSERT INTO alerts (webhook, alert_id, condition, decision, job_ids, received_ms, seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-                             (SELECT coalesce(max(seq), 0) + 1 FROM alerts WHERE webhook = ?1))",
+            let Some(message) = delivery.message else {
+                return record(tx, delivery);
+            };
+            let name = delivery.webhook;
+            tx.prepare_cached("DELETE FROM webhook_seen WHERE webhook = ?1 AND at_ms < ?2")?
+                .execute(params![name, millis(message.forget_before)])?;
+            let seen: Option<(Option<String>, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT body_sha256, answer FROM webhook_seen WHERE webhook = ?1 AND message_id = ?2",
                 )?
-                .execute(params![
-                    name,
-                    alert_id,
-                    condition,
-                    delivery.decision,
-                    encode(&job_ids),
-                    now
-                ])?;
+                .query_row(params![name, message.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((body, answer)) = seen {
+                // A message seen before this version kept answers has none.
+                return match (body, answer) {
+                    (Some(body), Some(answer)) if body == message.body_sha256 => {
+                        let (job_ids, busy) = decode("delivery answer", &answer)?;
+                        Ok(Recorded {
+                            job_ids,
+                            duplicate: true,
+                            busy,
+                        })
+                    }
+                    _ => Err(StoreError::MessageReused {
+                        message_id: message.id.to_string(),
+                    }
+                    .into()),
+                };
             }
-            tx.prepare_cached("UPDATE webhooks SET last_used_ms = ?2 WHERE name = ?1")?
-                .execute(params![name, now])?;
-            Ok(Recorded {
-                job_ids,
-                duplicate: false,
-            })
+            let recorded = record(tx, delivery)?;
+            tx.prepare_cached(
+                "INSERT INTO webhook_seen (webhook, message_id, at_ms, body_sha256, answer)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                name,
+                message.id,
+                millis(Utc::now()),
+                message.body_sha256,
+                encode(&(&recorded.job_ids, &recorded.busy))
+            ])?;
+            Ok(recorded)
         })
     }
 
@@ -202,22 +187,107 @@ impl SqliteStore {
     }
 }
 
+/// A delivery's alert and jobs, in the caller's transaction: the same alert
+/// again gets the first delivery's answer.
+fn record(tx: &rusqlite::Transaction<'_>, delivery: &NewDelivery<'_>) -> Result<Recorded> {
+    let name = delivery.webhook;
+    if let Some((alert_id, condition)) = delivery.alert {
+        let earlier: Option<(String, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT job_ids, busy FROM alerts WHERE webhook = ?1 AND alert_id = ?2 AND condition = ?3",
+            )?
+            .query_row(params![name, alert_id, condition], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((job_ids, busy)) = earlier {
+            return Ok(Recorded {
+                job_ids: decode("alert jobs", &job_ids)?,
+                duplicate: true,
+                busy: busy.map(|b| decode("alert busy plan", &b)).transpose()?,
+            });
+        }
+    }
+    let mut job_ids = Vec::with_capacity(delivery.jobs.len());
+    let mut busy = None;
+    for job in &delivery.jobs {
+        match place(tx, *job, delivery.on_busy)? {
+            None => job_ids.push(job.spec.job_id.clone()),
+            Some(found) => {
+                match found.on_busy {
+                    OnBusy::Attach => job_ids.push(found.job.clone()),
+                    OnBusy::Queue => job_ids.push(job.spec.job_id.clone()),
+                    OnBusy::Refuse => {}
+                }
+                busy.get_or_insert(found);
+            }
+        }
+    }
+    let now = millis(Utc::now());
+    if let Some((alert_id, condition)) = delivery.alert {
+        let decision = match &busy {
+            Some(busy) => format!("{}; {busy}", delivery.decision),
+            None => delivery.decision.to_string(),
+        };
+        tx.prepare_cached(
+            "INSERT INTO alerts (webhook, alert_id, condition, decision, job_ids, received_ms, seq, busy)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+                     (SELECT coalesce(max(seq), 0) + 1 FROM alerts WHERE webhook = ?1), ?7)",
+        )?
+        .execute(params![
+            name,
+            alert_id,
+            condition,
+            decision,
+            encode(&job_ids),
+            now,
+            busy.as_ref().map(encode)
+        ])?;
+    }
+    tx.prepare_cached("UPDATE webhooks SET last_used_ms = ?2 WHERE name = ?1")?
+        .execute(params![name, now])?;
+    Ok(Recorded {
+        job_ids,
+        duplicate: false,
+        busy,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_schema_1_store_opens_and_gains_the_webhook_tables() {
+    fn a_schema_1_store_opens_and_gains_the_webhook_tables_and_its_jobs_their_plans() {
         let dir = tempfile::tempdir().unwrap();
+        let plan = drbook_core::plan::RecoveryPlan::parse(
+            "name = \"Contoso\"\nprimary_region = \"EastUS\"\nrecovery_region = \"westus\"\n\
+             [[groups]]\nname = \"g\"\nvms = [\"vm\"]\n",
+            "test",
+        )
+        .unwrap();
+        let spec = |id: &str| -> drbook_core::job::JobSpec {
+            serde_json::from_value(serde_json::json!({
+                "jobId": id, "plan": plan, "failoverType": "Planned",
+                "direction": "PrimaryToRecovery", "parameters": {}
+            }))
+            .unwrap()
+        };
+        let (old, new) = (spec("old"), spec("new"));
+        let job = |spec| drbook_core::job::NewJob {
+            digest: "sha256:x",
+            runbook: "r.wasm",
+            spec,
+        };
         {
-            // A store as schema 1 left it.
+            // A store as schema 1 left it, with a job not ended.
             let store = SqliteStore::open(dir.path()).unwrap();
+            store.create(job(&old), b"module").unwrap();
             store
                 .conn()
                 .unwrap()
                 .execute_batch(
                     "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
-                     DROP TABLE webhook_seen; UPDATE meta SET value = '1' WHERE key = 'schema';",
+                     DROP TABLE webhook_seen; DROP INDEX jobs_plan_open; ALTER TABLE jobs DROP COLUMN plan_key;
+                     ALTER TABLE jobs DROP COLUMN queued; UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
         }
@@ -231,5 +301,11 @@ mod tests {
             .unwrap();
         assert_eq!(schema, crate::SCHEMA_VERSION.to_string());
         assert!(store.webhooks().unwrap().is_empty());
+        // The old job's plan is known by the key every start uses.
+        let busy = store
+            .admit(job(&new), b"module", OnBusy::Refuse)
+            .unwrap()
+            .expect("the plan is busy with the old job");
+        assert_eq!(busy.job, "old");
     }
 }

@@ -77,10 +77,12 @@ guarantees!(
     a_decision_resumes_a_suspended_job,
     housekeeping_keeps_what_runs_wrote,
     webhooks_are_created_once_listed_enabled_and_deleted,
-    a_replayed_delivery_is_refused_until_forgotten,
+    a_retried_message_gets_the_first_answer,
     an_alert_is_recorded_once_with_its_jobs,
     a_delivery_creates_its_jobs_atomically,
     alerts_are_listed_newest_first_and_deleted_with_their_webhook,
+    a_busy_plan_attaches_queues_or_refuses_a_start,
+    starts_racing_for_a_plan_create_one_job,
 );
 
 /// Its writer runs in a child process: this test, run again.

@@ -85,7 +85,7 @@ pub struct Signed<'a> {
 
 /// Checks a signed delivery: headers present, timestamp within `window` of
 /// `now` (either way), and one `v1` signature that matches. The message id
-/// is returned for the replay check, which needs the store.
+/// is returned: the store answers a retry of it as it answered the first.
 pub fn verify_signature<'a>(
     secret: &str,
     signed: &Signed<'a>,

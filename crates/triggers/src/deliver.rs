@@ -1,7 +1,11 @@
 //! One delivery, from a request that reached a webhook to the ids of the
 //! jobs it started: authenticate, check the signature, rate-limit, read the
 //! alert, decide what runs, and record it all in one transaction of the job
-//! store; then wake the worker.
+//! store; then wake the worker. In that transaction the store answers a
+//! signed message's retry as it answered the message, and a job whose plan
+//! is busy attaches to the busy job, queues behind it or is refused (409), as
+//! the rule's `on-busy` says; without rules, an alert attaches (the same
+//! outage) and a request that is no alert queues (a run asked for).
 
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -9,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use super::alert_rules::{judge, Verdict};
+use super::alert_rules::{judge, not_by_default, Verdict};
 use super::auth::{self, Signed, SIGNATURE_HEADERS};
 use super::limits::Buckets;
 use super::metrics::Metrics;
@@ -17,11 +21,18 @@ use super::refusal::Refusal;
 use super::registry::{Authorized, RunTarget, Webhooks};
 use drbook_core::alert::{parse_alert, Alert, MonitorCondition};
 use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
-use drbook_core::webhook::{NewDelivery, WebhookData};
+use drbook_core::store::{OnBusy, StoreError};
+use drbook_core::webhook::{Message, NewDelivery, WebhookData};
+use sha2::{Digest, Sha256};
 
 /// Caller parameters at most, and their sizes.
 const MAX_PARAMS: usize = 32;
 const MAX_PARAM_LEN: usize = 1024;
+
+/// How long a signed delivery's message id is kept with its answer: retries
+/// of the Standard Webhooks schedule come for a day and more (the replay
+/// window bounds each attempt's timestamp, not the id).
+const MESSAGE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(3);
 
 /// Headers a runbook never sees.
 const HIDDEN_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
@@ -31,12 +42,20 @@ const HIDDEN_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorizati
 pub struct Accepted {
     #[serde(rename = "JobIds")]
     pub job_ids: Vec<String>,
-    /// The same alert was delivered before; these are its jobs.
+    /// The same alert, or the same signed message (a retry), was delivered
+    /// before; these are its jobs.
     #[serde(rename = "Duplicate", skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
     /// Why no job was started, when none was.
     #[serde(rename = "Ignored", skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// The plan was busy: `JobIds` is its running job, which the delivery's
+    /// alert is recorded on.
+    #[serde(rename = "Attached", skip_serializing_if = "std::ops::Not::not")]
+    pub attached: bool,
+    /// The plan was busy: the job runs once this one has ended.
+    #[serde(rename = "QueuedBehind", skip_serializing_if = "Option::is_none")]
+    pub queued_behind: Option<String>,
 }
 
 /// What deliveries need; shared by the server's handlers.
@@ -88,29 +107,30 @@ impl Intake {
     ) -> Result<Accepted, Refusal> {
         let webhook = &authorized.webhook;
 
-        if let Some(secret) = &authorized.signing_secret {
-            let header = |name: &str| d.headers.get(name).and_then(|v| v.to_str().ok());
-            let signed = Signed {
-                id: header(SIGNATURE_HEADERS[0]),
-                timestamp: header(SIGNATURE_HEADERS[1]),
-                signature: header(SIGNATURE_HEADERS[2]),
-            };
-            let now = chrono::Utc::now().timestamp();
-            let id = auth::verify_signature(secret, &signed, d.body, now, self.replay_window)?;
-            if !self.buckets.take(d.webhook) {
-                return Err(Refusal::RateLimited);
+        let now = chrono::Utc::now();
+        let message_id = match &authorized.signing_secret {
+            Some(secret) => {
+                let header = |name: &str| d.headers.get(name).and_then(|v| v.to_str().ok());
+                let signed = Signed {
+                    id: header(SIGNATURE_HEADERS[0]),
+                    timestamp: header(SIGNATURE_HEADERS[1]),
+                    signature: header(SIGNATURE_HEADERS[2]),
+                };
+                let now = now.timestamp();
+                Some(auth::verify_signature(
+                    secret,
+                    &signed,
+                    d.body,
+                    now,
+                    self.replay_window,
+                )?)
             }
-            let first = self
-                .webhooks
-                .first_delivery(d.webhook, id, self.replay_window)
-                .await
-                .map_err(|e| Refusal::Store(e.to_string()))?;
-            if !first {
-                return Err(Refusal::Replayed);
-            }
-        } else if !self.buckets.take(d.webhook) {
+            None => None,
+        };
+        if !self.buckets.take(d.webhook) {
             return Err(Refusal::RateLimited);
         }
+        let body_sha256 = message_id.map(|_| hex::encode(Sha256::digest(d.body)));
 
         let caller: Vec<&(String, String)> = d.query.iter().filter(|(k, _)| k != "token").collect();
         if caller.len() > MAX_PARAMS
@@ -128,30 +148,45 @@ impl Intake {
             Some(p) => (Some(p.alert), p.unrecognised),
             None => (None, Vec::new()),
         };
-        let (targets, mut decision): (Vec<&RunTarget>, String) = match (&alert, &webhook.rules) {
-            (Some(a), _) if a.monitor_condition == MonitorCondition::Resolved => (
-                Vec::new(),
-                "ignored: a resolved alert never starts a job".to_string(),
-            ),
-            // The safe default: a failover is disruptive, and an alert whose
-            // condition is not known to be `Fired` may be a clearing one.
-            (Some(a), _) if a.monitor_condition == MonitorCondition::Unknown => (
-                Vec::new(),
-                "ignored: only a Fired alert starts a job".to_string(),
-            ),
-            (Some(a), Some(rules)) => match judge(rules, a, &webhook.run) {
-                Verdict::Run { rule, target } => (vec![target], format!("started by rule `{rule}`")),
-                Verdict::Ignore { reason } => (Vec::new(), format!("ignored: {reason}")),
-            },
-            (None, Some(_)) => {
-                return Err(Refusal::Malformed(
-                    "this webhook maps Azure Monitor alerts to runs: send a payload in the common alert schema \
-                     (schemaId azureMonitorCommonAlertSchema)"
-                        .to_string(),
-                ))
-            }
-            (_, None) => (vec![&webhook.run], "started".to_string()),
+        // A plan busy with another job: an alert attaches to it (the same
+        // outage), a request that is no alert (a run asked for) queues.
+        let plain = if alert.is_some() {
+            OnBusy::Attach
+        } else {
+            OnBusy::Queue
         };
+        let ignore = |reason: &str| (Vec::new(), format!("ignored: {reason}"), plain);
+        let (targets, mut decision, on_busy): (Vec<&RunTarget>, String, OnBusy) =
+            match (&alert, &webhook.rules) {
+                (Some(a), _) if a.monitor_condition == MonitorCondition::Resolved => {
+                    ignore("a resolved alert never starts a job")
+                }
+                // The safe default: a failover is disruptive, and an alert whose
+                // condition is not known to be `Fired` may be a clearing one.
+                (Some(a), _) if a.monitor_condition == MonitorCondition::Unknown => {
+                    ignore("only a Fired alert starts a job")
+                }
+                (Some(a), Some(rules)) => match judge(rules, a, &webhook.run) {
+                    Verdict::Run {
+                        rule,
+                        target,
+                        on_busy,
+                    } => (vec![target], format!("started by rule `{rule}`"), on_busy),
+                    Verdict::Ignore { reason } => ignore(&reason),
+                },
+                (None, Some(_)) => {
+                    return Err(Refusal::Malformed(
+                        "this webhook maps Azure Monitor alerts to runs: send a payload in the common alert \
+                         schema (schemaId azureMonitorCommonAlertSchema)"
+                            .to_string(),
+                    ))
+                }
+                (alert, None) => match alert.as_ref().and_then(not_by_default) {
+                    // Without rules too, a recovery starts no failover.
+                    Some(why) => ignore(why),
+                    None => (vec![&webhook.run], "started".to_string(), plain),
+                },
+            };
 
         if !unrecognised.is_empty() {
             decision.push_str(&format!(
@@ -190,10 +225,18 @@ impl Intake {
 
         let delivery = NewDelivery {
             webhook: d.webhook,
+            message: message_id
+                .zip(body_sha256.as_deref())
+                .map(|(id, body_sha256)| Message {
+                    id,
+                    body_sha256,
+                    forget_before: now - MESSAGE_RETENTION,
+                }),
             alert: alert
                 .as_ref()
                 .map(|a: &Alert| (a.alert_id.as_str(), a.monitor_condition.as_str())),
             decision: &decision,
+            on_busy,
             jobs: jobs
                 .iter()
                 .map(|(target, spec)| NewJob {
@@ -203,14 +246,26 @@ impl Intake {
                 })
                 .collect(),
         };
-        let recorded = self
-            .webhooks
-            .store()
-            .record_delivery(delivery)
-            .await
-            .map_err(|e| Refusal::Store(e.to_string()))?;
+        let recorded = match self.webhooks.store().record_delivery(delivery).await {
+            Ok(recorded) => recorded,
+            Err(StoreError::MessageReused { message_id }) => {
+                return Err(Refusal::ReusedMessageId(message_id))
+            }
+            Err(e) => return Err(Refusal::Store(e.to_string())),
+        };
+        let busy = |kind| recorded.busy.as_ref().filter(|b| b.on_busy == kind);
+        // Counted with the refusals, as `plan_busy`.
+        if let Some(busy) = busy(OnBusy::Refuse) {
+            return Err(Refusal::PlanBusy { busy: busy.clone() });
+        }
         if recorded.duplicate {
             self.metrics.delivered("duplicate");
+        } else if busy(OnBusy::Attach).is_some() {
+            self.metrics.delivered("attached");
+        } else if busy(OnBusy::Queue).is_some() {
+            // Its worker takes it once the plan is free; its wait is no
+            // trigger-to-start latency.
+            self.metrics.delivered("queued");
         } else if recorded.job_ids.is_empty() {
             self.metrics.delivered("ignored");
         } else {
@@ -222,7 +277,9 @@ impl Intake {
         }
         let ignored = (recorded.job_ids.is_empty() && !recorded.duplicate).then_some(decision);
         Ok(Accepted {
-            job_ids: recorded.job_ids,
+            attached: busy(OnBusy::Attach).is_some(),
+            queued_behind: busy(OnBusy::Queue).map(|b| b.job.clone()),
+            job_ids: recorded.job_ids.clone(),
             duplicate: recorded.duplicate,
             ignored,
         })

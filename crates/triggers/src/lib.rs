@@ -4,8 +4,10 @@
 //! A webhook is a secret URL (Azure Automation's model) bound to a runbook and
 //! a recovery plan, optionally with rules that map Azure Monitor alerts to
 //! runs and with a Standard Webhooks signature required on top of the token.
-//! A delivery becomes jobs in the job store in one transaction; the worker
-//! running in the same process is woken at once to run them.
+//! A delivery becomes jobs in the job store in one transaction (one job at a
+//! time changes a plan: a delivery to a busy plan attaches to its job, queues
+//! or is refused); the worker running in the same process is woken at once
+//! to run them.
 //!
 //! Layout, in the order a request meets them:
 //! - `server`: the router, the accept loop with its timeouts, graceful

@@ -62,7 +62,8 @@ impl Metrics {
         *lock(&self.0.rejections).entry(reason).or_default() += 1;
     }
 
-    /// A delivery accepted: `started`, `duplicate` or `ignored`.
+    /// A delivery accepted: `started`, `queued` (its plan busy), `attached`
+    /// (to its plan's running job), `duplicate` or `ignored`.
     pub fn delivered(&self, outcome: &'static str) {
         *lock(&self.0.deliveries).entry(outcome).or_default() += 1;
     }

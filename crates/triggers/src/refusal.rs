@@ -8,6 +8,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use drbook_core::store::Busy;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("no such webhook")]
@@ -24,8 +26,17 @@ pub enum Refusal {
     BadSignature,
     #[error("the timestamp is outside the replay window")]
     StaleTimestamp,
-    #[error("this message id was already delivered")]
-    Replayed,
+    #[error(
+        "message id `{}` was already delivered with another body; a retry resends the same body, a new message \
+         needs a new webhook-id",
+        .0.escape_debug()
+    )]
+    ReusedMessageId(String),
+    #[error(
+        "{busy}; one job at a time changes a plan: a delivery after it has ended starts a job, or the rule's \
+         `on-busy` may attach or queue"
+    )]
+    PlanBusy { busy: Busy },
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("the client sent its body too slowly")]
@@ -57,7 +68,8 @@ impl Refusal {
             Refusal::MissingSignature => "missing_signature",
             Refusal::BadSignature => "bad_signature",
             Refusal::StaleTimestamp => "stale_timestamp",
-            Refusal::Replayed => "replayed",
+            Refusal::ReusedMessageId(_) => "reused_message_id",
+            Refusal::PlanBusy { .. } => "plan_busy",
             Refusal::TooLarge(_) => "too_large",
             Refusal::SlowClient => "slow_client",
             Refusal::Malformed(_) => "malformed",
@@ -78,6 +90,10 @@ impl Refusal {
             Refusal::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::PlanBusy { .. } => StatusCode::CONFLICT,
+            // The Idempotency-Key draft's answer to a key reused with
+            // another payload.
+            Refusal::ReusedMessageId(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -101,10 +117,9 @@ impl Refusal {
             Refusal::UnknownWebhook | Refusal::BadToken | Refusal::Expired | Refusal::Disabled => {
                 "invalid webhook token".to_string()
             }
-            Refusal::MissingSignature
-            | Refusal::BadSignature
-            | Refusal::StaleTimestamp
-            | Refusal::Replayed => "invalid webhook signature".to_string(),
+            Refusal::MissingSignature | Refusal::BadSignature | Refusal::StaleTimestamp => {
+                "invalid webhook signature".to_string()
+            }
             Refusal::Store(_) => "the job store is unavailable; retry later".to_string(),
             other => other.to_string(),
         }
@@ -113,7 +128,11 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = axum::Json(serde_json::json!({ "error": self.public_message() }));
+        let mut body = serde_json::json!({ "error": self.public_message() });
+        if let Refusal::PlanBusy { busy } = &self {
+            body["RunningJob"] = busy.job.clone().into();
+        }
+        let body = axum::Json(body);
         let mut response = (self.status(), body).into_response();
         if matches!(
             self,

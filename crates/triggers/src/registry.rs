@@ -272,22 +272,6 @@ impl Webhooks {
         })
     }
 
-    /// Records a signed delivery's message id; false if it was seen within
-    /// `window` (a replay). Older ids are forgotten: their timestamps are
-    /// refused anyway.
-    pub async fn first_delivery(
-        &self,
-        name: &str,
-        message_id: &str,
-        window: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        let now = Utc::now();
-        let forget = now - chrono::Duration::from_std(window * 2).unwrap_or_default();
-        self.store
-            .first_delivery(name, message_id, now, forget)
-            .await
-    }
-
     /// The latest `limit` alerts a webhook received, newest first, with what
     /// was decided and the jobs started (an audit of alert-driven runs).
     pub async fn alerts(&self, name: &str, limit: usize) -> Result<Vec<AlertRecord>, WebhookError> {

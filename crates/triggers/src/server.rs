@@ -346,7 +346,11 @@ async fn webhook(
                 accepted.job_ids.len(),
                 accepted.job_ids,
                 if accepted.duplicate {
-                    " (duplicate alert)"
+                    " (duplicate)"
+                } else if accepted.attached {
+                    " (attached: its plan is busy with it)"
+                } else if accepted.queued_behind.is_some() {
+                    " (queued: its plan is busy)"
                 } else {
                     ""
                 },

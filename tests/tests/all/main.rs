@@ -3,9 +3,11 @@
 //! against the real simulator (at instant speed).
 
 mod bad_input;
+mod busy_plans;
 mod cli;
 mod crash;
 mod eviction;
+mod health_events;
 mod hostile;
 mod jobs_cli;
 mod runbooks;

@@ -19,8 +19,8 @@ use drbook_jobs::{Execution, WorkerOptions};
 use drbook_runtime::{Limits, Observer};
 use drbook_tests::guests;
 use drbook_triggers::{
-    serve, Created, Metrics, NewWebhook, RateLimit, RuleAction, RulesFile, RunTarget, ServeOptions,
-    Webhook, WebhookError, Webhooks,
+    serve, Created, Metrics, NewWebhook, RateLimit, Rule, RuleAction, RulesFile, RunTarget,
+    ServeOptions, Webhook, WebhookError, Webhooks,
 };
 
 use crate::support::{runtime, BlockingStore};
@@ -178,22 +178,50 @@ impl Server {
         target: (RunTarget, (String, Vec<u8>)),
         signed: bool,
     ) -> (String, Option<String>) {
-        let (run, module) = target;
-        let created = self
-            .webhooks
+        let created = self.create_webhook(name, target, None, signed);
+        (created.path(), created.signing_secret)
+    }
+
+    /// Creates a webhook whose rules file says `rules` (resolved against
+    /// `target`, naming no runbook); returns the path of its URL and the
+    /// rules.
+    pub(crate) fn ruled_webhook(
+        &self,
+        name: &str,
+        target: (RunTarget, (String, Vec<u8>)),
+        rules: &str,
+    ) -> (String, Vec<Rule>) {
+        let rules_path = self.dir.path().join(format!("{name}.rules.toml"));
+        std::fs::write(&rules_path, rules).unwrap();
+        let (resolved, loaded) = RulesFile::load(&rules_path)
+            .unwrap()
+            .resolve(&target.0, |_| unreachable!())
+            .unwrap();
+        assert!(loaded.is_empty());
+        let created = self.create_webhook(name, target, Some(resolved.clone()), false);
+        (created.path(), resolved)
+    }
+
+    fn create_webhook(
+        &self,
+        name: &str,
+        (run, module): (RunTarget, (String, Vec<u8>)),
+        rules: Option<Vec<Rule>>,
+        signed: bool,
+    ) -> Created {
+        self.webhooks
             .create(
                 NewWebhook {
                     name: name.to_string(),
                     run,
-                    rules: None,
+                    rules,
                     expires: chrono::Utc::now() + chrono::Duration::days(1),
                     signed,
                     modules: vec![module],
                 },
                 "test",
             )
-            .unwrap();
-        (created.path(), created.signing_secret)
+            .unwrap()
     }
 
     /// A webhook that runs the `probe` test guest as a test failover.
@@ -654,9 +682,10 @@ fn what_a_client_sends_cannot_forge_a_log_line() {
 #[test]
 fn every_alert_type_azure_sends_is_accepted_and_unknown_values_are_recorded() {
     let server = Server::start(ServeOptions::default());
-    let rules_path = server.dir.path().join("rules.toml");
-    std::fs::write(
-        &rules_path,
+    let (run, module) = server.target(guests::PROBE, FailoverType::Test, &[("show", "trigger")]);
+    let (ruled, _) = server.ruled_webhook(
+        "ruled",
+        (run.clone(), module.clone()),
         r#"
 [[rule]]
 name = "service health"
@@ -670,28 +699,7 @@ severity = ["Sev0"]
 name = "everything else"
 action = "ignore"
 "#,
-    )
-    .unwrap();
-    let (run, module) = server.target(guests::PROBE, FailoverType::Test, &[("show", "trigger")]);
-    let (rules, _) = RulesFile::load(&rules_path)
-        .unwrap()
-        .resolve(&run, |_| unreachable!())
-        .unwrap();
-    let ruled = server
-        .webhooks
-        .create(
-            NewWebhook {
-                name: "ruled".into(),
-                run: run.clone(),
-                rules: Some(rules),
-                expires: chrono::Utc::now() + chrono::Duration::days(1),
-                signed: false,
-                modules: vec![module.clone()],
-            },
-            "test",
-        )
-        .unwrap()
-        .path();
+    );
 
     // Microsoft's samples: Service Health (the test action group's
     // `ActivityLog`, a time without a zone), Resource Health, activity log,
@@ -739,19 +747,27 @@ action = "ignore"
         let response = server.post(&ruled, &[], &alert_with(id, "Sev4", "Fired", fields));
         assert_eq!(response.status, 202, "{id}: {}", response.body);
     }
-    let started: Vec<String> = server
-        .webhooks
-        .alerts("ruled", 50)
-        .unwrap()
-        .into_iter()
+    let alerts = server.webhooks.alerts("ruled", 50).unwrap();
+    let started: Vec<&AlertRecord> = alerts
+        .iter()
         .filter(|a| a.decision.contains("started by rule `service health`"))
-        .map(|a| a.alert_id)
         .collect();
-    assert_eq!(
-        started.len(),
-        3,
-        "the three activity log alerts: {started:?}"
-    );
+    assert_eq!(started.len(), 1, "the activity log alert: {started:?}");
+    assert!(started[0].alert_id.ends_with("/activity-log"));
+    // The health events carry no event status: recorded as unknown, and a
+    // rule that names no event status starts nothing for them.
+    for health in ["service-health", "resource-health"] {
+        let record = alerts
+            .iter()
+            .find(|a| a.alert_id.ends_with(health))
+            .unwrap();
+        assert!(
+            record.decision.contains("event status Unknown")
+                && record.decision.contains("alertContext.status"),
+            "{record:?}"
+        );
+    }
+    server.finished(&started[0].job_ids[0]);
 
     // Unknown values: accepted, recorded, and decided by the rules; an
     // unknown severity matches no rule that names severities.
@@ -798,7 +814,7 @@ action = "ignore"
 }
 
 #[test]
-fn signatures_good_bad_stale_and_replayed() {
+fn signatures_good_bad_stale_and_retried() {
     let server = Server::start(ServeOptions::default());
     let (path, secret) = server.probe_webhook("signed", true);
     let secret = secret.expect("a signing secret");
@@ -827,8 +843,23 @@ fn signatures_good_bad_stale_and_replayed() {
         "{headers:?}"
     );
 
-    let replayed = post("msg-1", now, &good, body);
-    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    // A retry (the same message id and body, after a lost 202; re-signed at
+    // a later time, or not) is answered as the first delivery was.
+    let retried = post("msg-1", now, &good, body);
+    assert_eq!(retried.job_ids(), ids, "{}", retried.body);
+    let later = now + 5;
+    let resigned = drbook_triggers::sign(&secret, "msg-1", later, body);
+    assert_eq!(post("msg-1", later, &resigned, body).job_ids(), ids);
+    // Another body under that id is not a retry: refused, starting nothing.
+    let other = b"{\"hello\":\"again\"}";
+    let reused = post(
+        "msg-1",
+        now,
+        &drbook_triggers::sign(&secret, "msg-1", now, other),
+        other,
+    );
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    assert!(reused.body.contains("msg-1"), "{}", reused.body);
 
     let bad = post(
         "msg-2",
@@ -856,7 +887,7 @@ fn signatures_good_bad_stale_and_replayed() {
 
     let log = server.log().join("\n");
     for reason in [
-        "replayed",
+        "reused_message_id",
         "bad_signature",
         "stale_timestamp",
         "missing_signature",
@@ -1026,9 +1057,10 @@ fn a_duplicate_alert_gets_the_first_jobs_and_a_resolved_one_starts_nothing() {
 #[test]
 fn rules_map_alerts_to_runs_and_ignore_the_rest() {
     let server = Server::start(ServeOptions::default());
-    let rules_path = server.dir.path().join("rules.toml");
-    std::fs::write(
-        &rules_path,
+    let target = server.target(guests::FAILOVER_PLAN, FailoverType::Test, &[]);
+    let (path, rules) = server.ruled_webhook(
+        "ruled",
+        target,
         r#"
 [[rule]]
 name = "primary down"
@@ -1040,32 +1072,10 @@ type = "unplanned"
 name = "everything else"
 action = "ignore"
 "#,
-    )
-    .unwrap();
-    let (run, module) = server.target(guests::FAILOVER_PLAN, FailoverType::Test, &[]);
-    let (rules, loaded) = RulesFile::load(&rules_path)
-        .unwrap()
-        .resolve(&run, |_| unreachable!())
-        .unwrap();
-    assert!(loaded.is_empty());
+    );
     assert!(
         matches!(&rules[0].action, RuleAction::Run(t) if t.failover_type == FailoverType::Unplanned)
     );
-    let created = server
-        .webhooks
-        .create(
-            NewWebhook {
-                name: "ruled".into(),
-                run,
-                rules: Some(rules),
-                expires: chrono::Utc::now() + chrono::Duration::days(1),
-                signed: false,
-                modules: vec![module],
-            },
-            "test",
-        )
-        .unwrap();
-    let path = created.path();
 
     let low = server.post(&path, &[], &alert("low", "Sev3", "Fired", "web-01"));
     assert_eq!(low.job_ids(), Vec::<String>::new());

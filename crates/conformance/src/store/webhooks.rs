@@ -1,5 +1,5 @@
-//! Webhooks and what they receive: seen message ids, alerts, the jobs a
-//! delivery creates.
+//! Webhooks and what they receive: signed messages and their retries,
+//! alerts, the jobs a delivery creates.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
@@ -8,9 +8,9 @@ use super::fixtures::{assert_stamped, spec, Must, RUNBOOK};
 use super::Backend;
 use drbook_core::job::{JobSpec, JobStatus, NewJob, Trigger};
 use drbook_core::module::digest;
-use drbook_core::store::{JobStore, NewWebhookRow, StoreError};
+use drbook_core::store::{JobStore, NewWebhookRow, OnBusy, StoreError};
 use drbook_core::webhook::{
-    AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookData, WebhookModule,
+    AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookData, WebhookModule,
 };
 
 /// The module webhooks in this file run.
@@ -47,8 +47,8 @@ pub(crate) async fn create_webhook(store: &dyn JobStore, webhook: &StoredWebhook
     store.create_webhook(row).await.must("create_webhook")
 }
 
-/// A spec of a job webhook `name` starts.
-pub(crate) fn hook_spec(name: &str) -> JobSpec {
+/// A spec of a job webhook `name` starts, on the suite's plan.
+pub(crate) fn plan_spec(name: &str) -> JobSpec {
     spec(Trigger::Webhook {
         request: WebhookData {
             name: name.to_string(),
@@ -59,6 +59,60 @@ pub(crate) fn hook_spec(name: &str) -> JobSpec {
     })
 }
 
+/// A spec of a job webhook `name` starts, on a plan of its own (never busy).
+pub(crate) fn hook_spec(name: &str) -> JobSpec {
+    let mut spec = plan_spec(name);
+    spec.plan.name = format!("plan of {}", spec.job_id);
+    spec
+}
+
+/// A delivery to webhook `name` of `alert`, starting jobs of `specs`.
+pub(crate) struct Delivery<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) message: Option<Message<'a>>,
+    pub(crate) alert: Option<(&'a str, &'a str)>,
+    pub(crate) on_busy: OnBusy,
+    pub(crate) specs: &'a [JobSpec],
+}
+
+impl<'a> Delivery<'a> {
+    pub(crate) fn new(
+        name: &'a str,
+        alert: Option<(&'a str, &'a str)>,
+        specs: &'a [JobSpec],
+    ) -> Self {
+        Delivery {
+            name,
+            message: None,
+            alert,
+            on_busy: OnBusy::Attach,
+            specs,
+        }
+    }
+
+    pub(crate) async fn record(&self, store: &dyn JobStore) -> Result<Recorded, StoreError> {
+        let digest = digest(HOOK_MODULE);
+        let jobs = self
+            .specs
+            .iter()
+            .map(|spec| NewJob {
+                digest: &digest,
+                runbook: RUNBOOK,
+                spec,
+            })
+            .collect();
+        let delivery = NewDelivery {
+            webhook: self.name,
+            message: self.message,
+            alert: self.alert,
+            decision: "started by rule planned",
+            on_busy: self.on_busy,
+            jobs,
+        };
+        store.record_delivery(delivery).await
+    }
+}
+
 /// Records a delivery of `alert` to webhook `name` that starts jobs of
 /// `specs`.
 pub(crate) async fn deliver(
@@ -67,22 +121,16 @@ pub(crate) async fn deliver(
     alert: Option<(&str, &str)>,
     specs: &[JobSpec],
 ) -> Result<Recorded, StoreError> {
-    let digest = digest(HOOK_MODULE);
-    let jobs = specs
-        .iter()
-        .map(|spec| NewJob {
-            digest: &digest,
-            runbook: RUNBOOK,
-            spec,
-        })
-        .collect();
-    let delivery = NewDelivery {
-        webhook: name,
-        alert,
-        decision: "started by rule planned",
-        jobs,
-    };
-    store.record_delivery(delivery).await
+    Delivery::new(name, alert, specs).record(store).await
+}
+
+/// A recorded delivery that created (or found) `job_ids` on free plans.
+pub(crate) fn started(job_ids: Vec<String>, duplicate: bool) -> Recorded {
+    Recorded {
+        job_ids,
+        duplicate,
+        busy: None,
+    }
 }
 
 fn job_ids(specs: &[JobSpec]) -> Vec<String> {
@@ -150,43 +198,69 @@ pub async fn webhooks_are_created_once_listed_enabled_and_deleted(backend: &impl
     assert_eq!(reader.webhooks().await.must("webhooks").len(), 2);
 }
 
-/// A signed delivery's message id is seen once: a replay is refused, until
-/// the id was recorded before `forget_before`.
-pub async fn a_replayed_delivery_is_refused_until_forgotten(backend: &impl Backend) {
+/// A signed delivery's message is answered once: a retry (the same id and
+/// body) gets the first answer, marked duplicate, and creates nothing; the
+/// same id with another body is refused and creates nothing; an id recorded
+/// before a delivery's `forget_before` is forgotten.
+pub async fn a_retried_message_gets_the_first_answer(backend: &impl Backend) {
     let store = backend.open().await;
     assert!(create_webhook(&*store, &webhook("hook")).await);
-    let t0 = at_ms(1_800_000_000_000);
-    let window = TimeDelta::minutes(5);
-    let writer = &*store;
-    let first = |id, now: DateTime<Utc>| async move {
-        writer
-            .first_delivery("hook", id, now, now - window)
-            .await
-            .must("first_delivery")
+    let t0 = Utc::now();
+    let message = |id, body_sha256, forget_before| Message {
+        id,
+        body_sha256,
+        forget_before,
     };
-    assert!(first("message-1", t0).await, "a first delivery");
-    assert!(
-        !first("message-1", t0 + TimeDelta::seconds(1)).await,
-        "a replay"
-    );
-    assert!(
-        first("message-2", t0 + TimeDelta::seconds(2)).await,
-        "another message"
-    );
+    let specs = [hook_spec("hook")];
+    let first = Delivery {
+        message: Some(message("message-1", "body-a", t0 - TimeDelta::minutes(5))),
+        ..Delivery::new("hook", None, &specs)
+    };
+    let recorded = first.record(&*store).await.must("deliver");
+    assert_eq!(recorded, started(job_ids(&specs), false));
+
     let reader = backend.open().await;
-    let later = t0 + window + TimeDelta::seconds(1);
+    let again = [hook_spec("hook")];
+    let retry = Delivery {
+        specs: &again,
+        ..first
+    };
+    let retried = retry.record(&*reader).await.must("a retry");
+    assert_eq!(retried, started(job_ids(&specs), true), "the first answer");
+    let other_body = Delivery {
+        message: Some(message("message-1", "body-b", t0 - TimeDelta::minutes(5))),
+        ..retry
+    };
     assert!(
-        !reader
-            .first_delivery("hook", "message-1", later, t0 - TimeDelta::seconds(1))
-            .await
-            .must("first_delivery"),
-        "a replay still remembered"
+        matches!(
+            other_body.record(&*reader).await,
+            Err(StoreError::MessageReused { message_id }) if message_id == "message-1"
+        ),
+        "another body under a seen id"
     );
-    assert!(
-        reader
-            .first_delivery("hook", "message-1", later, later - window)
-            .await
-            .must("first_delivery"),
+    let another = Delivery {
+        message: Some(message("message-2", "body-b", t0 - TimeDelta::minutes(5))),
+        ..retry
+    };
+    assert_eq!(
+        another.record(&*reader).await.must("another message"),
+        started(job_ids(&again), false)
+    );
+    assert_eq!(reader.list(None, 10).await.must("list").len(), 2);
+
+    let later = [hook_spec("hook")];
+    let forgotten = Delivery {
+        message: Some(message(
+            "message-1",
+            "body-b",
+            Utc::now() + TimeDelta::seconds(1),
+        )),
+        specs: &later,
+        ..retry
+    };
+    assert_eq!(
+        forgotten.record(&*reader).await.must("a forgotten id"),
+        started(job_ids(&later), false),
         "forgotten once recorded before forget_before"
     );
 }
@@ -203,10 +277,7 @@ pub async fn an_alert_is_recorded_once_with_its_jobs(backend: &impl Backend) {
     let recorded = deliver(&*store, "hook", fired, &specs)
         .await
         .must("deliver");
-    let first = Recorded {
-        job_ids: job_ids(&specs),
-        duplicate: false,
-    };
+    let first = started(job_ids(&specs), false);
     assert_eq!(recorded, first);
     let reader = backend.open().await;
     for spec in &specs {
@@ -241,10 +312,7 @@ pub async fn an_alert_is_recorded_once_with_its_jobs(backend: &impl Backend) {
         let recorded = deliver(&*reader, "hook", alert, &specs)
             .await
             .must("deliver");
-        let new = Recorded {
-            job_ids: job_ids(&specs),
-            duplicate: false,
-        };
+        let new = started(job_ids(&specs), false);
         assert_eq!(recorded, new, "a new delivery: {alert:?}");
     }
     assert_eq!(reader.list(None, 10).await.must("list").len(), 5);
@@ -262,8 +330,13 @@ pub async fn a_delivery_creates_its_jobs_atomically(backend: &impl Backend) {
         .must("deliver");
     let fired = Some(("alert-1", "Fired"));
     let clashing = [hook_spec("hook"), taken];
+    // Queued: the taken job's plan is busy with it, and the job is created.
+    let delivery = Delivery {
+        on_busy: OnBusy::Queue,
+        ..Delivery::new("hook", fired, &clashing)
+    };
     assert!(
-        deliver(&*store, "hook", fired, &clashing).await.is_err(),
+        delivery.record(&*store).await.is_err(),
         "a delivery creating a job whose id is taken"
     );
     let reader = backend.open().await;
@@ -282,10 +355,7 @@ pub async fn a_delivery_creates_its_jobs_atomically(backend: &impl Backend) {
     let recorded = deliver(&*reader, "hook", fired, &specs)
         .await
         .must("deliver");
-    let new = Recorded {
-        job_ids: job_ids(&specs),
-        duplicate: false,
-    };
+    let new = started(job_ids(&specs), false);
     assert_eq!(recorded, new, "the alert was not recorded");
 }
 

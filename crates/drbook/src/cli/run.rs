@@ -1,7 +1,10 @@
 //! `drbook run`: creates a job for a runbook and a recovery plan, and runs it
 //! here with live progress (or leaves it to a worker with `--detach`). The
 //! job is durable: if this process dies, `drbook jobs resume` or any
-//! `drbook worker` finishes it.
+//! `drbook worker` finishes it. One job at a time changes a plan: while a
+//! job of the plan has not ended, `run` refuses (exit 2, naming it), or with
+//! `--queue` creates the job behind it (and, without `--detach`, waits here
+//! for its turn).
 
 use anyhow::Context as _;
 use clap::Args;
@@ -14,6 +17,7 @@ use drbook_core::fabric::Direction;
 use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
 use drbook_core::module::{Files, ModuleSource};
 use drbook_core::plan::{check_against, FailoverType, RecoveryPlan};
+use drbook_core::store::OnBusy;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -24,6 +28,10 @@ pub struct RunArgs {
     /// Create the job and leave it to a worker (`drbook worker`); print its id.
     #[arg(long)]
     detach: bool,
+    /// If a job of the plan has not ended, queue this one behind it (it
+    /// starts once that job has ended) instead of refusing to start.
+    #[arg(long)]
+    queue: bool,
     #[command(flatten)]
     options: RunOptions,
 }
@@ -106,7 +114,31 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         runbook: module.name(),
         spec: &spec,
     };
-    exec.store.create(job, &module.bytes).await?;
+    // One job at a time changes a plan: a busy one is refused, or queued.
+    let on_busy = if args.queue {
+        OnBusy::Queue
+    } else {
+        OnBusy::Refuse
+    };
+    match exec.store.admit(job, &module.bytes, on_busy).await? {
+        Some(busy) if busy.on_busy == OnBusy::Queue => {
+            eprintln!(
+                "job {} {busy}; it starts once that job has ended",
+                spec.job_id
+            );
+        }
+        Some(busy) => {
+            let job = &busy.job;
+            return Err(InputError::new(format!(
+                "plan `{}` is busy: job {job} has not ended, and one job at a time changes a plan; follow it \
+                 (`drbook jobs logs {job} --follow`), stop it (`drbook jobs stop {job}`), or add --queue to \
+                 run this one once it has ended",
+                busy.plan
+            ))
+            .into());
+        }
+        None => {}
+    }
     if args.detach {
         println!("{}", spec.job_id);
         return Ok(Outcome::Success);
