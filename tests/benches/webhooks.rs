@@ -3,10 +3,13 @@
 //! 1. Latency: sequential deliveries to a webhook running the `probe`
 //!    runbook; from the moment the client starts writing the request to the
 //!    runbook's first instruction (its first host call, `plan.context`).
+//!    Each is sent once the job before it has ended (a delivery to a busy
+//!    plan would queue behind its job).
 //! 2. Throughput: distinct alerts, each delivered twice, from concurrent
 //!    keep-alive clients; deliveries per second, then a check that every
-//!    distinct alert started exactly one job, duplicates got the first
-//!    delivery's job ids, and every job completed.
+//!    distinct alert created exactly one job (a rule queues each behind the
+//!    plan's busy job: they run one after another), duplicates got the
+//!    first delivery's job ids, and every job completed.
 //!
 //! `cargo bench -p drbook-tests --bench webhooks` (`-- --quick` for fewer).
 
@@ -26,7 +29,10 @@ use drbook_jobs::{Execution, WorkerOptions};
 use drbook_runtime::{JobEvent, Limits, Observer, Runtime};
 use drbook_store_sqlite::SqliteStore;
 use drbook_tests::guests;
-use drbook_triggers::{serve, NewWebhook, RateLimit, RunTarget, ServeOptions, Webhooks};
+use drbook_core::store::OnBusy;
+use drbook_triggers::{
+    serve, NewWebhook, RateLimit, Rule, RuleAction, RuleMatch, RunTarget, ServeOptions, Webhooks,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -175,20 +181,39 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let path = tokio
-        .block_on(webhooks.create(
-            NewWebhook {
-                name: "bench".into(),
-                run: target,
-                rules: None,
-                expires: chrono::Utc::now() + chrono::Duration::days(1),
-                signed: false,
-                modules: vec![(probe.digest.clone(), std::fs::read(guests::PROBE).unwrap())],
-            },
-            "bench",
-        ))
-        .unwrap()
-        .path();
+    // Deliveries of the latency part carry no alert; the alerts of the
+    // throughput part go to a webhook whose rule queues each alert's job
+    // behind the plan's busy one (the default would attach it).
+    let create = |name: &str, rules: Option<Vec<Rule>>| {
+        tokio
+            .block_on(webhooks.create(
+                NewWebhook {
+                    name: name.into(),
+                    run: target.clone(),
+                    rules,
+                    expires: chrono::Utc::now() + chrono::Duration::days(1),
+                    signed: false,
+                    modules: vec![(probe.digest.clone(), std::fs::read(guests::PROBE).unwrap())],
+                },
+                "bench",
+            ))
+            .unwrap()
+            .path()
+    };
+    let path = create("bench", None);
+    let queue = Rule {
+        name: "every alert".into(),
+        when: RuleMatch {
+            severity: vec![],
+            signal: vec![],
+            alert_rule: None,
+            event_status: vec![],
+            target_in_plan: false,
+        },
+        action: RuleAction::Run(target.clone()),
+        on_busy: OnBusy::Queue,
+    };
+    let alerts_path = create("bench-alerts", Some(vec![queue]));
     tokio.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -204,16 +229,26 @@ fn main() {
             let _ = stopped.await;
         }));
 
-        // 1. Latency, one delivery at a time.
+        // 1. Latency, one delivery at a time, each once the job before it
+        // has ended: a plan has one job at a time, and a delivery while it
+        // is busy queues behind it (measured is the start, not the wait).
         let mut client = Client::connect(addr).await;
         let mut latencies = Vec::with_capacity(latency_n);
         let mut responses = Vec::with_capacity(latency_n);
+        let mut previous: Option<String> = None;
         for _ in 0..latency_n {
+            if let Some(id) = previous.take() {
+                while !store.get(&id).await.unwrap().is_terminal() {
+                    assert!(started_at.elapsed() < TIME_BOUND, "out of time");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
             let sent = Instant::now();
             let (status, body) = client.post(&path, b"{}").await;
             let answered = sent.elapsed();
             assert_eq!(status, 202, "{body}");
             let id = job_ids(&body).remove(0);
+            previous = Some(id.clone());
             let start = loop {
                 if let Some(at) = starts.lock().unwrap().get(&id) {
                     break *at;
@@ -241,7 +276,7 @@ fn main() {
         // 2. Throughput: each distinct alert twice, `clients` connections.
         let total = distinct * 2;
         let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..distinct).map(alert).collect());
-        let path = Arc::new(path);
+        let path = Arc::new(alerts_path);
         let began = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..clients {

@@ -437,9 +437,10 @@ fn resume_without_a_module_continues_with_the_pinned_one() {
 fn bad_job_commands_exit_2_and_say_why() {
     let cli = Cli::demo();
     let plan = cli.plan();
-    let waiting = detach(&cli, guests::FAILOVER_PLAN, &plan, &[]);
-    // Run in-process to its end; the detached job above stays `New`.
+    // Run in-process to its end; then a detached job, which stays `New`
+    // (created after the first ended: a plan has one job at a time).
     expect(&cli, &["run", guests::FAILOVER_PLAN, "--plan", &plan], 0);
+    let waiting = detach(&cli, guests::FAILOVER_PLAN, &plan, &[]);
     let out = expect(
         &cli,
         &["--json", "jobs", "list", "--status", "Completed"],
