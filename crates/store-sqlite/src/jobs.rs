@@ -271,6 +271,11 @@ impl SqliteStore {
 
     /// The journal in the store, with `spooled` after it.
     pub(crate) fn journal_with(&self, id: &str, spooled: Vec<Line<'static>>) -> Result<Vec<Entry>> {
+        whole_journal(id, self.stored_journal(id)?, spooled)
+    }
+
+    /// The journal entries the store holds for job `id`, by position.
+    pub(crate) fn stored_journal(&self, id: &str) -> Result<BTreeMap<usize, Entry>> {
         let rows = {
             let conn = self.conn()?;
             let mut stmt = conn
@@ -288,20 +293,7 @@ impl SqliteStore {
             })?;
             entries.insert(seq as usize, entry);
         }
-        for line in spooled {
-            if let Line::Entry { seq, entry } = line {
-                entries.insert(seq, entry.into_owned());
-            }
-        }
-        // Entries are numbered from 0 without gaps; a gap is a loss.
-        if let Some((missing, _)) = entries.keys().enumerate().find(|(i, seq)| i != *seq) {
-            return Err(StoreError::Decode {
-                what: "journal",
-                detail: format!("entry {} of job {id} is missing", missing + 1),
-            }
-            .into());
-        }
-        Ok(entries.into_values().collect())
+        Ok(entries)
     }
 
     /// Stream lines after `after` (a stream sequence number), in order:
@@ -635,6 +627,29 @@ impl RawJob {
             lease_until: self.lease_until_ms.map(from_millis),
         })
     }
+}
+
+/// Job `id`'s whole journal: `stored` (from [`SqliteStore::stored_journal`]),
+/// then `spooled` (the last line for a position wins).
+pub(crate) fn whole_journal(
+    id: &str,
+    mut entries: BTreeMap<usize, Entry>,
+    spooled: Vec<Line<'static>>,
+) -> Result<Vec<Entry>> {
+    for line in spooled {
+        if let Line::Entry { seq, entry } = line {
+            entries.insert(seq, entry.into_owned());
+        }
+    }
+    // Entries are numbered from 0 without gaps; a gap is a loss.
+    if let Some((missing, _)) = entries.keys().enumerate().find(|(i, seq)| i != *seq) {
+        return Err(StoreError::Decode {
+            what: "journal",
+            detail: format!("entry {} of job {id} is missing", missing + 1),
+        }
+        .into());
+    }
+    Ok(entries.into_values().collect())
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::db::{self, decode, encode, Error, Result, SqliteStore};
-use crate::jobs::holds_lease;
+use crate::jobs::{holds_lease, whole_journal};
 use drbook_core::job::JobStatus;
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
@@ -107,7 +107,12 @@ impl SqliteStore {
     /// it with the journal the run replays.
     pub(crate) fn open_spool(&self, id: &str, lease: &Lease) -> Result<(Spool, Vec<Entry>)> {
         let path = self.spool_path(id);
-        let next_stream = fold(self, id, lease.owner(), &path, None)?;
+        // The journal is the store's, then the spool's lines: read once, for
+        // the fold and for the journal, which is not read back after the fold
+        // wrote it (nobody else writes it: the lease is held).
+        let lines = read_to_fold(&path)?;
+        let stored = self.stored_journal(id)?;
+        let next_stream = fold_lines(self, id, lease.owner(), &path, &lines, None)?;
         let file = create(&path, id, lease.owner())?;
         let spool = Spool {
             store: self.clone(),
@@ -124,8 +129,7 @@ impl SqliteStore {
                 failed: false,
             })),
         };
-        // All of it is in the store now: the new spool is empty.
-        Ok((spool, self.journal_with(id, Vec::new())?))
+        Ok((spool, whole_journal(id, stored, lines)?))
     }
 
     /// Tidies the spool directory after crashes: the spool of a job that
@@ -434,16 +438,33 @@ fn fold(
     path: &Path,
     then: Option<Then<'_>>,
 ) -> Result<i64> {
-    // Lines to move are committed durably (see `write`): a call made in place
-    // stops before reading them, not after.
+    let lines = read_to_fold(path)?;
+    fold_lines(store, id, owner, path, &lines, then)
+}
+
+/// The lines of the spool at `path`, to be folded. Lines to move are
+/// committed durably (see `write`): a call made in place stops before
+/// reading them, not after.
+fn read_to_fold(path: &Path) -> Result<Vec<Line<'static>>> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
         db::may_wait()?;
     }
-    let lines = read(path)?;
+    read(path)
+}
+
+/// [`fold`] of `lines`, read from `path` with [`read_to_fold`].
+fn fold_lines(
+    store: &SqliteStore,
+    id: &str,
+    owner: &str,
+    path: &Path,
+    lines: &[Line<'_>],
+    then: Option<Then<'_>>,
+) -> Result<i64> {
     let next_stream = if lines.is_empty() && then.is_none() {
         next_stream(&*store.conn()?, id)?
     } else {
-        write(store, id, owner, &lines, then)?
+        write(store, id, owner, lines, then)?
     };
     match std::fs::remove_file(path) {
         Ok(()) => Ok(next_stream),
