@@ -10,6 +10,7 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 
 use super::bindings::RunbookPre;
+use super::budget::{self, Cost, Exceeded};
 use super::engine::Runtime;
 use super::state::InstanceState;
 
@@ -18,6 +19,8 @@ pub struct Runbook {
     /// `sha256:<hex>` of the file's bytes: what a job is pinned to.
     pub digest: String,
     pub size: usize,
+    /// What its scan before compiling found ([`budget`]).
+    pub cost: Cost,
     pub(crate) component: Component,
     pub(crate) pre: RunbookPre<InstanceState>,
 }
@@ -37,6 +40,32 @@ pub enum LoadError {
     Invalid { path: String, reason: String },
     #[error("{path} is not a drbook runbook: {reason}. A runbook is a component of the world `drbook:runbook/runbook` (see wit/runbook.wit); write it with the `drbook-sdk` crate and its `runbook!` macro")]
     WrongWorld { path: String, reason: String },
+    #[error("{path} is refused before compiling: {reason}")]
+    OverBudget { path: String, reason: Exceeded },
+    #[error(
+        "{path} needs at least {} of memory to start, more than the job's {} memory limit: it could \
+         never run. Give the job more with `--memory`, or make the runbook's static data smaller",
+        bytesize::ByteSize(*needs),
+        bytesize::ByteSize(*limit)
+    )]
+    NeverFits { path: String, needs: u64, limit: u64 },
+}
+
+impl Runbook {
+    /// Whether an instance could ever start under a memory limit of
+    /// `memory_bytes`: refused before a job of it is stored, not when the
+    /// job first runs.
+    pub fn fits(&self, memory_bytes: usize, origin: &str) -> Result<(), LoadError> {
+        let limit = memory_bytes as u64;
+        if self.cost.memory_minimum > limit {
+            return Err(LoadError::NeverFits {
+                path: origin.to_string(),
+                needs: self.cost.memory_minimum,
+                limit,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Runtime {
@@ -73,7 +102,11 @@ impl Runtime {
         {
             return Ok(loaded.clone());
         }
-        let component = self.compile(bytes, &digest, origin)?;
+        let cost = budget::scan(bytes, &self.load_limits).map_err(|reason| LoadError::OverBudget {
+            path: origin.to_string(),
+            reason,
+        })?;
+        let (component, compiled) = self.compile(bytes, &digest, origin)?;
         let wrong_world = |reason: String| LoadError::WrongWorld {
             path: origin.to_string(),
             reason,
@@ -83,9 +116,15 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| wrong_world(format!("{e:#}")))?;
         let pre = RunbookPre::new(instance_pre).map_err(|e| wrong_world(format!("{e:#}")))?;
+        // Only a runbook is cached: what was refused leaves nothing behind.
+        if let Some(path) = compiled.then(|| self.cache_path(&digest)).flatten() {
+            // A cache that cannot be written only costs a recompile next time.
+            let _ = write_atomically(&path, component.serialize().ok().as_deref());
+        }
         let runbook = Arc::new(Runbook {
             digest: digest.clone(),
             size: bytes.len(),
+            cost,
             component,
             pre,
         });
@@ -96,26 +135,27 @@ impl Runtime {
         Ok(runbook)
     }
 
-    fn compile(&self, bytes: &[u8], digest: &str, origin: &str) -> Result<Component, LoadError> {
-        let cached = self.cache_path(digest);
-        if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
+    /// The component, from the disk cache or compiled (then `true`).
+    fn compile(
+        &self,
+        bytes: &[u8],
+        digest: &str,
+        origin: &str,
+    ) -> Result<(Component, bool), LoadError> {
+        if let Some(path) = self.cache_path(digest).filter(|p| p.exists()) {
             // SAFETY: the file was written by `Component::serialize` of an
             // engine with the same compatibility hash (it is in the name), in
             // drbook's own data directory.
             #[allow(unsafe_code)]
-            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, path) } {
-                return Ok(component);
+            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok((component, false));
             }
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
             path: origin.to_string(),
             reason: format!("{e:#}"),
         })?;
-        if let Some(path) = cached {
-            // A cache that cannot be written only costs a recompile next time.
-            let _ = write_atomically(&path, component.serialize().ok().as_deref());
-        }
-        Ok(component)
+        Ok((component, true))
     }
 
     fn cache_path(&self, digest: &str) -> Option<PathBuf> {
@@ -167,4 +207,47 @@ fn write_atomically(path: &Path, bytes: Option<&[u8]>) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{tests::component, LoadLimits};
+
+    /// A component that compiles but is no runbook is refused, and leaves
+    /// nothing in the disk cache.
+    #[test]
+    fn what_is_refused_is_not_cached() {
+        let cache = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(Some(cache.path().to_path_buf())).unwrap();
+        let err = runtime
+            .load_bytes(&component(3, 1), "three.wasm")
+            .err()
+            .expect("not a runbook");
+        assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+        let left: Vec<_> = std::fs::read_dir(cache.path())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "cached: {left:?}");
+    }
+
+    /// A module past a cap is refused by its scan, before the compiler sees
+    /// it, with the error naming the cap.
+    #[test]
+    fn a_module_past_a_cap_is_refused_before_compiling() {
+        let runtime = Runtime::new(None).unwrap().with_load_limits(LoadLimits {
+            module_bytes: 1 << 20,
+            functions: 1_000,
+        });
+        let err = runtime
+            .load_bytes(&component(1_001, 1), "many.wasm")
+            .err()
+            .expect("over the cap");
+        assert!(matches!(err, LoadError::OverBudget { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("many.wasm is refused before compiling: it defines 1001 functions"),
+            "{err}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
+use super::budget::LoadLimits;
 use super::component::Runbook;
 use super::state::InstanceState;
 
@@ -25,6 +26,8 @@ pub struct Runtime {
     /// Precompiled components, by content digest (`None`: memory only).
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) loaded: Arc<Mutex<HashMap<String, Arc<Runbook>>>>,
+    /// What a module may cost to load ([`LoadLimits`]).
+    pub(crate) load_limits: LoadLimits,
 }
 
 impl Runtime {
@@ -49,7 +52,14 @@ impl Runtime {
             linker: Arc::new(linker),
             cache_dir,
             loaded: Arc::default(),
+            load_limits: LoadLimits::default(),
         })
+    }
+
+    /// This runtime, loading modules under `limits` instead of the defaults.
+    pub fn with_load_limits(mut self, limits: LoadLimits) -> Self {
+        self.load_limits = limits;
+        self
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Layout, in the order a job meets them:
 //! - `engine`: the process-wide engine, linker and epoch ticker.
-//! - `component`: loading a runbook file, compiled once, cached by digest.
+//! - `component`: loading a runbook file, compiled once, cached by digest;
+//!   `budget`: what a module may cost to load, checked before compiling.
 //! - `job`: one job = one sandboxed instance, `run` called once, its outcome.
 //! - `state`: the store data of an instance; `host/`: the WIT interfaces
 //!   implemented on it; `bindings`: the generated types.
@@ -12,6 +13,7 @@
 //!   writes, what it tells observers, what it did.
 
 mod bindings;
+mod budget;
 mod component;
 mod engine;
 mod events;
@@ -23,6 +25,7 @@ mod report;
 mod state;
 mod streams;
 
+pub use budget::{Cost, Exceeded, LoadLimits};
 pub use component::{LoadError, Runbook};
 pub use engine::Runtime;
 pub use events::{JobEvent, Observer};

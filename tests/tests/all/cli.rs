@@ -214,6 +214,25 @@ fn bad_inputs_exit_2_with_the_problem_and_the_fix() {
     }
 }
 
+/// A runbook whose memories need more than the job's memory limit could
+/// never start: refused before its job and module are stored, not failed at
+/// its first run (issue 10, item 7).
+#[test]
+fn a_runbook_that_could_never_start_is_refused_before_it_is_stored() {
+    let cli = Cli::demo();
+    let plan = cli.plan();
+    let out = cli.run(&["run", guests::PROBE, "--plan", &plan, "--memory", "64KiB"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("of memory to start, more than the job's 64.0 KiB memory limit"),
+        "{}",
+        stderr(&out)
+    );
+    let jobs = cli.run(&["--json", "jobs", "list"]);
+    let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "stored: {jobs}");
+}
+
 #[test]
 fn a_plan_naming_unknown_vms_is_refused_before_anything_runs() {
     let cli = Cli::demo();

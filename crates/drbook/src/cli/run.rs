@@ -91,8 +91,11 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let view = progress::Live::new(&plan, mode, args.options.verbose);
     let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
+    // A runbook that could never start under the job's memory limit is
+    // refused here, before the job (and its module) is stored.
     exec.runtime
         .load_bytes(&module.bytes, &module.origin)
+        .and_then(|runbook| runbook.fits(exec.limits.memory_bytes, &module.origin))
         .map_err(|e| InputError::new(e.to_string()))?;
     let items = exec
         .fabric
