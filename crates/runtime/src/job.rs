@@ -19,7 +19,10 @@ use super::component::Runbook;
 use super::engine::Runtime;
 use super::events::Observer;
 use super::journal::{CorruptEntry, Divergence, Journal};
-use super::limits::{Deadline, DeadlineExceeded, Limits, MemoryLimitExceeded, MemoryLimiter};
+use super::limits::{
+    caps, cut, cut_list, Deadline, DeadlineExceeded, JournalLimitExceeded, Limits,
+    MemoryLimitExceeded, MemoryLimiter, TooManyOperations,
+};
 use super::report::{rto_seconds, OperationRecord, Tracker};
 use super::state::{InstanceState, Live, StopRequested, StopSignal};
 use super::streams::{Pipe, Streams};
@@ -119,8 +122,9 @@ impl Runtime {
         spec: JobSpec,
         fabric: Arc<dyn Fabric>,
         options: JobOptions,
-        journal: Journal,
+        mut journal: Journal,
     ) -> JobOutcome {
+        journal.limit(&options.limits);
         let started = options.started.unwrap_or_else(Utc::now);
         let clock = Instant::now();
         let replayed = journal.entries();
@@ -171,13 +175,14 @@ impl Runtime {
             replayed,
         };
         match result {
-            Ok(Ok(output)) => outcome.output = Some(output),
+            Ok(Ok(output)) => outcome.output = Some(cut(output, caps::SUMMARY)),
             Ok(Err(error)) => {
+                let message = cut(error.message, caps::TEXT);
                 outcome.status = JobStatus::Failed;
-                outcome.reason = Some(error.message.clone());
+                outcome.reason = Some(message.clone());
                 outcome.failure = Some(Failure {
-                    reason: error.message,
-                    completed: error.completed,
+                    reason: message,
+                    completed: cut_list(error.completed),
                     backtrace: None,
                 });
             }
@@ -269,6 +274,10 @@ fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
         e.to_string()
     } else if let Some(e) = trap.downcast_ref::<DeadlineExceeded>() {
         e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<JournalLimitExceeded>() {
+        e.to_string()
+    } else if let Some(e) = trap.downcast_ref::<TooManyOperations>() {
+        e.to_string()
     } else if let Some(e) = trap.downcast_ref::<Divergence>() {
         e.to_string()
     } else if let Some(e) = trap.downcast_ref::<CorruptEntry>() {
@@ -287,7 +296,7 @@ fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
                                               stack overflowed (unbounded recursion), else a memory bug"
                 .to_string(),
             Some(Trap::UnreachableCodeReached) => match panic_message(streams) {
-                Some(message) => format!("runbook panicked: {message}"),
+                Some(message) => format!("runbook panicked: {}", cut(message, caps::TEXT)),
                 None => "runbook aborted (wasm `unreachable`); see its error stream".to_string(),
             },
             Some(other) => format!("runbook trapped: {other}"),
