@@ -364,6 +364,27 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(600)), "10 min");
     }
 
+    #[test]
+    fn long_text_and_lists_are_cut_to_their_caps() {
+        assert_eq!(cut("short".to_string(), 10), "short");
+        let text = "é".repeat(20_000);
+        let cut_text = cut(text, caps::TEXT);
+        assert!(cut_text.len() <= caps::TEXT, "{}", cut_text.len());
+        assert!(cut_text.ends_with("… [cut: 40000 bytes, past the host's 16 KiB]"));
+
+        let names: Vec<String> = (0..100).map(|n| format!("vm-{n}")).collect();
+        assert_eq!(cut_list(names.clone()), names, "a list that fits is kept");
+        let long = vec!["x".repeat(10_000); 1000];
+        let kept = cut_list(long);
+        let total: usize = kept.iter().map(String::len).sum();
+        assert!(total <= caps::SUMMARY, "{total}");
+        assert!(kept[0].len() <= caps::NAME);
+        assert_eq!(
+            kept.last().unwrap(),
+            &format!("… and {} more", 1001 - kept.len())
+        );
+    }
+
     /// A core module declaring `memories` memories of `pages` 64 KiB pages
     /// each and a funcref table of `elements`, in binary (this crate has no
     /// WAT parser): the shape of a component whose core instances have many.

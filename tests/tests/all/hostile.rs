@@ -413,3 +413,21 @@ fn a_long_approval_prompt_does_not_make_jobs_list_long() {
     assert!(run.wait().unwrap().success());
     assert_still_alive(&cli);
 }
+
+#[test]
+fn a_stack_overflow_in_a_host_call_says_what_the_runbook_did() {
+    let demo = Demo::new();
+    let outcome = attack(&demo, "recurse-call", Limits::default());
+    let reason = failure_reason(&outcome).to_string();
+    assert!(
+        reason.starts_with("runbook passed the host a pointer outside its memory in a host call")
+            && reason.ends_with(
+                "most often its own stack overflowed (unbounded recursion), else a memory bug"
+            ),
+        "{reason}"
+    );
+    assert!(!reason.contains("backtrace"), "{reason}");
+    let verbose = lines(&outcome, Stream::Verbose);
+    let details = verbose.last().expect("the details in the verbose stream");
+    assert!(details.contains("wasm backtrace"), "{details}");
+}
