@@ -173,37 +173,39 @@ fn a_last_line_without_a_newline_is_kept() {
 }
 
 #[test]
-fn a_loop_of_host_calls_fails_at_the_journal_entry_limit() {
+fn loops_of_host_calls_fail_at_the_journal_limits() {
     let demo = Demo::new();
-    let limits = Limits {
+    let entries = Limits {
         journal_entries: 1000,
         ..Limits::default()
     };
-    let params = [("attack", "attach"), ("calls", "5000")];
-    let outcome = attack_with(&demo, &params, limits);
-    let reason = failure_reason(&outcome);
-    assert!(
-        reason.starts_with("runbook made more than its limit of 1000 journal entries")
-            && reason.contains("--journal-entries"),
-        "{reason}"
-    );
-}
-
-#[test]
-fn a_loop_of_host_calls_fails_at_the_journal_byte_limit() {
-    let demo = Demo::new();
-    let limits = Limits {
+    let bytes = Limits {
         journal_bytes: 1 << 20,
         ..Limits::default()
     };
-    let params = [("attack", "list-items"), ("calls", "5000")];
-    let outcome = attack_with(&demo, &params, limits);
-    let reason = failure_reason(&outcome);
-    assert!(
-        reason.starts_with("runbook's journal would pass its limit of 1 MiB")
-            && reason.contains("--journal-bytes"),
-        "{reason}"
-    );
+    let cases = [
+        (
+            "attach",
+            entries,
+            "runbook made more than its limit of 1000 journal entries",
+            "--journal-entries",
+        ),
+        (
+            "list-items",
+            bytes,
+            "runbook's journal would pass its limit of 1 MiB",
+            "--journal-bytes",
+        ),
+    ];
+    for (attack, limits, start, flag) in cases {
+        let params = [("attack", attack), ("calls", "5000")];
+        let outcome = attack_with(&demo, &params, limits);
+        let reason = failure_reason(&outcome);
+        assert!(
+            reason.starts_with(start) && reason.contains(flag),
+            "{attack}: {reason}"
+        );
+    }
 }
 
 /// `drbook run` of the hostile runbook's `attack` with `extra` arguments on
