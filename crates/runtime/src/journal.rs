@@ -19,6 +19,12 @@
 //! What the runbook could learn from WASI (clocks, randomness) is derived from
 //! the journal too: clocks show the time of the latest entry, randomness is
 //! seeded by the job id. A replay is therefore exact.
+//!
+//! A journal is bounded (`Limits::journal_entries` and `journal_bytes`, over
+//! the whole job): a call that would pass a bound fails the job, before it
+//! is journaled and, for an operation, before it starts. It keeps in memory
+//! only what is left to replay and the intent waiting for its reply: what a
+//! live run journals is in the job store, not here.
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
