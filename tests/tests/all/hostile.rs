@@ -433,3 +433,13 @@ fn a_stack_overflow_in_a_host_call_says_what_the_runbook_did() {
     let details = verbose.last().expect("the details in the verbose stream");
     assert!(details.contains("wasm backtrace"), "{details}");
 }
+
+#[test]
+fn waiting_on_too_many_operations_at_once_fails_the_job() {
+    let demo = Demo::new();
+    let reason = failure_reason(&attack(&demo, "wait-all", Limits::default())).to_string();
+    assert_eq!(
+        reason,
+        "runbook waited on 5000 operations in one `wait-all`, past the 4096 allowed; wait for them in batches"
+    );
+}

@@ -45,7 +45,12 @@ impl InstanceState {
             OperationRequest::ChangeRecoveryPoint { recovery_point_id } => {
                 ("", recovery_point_id.as_str())
             }
-            _ => ("", ""),
+            // Comments are free text, cut by `test_failover_cleanup`.
+            OperationRequest::TestFailoverCleanup { .. }
+            | OperationRequest::PlannedFailover { .. }
+            | OperationRequest::Commit
+            | OperationRequest::CancelFailover
+            | OperationRequest::Reprotect => ("", ""),
         };
         let names = [
             ("VM name", &*vm),

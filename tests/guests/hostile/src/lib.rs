@@ -135,6 +135,19 @@ fn run(ctx: &Context) -> Result<String> {
                 .collect::<Vec<_>>()
                 .join("\n"))
         }
+        // One operation, waited on `copies` times at once.
+        "wait-all" => {
+            let vm = &ctx.groups()[0].vms[0];
+            let op = fabric::test_failover(
+                vm,
+                Direction::PrimaryToRecovery,
+                "vnet-test",
+                &fabric::RecoveryPointChoice::Latest,
+            )?;
+            let copies = number(ctx, "copies", "5000")? as usize;
+            let statuses = fabric::wait_all(&vec![&op; copies]);
+            Ok(format!("{} statuses", statuses.len()))
+        }
         "long-output" => Ok("x".repeat(size(ctx)?)),
         "long-error" => {
             let completed = (0..number(ctx, "completed", "1000000")?)
