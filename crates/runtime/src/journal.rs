@@ -23,8 +23,8 @@
 //! A journal is bounded (`Limits::journal_entries` and `journal_bytes`, over
 //! the whole job): a call that would pass a bound fails the job, before it
 //! is journaled and, for an operation, before it starts. It keeps in memory
-//! only what is left to replay and the intent waiting for its reply: what a
-//! live run journals is in the job store, not here.
+//! only what is left to replay (an intent waiting for its reply is its
+//! caller's): what a live run journals is in the job store, not here.
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
@@ -42,11 +42,30 @@ use crate::limits::{JournalLimitExceeded, Limits};
 pub enum Replay<R> {
     /// The call was made before: here is its reply.
     Reply(R),
-    /// The call was started before (an intent at `seq`, written at `at`) but
-    /// its reply was never written.
-    Intent { seq: usize, at: i64 },
+    /// The call was started before (an intent) but its reply was never
+    /// written.
+    Intent(Intent),
     /// The journal is exhausted: make the call live.
     Live,
+}
+
+/// An intent waiting for its reply, made live or met in a replay: what
+/// [`Journal::complete`] takes, so that only an intent can be completed.
+pub struct Intent {
+    seq: usize,
+    entry: Entry,
+}
+
+impl Intent {
+    /// Its position in the journal.
+    pub fn seq(&self) -> usize {
+        self.seq
+    }
+
+    /// When it was written (ms since the epoch).
+    pub fn at(&self) -> i64 {
+        self.entry.at
+    }
 }
 
 /// The runbook made another call than the journal holds at this point.
@@ -75,10 +94,6 @@ pub struct Journal {
     replay: Peekable<std::vec::IntoIter<Entry>>,
     /// The position of the next call: entries replayed or recorded so far.
     next: usize,
-    /// The intent waiting for its reply (an operation start, a sleep): the
-    /// one entry a live run keeps. Every other entry goes to `sink` and is
-    /// not kept, so a long run holds no more than a short one.
-    pending: Option<(usize, Entry)>,
     /// Where new entries go: the run's log in the job store, or nowhere (a
     /// run that does not need to survive its process, e.g. a benchmark).
     sink: Option<Arc<dyn RunLog>>,
@@ -101,7 +116,6 @@ impl Journal {
         Journal {
             replay: entries.into_iter().peekable(),
             next: 0,
-            pending: None,
             sink,
             logical_now: Arc::new(AtomicI64::new(start)),
             max_entries: limits.journal_entries,
@@ -167,11 +181,7 @@ impl Journal {
                 })?;
                 Ok(Replay::Reply(reply))
             }
-            None => {
-                let at = entry.at;
-                self.pending = Some((seq, entry));
-                Ok(Replay::Intent { seq, at })
-            }
+            None => Ok(Replay::Intent(Intent { seq, entry })),
         }
     }
 
@@ -200,7 +210,7 @@ impl Journal {
     /// power loss too, a resumed job finds it and asks the fabric instead of
     /// starting the operation again. A sleep's is not synced (if lost, the
     /// sleep starts over).
-    pub async fn intent(&mut self, call: Call) -> wasmtime::Result<usize> {
+    pub async fn intent(&mut self, call: Call) -> wasmtime::Result<Intent> {
         let seq = self.admit(&call, None)?;
         let durable = call.starts_an_operation();
         let entry = Entry {
@@ -214,20 +224,14 @@ impl Journal {
             None => {}
         }
         self.advance(entry.at);
-        self.pending = Some((seq, entry));
-        Ok(seq)
+        Ok(Intent { seq, entry })
     }
 
-    /// Completes the intent waiting for its reply (the latest the runbook
-    /// made, live or replayed). Always recorded, within the limits or not:
-    /// what the intent started must be known; a journal past its limit
-    /// fails the job at its next call.
-    pub fn complete<R: Serialize>(&mut self, reply: &R) -> wasmtime::Result<()> {
-        let Some((seq, mut entry)) = self.pending.take() else {
-            return Err(wasmtime::Error::msg(
-                "the host completed an intent it had not made (a bug in drbook)",
-            ));
-        };
+    /// Completes `intent` with its reply. Always recorded, within the
+    /// limits or not: what the intent started must be known; a journal past
+    /// its limit fails the job at its next call.
+    pub fn complete<R: Serialize>(&mut self, intent: Intent, reply: &R) -> wasmtime::Result<()> {
+        let Intent { seq, mut entry } = intent;
         let reply = serde_json::to_value(reply)?;
         self.bytes += value_bytes(&reply);
         entry.reply = Some(reply);

@@ -70,25 +70,25 @@ impl InstanceState {
             Replay::Reply(reply) => reply,
             // The previous run wrote the intent and died before the reply:
             // the fabric knows whether the operation started.
-            Replay::Intent { seq, .. } => {
-                let initiator = self.initiator(seq);
+            Replay::Intent(intent) => {
+                let initiator = self.initiator(intent.seq());
                 let found = self.live.fabric.find_operation(&vm, &initiator).await;
                 let reply = match found {
                     Ok(Some(status)) => Ok(status.id),
                     Ok(None) => self.live.fabric.start(&vm, &request, &initiator).await,
                     Err(e) => Err(e),
                 };
-                self.journal.complete(&reply)?;
+                self.journal.complete(intent, &reply)?;
                 reply
             }
             Replay::Live => {
-                let seq = self.journal.intent(call).await?;
+                let intent = self.journal.intent(call).await?;
                 let reply = self
                     .live
                     .fabric
-                    .start(&vm, &request, &self.initiator(seq))
+                    .start(&vm, &request, &self.initiator(intent.seq()))
                     .await;
-                self.journal.complete(&reply)?;
+                self.journal.complete(intent, &reply)?;
                 reply
             }
         };
