@@ -18,8 +18,12 @@ use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
 use super::component::Runbook;
 use super::engine::Runtime;
 use super::events::Observer;
+use super::host::NoJobStore;
 use super::journal::{CorruptEntry, Divergence, Journal};
-use super::limits::{Deadline, DeadlineExceeded, Limits, MemoryLimitExceeded, MemoryLimiter};
+use super::limits::{
+    caps, cut, cut_list, Deadline, DeadlineExceeded, JournalLimitExceeded, Limits,
+    MemoryLimitExceeded, MemoryLimiter, TooManyOperations,
+};
 use super::report::{rto_seconds, OperationRecord, Tracker};
 use super::state::{InstanceState, Live, StopRequested, StopSignal};
 use super::streams::{Pipe, Streams};
@@ -119,8 +123,9 @@ impl Runtime {
         spec: JobSpec,
         fabric: Arc<dyn Fabric>,
         options: JobOptions,
-        journal: Journal,
+        mut journal: Journal,
     ) -> JobOutcome {
+        journal.limit(&options.limits);
         let started = options.started.unwrap_or_else(Utc::now);
         let clock = Instant::now();
         let replayed = journal.entries();
@@ -171,13 +176,14 @@ impl Runtime {
             replayed,
         };
         match result {
-            Ok(Ok(output)) => outcome.output = Some(output),
+            Ok(Ok(output)) => outcome.output = Some(cut(output, caps::SUMMARY)),
             Ok(Err(error)) => {
+                let message = cut(error.message, caps::TEXT);
                 outcome.status = JobStatus::Failed;
-                outcome.reason = Some(error.message.clone());
+                outcome.reason = Some(message.clone());
                 outcome.failure = Some(Failure {
-                    reason: error.message,
-                    completed: error.completed,
+                    reason: message,
+                    completed: cut_list(error.completed),
                     backtrace: None,
                 });
             }
@@ -260,44 +266,92 @@ impl Runtime {
     }
 }
 
-/// Turns a trap into a reason an operator can act on.
+/// Turns a trap into a reason an operator can act on. What the reason does
+/// not say (a backtrace, wasmtime's own words) is kept in the job's verbose
+/// stream.
 fn explain_trap(trap: &wasmtime::Error, streams: &Streams) -> Failure {
     let backtrace = trap
         .downcast_ref::<WasmBacktrace>()
-        .map(|bt| bt.to_string());
-    let reason = if let Some(e) = trap.downcast_ref::<MemoryLimitExceeded>() {
-        e.to_string()
-    } else if let Some(e) = trap.downcast_ref::<DeadlineExceeded>() {
-        e.to_string()
-    } else if let Some(e) = trap.downcast_ref::<Divergence>() {
-        e.to_string()
-    } else if let Some(e) = trap.downcast_ref::<CorruptEntry>() {
-        e.to_string()
-    } else if let Some(e) = trap.downcast_ref::<drbook_core::store::StoreError>() {
-        format!("the job store failed, so the job cannot go on safely: {e}")
-    } else {
-        match trap.downcast_ref::<Trap>() {
-            Some(Trap::StackOverflow) => {
-                "runbook exhausted its call stack (1 MiB of wasm stack): unbounded recursion?"
-                    .to_string()
-            }
-            // A Rust runbook keeps part of its stack in linear memory; when
-            // that overflows, the first write below it is out of bounds.
-            Some(Trap::MemoryOutOfBounds) => "runbook accessed memory out of bounds: most often its own \
-                                              stack overflowed (unbounded recursion), else a memory bug"
-                .to_string(),
-            Some(Trap::UnreachableCodeReached) => match panic_message(streams) {
-                Some(message) => format!("runbook panicked: {message}"),
-                None => "runbook aborted (wasm `unreachable`); see its error stream".to_string(),
-            },
-            Some(other) => format!("runbook trapped: {other}"),
-            None => format!("runbook failed in the host: {trap:?}"),
-        }
-    };
+        .map(|bt| cut(bt.to_string(), caps::SUMMARY));
+    let reason = drbook_error(trap)
+        .or_else(|| {
+            let trap = trap.downcast_ref::<Trap>()?;
+            Some(explain_wasm_trap(trap, streams))
+        })
+        .unwrap_or_else(|| {
+            // The failure is over: this line is new, even in a replay.
+            streams.set_replaying(false);
+            streams.push(Stream::Verbose, cut(format!("{trap:?}"), caps::TEXT));
+            explain_host_error(trap, backtrace.is_some())
+        });
     Failure {
         reason,
         completed: Vec::new(),
         backtrace,
+    }
+}
+
+/// The reason of a failure drbook's host raised itself (a limit, the
+/// journal, the job store), if it is one.
+fn drbook_error(trap: &wasmtime::Error) -> Option<String> {
+    macro_rules! message_of {
+        ($($error:ty),*) => {
+            $(if let Some(e) = trap.downcast_ref::<$error>() {
+                return Some(e.to_string());
+            })*
+        };
+    }
+    message_of!(
+        MemoryLimitExceeded,
+        DeadlineExceeded,
+        JournalLimitExceeded,
+        TooManyOperations,
+        Divergence,
+        CorruptEntry,
+        NoJobStore
+    );
+    let e = trap.downcast_ref::<drbook_core::store::StoreError>()?;
+    Some(format!(
+        "the job store failed, so the job cannot go on safely: {e}"
+    ))
+}
+
+fn explain_wasm_trap(trap: &Trap, streams: &Streams) -> String {
+    match trap {
+        Trap::StackOverflow => {
+            "runbook exhausted its call stack (1 MiB of wasm stack): unbounded recursion?"
+                .to_string()
+        }
+        // A Rust runbook keeps part of its stack in linear memory; when
+        // that overflows, the first write below it is out of bounds.
+        Trap::MemoryOutOfBounds => {
+            format!("runbook accessed memory out of bounds: {STACK_OVERFLOW}")
+        }
+        Trap::UnreachableCodeReached => match panic_message(streams) {
+            Some(message) => format!("runbook panicked: {}", cut(message, caps::TEXT)),
+            None => "runbook aborted (wasm `unreachable`); see its error stream".to_string(),
+        },
+        other => format!("runbook trapped: {other}"),
+    }
+}
+
+/// What memory errors of a Rust runbook most often are.
+const STACK_OVERFLOW: &str =
+    "most often its own stack overflowed (unbounded recursion), else a memory bug";
+
+/// An error neither drbook's nor a trap: wasmtime refused what the runbook
+/// passed a host call (`during_call`: the runbook was running), or could
+/// not run the runbook at all.
+fn explain_host_error(error: &wasmtime::Error, during_call: bool) -> String {
+    let cause = cut(error.root_cause().to_string(), caps::TEXT);
+    if !during_call {
+        format!("the host could not run the runbook: {cause}; its verbose stream has the details")
+    } else if cause.contains("out of bounds") {
+        format!(
+            "runbook passed the host a pointer outside its memory in a host call ({cause}): {STACK_OVERFLOW}"
+        )
+    } else {
+        format!("runbook passed the host a value it cannot read in a host call ({cause})")
     }
 }
 

@@ -19,8 +19,16 @@
 //! What the runbook could learn from WASI (clocks, randomness) is derived from
 //! the journal too: clocks show the time of the latest entry, randomness is
 //! seeded by the job id. A replay is therefore exact.
+//!
+//! A journal is bounded (`Limits::journal_entries` and `journal_bytes`, over
+//! the whole job): a call that would pass a bound fails the job, before it
+//! is journaled and, for an operation, before it starts. It keeps in memory
+//! only what is left to replay (an intent waiting for its reply is its
+//! caller's): what a live run journals is in the job store, not here.
 
 use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+use std::iter::Peekable;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,15 +36,36 @@ use std::time::Duration;
 use drbook_core::journal::{Call, Entry, Record};
 use drbook_core::store::{RunLog, StoreError};
 
+use crate::limits::{JournalLimitExceeded, Limits};
+
 /// What the journal says about the next call.
 pub enum Replay<R> {
     /// The call was made before: here is its reply.
     Reply(R),
-    /// The call was started before (an intent at `seq`, written at `at`) but
-    /// its reply was never written.
-    Intent { seq: usize, at: i64 },
+    /// The call was started before (an intent) but its reply was never
+    /// written.
+    Intent(Intent),
     /// The journal is exhausted: make the call live.
     Live,
+}
+
+/// An intent waiting for its reply, made live or met in a replay: what
+/// [`Journal::complete`] takes, so that only an intent can be completed.
+pub struct Intent {
+    seq: usize,
+    entry: Entry,
+}
+
+impl Intent {
+    /// Its position in the journal.
+    pub fn seq(&self) -> usize {
+        self.seq
+    }
+
+    /// When it was written (ms since the epoch).
+    pub fn at(&self) -> i64 {
+        self.entry.at
+    }
 }
 
 /// The runbook made another call than the journal holds at this point.
@@ -60,40 +89,59 @@ pub struct CorruptEntry {
 }
 
 pub struct Journal {
-    entries: Vec<Entry>,
-    /// The next entry to replay; `entries.len()` once live.
-    cursor: usize,
+    /// What is left to replay, in order; empty once live. Each entry is let
+    /// go of once replayed.
+    replay: Peekable<std::vec::IntoIter<Entry>>,
+    /// The position of the next call: entries replayed or recorded so far.
+    next: usize,
     /// Where new entries go: the run's log in the job store, or nowhere (a
     /// run that does not need to survive its process, e.g. a benchmark).
     sink: Option<Arc<dyn RunLog>>,
     /// The time of the latest entry, read by the WASI clocks.
     logical_now: Arc<AtomicI64>,
+    /// `Limits::journal_entries` and `Limits::journal_bytes`.
+    max_entries: usize,
+    max_bytes: usize,
+    /// Bytes of the entries replayed or recorded so far, as [`entry_bytes`]
+    /// counts them.
+    bytes: usize,
 }
 
 impl Journal {
-    /// A journal that replays `entries` and then appends to `sink`.
+    /// A journal that replays `entries` and then appends to `sink`, within
+    /// the default limits (a job's own come with [`Journal::limit`]).
     pub fn new(entries: Vec<Entry>, sink: Option<Arc<dyn RunLog>>) -> Self {
         let start = entries.first().map(|e| e.at).unwrap_or_else(now_ms);
+        let limits = Limits::default();
         Journal {
-            entries,
-            cursor: 0,
+            replay: entries.into_iter().peekable(),
+            next: 0,
             sink,
             logical_now: Arc::new(AtomicI64::new(start)),
+            max_entries: limits.journal_entries,
+            max_bytes: limits.journal_bytes,
+            bytes: 0,
         }
     }
 
+    /// Bounds the journal by the job's limits.
+    pub(crate) fn limit(&mut self, limits: &Limits) {
+        self.max_entries = limits.journal_entries;
+        self.max_bytes = limits.journal_bytes;
+    }
+
     pub fn replaying(&self) -> bool {
-        self.cursor < self.entries.len()
+        self.replay.len() > 0
     }
 
     /// The position the next call takes.
     pub fn position(&self) -> usize {
-        self.cursor
+        self.next
     }
 
-    /// How many entries it holds (replayed or recorded).
+    /// How many entries it holds (replayed or recorded, and left to replay).
     pub fn entries(&self) -> usize {
-        self.entries.len()
+        self.next + self.replay.len()
     }
 
     pub fn sink(&self) -> Option<&Arc<dyn RunLog>> {
@@ -106,32 +154,34 @@ impl Journal {
 
     /// Matches `call` against the journal.
     pub fn replay<R: DeserializeOwned>(&mut self, call: &Call) -> wasmtime::Result<Replay<R>> {
-        let Some(entry) = self.entries.get(self.cursor) else {
-            return Ok(Replay::Live);
+        let Some(entry) = self.replay.next_if(|entry| &entry.call == call) else {
+            return match self.replay.peek() {
+                None => Ok(Replay::Live),
+                Some(entry) => Err(Divergence {
+                    position: self.next + 1,
+                    expected: describe(&entry.call),
+                    actual: describe(call),
+                }
+                .into()),
+            };
         };
-        if &entry.call != call {
-            return Err(Divergence {
-                position: self.cursor + 1,
-                expected: describe(&entry.call),
-                actual: describe(call),
-            }
-            .into());
+        if self.replay.len() == 0 {
+            // The replay is over: its buffer goes too.
+            self.replay = Vec::new().into_iter().peekable();
         }
-        let position = self.cursor;
-        self.cursor += 1;
+        let seq = self.next;
+        self.next += 1;
+        self.bytes += entry_bytes(&entry.call, entry.reply.as_ref());
         self.logical_now.store(entry.at, Ordering::Relaxed);
-        match &entry.reply {
+        match entry.reply {
             Some(value) => {
-                let reply = serde_json::from_value(value.clone()).map_err(|e| CorruptEntry {
-                    position: position + 1,
+                let reply = serde_json::from_value(value).map_err(|e| CorruptEntry {
+                    position: seq + 1,
                     detail: e.to_string(),
                 })?;
                 Ok(Replay::Reply(reply))
             }
-            None => Ok(Replay::Intent {
-                seq: position,
-                at: entry.at,
-            }),
+            None => Ok(Replay::Intent(Intent { seq, entry })),
         }
     }
 
@@ -143,14 +193,15 @@ impl Journal {
         reply: &R,
         stream: Option<&Record>,
     ) -> wasmtime::Result<()> {
+        let reply = serde_json::to_value(reply)?;
+        let seq = self.admit(&call, Some(&reply))?;
         let entry = Entry {
             call,
-            reply: Some(serde_json::to_value(reply)?),
+            reply: Some(reply),
             at: now_ms(),
         };
-        let seq = self.entries.len();
         self.persist(seq, &entry, stream)?;
-        self.push(entry);
+        self.advance(entry.at);
         Ok(())
     }
 
@@ -159,36 +210,61 @@ impl Journal {
     /// power loss too, a resumed job finds it and asks the fabric instead of
     /// starting the operation again. A sleep's is not synced (if lost, the
     /// sleep starts over).
-    pub async fn intent(&mut self, call: Call) -> wasmtime::Result<usize> {
+    pub async fn intent(&mut self, call: Call) -> wasmtime::Result<Intent> {
+        let seq = self.admit(&call, None)?;
         let durable = call.starts_an_operation();
         let entry = Entry {
             call,
             reply: None,
             at: now_ms(),
         };
-        let seq = self.entries.len();
         match &self.sink {
             Some(spool) if durable => spool.append_intent(seq, &entry).await?,
             Some(spool) => spool.append(seq, &entry, None)?,
             None => {}
         }
-        self.push(entry);
-        Ok(seq)
+        self.advance(entry.at);
+        Ok(Intent { seq, entry })
     }
 
-    /// Completes the intent at `seq` with its reply.
-    pub fn complete<R: Serialize>(&mut self, seq: usize, reply: &R) -> wasmtime::Result<()> {
-        let mut entry = self.entries[seq].clone();
-        entry.reply = Some(serde_json::to_value(reply)?);
+    /// Completes `intent` with its reply. Always recorded, within the
+    /// limits or not: what the intent started must be known; a journal past
+    /// its limit fails the job at its next call.
+    pub fn complete<R: Serialize>(&mut self, intent: Intent, reply: &R) -> wasmtime::Result<()> {
+        let Intent { seq, mut entry } = intent;
+        let reply = serde_json::to_value(reply)?;
+        self.bytes += value_bytes(&reply);
+        entry.reply = Some(reply);
         self.persist(seq, &entry, None)?;
-        self.entries[seq] = entry;
         Ok(())
     }
 
-    fn push(&mut self, entry: Entry) {
-        self.logical_now.store(entry.at, Ordering::Relaxed);
-        self.entries.push(entry);
-        self.cursor = self.entries.len();
+    /// The position of a new entry for `call`, unless it would pass the
+    /// journal's limits; counts its bytes.
+    fn admit(&mut self, call: &Call, reply: Option<&Value>) -> wasmtime::Result<usize> {
+        if self.next >= self.max_entries {
+            return Err(JournalLimitExceeded::Entries {
+                limit: self.max_entries,
+            }
+            .into());
+        }
+        let bytes = self.bytes + entry_bytes(call, reply);
+        if bytes > self.max_bytes {
+            return Err(JournalLimitExceeded::Bytes {
+                limit: self.max_bytes,
+                used: self.bytes,
+                call: bytes - self.bytes,
+            }
+            .into());
+        }
+        self.bytes = bytes;
+        Ok(self.next)
+    }
+
+    /// Moves past a new entry written at `at`.
+    fn advance(&mut self, at: i64) {
+        self.logical_now.store(at, Ordering::Relaxed);
+        self.next += 1;
     }
 
     fn persist(
@@ -202,6 +278,62 @@ impl Journal {
             None => Ok(()),
         }
     }
+}
+
+/// What an entry takes in the journal, about: its strings, its reply as
+/// JSON, and a little for the rest. Counted without serialising it: a
+/// call's strings are a few lengths, and a reply that is large cost more to
+/// make than to count.
+fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
+    /// The call's name, its time and the JSON around them.
+    const FRAME: usize = 48;
+    let strings = match call {
+        Call::ListItems | Call::Now | Call::Sleep { .. } => 0,
+        Call::GetItem { vm } => vm.len(),
+        Call::Attach { id } | Call::Status { id } => id.len(),
+        Call::Wait { ids } => ids.iter().map(|id| id.len() + 3).sum(),
+        Call::Log { text, .. } => text.len(),
+        Call::Progress { activity, .. } => activity.len(),
+        Call::Approval { prompt } => prompt.len(),
+        // Rare, and slow anyway (its intent is synced): counted exactly.
+        Call::Start { vm, request } => vm.len() + json_len(request),
+    };
+    FRAME + strings + reply.map_or(0, value_bytes)
+}
+
+/// The length of `value` in JSON, without escapes, counted as it is walked.
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        // At most 20 digits and a sign.
+        Value::Number(_) => 21,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| value_bytes(v) + 1).sum::<usize>(),
+        Value::Object(fields) => {
+            2 + fields
+                .iter()
+                .map(|(k, v)| k.len() + 4 + value_bytes(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// The length of `value` serialised as JSON, written nowhere.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, nor serialising a request.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// A short description of a call, for divergence errors.

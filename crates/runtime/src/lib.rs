@@ -30,7 +30,7 @@ pub use component::{LoadError, Runbook};
 pub use engine::Runtime;
 pub use events::{JobEvent, Observer};
 pub use job::{Failure, JobOptions, JobOutcome, Unload};
-pub use journal::{Divergence, Journal};
+pub use journal::{Divergence, Intent, Journal, Replay};
 pub use limits::{human_duration, parse_bytes, parse_duration, Limits};
 pub use report::OperationRecord;
 pub use state::StopSignal;

@@ -19,6 +19,12 @@ pub struct Limits {
     /// Bytes of streams (log lines, stdout, stderr) kept for the job; the rest
     /// is dropped and the job's streams say so.
     pub output_bytes: usize,
+    /// Entries of the job's journal (one per host call), across all its
+    /// runs: the call that would pass it fails the job.
+    pub journal_entries: usize,
+    /// Bytes of the job's journal (its calls and replies as stored, in
+    /// JSON), across all its runs: the call that would pass it fails the job.
+    pub journal_bytes: usize,
 }
 
 impl Default for Limits {
@@ -28,8 +34,77 @@ impl Default for Limits {
             // A plan with a reprotect waits up to two hours in Azure.
             deadline: Duration::from_secs(4 * 3600),
             output_bytes: 1 << 20,
+            journal_entries: 100_000,
+            journal_bytes: 64 << 20,
         }
     }
+}
+
+/// What a runbook may pass the host in one string or list (`wit/runbook.wit`
+/// documents each). The host stores, journals and prints what it is given:
+/// past these caps it refuses the call or cuts the text, so that a runbook
+/// cannot make a job's records (or `jobs list`) as large as its memory.
+pub(crate) mod caps {
+    /// A VM name, an operation id, a recovery point id, a network: longer
+    /// ones are refused (`fabric-error.invalid`); no such name exists.
+    pub const NAME: usize = 1 << 10;
+    /// A log line, a progress activity, an approval prompt, a cleanup's
+    /// comments, a runbook error's message: cut to this.
+    pub const TEXT: usize = 16 << 10;
+    /// `run`'s output, and a runbook error's `completed` list in all: cut to
+    /// this (the list keeps the entries that fit, then says how many more).
+    pub const SUMMARY: usize = 64 << 10;
+    /// Operations in one `wait-all`: more traps.
+    pub const WAIT_ALL: usize = 4096;
+}
+
+/// `text` cut to at most `cap` bytes, at a character boundary, ending with
+/// a note that says how long it was. Text within the cap is returned as is.
+pub(crate) fn cut(mut text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let note = format!(
+        "… [cut: {} bytes, past the host's {}]",
+        text.len(),
+        human_bytes(cap)
+    );
+    let mut end = cap.saturating_sub(note.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&note);
+    text
+}
+
+/// A runbook error's `completed` list within [`caps::SUMMARY`] in all: the
+/// entries that fit (each cut to [`caps::NAME`]), then `… and N more`.
+pub(crate) fn cut_list(list: Vec<String>) -> Vec<String> {
+    let mut total = 0;
+    let mut kept = Vec::new();
+    let count = list.len();
+    for entry in list {
+        let entry = cut(entry, caps::NAME);
+        if total + entry.len() > caps::SUMMARY - caps::NAME {
+            kept.push(format!("… and {} more", count - kept.len()));
+            break;
+        }
+        total += entry.len();
+        kept.push(entry);
+    }
+    kept
+}
+
+/// A `wait-all` on more than [`caps::WAIT_ALL`] operations (the trap's
+/// cause).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "runbook waited on {count} operations in one `wait-all`, past the {} allowed; wait for them in batches",
+    caps::WAIT_ALL
+)]
+pub struct TooManyOperations {
+    pub count: usize,
 }
 
 /// The memory limit exceeded by a runbook (the trap's cause).
@@ -44,6 +119,29 @@ pub struct MemoryLimitExceeded {
     pub limit: usize,
     /// The instance's total had the growth been granted.
     pub total: usize,
+}
+
+/// A journal limit a runbook would have passed with its next host call.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalLimitExceeded {
+    #[error(
+        "runbook made more than its limit of {limit} journal entries (one per host call); give it more with \
+         `--journal-entries`, or make it call the host less (a loop that polls without sleeping?)"
+    )]
+    Entries { limit: usize },
+    #[error(
+        "runbook's journal would pass its limit of {} (it holds {}, and this call takes {}); give it more \
+         with `--journal-bytes`, or make it call the host less (a loop of `list-items`?)",
+        human_bytes(*limit),
+        human_bytes(*used),
+        human_bytes(*call)
+    )]
+    Bytes {
+        limit: usize,
+        used: usize,
+        /// What the refused call's entry would have taken.
+        call: usize,
+    },
 }
 
 /// The deadline passed by a runbook (the trap's cause).
@@ -176,11 +274,14 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 // humantime's `format_duration` writes `10m` and `300ms`.
 
 pub fn human_bytes(bytes: usize) -> String {
+    const KIB: usize = 1 << 10;
     const MIB: usize = 1 << 20;
     if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else if bytes >= MIB {
         format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
     } else {
         format!("{bytes} bytes")
     }
@@ -258,7 +359,30 @@ mod tests {
         assert!(parse_bytes("3 parsecs").is_err());
         assert!(parse_bytes("ten").unwrap_err().contains("not a size"));
         assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes(16 << 10), "16 KiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
         assert_eq!(human_duration(Duration::from_secs(600)), "10 min");
+    }
+
+    #[test]
+    fn long_text_and_lists_are_cut_to_their_caps() {
+        assert_eq!(cut("short".to_string(), 10), "short");
+        let text = "é".repeat(20_000);
+        let cut_text = cut(text, caps::TEXT);
+        assert!(cut_text.len() <= caps::TEXT, "{}", cut_text.len());
+        assert!(cut_text.ends_with("… [cut: 40000 bytes, past the host's 16 KiB]"));
+
+        let names: Vec<String> = (0..100).map(|n| format!("vm-{n}")).collect();
+        assert_eq!(cut_list(names.clone()), names, "a list that fits is kept");
+        let long = vec!["x".repeat(10_000); 1000];
+        let kept = cut_list(long);
+        let total: usize = kept.iter().map(String::len).sum();
+        assert!(total <= caps::SUMMARY, "{total}");
+        assert!(kept[0].len() <= caps::NAME);
+        assert_eq!(
+            kept.last().unwrap(),
+            &format!("… and {} more", 1001 - kept.len())
+        );
     }
 
     /// A core module declaring `memories` memories of `pages` 64 KiB pages

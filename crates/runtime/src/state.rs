@@ -150,8 +150,8 @@ impl InstanceState {
     {
         match self.replay::<R>(&call)? {
             Replay::Reply(reply) => Ok(reply),
-            Replay::Intent { seq, .. } => Err(CorruptEntry {
-                position: seq + 1,
+            Replay::Intent(intent) => Err(CorruptEntry {
+                position: intent.seq() + 1,
                 detail: "a call without effect has no reply".into(),
             }
             .into()),

@@ -23,6 +23,14 @@ pub struct RunOptions {
     /// A runbook's wall-clock deadline, waits included.
     #[arg(long, default_value = "4h", value_parser = parse_duration)]
     pub deadline: Duration,
+    /// Entries of a job's journal (one per host call, across all its runs):
+    /// the call past it fails the job.
+    #[arg(long, default_value_t = 100_000)]
+    pub journal_entries: usize,
+    /// Bytes of a job's journal (calls and replies, across all its runs):
+    /// the call past it fails the job.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    pub journal_bytes: usize,
     /// Waits longer than this unload a job's instance until the wait ends
     /// (default: 2 s in a worker, which keeps many jobs; 10 min for a job
     /// run here). Approvals always unload.
@@ -56,6 +64,8 @@ pub fn execution(
         limits: Limits {
             memory_bytes: options.memory,
             deadline: options.deadline,
+            journal_entries: options.journal_entries,
+            journal_bytes: options.journal_bytes,
             ..Limits::default()
         },
         time_scale: global.time_scale()?,

@@ -3,6 +3,7 @@
 
 use crate::bindings::approval::{self, Decision};
 use crate::job::Unload;
+use crate::limits::{caps, cut};
 use crate::state::InstanceState;
 use drbook_core::job::{JobStatus, Wake};
 use drbook_core::journal::Call;
@@ -16,6 +17,8 @@ pub struct NoJobStore {
 
 impl approval::Host for InstanceState {
     async fn request(&mut self, prompt: String) -> wasmtime::Result<Decision> {
+        // Shown by `jobs list` and stored with the job's wake-up.
+        let prompt = cut(prompt, caps::TEXT);
         let journal_seq = self.journal.position();
         let spool = self.journal.sink().cloned();
         let call = Call::Approval {

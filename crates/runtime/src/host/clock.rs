@@ -22,9 +22,12 @@ impl clock::Host for InstanceState {
 
     async fn sleep(&mut self, millis: u64) -> wasmtime::Result<()> {
         let call = Call::Sleep { millis };
-        let (seq, since) = match self.replay::<()>(&call)? {
+        let (intent, since) = match self.replay::<()>(&call)? {
             Replay::Reply(()) => return Ok(()),
-            Replay::Intent { seq, at } => (seq, at),
+            Replay::Intent(intent) => {
+                let at = intent.at();
+                (intent, at)
+            }
             Replay::Live => (self.journal.intent(call).await?, now_ms()),
         };
         // `millis` is the guest's: any number may come, up to `u64::MAX`. A
@@ -53,6 +56,6 @@ impl clock::Host for InstanceState {
             return self.live.wait(std::future::pending()).await;
         }
         self.live.wait(tokio::time::sleep(left)).await?;
-        self.journal.complete(seq, &())
+        self.journal.complete(intent, &())
     }
 }

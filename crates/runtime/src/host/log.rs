@@ -1,10 +1,11 @@
 //! `log`: the job's streams. Each line is journaled with the stream record it
 //! wrote, in one transaction, so a resumed job's streams are whole and
-//! without repeats.
+//! without repeats. Lines and activities are cut to `caps::TEXT` first.
 
 use crate::bindings::log::{self, Level};
 use crate::events::JobEvent;
 use crate::journal::Replay;
+use crate::limits::{caps, cut};
 use crate::state::InstanceState;
 use drbook_core::journal::Call;
 use drbook_core::journal::Stream;
@@ -50,11 +51,12 @@ impl log::Host for InstanceState {
             Level::Error => Stream::Error,
             Level::Verbose => Stream::Verbose,
         };
-        self.write_stream(stream, message, None)
+        self.write_stream(stream, cut(message, caps::TEXT), None)
     }
 
     async fn progress(&mut self, percent: u8, activity: String) -> wasmtime::Result<()> {
         let percent = percent.min(100);
+        let activity = cut(activity, caps::TEXT);
         let text = format!("{percent}% {activity}");
         self.write_stream(
             Stream::Progress,

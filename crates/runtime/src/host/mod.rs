@@ -9,6 +9,8 @@ mod log;
 mod plan;
 pub mod site_recovery;
 
+pub(crate) use approval::NoJobStore;
+
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::Runbook;

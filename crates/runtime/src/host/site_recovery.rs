@@ -12,6 +12,7 @@ use crate::bindings::types::Direction;
 use crate::events::{JobEvent, Observer};
 use crate::job::Unload;
 use crate::journal::Replay;
+use crate::limits::{caps, cut, human_bytes, TooManyOperations};
 use crate::state::{InstanceState, Live};
 use drbook_core::fabric::{
     Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, ProtectedItem,
@@ -32,6 +33,33 @@ type Statuses = Vec<Result<OperationStatus, FabricError>>;
 
 impl InstanceState {
     async fn start(&mut self, vm: String, request: OperationRequest) -> Started {
+        let (network, point) = match &request {
+            OperationRequest::TestFailover {
+                network,
+                recovery_point,
+                ..
+            } => (network.as_str(), point_id(recovery_point)),
+            OperationRequest::UnplannedFailover { recovery_point, .. } => {
+                ("", point_id(recovery_point))
+            }
+            OperationRequest::ChangeRecoveryPoint { recovery_point_id } => {
+                ("", recovery_point_id.as_str())
+            }
+            // Comments are free text, cut by `test_failover_cleanup`.
+            OperationRequest::TestFailoverCleanup { .. }
+            | OperationRequest::PlannedFailover { .. }
+            | OperationRequest::Commit
+            | OperationRequest::CancelFailover
+            | OperationRequest::Reprotect => ("", ""),
+        };
+        let names = [
+            ("VM name", &*vm),
+            ("network", network),
+            ("recovery point id", point),
+        ];
+        if let Err(e) = check_names(&names) {
+            return Ok(Err(e));
+        }
         let kind = request.kind();
         let call = Call::Start {
             vm: vm.clone(),
@@ -42,25 +70,25 @@ impl InstanceState {
             Replay::Reply(reply) => reply,
             // The previous run wrote the intent and died before the reply:
             // the fabric knows whether the operation started.
-            Replay::Intent { seq, .. } => {
-                let initiator = self.initiator(seq);
+            Replay::Intent(intent) => {
+                let initiator = self.initiator(intent.seq());
                 let found = self.live.fabric.find_operation(&vm, &initiator).await;
                 let reply = match found {
                     Ok(Some(status)) => Ok(status.id),
                     Ok(None) => self.live.fabric.start(&vm, &request, &initiator).await,
                     Err(e) => Err(e),
                 };
-                self.journal.complete(seq, &reply)?;
+                self.journal.complete(intent, &reply)?;
                 reply
             }
             Replay::Live => {
-                let seq = self.journal.intent(call).await?;
+                let intent = self.journal.intent(call).await?;
                 let reply = self
                     .live
                     .fabric
-                    .start(&vm, &request, &self.initiator(seq))
+                    .start(&vm, &request, &self.initiator(intent.seq()))
                     .await;
-                self.journal.complete(seq, &reply)?;
+                self.journal.complete(intent, &reply)?;
                 reply
             }
         };
@@ -160,6 +188,28 @@ async fn follow(
         .await
 }
 
+/// Refuses a name or id longer than [`caps::NAME`]: no fabric has one, and
+/// the call is neither journaled nor made. The error gives its length, not
+/// the name.
+fn check_names(names: &[(&str, &str)]) -> Result<(), sr::FabricError> {
+    match names.iter().find(|(_, name)| name.len() > caps::NAME) {
+        None => Ok(()),
+        Some((what, name)) => Err(sr::FabricError::Invalid(format!(
+            "the {what} passed is {} bytes long; names and ids are at most {}",
+            name.len(),
+            human_bytes(caps::NAME)
+        ))),
+    }
+}
+
+/// The recovery point id a choice names, if any.
+fn point_id(choice: &drbook_core::fabric::RecoveryPointChoice) -> &str {
+    match choice {
+        drbook_core::fabric::RecoveryPointChoice::Id(id) => id,
+        _ => "",
+    }
+}
+
 fn wit<T: Into<U>, U>(result: Result<T, FabricError>) -> Result<U, sr::FabricError> {
     result.map(Into::into).map_err(Into::into)
 }
@@ -182,6 +232,9 @@ impl sr::Host for InstanceState {
         &mut self,
         vm: String,
     ) -> wasmtime::Result<Result<sr::ProtectedItem, sr::FabricError>> {
+        if let Err(e) = check_names(&[("VM name", &vm)]) {
+            return Ok(Err(e));
+        }
         let call = Call::GetItem { vm: vm.clone() };
         let item: Result<ProtectedItem, FabricError> = self
             .journaled(
@@ -238,6 +291,7 @@ impl sr::Host for InstanceState {
     }
 
     async fn test_failover_cleanup(&mut self, vm: String, comments: String) -> Started {
+        let comments = cut(comments, caps::TEXT);
         self.start(vm, OperationRequest::TestFailoverCleanup { comments })
             .await
     }
@@ -263,6 +317,9 @@ impl sr::Host for InstanceState {
     }
 
     async fn attach(&mut self, operation_id: String) -> Started {
+        if let Err(e) = check_names(&[("operation id", &operation_id)]) {
+            return Ok(Err(e));
+        }
         let call = Call::Attach {
             id: operation_id.clone(),
         };
@@ -284,6 +341,12 @@ impl sr::Host for InstanceState {
         &mut self,
         operations: Vec<Resource<OperationHandle>>,
     ) -> wasmtime::Result<Vec<Result<sr::OperationStatus, sr::FabricError>>> {
+        if operations.len() > caps::WAIT_ALL {
+            return Err(TooManyOperations {
+                count: operations.len(),
+            }
+            .into());
+        }
         let ids = operations
             .iter()
             .map(|op| Ok(self.handle(op)?.id))

@@ -4,8 +4,8 @@
 
 use core::time::Duration;
 
-use drbook_sdk::clock;
 use drbook_sdk::prelude::*;
+use drbook_sdk::{clock, fabric};
 
 drbook_sdk::runbook!(run);
 
@@ -69,6 +69,12 @@ fn run(ctx: &Context) -> Result<String> {
         "panic" => panic!("the hostile runbook gave up on purpose"),
         "recurse" => Ok(format!("depth {}", recurse(0))),
         "recurse-wasm" => Ok(format!("depth {}", recurse_wasm_stack(0))),
+        // The same with a host call in every frame: the stack runs out in
+        // one of them, as the host hands the runbook its reply.
+        "recurse-call" => Ok(format!(
+            "depth {}",
+            recurse_calling(&ctx.groups()[0].vms[0])
+        )),
         // The longest sleep a runbook can ask for: its wake time overflows
         // any clock the host might add it to.
         "sleep-forever" => {
@@ -85,6 +91,74 @@ fn run(ctx: &Context) -> Result<String> {
             }
             Ok(format!("{naps} naps"))
         }
+        // Host calls in a loop, each journaled with its whole reply.
+        "list-items" => {
+            let calls = number(ctx, "calls", &u64::MAX.to_string())?;
+            for _ in 0..calls {
+                let _ = fabric::list_items();
+            }
+            Ok(format!("{calls} list-items"))
+        }
+        "attach" => {
+            let calls = number(ctx, "calls", &u64::MAX.to_string())?;
+            for _ in 0..calls {
+                drop(fabric::attach("no-such-operation"));
+            }
+            Ok(format!("{calls} attach"))
+        }
+        // Strings of `bytes` bytes wherever the WIT takes one.
+        "long-args" => {
+            let long = "x".repeat(size(ctx)?);
+            let vm = &ctx.groups()[0].vms[0];
+            let probes = [
+                ("get-item", fabric::get_item(&long).map(|_| ())),
+                (
+                    "test-failover",
+                    fabric::test_failover(
+                        vm,
+                        Direction::PrimaryToRecovery,
+                        &long,
+                        &fabric::RecoveryPointChoice::Latest,
+                    )
+                    .map(drop),
+                ),
+                ("attach", fabric::attach(&long).map(drop)),
+            ];
+            drbook_sdk::log::write(drbook_sdk::log::Level::Output, &long);
+            drbook_sdk::log::progress(50, &long);
+            Ok(probes
+                .iter()
+                .map(|(name, result)| match result {
+                    Ok(()) => format!("{name}: ok"),
+                    Err(e) => format!("{name}: {}", fabric::describe(e)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        // One operation, waited on `copies` times at once.
+        "wait-all" => {
+            let vm = &ctx.groups()[0].vms[0];
+            let op = fabric::test_failover(
+                vm,
+                Direction::PrimaryToRecovery,
+                "vnet-test",
+                &fabric::RecoveryPointChoice::Latest,
+            )?;
+            let copies = number(ctx, "copies", "5000")? as usize;
+            let statuses = fabric::wait_all(&vec![&op; copies]);
+            Ok(format!("{} statuses", statuses.len()))
+        }
+        "long-output" => Ok("x".repeat(size(ctx)?)),
+        "long-error" => {
+            let completed = (0..number(ctx, "completed", "1000000")?)
+                .map(|i| format!("vm-{i}"))
+                .collect();
+            Err(Error::new("x".repeat(size(ctx)?)).with_completed(completed))
+        }
+        "long-prompt" => {
+            drbook_sdk::approval::request(&"x".repeat(size(ctx)?));
+            Ok("decided".to_string())
+        }
         other => bail!("unknown attack `{other}`"),
     }
 }
@@ -94,6 +168,11 @@ fn number(ctx: &Context, name: &str, default: &str) -> Result<u64> {
     let text = ctx.param_or(name, default);
     text.parse()
         .map_err(|e| format!("input `{name}` is `{text}`, not a number: {e}").into())
+}
+
+/// The input `bytes`: how long the attack's strings are (8 MiB unless given).
+fn size(ctx: &Context) -> Result<usize> {
+    Ok(number(ctx, "bytes", &(8u64 << 20).to_string())? as usize)
 }
 
 /// Each probe as `name: ok <value>` or `name: denied <error>`.
@@ -132,4 +211,12 @@ fn recurse(depth: u64) -> u64 {
 #[allow(unconditional_recursion)]
 fn recurse_wasm_stack(depth: u64) -> u64 {
     std::hint::black_box(recurse_wasm_stack(std::hint::black_box(depth + 1))) + 1
+}
+
+/// Recursion that calls the host in every frame. Never returns, on purpose.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse_calling(vm: &str) -> u64 {
+    drop(std::hint::black_box(fabric::get_item(vm)));
+    std::hint::black_box(recurse_calling(std::hint::black_box(vm))) + 1
 }
