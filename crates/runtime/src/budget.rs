@@ -163,14 +163,14 @@ pub(crate) mod tests {
     #[test]
     fn a_module_past_a_cap_is_refused_naming_it() {
         let limits = LoadLimits {
-            module_bytes: 1 << 20,
+            module_bytes: 100 << 10,
             functions: 1_000,
         };
         let err = scan(&component(1_001, 1), &limits).unwrap_err();
         assert!(matches!(err, Exceeded::Functions { found: 1_001, limit: 1_000 }), "{err}");
         assert!(err.to_string().contains("`module-functions` limit"), "{err}");
 
-        let big = component(200_000, 1);
+        let big = component(50_000, 1);
         let err = scan(&big, &limits).unwrap_err();
         assert!(matches!(err, Exceeded::Size { .. }), "{err}");
         assert!(err.to_string().contains("`module-bytes` limit"), "{err}");
