@@ -23,13 +23,13 @@ use drbook_core::fabric::Direction;
 use drbook_core::job::JobStatus;
 use drbook_core::plan::{FailoverType, RecoveryPlan};
 use drbook_core::store::JobStore;
+use drbook_core::store::OnBusy;
 use drbook_core::TimeScale;
 use drbook_fabric_sim::{demo_estate, demo_plan_toml, Simulator};
 use drbook_jobs::{Execution, WorkerOptions};
 use drbook_runtime::{JobEvent, Limits, Observer, Runtime};
 use drbook_store_sqlite::SqliteStore;
 use drbook_tests::guests;
-use drbook_core::store::OnBusy;
 use drbook_triggers::{
     serve, NewWebhook, RateLimit, Rule, RuleAction, RuleMatch, RunTarget, ServeOptions, Webhooks,
 };

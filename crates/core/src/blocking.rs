@@ -110,10 +110,7 @@ mod tests {
             .map(|n| {
                 let threads = threads.clone();
                 tokio::spawn(call(move || {
-                    threads
-                        .lock()
-                        .unwrap()
-                        .insert(std::thread::current().id());
+                    threads.lock().unwrap().insert(std::thread::current().id());
                     std::thread::sleep(std::time::Duration::from_millis(2));
                     n
                 }))

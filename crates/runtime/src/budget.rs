@@ -167,8 +167,20 @@ pub(crate) mod tests {
             functions: 1_000,
         };
         let err = scan(&component(1_001, 1), &limits).unwrap_err();
-        assert!(matches!(err, Exceeded::Functions { found: 1_001, limit: 1_000 }), "{err}");
-        assert!(err.to_string().contains("`module-functions` limit"), "{err}");
+        assert!(
+            matches!(
+                err,
+                Exceeded::Functions {
+                    found: 1_001,
+                    limit: 1_000
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("`module-functions` limit"),
+            "{err}"
+        );
 
         let big = component(50_000, 1);
         let err = scan(&big, &limits).unwrap_err();

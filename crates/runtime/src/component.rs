@@ -48,7 +48,11 @@ pub enum LoadError {
         bytesize::ByteSize(*needs),
         bytesize::ByteSize(*limit)
     )]
-    NeverFits { path: String, needs: u64, limit: u64 },
+    NeverFits {
+        path: String,
+        needs: u64,
+        limit: u64,
+    },
 }
 
 impl Runbook {
@@ -102,10 +106,11 @@ impl Runtime {
         {
             return Ok(loaded.clone());
         }
-        let cost = budget::scan(bytes, &self.load_limits).map_err(|reason| LoadError::OverBudget {
-            path: origin.to_string(),
-            reason,
-        })?;
+        let cost =
+            budget::scan(bytes, &self.load_limits).map_err(|reason| LoadError::OverBudget {
+                path: origin.to_string(),
+                reason,
+            })?;
         let (component, compiled) = self.compile(bytes, &digest, origin)?;
         let wrong_world = |reason: String| LoadError::WrongWorld {
             path: origin.to_string(),

@@ -371,7 +371,14 @@ impl SqliteStore {
     /// resumes), else the one for reads (see the module docs).
     pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
         match try_take(&self.writer) {
-            Some(writer) => timeout(writer, if INLINE.get() { Duration::ZERO } else { BUSY_TIMEOUT }),
+            Some(writer) => timeout(
+                writer,
+                if INLINE.get() {
+                    Duration::ZERO
+                } else {
+                    BUSY_TIMEOUT
+                },
+            ),
             None => lock(&self.reader),
         }
     }
@@ -419,7 +426,9 @@ fn try_take(conn: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
 /// place ([`inline`]); waited for otherwise.
 fn lock(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>> {
     if INLINE.get() {
-        return try_take(conn).ok_or(Error::WouldWait).and_then(|c| timeout(c, Duration::ZERO));
+        return try_take(conn)
+            .ok_or(Error::WouldWait)
+            .and_then(|c| timeout(c, Duration::ZERO));
     }
     timeout(conn.lock().unwrap_or_else(|e| e.into_inner()), BUSY_TIMEOUT)
 }

@@ -483,4 +483,3 @@ mod tests {
             .expect("the write succeeds once the lock is free");
     }
 }
-
