@@ -12,7 +12,7 @@ use super::{Global, Outcome};
 use drbook_core::job::JobStatus;
 use drbook_core::plan::RecoveryPlan;
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
-use drbook_runtime::{parse_bytes, parse_duration, JobOutcome, Limits, Observer, Runtime};
+use drbook_runtime::{parse_bytes, parse_duration, JobOutcome, Limits, Observer};
 
 /// Flags that bound the jobs this process runs.
 #[derive(Args, Clone, Debug)]
@@ -54,9 +54,7 @@ pub fn execution(
     host: Host,
     observer: Observer,
 ) -> anyhow::Result<Execution> {
-    let data_dir = global.data_dir()?;
-    let runtime = Runtime::new(Some(data_dir.join("cache")))
-        .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
+    let runtime = global.runtime(true)?;
     Ok(Execution {
         store: super::open_store(global)?,
         runtime,

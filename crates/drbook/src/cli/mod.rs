@@ -73,6 +73,15 @@ pub struct Global {
     #[arg(long, global = true, env = "DRBOOK_STORE_PATH")]
     pub store_path: Option<PathBuf>,
 
+    /// The largest runbook module loaded, checked before it is compiled.
+    #[arg(long, global = true, default_value = "32MiB", value_parser = drbook_runtime::parse_bytes)]
+    pub module_bytes: usize,
+
+    /// The most functions a runbook module may define, checked before it is
+    /// compiled (compile time and memory grow with them).
+    #[arg(long, global = true, default_value_t = 100_000)]
+    pub module_functions: u64,
+
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -129,6 +138,23 @@ impl Global {
     /// The time scale of the fabric (and of runbooks' sleeps).
     pub fn time_scale(&self) -> anyhow::Result<TimeScale> {
         Ok(self.config()?.time_scale())
+    }
+
+    /// The WebAssembly runtime, loading modules under `--module-bytes` and
+    /// `--module-functions`, its compiled modules cached in the data dir
+    /// (`cached`) or in memory only.
+    pub fn runtime(&self, cached: bool) -> anyhow::Result<drbook_runtime::Runtime> {
+        let cache = if cached {
+            Some(self.data_dir()?.join("cache"))
+        } else {
+            None
+        };
+        let runtime = drbook_runtime::Runtime::new(cache)
+            .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
+        Ok(runtime.with_load_limits(drbook_runtime::LoadLimits {
+            module_bytes: self.module_bytes as u64,
+            functions: self.module_functions,
+        }))
     }
 
     /// `--data-dir`, else `DRBOOK_DATA_DIR`, else the platform data dir.

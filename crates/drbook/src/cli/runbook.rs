@@ -22,7 +22,7 @@ enum RunbookCommand {
 
 pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
     let RunbookCommand::Inspect { file } = args.command;
-    let runtime = drbook_runtime::Runtime::new(None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let runtime = global.runtime(false)?;
     let runbook = runtime
         .load(&file)
         .map_err(|e| InputError::new(e.to_string()))?;

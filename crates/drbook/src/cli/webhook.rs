@@ -10,7 +10,7 @@ use super::{Global, InputError, Outcome};
 use drbook_core::fabric::Fabric;
 use drbook_core::plan::{check_against, RecoveryPlan};
 use drbook_core::webhook::AlertRecord;
-use drbook_runtime::{parse_duration, Runtime};
+use drbook_runtime::parse_duration;
 use drbook_triggers::{
     LoadedRunbook, NewWebhook, RuleAction, RulesFile, RunTarget, Webhook, WebhookError, Webhooks,
 };
@@ -126,9 +126,7 @@ pub async fn run(global: &Global, args: WebhookArgs) -> anyhow::Result<Outcome> 
 
 async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Result<Outcome> {
     let parameters = super::run::parse_params(&args.job.params)?;
-    let data_dir = global.data_dir()?;
-    let runtime = Runtime::new(Some(data_dir.join("cache")))
-        .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
+    let runtime = global.runtime(true)?;
     let load = |path: &Path| -> Result<(String, String, Vec<u8>), String> {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
