@@ -45,7 +45,7 @@ pub struct Cost {
     pub memory_minimum: u64,
 }
 
-/// A module past a cap of [`LoadLimits`].
+/// A module past a cap of [`LoadLimits`], or one the scan cannot read.
 #[derive(Debug, thiserror::Error)]
 pub enum Exceeded {
     #[error(

@@ -106,11 +106,17 @@ impl Runtime {
         {
             return Ok(loaded.clone());
         }
-        let cost =
-            budget::scan(bytes, &self.load_limits).map_err(|reason| LoadError::OverBudget {
+        let cost = budget::scan(bytes, &self.load_limits).map_err(|reason| match reason {
+            // Not a cost: the module is broken, as the compiler would say too.
+            Exceeded::Malformed(reason) => LoadError::Invalid {
                 path: origin.to_string(),
                 reason,
-            })?;
+            },
+            reason => LoadError::OverBudget {
+                path: origin.to_string(),
+                reason,
+            },
+        })?;
         let (component, compiled) = self.compile(bytes, &digest, origin)?;
         let wrong_world = |reason: String| LoadError::WrongWorld {
             path: origin.to_string(),
