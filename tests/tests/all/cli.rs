@@ -203,11 +203,25 @@ fn bad_inputs_exit_2_with_the_problem_and_the_fix() {
             "invalid value 'sideways'",
         ),
         (
-            vec!["run", guests::PROBE, "--plan", &plan, "--module-functions", "10"],
+            vec![
+                "run",
+                guests::PROBE,
+                "--plan",
+                &plan,
+                "--module-functions",
+                "10",
+            ],
             "is refused before compiling: it defines",
         ),
         (
-            vec!["run", guests::PROBE, "--plan", &plan, "--module-bytes", "1KiB"],
+            vec![
+                "run",
+                guests::PROBE,
+                "--plan",
+                &plan,
+                "--module-bytes",
+                "1KiB",
+            ],
             "and at most 1.0 KiB is loaded (the `module-bytes` limit)",
         ),
     ];
