@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once};
 
 /// Threads of the pool: two, so that a call that waits on another process's
 /// lock (up to the store's busy timeout) does not hold up every other, and
@@ -23,26 +23,29 @@ const THREADS: usize = 2;
 type Call = Box<dyn FnOnce() + Send>;
 
 /// Calls not yet taken, and the threads' signal that one was added.
-#[derive(Default)]
 struct Queue {
     calls: Mutex<VecDeque<Call>>,
     added: Condvar,
 }
 
+static QUEUE: Queue = Queue {
+    calls: Mutex::new(VecDeque::new()),
+    added: Condvar::new(),
+};
+
 /// The pool's queue; its threads start with the first call, and serve for
 /// the rest of the process.
 fn queue() -> &'static Queue {
-    static QUEUE: OnceLock<&'static Queue> = OnceLock::new();
-    QUEUE.get_or_init(|| {
-        let queue: &'static Queue = Box::leak(Box::default());
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
         for n in 0..THREADS {
             std::thread::Builder::new()
                 .name(format!("drbook-blocking-{n}"))
-                .spawn(move || serve(queue))
+                .spawn(|| serve(&QUEUE))
                 .expect("starting a thread of the blocking pool");
         }
-        queue
-    })
+    });
+    &QUEUE
 }
 
 fn serve(queue: &Queue) -> ! {

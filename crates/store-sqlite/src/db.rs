@@ -371,14 +371,7 @@ impl SqliteStore {
     /// resumes), else the one for reads (see the module docs).
     pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
         match try_take(&self.writer) {
-            Some(writer) => timeout(
-                writer,
-                if INLINE.get() {
-                    Duration::ZERO
-                } else {
-                    BUSY_TIMEOUT
-                },
-            ),
+            Some(writer) => with_timeout(writer),
             None => lock(&self.reader),
         }
     }
@@ -422,19 +415,25 @@ fn try_take(conn: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
     }
 }
 
-/// `conn`: taken only if free, and with no busy timeout, in a call made in
-/// place ([`inline`]); waited for otherwise.
+/// `conn`: taken only if free in a call made in place ([`inline`]); waited
+/// for otherwise.
 fn lock(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>> {
-    if INLINE.get() {
-        return try_take(conn)
-            .ok_or(Error::WouldWait)
-            .and_then(|c| timeout(c, Duration::ZERO));
-    }
-    timeout(conn.lock().unwrap_or_else(|e| e.into_inner()), BUSY_TIMEOUT)
+    let conn = if INLINE.get() {
+        try_take(conn).ok_or(Error::WouldWait)?
+    } else {
+        conn.lock().unwrap_or_else(|e| e.into_inner())
+    };
+    with_timeout(conn)
 }
 
-fn timeout(conn: MutexGuard<'_, Connection>, wait: Duration) -> Result<MutexGuard<'_, Connection>> {
-    conn.busy_timeout(wait)?;
+/// `conn` with its busy timeout for this call: none in a call made in place
+/// ([`inline`]), which must not wait for another process's lock.
+fn with_timeout(conn: MutexGuard<'_, Connection>) -> Result<MutexGuard<'_, Connection>> {
+    conn.busy_timeout(if INLINE.get() {
+        Duration::ZERO
+    } else {
+        BUSY_TIMEOUT
+    })?;
     Ok(conn)
 }
 
