@@ -117,6 +117,7 @@ impl Bench {
             trigger: Trigger::CommandLine {
                 user: "bench".into(),
             },
+            grant: Default::default(),
         };
         let options = JobOptions {
             time_scale: TimeScale::Instant,

@@ -45,6 +45,7 @@ pub mod fixtures {
                 pre: Vec::new(),
                 post: Vec::new(),
             }],
+            scope: Default::default(),
         }
     }
 

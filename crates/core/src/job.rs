@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::alert::Alert;
 use crate::fabric::Direction;
 use crate::plan::{FailoverType, RecoveryPlan};
+use crate::scope::Grant;
 use crate::webhook::WebhookData;
 
 /// What a job runs: its plan and inputs, like Azure's `RecoveryPlanContext`,
@@ -24,6 +25,10 @@ pub struct JobSpec {
     /// `--param key=value` inputs.
     pub parameters: BTreeMap<String, String>,
     pub trigger: Trigger,
+    /// What this job may do beyond its scope (`--grant`), besides what its
+    /// plan's `[scope]` grants: see [`crate::scope`].
+    #[serde(default, skip_serializing_if = "Grant::is_empty")]
+    pub grant: Grant,
 }
 
 /// What started a job.
@@ -86,6 +91,8 @@ struct StoredSpec {
     webhook: Option<WebhookData>,
     #[serde(default)]
     alert: Option<Alert>,
+    #[serde(default)]
+    grant: Grant,
 }
 
 impl From<StoredSpec> for JobSpec {
@@ -107,6 +114,7 @@ impl From<StoredSpec> for JobSpec {
             direction: s.direction,
             parameters: s.parameters,
             trigger,
+            grant: s.grant,
         }
     }
 }

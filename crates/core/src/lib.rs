@@ -5,7 +5,7 @@
 //! webhook with its [`alert`]) creates a job ([`job`]) in the job store
 //! ([`store`]); a worker runs it as an instance of its module ([`module`]),
 //! every host call journaled ([`journal`]), against a Site Recovery fabric
-//! ([`fabric`]) and a recovery plan ([`plan`]).
+//! ([`fabric`]) and a recovery plan ([`plan`]), within the job's [`scope`].
 //!
 //! The ports, each an object-safe async trait whose docs say what every
 //! backend guarantees: [`fabric::Fabric`], [`store::JobStore`] (with the
@@ -20,6 +20,7 @@ pub mod lease;
 pub mod module;
 pub mod plan;
 pub mod private;
+pub mod scope;
 pub mod store;
 pub mod time;
 pub mod webhook;

@@ -106,6 +106,7 @@ impl Demo {
             trigger: Trigger::CommandLine {
                 user: "test".into(),
             },
+            grant: Default::default(),
         };
         let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
         let options = JobOptions {

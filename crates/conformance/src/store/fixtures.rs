@@ -63,6 +63,7 @@ pub(crate) fn spec(trigger: Trigger) -> JobSpec {
         direction: Direction::PrimaryToRecovery,
         parameters: BTreeMap::from([("region".to_string(), "northeurope".to_string())]),
         trigger,
+        grant: Default::default(),
     }
 }
 

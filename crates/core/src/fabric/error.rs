@@ -2,6 +2,7 @@
 //! the WIT `fabric-error`), so each names the problem and what to do about it.
 
 use super::types::{AllowedOperation, OperationKind, ProtectionState, TestFailoverState};
+use crate::scope::OutOfScope;
 
 /// Serialisable: a job's journal keeps the errors its runbook saw.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -49,6 +50,14 @@ pub enum FabricError {
 
     #[error("transient fabric error, retry later: {message}")]
     Transient { message: String },
+
+    /// Not the fabric's answer but the host's: the start is outside its
+    /// job's scope ([`crate::scope`]) and never reached the fabric. Kept
+    /// with the fabric's errors because a runbook sees it where it sees
+    /// theirs (as `not-allowed`), and the journal keeps it as the start's
+    /// reply.
+    #[error(transparent)]
+    OutOfScope(OutOfScope),
 }
 
 fn allowed_list(allowed: &[AllowedOperation]) -> String {

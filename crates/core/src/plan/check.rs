@@ -1,5 +1,5 @@
 //! Holding a plan against a fabric: every VM exists and replicates between the
-//! plan's regions.
+//! plan's regions, and every VM its `[scope]` grants exists.
 
 use super::file::{PlanError, RecoveryPlan};
 use crate::fabric::ProtectedItem;
@@ -27,6 +27,10 @@ pub fn check_against(plan: &RecoveryPlan, items: &[ProtectedItem]) -> Result<(),
             }
         }
     }
+    problems.extend(
+        plan.scope
+            .problems_against(items, "in the plan's `[scope] vms`"),
+    );
     if problems.is_empty() {
         Ok(())
     } else {

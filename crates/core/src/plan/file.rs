@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::scope::Grant;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryPlan {
@@ -13,6 +15,11 @@ pub struct RecoveryPlan {
     pub recovery_region: String,
     /// In boot order.
     pub groups: Vec<Group>,
+    /// What its jobs may do beyond their default scope (`[scope]`: VMs
+    /// outside the groups, operations beyond a job's failover type); see
+    /// [`crate::scope`].
+    #[serde(default, skip_serializing_if = "Grant::is_empty")]
+    pub scope: Grant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +78,7 @@ pub enum PlanError {
         path: String,
         source: std::io::Error,
     },
-    #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists; see `drbook fabric init --demo` for an example.")]
+    #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists, and an optional `[scope]` with `vms` and `operations` its jobs may also operate on; see `drbook fabric init --demo` for an example.")]
     Parse { path: String, message: String },
     #[error("plan `{plan}` is invalid:\n{}", bullet(problems))]
     Invalid { plan: String, problems: Vec<String> },

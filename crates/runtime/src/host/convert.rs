@@ -140,7 +140,9 @@ impl From<FabricError> for sr::FabricError {
     fn from(e: FabricError) -> Self {
         let message = e.to_string();
         match e {
-            FabricError::NotAllowed { .. } => sr::FabricError::NotAllowed(message),
+            FabricError::NotAllowed { .. } | FabricError::OutOfScope(_) => {
+                sr::FabricError::NotAllowed(message)
+            }
             FabricError::Busy { .. } => sr::FabricError::Busy(message),
             FabricError::ItemNotFound { .. }
             | FabricError::OperationNotFound { .. }

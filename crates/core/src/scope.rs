@@ -1,0 +1,411 @@
+//! A job's scope: what it may change on its fabric. By default a job starts
+//! operations only on the VMs of its plan, and only the operations its
+//! failover type implies ([`implied`]): a test job never touches production,
+//! a planned failover job never runs an unplanned one. Reads are free.
+//!
+//! A [`Grant`] widens it, explicitly and on the record: in the plan file
+//! (`[scope]`, kept in every job's spec with the plan) or on one job
+//! (`drbook run --grant`, `drbook webhook create --grant`: the job spec's
+//! `grant`). The host checks every start against the scope ([`check`])
+//! before the start is journaled or reaches the fabric; a refusal is an
+//! [`OutOfScope`] naming the [`Rule`] and how to widen the scope.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fabric::{OperationKind, ProtectedItem};
+use crate::job::JobSpec;
+use crate::plan::FailoverType;
+
+/// A widening of a job's scope: VMs beyond its plan's, operations beyond
+/// its failover type's. As a plan file's `[scope]` table:
+///
+/// ```toml
+/// [scope]
+/// vms = ["jump-01"]                    # outside the groups, operated on too
+/// operations = ["unplanned-failover"]  # beyond what the job's type implies
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// VMs outside the plan's groups the job may start operations on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vms: Vec<String>,
+    /// Operations beyond those its failover type implies, by their
+    /// kebab-case names (`unplanned-failover`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "names")]
+    pub operations: Vec<OperationKind>,
+}
+
+/// A `--grant` that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("--grant `{given}`: {problem}; write --grant op=<operation> or --grant vm=<vm>")]
+pub struct GrantError {
+    pub given: String,
+    pub problem: String,
+}
+
+impl Grant {
+    pub fn is_empty(&self) -> bool {
+        self.vms.is_empty() && self.operations.is_empty()
+    }
+
+    /// Reads `--grant` flags: each `op=<operation>` or `vm=<vm>`.
+    pub fn parse_flags(flags: &[String]) -> Result<Grant, GrantError> {
+        let mut grant = Grant::default();
+        for flag in flags {
+            let error = |problem: String| GrantError {
+                given: flag.clone(),
+                problem,
+            };
+            let Some((key, value)) = flag.split_once('=') else {
+                return Err(error("it has no `=`".into()));
+            };
+            let value = value.trim();
+            match key.trim() {
+                "op" => {
+                    let kind = operation(value).ok_or_else(|| error(unknown_operation(value)))?;
+                    if !grant.operations.contains(&kind) {
+                        grant.operations.push(kind);
+                    }
+                }
+                "vm" if value.is_empty() => return Err(error("the VM name is empty".into())),
+                "vm" => {
+                    if !grant.vms.iter().any(|vm| vm.eq_ignore_ascii_case(value)) {
+                        grant.vms.push(value.to_string());
+                    }
+                }
+                other => return Err(error(format!("`{other}` is neither `op` nor `vm`"))),
+            }
+        }
+        Ok(grant)
+    }
+
+    /// What it names that the fabric does not hold: one line per VM.
+    pub fn problems_against(&self, items: &[ProtectedItem], origin: &str) -> Vec<String> {
+        self.vms
+            .iter()
+            .filter(|vm| !items.iter().any(|item| item.name.eq_ignore_ascii_case(vm)))
+            .map(|vm| {
+                format!(
+                    "VM `{vm}` ({origin}) is not a protected item of this fabric; `drbook fabric show` lists them"
+                )
+            })
+            .collect()
+    }
+
+    fn names_vm(&self, vm: &str) -> bool {
+        self.vms.iter().any(|v| v.eq_ignore_ascii_case(vm))
+    }
+}
+
+/// The rule a start broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// A job operates only on its plan's VMs.
+    PlanVms,
+    /// A job starts only the operations its failover type implies.
+    FailoverType,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::PlanVms => "plan-vms",
+            Rule::FailoverType => "failover-type",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A start outside its job's scope, refused before it reached the fabric.
+/// Journaled as the start's reply, so a replay gives the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[error("{message}")]
+pub struct OutOfScope {
+    pub vm: String,
+    pub operation: OperationKind,
+    pub rule: Rule,
+    /// What the runbook and the operator read: the rule and the fix.
+    pub message: String,
+}
+
+/// The operations a job of `failover_type` may start without a grant. A
+/// test job: the drill and its cleanup, nothing that touches production. A
+/// planned or unplanned job: its own kind of failover, and what follows a
+/// failover in the cycle (cancel it, commit it, reprotect); the unplanned
+/// one may also pick another recovery point, which only it restored from.
+/// Commit and reprotect jobs (`commit-plan`, `reprotect-plan`) are planned
+/// unless started with another type.
+pub fn implied(failover_type: FailoverType) -> &'static [OperationKind] {
+    use OperationKind as K;
+    match failover_type {
+        FailoverType::Test => &[K::TestFailover, K::TestFailoverCleanup],
+        FailoverType::Planned => &[
+            K::PlannedFailover,
+            K::CancelFailover,
+            K::Commit,
+            K::Reprotect,
+        ],
+        FailoverType::Unplanned => &[
+            K::UnplannedFailover,
+            K::ChangeRecoveryPoint,
+            K::CancelFailover,
+            K::Commit,
+            K::Reprotect,
+        ],
+    }
+}
+
+/// Whether the job of `spec` may start `operation` on `vm`: a VM of its plan
+/// (by name, case-insensitively, as the fabric names items) or granted, and
+/// an operation its type implies or granted, by the plan's `[scope]` or the
+/// job's own grant. The VM is checked first.
+pub fn check(spec: &JobSpec, vm: &str, operation: OperationKind) -> Result<(), OutOfScope> {
+    let plan = &spec.plan;
+    let grants = [&plan.scope, &spec.grant];
+    let refuse = |rule: Rule, why: String, fix: String| {
+        OutOfScope {
+        vm: vm.to_string(),
+        operation,
+        rule,
+        message: format!(
+            "{operation} on `{vm}` is outside this job's scope: {why} (rule `{rule}`); to allow it, {fix}"
+        ),
+    }
+    };
+    if plan.group_of(vm).is_none() && !grants.iter().any(|g| g.names_vm(vm)) {
+        return Err(refuse(
+            Rule::PlanVms,
+            format!(
+                "`{vm}` is not in plan `{}`, and a job operates only on its plan's VMs",
+                plan.name
+            ),
+            format!("add it to the plan's `[scope] vms` or start the job with `--grant vm={vm}`"),
+        ));
+    }
+    let implied = implied(spec.failover_type);
+    if !implied.contains(&operation) && !grants.iter().any(|g| g.operations.contains(&operation)) {
+        return Err(refuse(
+            Rule::FailoverType,
+            format!(
+                "a {} job starts only {}",
+                type_name(spec.failover_type),
+                list(implied)
+            ),
+            format!(
+                "add it to the plan's `[scope] operations` or start the job with `--grant op={operation}`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn type_name(failover_type: FailoverType) -> &'static str {
+    match failover_type {
+        FailoverType::Test => "test",
+        FailoverType::Planned => "planned",
+        FailoverType::Unplanned => "unplanned",
+    }
+}
+
+/// `a, b and c`.
+fn list(kinds: &[OperationKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|k| k.cli_name()).collect();
+    match names.split_last() {
+        None => "nothing".to_string(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// An operation by its kebab-case name.
+fn operation(name: &str) -> Option<OperationKind> {
+    OperationKind::ALL
+        .into_iter()
+        .find(|kind| kind.cli_name().eq_ignore_ascii_case(name))
+}
+
+fn unknown_operation(name: &str) -> String {
+    let names: Vec<&str> = OperationKind::ALL.iter().map(|k| k.cli_name()).collect();
+    format!("`{name}` is not an operation; one of {}", names.join(", "))
+}
+
+/// Operations as their kebab-case names, in plan files and job specs alike.
+mod names {
+    use super::{operation, unknown_operation, OperationKind};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kinds: &[OperationKind], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(kinds.iter().map(|k| k.cli_name()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OperationKind>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|name| {
+                operation(name).ok_or_else(|| serde::de::Error::custom(unknown_operation(name)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::{Direction, FabricError};
+    use crate::job::Trigger;
+    use crate::plan::RecoveryPlan;
+    use OperationKind as K;
+
+    const PLAN: &str = r#"
+name = "app"
+primary_region = "eastus"
+recovery_region = "westus"
+[[groups]]
+name = "db"
+vms = ["sql-01"]
+"#;
+
+    fn spec(failover_type: FailoverType, plan: &str, grant: Grant) -> JobSpec {
+        JobSpec {
+            job_id: "job-1".into(),
+            plan: RecoveryPlan::parse(plan, "test.toml").unwrap(),
+            failover_type,
+            direction: Direction::PrimaryToRecovery,
+            parameters: Default::default(),
+            trigger: Trigger::CommandLine { user: "t".into() },
+            grant,
+        }
+    }
+
+    fn allowed(spec: &JobSpec, vm: &str) -> Vec<OperationKind> {
+        K::ALL
+            .into_iter()
+            .filter(|kind| check(spec, vm, *kind).is_ok())
+            .collect()
+    }
+
+    #[test]
+    fn each_failover_type_implies_its_own_operations_only() {
+        let test = spec(FailoverType::Test, PLAN, Grant::default());
+        assert_eq!(
+            allowed(&test, "sql-01"),
+            [K::TestFailover, K::TestFailoverCleanup]
+        );
+        let planned = spec(FailoverType::Planned, PLAN, Grant::default());
+        assert_eq!(
+            allowed(&planned, "SQL-01"),
+            [
+                K::PlannedFailover,
+                K::Commit,
+                K::CancelFailover,
+                K::Reprotect
+            ],
+            "names compare as the fabric compares them"
+        );
+        let unplanned = spec(FailoverType::Unplanned, PLAN, Grant::default());
+        assert_eq!(
+            allowed(&unplanned, "sql-01"),
+            [
+                K::UnplannedFailover,
+                K::Commit,
+                K::CancelFailover,
+                K::ChangeRecoveryPoint,
+                K::Reprotect
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_rule_and_the_fix() {
+        let test = spec(FailoverType::Test, PLAN, Grant::default());
+        let err = check(&test, "sql-01", K::UnplannedFailover).unwrap_err();
+        assert_eq!(err.rule, Rule::FailoverType);
+        assert_eq!(
+            err.to_string(),
+            "unplanned-failover on `sql-01` is outside this job's scope: a test job starts only \
+             test-failover and test-failover-cleanup (rule `failover-type`); to allow it, add it to \
+             the plan's `[scope] operations` or start the job with `--grant op=unplanned-failover`"
+        );
+        // A VM outside the plan is refused first, whatever the operation.
+        let err = check(&test, "web-09", K::UnplannedFailover).unwrap_err();
+        assert_eq!((err.rule, err.vm.as_str()), (Rule::PlanVms, "web-09"));
+        assert!(
+            err.message.contains("`web-09` is not in plan `app`")
+                && err.message.contains("`--grant vm=web-09`"),
+            "{err}"
+        );
+        assert!(allowed(&test, "web-09").is_empty());
+
+        // Journaled as the start's reply, and read back the same.
+        let reply: Result<String, FabricError> = Err(FabricError::OutOfScope(err));
+        let stored = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Result<String, FabricError>>(&stored).unwrap(),
+            reply
+        );
+    }
+
+    #[test]
+    fn a_grant_in_the_plan_or_on_the_job_widens_the_scope() {
+        let scoped =
+            format!("{PLAN}\n[scope]\nvms = [\"web-09\"]\noperations = [\"unplanned-failover\"]\n");
+        let by_plan = spec(FailoverType::Planned, &scoped, Grant::default());
+        assert!(check(&by_plan, "Web-09", K::PlannedFailover).is_ok());
+        assert!(check(&by_plan, "sql-01", K::UnplannedFailover).is_ok());
+        assert!(check(&by_plan, "web-10", K::PlannedFailover).is_err());
+        assert!(check(&by_plan, "sql-01", K::TestFailover).is_err());
+
+        let flags = ["op=test-failover".to_string(), "vm=web-10".to_string()];
+        let grant = Grant::parse_flags(&flags).unwrap();
+        let by_job = spec(FailoverType::Planned, PLAN, grant);
+        assert!(check(&by_job, "web-10", K::TestFailover).is_ok());
+        assert!(check(&by_job, "web-09", K::PlannedFailover).is_err());
+    }
+
+    #[test]
+    fn grants_are_read_strictly() {
+        let bad = |flag: &str| {
+            Grant::parse_flags(&[flag.to_string()])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("op").contains("has no `=`"), "{}", bad("op"));
+        assert!(
+            bad("op=failover").contains("`failover` is not an operation; one of planned-failover"),
+            "{}",
+            bad("op=failover")
+        );
+        assert!(bad("vm=").contains("the VM name is empty"));
+        assert!(bad("host=x").contains("`host` is neither `op` nor `vm`"));
+        let err = RecoveryPlan::parse(
+            &format!("{PLAN}\n[scope]\noperations = [\"delete-everything\"]\n"),
+            "x.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`delete-everything` is not an operation"),
+            "{err}"
+        );
+        let err = RecoveryPlan::parse(&format!("{PLAN}\n[scope]\nvm = [\"a\"]\n"), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `vm`"), "{err}");
+    }
+
+    #[test]
+    fn a_grant_is_stored_with_its_operations_by_name() {
+        let grant = Grant::parse_flags(&["op=Commit".into(), "op=commit".into()]).unwrap();
+        let json = serde_json::to_value(&grant).unwrap();
+        assert_eq!(json, serde_json::json!({ "operations": ["commit"] }));
+        assert_eq!(serde_json::from_value::<Grant>(json).unwrap(), grant);
+    }
+}
