@@ -20,6 +20,8 @@
 //! - [`refusals`]: unknown VMs, operations and recovery points, failovers
 //!   against the replication.
 //! - [`find_operation_reattaches`]: an initiator finds its operation again.
+//! - [`refused_starts_are_recorded`]: a start refused before it reached the fabric
+//!   (a job's scope) is recorded for the audit trail and changes nothing.
 //! - [`busy_items`]: a busy item refuses everything, naming its operation.
 //!   Only a backend that can hold an operation in progress can show this
 //!   ([`Setup::holds_operations`]); on others it is skipped, and says so.
@@ -30,6 +32,7 @@
 //! which takes hours on a fabric that holds operations), regions going down,
 //! clocks, persistence and speed.
 
+mod audit;
 mod cycle;
 mod estate;
 mod reattach;
@@ -37,6 +40,7 @@ mod refusals;
 mod state_table;
 mod test_failover;
 
+pub use audit::refused_starts_are_recorded;
 pub use cycle::full_cycle;
 pub use estate::estate_reads_consistently;
 pub use reattach::find_operation_reattaches;
@@ -101,6 +105,7 @@ pub async fn run_all(setup: &dyn Setup) -> Vec<&'static str> {
     test_failover(setup).await;
     refusals(setup).await;
     find_operation_reattaches(setup).await;
+    refused_starts_are_recorded(setup).await;
     match busy_items(setup).await {
         Outcome::Ran => Vec::new(),
         Outcome::Skipped => vec!["busy_items"],

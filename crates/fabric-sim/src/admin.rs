@@ -4,6 +4,7 @@
 use super::estate::Estate;
 use super::faults::{Fault, Faults};
 use super::operations::{self, HistoryEntry};
+use super::refusals;
 use super::schema::{self, SchemaError};
 use super::simulator::{seed, Simulator, SimulatorError};
 use drbook_core::fabric::{FabricError, Health, OperationKind, OperationState};
@@ -45,13 +46,18 @@ impl Simulator {
         self.read(|conn, _| Ok(schema::faults(conn)?))
     }
 
-    /// Every operation ever started on this fabric, oldest first.
+    /// Every operation ever started on this fabric and every start refused
+    /// before it reached it (`Outcome::Refused`), oldest first.
     pub fn history(&self) -> Result<Vec<HistoryEntry>, FabricError> {
         self.read(|conn, _| {
-            operations::all(conn)?
+            let mut history = operations::all(conn)?
                 .iter()
-                .map(|op| Ok(op.history()?))
-                .collect()
+                .map(|op| op.history())
+                .collect::<Result<Vec<_>, _>>()?;
+            history.extend(refusals::history(conn)?);
+            // Stable: operations keep their order among equal times.
+            history.sort_by_key(|entry| entry.start_time);
+            Ok(history)
         })
     }
 

@@ -8,6 +8,7 @@
 use super::operations::{self, OpRow};
 use super::record::{ItemRecord, Running};
 use super::recovery_points::choose;
+use super::refusals;
 use super::schema;
 use super::simulator::{in_place, Simulator};
 use super::state_machine;
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use drbook_core::fabric::{
     Fabric, FabricError, OperationRequest, OperationState, OperationStatus, ProtectedItem,
-    RecoveryPointChoice,
+    RecoveryPointChoice, RefusedStart,
 };
 use std::time::Duration as StdDuration;
 
@@ -74,6 +75,12 @@ impl Fabric for Simulator {
     ) -> Result<Option<OperationStatus>, FabricError> {
         let (vm, initiator) = (vm.to_string(), initiator.to_string());
         self.blocking(move |sim| sim.find_operation_now(&vm, &initiator))
+            .await
+    }
+
+    async fn record_refusal(&self, refused: &RefusedStart) -> Result<(), FabricError> {
+        let refused = refused.clone();
+        self.blocking(move |sim| sim.write(|conn, now| Ok(refusals::insert(conn, &refused, now)?)))
             .await
     }
 

@@ -12,6 +12,8 @@
 //! - `record`: an item's stored state and its read model.
 //! - `recovery_points`: points derived from the replication's schedule.
 //! - `operations`: operation rows, which are also the audit trail.
+//! - `refusals`: starts drbook refused before they reached the fabric (a
+//!   job's scope), in the audit trail too.
 //! - `schema`: the SQLite schema, migrations and rows.
 //! - `faults`, `estate`, `demo`, `profile`, `clock`: the inputs (the
 //!   time scale is drbook-core's `TimeScale`).
@@ -26,6 +28,7 @@ mod operations;
 mod profile;
 mod record;
 mod recovery_points;
+mod refusals;
 mod schema;
 mod simulator;
 mod state_machine;
@@ -37,7 +40,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::{demo_estate, demo_plan_path, demo_plan_toml, DEMO_PLAN_NAME};
 pub use estate::{Estate, EstateError, EstateVm};
 pub use faults::{Fault, Faults};
-pub use operations::HistoryEntry;
+pub use operations::{HistoryEntry, Outcome};
 pub use profile::{Profile, Schedule};
 pub use schema::{SchemaError, SCHEMA_VERSION};
 pub use simulator::{Options, Simulator, SimulatorError, STORE_FILE};

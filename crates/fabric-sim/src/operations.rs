@@ -1,11 +1,13 @@
 //! Operation rows: every operation ever started, with its real start and end
 //! time. The table is both the source of progress (`Fabric::operation`) and
-//! the audit trail (`drbook fabric history`).
+//! the audit trail (`drbook fabric history`), with the starts refused before
+//! they reached the fabric (`refusals`).
 
 use super::record::progress;
 use super::schema::SchemaError;
 use chrono::{DateTime, Utc};
 use drbook_core::fabric::{OperationKind, OperationRequest, OperationState, OperationStatus};
+use drbook_core::scope::Rule;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,27 +41,63 @@ pub struct HistoryEntry {
     /// The request's options (direction, recovery point, network, ...).
     pub options: serde_json::Value,
     pub initiator: String,
-    pub outcome: OperationState,
+    pub outcome: Outcome,
+    /// Why it failed, or why it was refused.
     pub error: Option<String>,
+    /// The rule of a job's scope a refused start broke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
+}
+
+/// How an entry of the audit trail ended: as its operation did, or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    InProgress,
+    Succeeded,
+    Failed,
+    Canceled,
+    /// Refused by drbook's host before it reached the fabric: the start was
+    /// outside its job's scope. Nothing started.
+    Refused,
+}
+
+impl From<OperationState> for Outcome {
+    fn from(state: OperationState) -> Self {
+        match state {
+            OperationState::InProgress => Outcome::InProgress,
+            OperationState::Succeeded => Outcome::Succeeded,
+            OperationState::Failed => Outcome::Failed,
+            OperationState::Canceled => Outcome::Canceled,
+        }
+    }
+}
+
+/// A request's options, as the audit trail shows them: without its kind.
+pub(super) fn options(request: &OperationRequest) -> Result<serde_json::Value, SchemaError> {
+    let mut options = serde_json::to_value(request)?;
+    if let Some(map) = options.as_object_mut() {
+        map.remove("operation");
+    }
+    Ok(options)
 }
 
 /// Serialises a unit enum variant to its bare name (`"PlannedFailover"`).
-fn enum_text<T: Serialize>(value: &T) -> Result<String, SchemaError> {
+pub(super) fn enum_text<T: Serialize>(value: &T) -> Result<String, SchemaError> {
     Ok(match serde_json::to_value(value)? {
         serde_json::Value::String(text) => text,
         other => other.to_string(),
     })
 }
 
-fn enum_from_text<T: DeserializeOwned>(text: String) -> Result<T, SchemaError> {
+pub(super) fn enum_from_text<T: DeserializeOwned>(text: String) -> Result<T, SchemaError> {
     Ok(serde_json::from_value(serde_json::Value::String(text))?)
 }
 
-fn millis(time: DateTime<Utc>) -> i64 {
+pub(super) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
 
-fn time(ms: i64) -> DateTime<Utc> {
+pub(super) fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
@@ -241,20 +279,17 @@ impl OpRow {
     }
 
     pub fn history(&self) -> Result<HistoryEntry, SchemaError> {
-        let mut options = serde_json::to_value(&self.request)?;
-        if let Some(map) = options.as_object_mut() {
-            map.remove("operation");
-        }
         Ok(HistoryEntry {
             id: self.id.clone(),
             start_time: self.start,
             end_time: self.end,
             vm: self.vm.clone(),
             operation: self.request.kind(),
-            options,
+            options: options(&self.request)?,
             initiator: self.initiator.clone(),
-            outcome: self.state,
+            outcome: self.state.into(),
             error: self.error.clone(),
+            rule: None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The SQLite file behind the simulator (`<data-dir>/fabric.db`): schema and
 //! migrations, opening with the checks that keep a corrupt or newer store from
-//! being touched, and the rows of items, regions, faults and meta data.
+//! being touched, and the rows of items, regions, faults and meta data
+//! (operations are `operations`'s, refused starts `refusals`').
 //!
 //! Two processes may share the file: it runs in WAL mode with a busy timeout,
 //! and every write is one `BEGIN IMMEDIATE` transaction.
@@ -12,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE regions (name TEXT PRIMARY KEY COLLATE NOCASE);
     CREATE TABLE items (name TEXT PRIMARY KEY COLLATE NOCASE, record TEXT NOT NULL);
@@ -35,7 +37,20 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX operations_due ON operations (state, end_ms);
     CREATE INDEX operations_vm_kind ON operations (vm, kind);
-"];
+",
+    "
+    CREATE TABLE refusals (
+        seq INTEGER PRIMARY KEY,
+        initiator TEXT NOT NULL UNIQUE,
+        vm TEXT NOT NULL COLLATE NOCASE,
+        kind TEXT NOT NULL,
+        request TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+",
+];
 
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

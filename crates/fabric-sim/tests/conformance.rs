@@ -95,6 +95,11 @@ async fn find_operation_reattaches() {
 }
 
 #[tokio::test]
+async fn refused_starts_are_recorded() {
+    fabric::refused_starts_are_recorded(&Sim::instant()).await;
+}
+
+#[tokio::test]
 async fn busy_items() {
     assert_eq!(fabric::busy_items(&Sim::real_time()).await, Outcome::Ran);
 }

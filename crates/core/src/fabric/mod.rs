@@ -53,6 +53,21 @@ pub trait Fabric: Send + Sync {
         initiator: &str,
     ) -> Result<Option<OperationStatus>, FabricError>;
 
+    /// Records in the fabric's audit trail a start that drbook's host refused
+    /// before it reached the fabric: it was outside its job's scope
+    /// ([`crate::scope`]). What every backend must do:
+    ///
+    /// - keep it in the same audit trail as the operations it started (the
+    ///   simulator's history, Azure's own audit log), with who asked
+    ///   (`initiator`), the operation and its options, the VM, the rule and
+    ///   the reason, shown as refused: distinct from any operation, and never
+    ///   returned by `operation` or `find_operation`;
+    /// - change nothing else: no item, no operation, no fault;
+    /// - take a VM it does not hold (a refused start may name any name);
+    /// - keep one record per initiator: recording the same initiator again
+    ///   changes nothing (a resumed job may record its refusal again).
+    async fn record_refusal(&self, refused: &RefusedStart) -> Result<(), FabricError>;
+
     /// How long a poller should wait before asking about `status` again (ARM's
     /// `Retry-After`). Backends that know when an operation ends say so.
     fn poll_interval(&self, status: &OperationStatus) -> Duration;

@@ -259,6 +259,21 @@ impl OperationRequest {
     }
 }
 
+/// A start refused before it reached the fabric, for the fabric's audit
+/// trail ([`Fabric::record_refusal`](super::Fabric::record_refusal)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedStart {
+    pub vm: String,
+    pub request: OperationRequest,
+    /// Who asked, as [`Fabric::start`](super::Fabric::start) would have
+    /// been told.
+    pub initiator: String,
+    pub rule: crate::scope::Rule,
+    /// The refusal as the job saw it: the rule and the fix.
+    pub reason: String,
+}
+
 /// The kind of an operation, without its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OperationKind {

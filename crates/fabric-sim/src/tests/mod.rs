@@ -8,7 +8,9 @@
 //! - `faults`: each injected fault, and a region outage.
 //! - `bad_input`: refusals and bad stores leave the store unchanged.
 //! - `blocking`: a call that must wait does not hold the async thread.
+//! - `audit`: refused starts in the audit trail, apart from operations.
 
+mod audit;
 mod bad_input;
 mod blocking;
 mod cycle;
@@ -115,7 +117,7 @@ impl Fixture {
     pub fn dump(&self) -> String {
         let conn = self.sim.shared.conn.lock().expect("the connection");
         let mut out = String::new();
-        for table in ["meta", "regions", "items", "operations"] {
+        for table in ["meta", "regions", "items", "operations", "refusals"] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
                 .expect("a table");

@@ -129,7 +129,7 @@ async fn an_operation_in_flight_completes_by_the_clock_after_reopen() {
     assert_eq!(fx.sim.history().expect("history").len(), 1);
     assert_eq!(
         fx.sim.history().expect("history")[0].outcome,
-        OperationState::Succeeded
+        crate::Outcome::Succeeded
     );
 }
 

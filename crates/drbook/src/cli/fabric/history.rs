@@ -1,4 +1,6 @@
-//! `drbook fabric history`: the audit trail.
+//! `drbook fabric history`: the audit trail: every operation, and every start
+//! refused before it reached the fabric (outside its job's scope), shown
+//! `Refused` with its reason.
 
 use super::{Global, Outcome};
 use crate::cli::table;
