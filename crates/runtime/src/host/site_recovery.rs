@@ -4,6 +4,13 @@
 //! it twice. Every operation the runbook starts, and how it ends, is recorded
 //! in the job's tracker: the job's report comes from the host, not from the
 //! runbook.
+//!
+//! A start outside the job's scope (`drbook_core::scope`: its plan's VMs, its
+//! failover type's operations, and what a grant adds) is refused before its
+//! intent is journaled and before the fabric hears of it: `not-allowed`,
+//! naming the rule. The refusal is journaled as the start's reply (with a
+//! warning line in the job's streams), so a replay gives the same answer,
+//! and recorded in the fabric's audit trail (`Fabric::record_refusal`).
 
 use wasmtime::component::Resource;
 
@@ -16,10 +23,11 @@ use crate::limits::{caps, cut, human_bytes, TooManyOperations};
 use crate::state::{InstanceState, Live};
 use drbook_core::fabric::{
     Fabric, FabricError, OperationKind, OperationRequest, OperationStatus, ProtectedItem,
-    SourceSiteOperations,
+    RefusedStart, SourceSiteOperations,
 };
 use drbook_core::job::Wake;
-use drbook_core::journal::Call;
+use drbook_core::journal::{Call, Stream};
+use drbook_core::scope::{self, OutOfScope};
 
 /// The host's side of an `operation` resource.
 #[derive(Debug, Clone)]
@@ -67,7 +75,13 @@ impl InstanceState {
         };
         let replayed = self.journal.replaying();
         let reply: Result<String, FabricError> = match self.replay(&call)? {
-            Replay::Reply(reply) => reply,
+            Replay::Reply(reply) => {
+                if let Err(FabricError::OutOfScope(refusal)) = &reply {
+                    self.streams
+                        .remember(Stream::Warning, refusal.message.clone());
+                }
+                reply
+            }
             // The previous run wrote the intent and died before the reply:
             // the fabric knows whether the operation started.
             Replay::Intent(intent) => {
@@ -75,22 +89,42 @@ impl InstanceState {
                 let found = self.live.fabric.find_operation(&vm, &initiator).await;
                 let reply = match found {
                     Ok(Some(status)) => Ok(status.id),
-                    Ok(None) => self.live.fabric.start(&vm, &request, &initiator).await,
+                    // An intent a host without scopes wrote: checked now.
+                    Ok(None) => match scope::check(&self.spec, &vm, kind) {
+                        Ok(()) => self.live.fabric.start(&vm, &request, &initiator).await,
+                        Err(refusal) => {
+                            let line = self.refuse(&vm, &request, initiator, &refusal).await;
+                            self.streams.push(Stream::Warning, line);
+                            Err(FabricError::OutOfScope(refusal))
+                        }
+                    },
                     Err(e) => Err(e),
                 };
                 self.journal.complete(intent, &reply)?;
                 reply
             }
-            Replay::Live => {
-                let intent = self.journal.intent(call).await?;
-                let reply = self
-                    .live
-                    .fabric
-                    .start(&vm, &request, &self.initiator(intent.seq()))
-                    .await;
-                self.journal.complete(intent, &reply)?;
-                reply
-            }
+            // Outside the job's scope: refused before the intent, so the
+            // fabric never hears of it but for its audit trail.
+            Replay::Live => match scope::check(&self.spec, &vm, kind) {
+                Err(refusal) => {
+                    let initiator = self.initiator(self.journal.position());
+                    let line = self.refuse(&vm, &request, initiator, &refusal).await;
+                    let record = self.streams.record(Stream::Warning, line);
+                    let reply = Err(FabricError::OutOfScope(refusal));
+                    self.journal.record(call, &reply, record.as_ref())?;
+                    reply
+                }
+                Ok(()) => {
+                    let intent = self.journal.intent(call).await?;
+                    let reply = self
+                        .live
+                        .fabric
+                        .start(&vm, &request, &self.initiator(intent.seq()))
+                        .await;
+                    self.journal.complete(intent, &reply)?;
+                    reply
+                }
+            },
         };
         let id = match reply {
             Ok(id) => id,
@@ -119,6 +153,42 @@ impl InstanceState {
             });
         }
         Ok(Ok(self.table.push(OperationHandle { id, vm })?))
+    }
+
+    /// Records a start outside the job's scope in the fabric's audit trail,
+    /// and logs it; returns the line for the job's warning stream. A fabric
+    /// that cannot take the record does not change the refusal: the line
+    /// says so. (`&mut self`: the future must be `Send`, and the instance's
+    /// state is not `Sync`.)
+    async fn refuse(
+        &mut self,
+        vm: &str,
+        request: &OperationRequest,
+        initiator: String,
+        refusal: &OutOfScope,
+    ) -> String {
+        tracing::warn!(
+            job = %self.spec.job_id,
+            vm,
+            operation = %refusal.operation,
+            rule = %refusal.rule,
+            %initiator,
+            "start refused: outside the job's scope"
+        );
+        let refused = RefusedStart {
+            vm: vm.to_string(),
+            request: request.clone(),
+            initiator,
+            rule: refusal.rule,
+            reason: refusal.message.clone(),
+        };
+        match self.live.fabric.record_refusal(&refused).await {
+            Ok(()) => refusal.message.clone(),
+            Err(e) => format!(
+                "{} (the fabric's audit trail did not take this refusal: {e})",
+                refusal.message
+            ),
+        }
     }
 
     /// Who started an operation, for the fabric's audit trail: the job and
