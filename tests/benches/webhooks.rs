@@ -175,6 +175,7 @@ fn main() {
         failover_type: FailoverType::Test,
         direction: Direction::PrimaryToRecovery,
         parameters: Default::default(),
+        grant: Default::default(),
     };
 
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -210,7 +211,7 @@ fn main() {
             event_status: vec![],
             target_in_plan: false,
         },
-        action: RuleAction::Run(target.clone()),
+        action: RuleAction::Run(Box::new(target.clone())),
         on_busy: OnBusy::Queue,
     };
     let alerts_path = create("bench-alerts", Some(vec![queue]));

@@ -117,7 +117,9 @@ pub struct RuleMatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RuleAction {
     Ignore,
-    Run(RunTarget),
+    /// Boxed: a run (its plan, grants, parameters) is far larger than
+    /// `Ignore`.
+    Run(Box<RunTarget>),
 }
 
 /// A runbook named by a rule: its file name, digest and bytes.
@@ -200,7 +202,7 @@ impl RulesFile {
                     }
                     run.parameters.insert(key.clone(), value.clone());
                 }
-                RuleAction::Run(run)
+                RuleAction::Run(Box::new(run))
             };
             rules.push(Rule {
                 name: raw.name.clone(),
@@ -318,6 +320,7 @@ mod tests {
             failover_type: FailoverType::Unplanned,
             direction: Direction::PrimaryToRecovery,
             parameters: BTreeMap::new(),
+            grant: Default::default(),
         };
         let (rules, _) = RulesFile::load(&path)?.resolve(&run, |_| unreachable!())?;
         Ok(rules)

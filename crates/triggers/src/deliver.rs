@@ -219,6 +219,9 @@ impl Intake {
                     request: data.clone(),
                     alert: alert.clone(),
                 },
+                // The same scope as any job: the rule's plan (its `[scope]`)
+                // and type, widened only by the webhook's own grant.
+                grant: target.grant.clone(),
             };
             jobs.push((target, spec));
         }

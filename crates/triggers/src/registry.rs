@@ -15,6 +15,7 @@ use super::auth;
 use super::refusal::Refusal;
 use drbook_core::fabric::Direction;
 use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::scope::Grant;
 use drbook_core::store::{JobStore, NewWebhookRow, StoreError};
 use drbook_core::webhook::{AlertRecord, StoredWebhook, WebhookModule};
 
@@ -31,6 +32,10 @@ pub struct RunTarget {
     pub direction: Direction,
     /// Fixed parameters: a caller cannot replace them.
     pub parameters: BTreeMap<String, String>,
+    /// What its jobs may do beyond their scope (`webhook create --grant`),
+    /// recorded in each job's spec; see `drbook_core::scope`.
+    #[serde(default, skip_serializing_if = "Grant::is_empty")]
+    pub grant: Grant,
 }
 
 /// What the `target` column holds.

@@ -164,6 +164,7 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            grant: Default::default(),
         };
         (
             target,

@@ -4,7 +4,9 @@
 //! `drbook worker` finishes it. One job at a time changes a plan: while a
 //! job of the plan has not ended, `run` refuses (exit 2, naming it), or with
 //! `--queue` creates the job behind it (and, without `--detach`, waits here
-//! for its turn).
+//! for its turn). A job starts operations only within its scope (its plan's
+//! VMs, its type's operations; `drbook_core::scope`); `--grant` widens it,
+//! recorded in the job's spec.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -13,10 +15,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
-use drbook_core::fabric::Direction;
+use drbook_core::fabric::{Direction, ProtectedItem};
 use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
 use drbook_core::module::{Files, ModuleSource};
 use drbook_core::plan::{check_against, FailoverType, RecoveryPlan};
+use drbook_core::scope::Grant;
 use drbook_core::store::OnBusy;
 
 #[derive(Args)]
@@ -52,6 +55,24 @@ pub struct JobArgs {
     /// An input of the job, `key=value`; repeat for more.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Widens the job's scope, on its record: `op=<operation>` lets it start
+    /// an operation its type does not imply (a test job starts only test
+    /// failovers and their cleanup), `vm=<vm>` operate on a VM outside its
+    /// plan; repeat for more.
+    #[arg(long = "grant", value_name = "op=OPERATION|vm=VM")]
+    pub grants: Vec<String>,
+}
+
+impl JobArgs {
+    /// The `--grant`s, checked against the fabric's items.
+    pub fn grant(&self, items: &[ProtectedItem]) -> anyhow::Result<Grant> {
+        let grant = Grant::parse_flags(&self.grants).map_err(|e| InputError::new(e.to_string()))?;
+        let problems = grant.problems_against(items, "in --grant");
+        if !problems.is_empty() {
+            return Err(InputError::new(problems.join("\n")).into());
+        }
+        Ok(grant)
+    }
 }
 
 /// `--type`: one of [`FailoverType::NAMES`], listed in `--help`.
@@ -103,6 +124,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         .await
         .context("reading the fabric")?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
+    let grant = args.job.grant(&items)?;
 
     let spec = JobSpec {
         job_id: new_id(),
@@ -111,6 +133,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         direction: args.job.direction.into(),
         parameters,
         trigger: Trigger::CommandLine { user: super::who() },
+        grant,
     };
     let job = NewJob {
         digest: &module.digest,

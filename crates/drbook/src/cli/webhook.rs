@@ -51,8 +51,8 @@ struct CreateArgs {
     /// The runbook a delivery runs (stored in the job store now).
     #[arg(long)]
     runbook: PathBuf,
-    /// The plan (read now), type, direction and inputs of its jobs; the
-    /// inputs are fixed: callers cannot change them.
+    /// The plan (read now), type, direction, inputs and grants of its jobs;
+    /// the inputs are fixed: callers cannot change them.
     #[command(flatten)]
     job: super::run::JobArgs,
     /// How long the webhook lives: e.g. `365d`, `12h`.
@@ -144,6 +144,7 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
     let fabric = super::open_fabric(global)?;
     let items = fabric.list_items().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
+    let grant = args.job.grant(&items)?;
 
     let run = RunTarget {
         runbook,
@@ -152,6 +153,7 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
         failover_type: args.job.failover_type,
         direction: args.job.direction.into(),
         parameters,
+        grant,
     };
     let mut modules = vec![(digest, bytes)];
     let rules = match &args.rules {
