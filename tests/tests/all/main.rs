@@ -11,6 +11,7 @@ mod health_events;
 mod hostile;
 mod jobs_cli;
 mod runbooks;
+mod scope;
 mod support;
 mod webhooks;
 
@@ -24,6 +25,7 @@ mod tested {
     pub(crate) use crate::runbooks::failover_plan_fails_every_vm_over_once_group_by_group as failover_plan;
     pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as failback_plan;
     pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as reprotect_plan;
+    pub(crate) use crate::scope::a_test_job_cannot_fail_production_over_nor_touch_vms_outside_its_plan as overreach;
     pub(crate) use crate::webhooks::the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold as probe;
 }
 
