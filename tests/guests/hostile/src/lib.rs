@@ -135,15 +135,11 @@ fn run(ctx: &Context) -> Result<String> {
                 .collect::<Vec<_>>()
                 .join("\n"))
         }
-        // One operation, waited on `copies` times at once.
+        // One operation (a planned failover: within a planned job's
+        // scope), waited on `copies` times at once.
         "wait-all" => {
             let vm = &ctx.groups()[0].vms[0];
-            let op = fabric::test_failover(
-                vm,
-                Direction::PrimaryToRecovery,
-                "vnet-test",
-                &fabric::RecoveryPointChoice::Latest,
-            )?;
+            let op = fabric::planned_failover(vm, ctx.direction())?;
             let copies = number(ctx, "copies", "5000")? as usize;
             let statuses = fabric::wait_all(&vec![&op; copies]);
             Ok(format!("{} statuses", statuses.len()))
