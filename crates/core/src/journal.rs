@@ -44,6 +44,33 @@ pub enum Call {
     Approval {
         prompt: String,
     },
+    // What WASI hands a runbook (std's clocks, randomness and sleeps): the
+    // live run's values, so that a replay hands it the same.
+    /// `wasi:clocks/wall-clock.now`; the reply is nanoseconds since the epoch.
+    WallClock,
+    /// `wasi:clocks/monotonic-clock.now`; the reply is nanoseconds on the
+    /// job's monotonic clock (since its first start).
+    MonotonicClock,
+    /// `monotonic-clock.subscribe-duration`: a timer of `nanos` from now;
+    /// the reply is the time now, on the job's monotonic clock.
+    Timer {
+        nanos: u64,
+    },
+    /// `wasi:io/poll.poll` (and `pollable.block`, a poll of one): for each
+    /// pollable, when its timer ends, or none for another pollable (a
+    /// stream); the reply is the indices of those ready.
+    Poll {
+        until: Vec<Option<u64>>,
+    },
+    /// `pollable.ready`, which does not wait; the reply is whether it was.
+    Ready {
+        until: Option<u64>,
+    },
+    /// `wasi:random` (secure and insecure bytes and numbers, and the
+    /// insecure seed): `len` random bytes, the reply in hex.
+    Random {
+        len: u64,
+    },
 }
 
 impl Call {

@@ -7,18 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use drbook_core::job::{JobSpec, JobStatus, Wake};
 use drbook_core::journal::{Record, Stream};
-use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
-use wasmtime_wasi::{Deterministic, WasiCtxBuilder};
+use wasmtime_wasi::WasiCtxBuilder;
 
 use super::component::Runbook;
 use super::engine::Runtime;
 use super::events::Observer;
-use super::host::NoJobStore;
+use super::host::{JobClock, NoJobStore};
 use super::journal::{CorruptEntry, Divergence, Journal};
 use super::limits::{
     caps, cut, cut_list, Deadline, DeadlineExceeded, JournalLimitExceeded, Limits,
@@ -145,6 +145,7 @@ impl Runtime {
             deadline,
             unload_after: options.unload_after,
             stop: options.stop.clone(),
+            clock: JobClock::new(started),
         };
         let mut store = self.new_store(spec, live, &options, &streams, (&stdout, &stderr), journal);
 
@@ -211,8 +212,9 @@ impl Runtime {
 
     /// A store granting nothing but drbook's interfaces: no preopened
     /// directories, no sockets, no environment, no arguments; stdout and
-    /// stderr go to the job's streams; clocks and randomness come from the
-    /// journal, so that a replay is exact.
+    /// stderr go to the job's streams; WASI's clocks, randomness and waits
+    /// are drbook's (`host::wasi`): journaled, so that a replay is exact, and
+    /// bounded by the deadline.
     fn new_store(
         &self,
         spec: JobSpec,
@@ -222,19 +224,12 @@ impl Runtime {
         stdio: (&Pipe, &Pipe),
         journal: Journal,
     ) -> Store<InstanceState> {
-        let seed = Sha256::digest(spec.job_id.as_bytes()).to_vec();
-        let clock = journal.clock();
         let wasi = WasiCtxBuilder::new()
             .stdout(stdio.0.clone())
             .stderr(stdio.1.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .wall_clock(clock.clone())
-            .monotonic_clock(clock)
-            .secure_random(Deterministic::new(seed.clone()))
-            .insecure_random(Deterministic::new(seed))
-            .insecure_random_seed(0)
             .build();
         let (deadline, stop) = (live.deadline, live.stop.clone());
         let state = InstanceState {
@@ -247,6 +242,7 @@ impl Runtime {
             limiter: MemoryLimiter::new(options.limits.memory_bytes),
             table: ResourceTable::new(),
             wasi,
+            timers: HashMap::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -16,9 +16,11 @@
 //! whether the operation was started (by its initiator, which names the job
 //! and the call) instead of starting it twice.
 //!
-//! What the runbook could learn from WASI (clocks, randomness) is derived from
-//! the journal too: clocks show the time of the latest entry, randomness is
-//! seeded by the job id. A replay is therefore exact.
+//! What the runbook learns from WASI (its clocks, randomness, and which of
+//! the pollables it waits on are ready) is journaled too, one entry per
+//! call, like a WIT host call: a live run hands it live values (the time
+//! now, the operating system's randomness), and a replay hands it the same
+//! ones. A replay is therefore exact.
 //!
 //! A journal is bounded (`Limits::journal_entries` and `journal_bytes`, over
 //! the whole job): a call that would pass a bound fails the job, before it
@@ -29,9 +31,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use std::iter::Peekable;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use drbook_core::journal::{Call, Entry, Record};
 use drbook_core::store::{RunLog, StoreError};
@@ -97,8 +97,6 @@ pub struct Journal {
     /// Where new entries go: the run's log in the job store, or nowhere (a
     /// run that does not need to survive its process, e.g. a benchmark).
     sink: Option<Arc<dyn RunLog>>,
-    /// The time of the latest entry, read by the WASI clocks.
-    logical_now: Arc<AtomicI64>,
     /// `Limits::journal_entries` and `Limits::journal_bytes`.
     max_entries: usize,
     max_bytes: usize,
@@ -111,13 +109,11 @@ impl Journal {
     /// A journal that replays `entries` and then appends to `sink`, within
     /// the default limits (a job's own come with [`Journal::limit`]).
     pub fn new(entries: Vec<Entry>, sink: Option<Arc<dyn RunLog>>) -> Self {
-        let start = entries.first().map(|e| e.at).unwrap_or_else(now_ms);
         let limits = Limits::default();
         Journal {
             replay: entries.into_iter().peekable(),
             next: 0,
             sink,
-            logical_now: Arc::new(AtomicI64::new(start)),
             max_entries: limits.journal_entries,
             max_bytes: limits.journal_bytes,
             bytes: 0,
@@ -148,10 +144,6 @@ impl Journal {
         self.sink.as_ref()
     }
 
-    pub(crate) fn clock(&self) -> LogicalClock {
-        LogicalClock(self.logical_now.clone())
-    }
-
     /// Matches `call` against the journal.
     pub fn replay<R: DeserializeOwned>(&mut self, call: &Call) -> wasmtime::Result<Replay<R>> {
         let Some(entry) = self.replay.next_if(|entry| &entry.call == call) else {
@@ -172,7 +164,6 @@ impl Journal {
         let seq = self.next;
         self.next += 1;
         self.bytes += entry_bytes(&entry.call, entry.reply.as_ref());
-        self.logical_now.store(entry.at, Ordering::Relaxed);
         match entry.reply {
             Some(value) => {
                 let reply = serde_json::from_value(value).map_err(|e| CorruptEntry {
@@ -201,7 +192,7 @@ impl Journal {
             at: now_ms(),
         };
         self.persist(seq, &entry, stream)?;
-        self.advance(entry.at);
+        self.next += 1;
         Ok(())
     }
 
@@ -223,7 +214,7 @@ impl Journal {
             Some(spool) => spool.append(seq, &entry, None)?,
             None => {}
         }
-        self.advance(entry.at);
+        self.next += 1;
         Ok(Intent { seq, entry })
     }
 
@@ -242,29 +233,30 @@ impl Journal {
     /// The position of a new entry for `call`, unless it would pass the
     /// journal's limits; counts its bytes.
     fn admit(&mut self, call: &Call, reply: Option<&Value>) -> wasmtime::Result<usize> {
-        if self.next >= self.max_entries {
-            return Err(JournalLimitExceeded::Entries {
-                limit: self.max_entries,
-            }
-            .into());
-        }
-        let bytes = self.bytes + entry_bytes(call, reply);
-        if bytes > self.max_bytes {
-            return Err(JournalLimitExceeded::Bytes {
-                limit: self.max_bytes,
-                used: self.bytes,
-                call: bytes - self.bytes,
-            }
-            .into());
-        }
-        self.bytes = bytes;
+        let bytes = entry_bytes(call, reply);
+        self.room_for(bytes)?;
+        self.bytes += bytes;
         Ok(self.next)
     }
 
-    /// Moves past a new entry written at `at`.
-    fn advance(&mut self, at: i64) {
-        self.logical_now.store(at, Ordering::Relaxed);
-        self.next += 1;
+    /// Fails as [`Journal::record`] would if a new entry of `bytes` (as
+    /// [`entry_bytes`] counts them) would pass the journal's limits: for a
+    /// reply whose size is known before it is made, and too large to make
+    /// in vain (random bytes of the runbook's length).
+    pub(crate) fn room_for(&self, bytes: usize) -> Result<(), JournalLimitExceeded> {
+        if self.next >= self.max_entries {
+            return Err(JournalLimitExceeded::Entries {
+                limit: self.max_entries,
+            });
+        }
+        if self.bytes.saturating_add(bytes) > self.max_bytes {
+            return Err(JournalLimitExceeded::Bytes {
+                limit: self.max_bytes,
+                used: self.bytes,
+                call: bytes,
+            });
+        }
+        Ok(())
     }
 
     fn persist(
@@ -284,11 +276,18 @@ impl Journal {
 /// JSON, and a little for the rest. Counted without serialising it: a
 /// call's strings are a few lengths, and a reply that is large cost more to
 /// make than to count.
-fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
-    /// The call's name, its time and the JSON around them.
-    const FRAME: usize = 48;
+pub(crate) fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
     let strings = match call {
-        Call::ListItems | Call::Now | Call::Sleep { .. } => 0,
+        Call::ListItems
+        | Call::Now
+        | Call::Sleep { .. }
+        | Call::WallClock
+        | Call::MonotonicClock
+        | Call::Timer { .. }
+        | Call::Ready { .. }
+        | Call::Random { .. } => 0,
+        // A number (or `null`) and a comma each.
+        Call::Poll { until } => until.len() * (NUMBER + 1),
         Call::GetItem { vm } => vm.len(),
         Call::Attach { id } | Call::Status { id } => id.len(),
         Call::Wait { ids } => ids.iter().map(|id| id.len() + 3).sum(),
@@ -301,12 +300,18 @@ fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
     FRAME + strings + reply.map_or(0, value_bytes)
 }
 
+/// What an entry takes besides its strings and its reply: the call's name,
+/// its time, a number or two, and the JSON around them.
+pub(crate) const FRAME: usize = 48;
+
+/// At most 20 digits and a sign.
+const NUMBER: usize = 21;
+
 /// The length of `value` in JSON, without escapes, counted as it is walked.
 fn value_bytes(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(_) => 5,
-        // At most 20 digits and a sign.
-        Value::Number(_) => 21,
+        Value::Number(_) => NUMBER,
         Value::String(s) => s.len() + 2,
         Value::Array(items) => 2 + items.iter().map(|v| value_bytes(v) + 1).sum::<usize>(),
         Value::Object(fields) => {
@@ -355,27 +360,4 @@ fn describe(call: &Call) -> String {
 
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// The WASI clocks of a journaled job: the time of its latest journal entry,
-/// so that a replay sees the times the first run saw.
-#[derive(Clone)]
-pub(crate) struct LogicalClock(Arc<AtomicI64>);
-
-impl wasmtime_wasi::HostWallClock for LogicalClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_millis(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::from_millis(self.0.load(Ordering::Relaxed).max(0) as u64)
-    }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for LogicalClock {
-    fn resolution(&self) -> u64 {
-        1_000_000
-    }
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::Relaxed).max(0) as u64 * 1_000_000
-    }
 }

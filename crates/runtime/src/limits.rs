@@ -19,8 +19,9 @@ pub struct Limits {
     /// Bytes of streams (log lines, stdout, stderr) kept for the job; the rest
     /// is dropped and the job's streams say so.
     pub output_bytes: usize,
-    /// Entries of the job's journal (one per host call), across all its
-    /// runs: the call that would pass it fails the job.
+    /// Entries of the job's journal (one per host call, WASI's clock reads,
+    /// random draws and polls included), across all its runs: the call that
+    /// would pass it fails the job.
     pub journal_entries: usize,
     /// Bytes of the job's journal (its calls and replies as stored, in
     /// JSON), across all its runs: the call that would pass it fails the job.
@@ -125,8 +126,9 @@ pub struct MemoryLimitExceeded {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalLimitExceeded {
     #[error(
-        "runbook made more than its limit of {limit} journal entries (one per host call); give it more with \
-         `--journal-entries`, or make it call the host less (a loop that polls without sleeping?)"
+        "runbook made more than its limit of {limit} journal entries (one per host call, WASI clock reads \
+         included); give it more with `--journal-entries`, or make it call the host less (a loop that polls \
+         or reads the clock without sleeping?)"
     )]
     Entries { limit: usize },
     #[error(

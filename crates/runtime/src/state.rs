@@ -3,6 +3,7 @@
 //! and what it has done so far.
 
 use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::events::Observer;
+use super::host::JobClock;
 use super::journal::{CorruptEntry, Journal, Replay};
 use super::limits::{Deadline, MemoryLimiter};
 use super::report::Tracker;
@@ -58,6 +60,9 @@ pub(crate) struct Live {
     /// Waits longer than this unload the instance (`None`: never).
     pub unload_after: Option<Duration>,
     pub stop: StopSignal,
+    /// The job's monotonic clock, which WASI shows the runbook and its
+    /// timers wait on.
+    pub clock: JobClock,
 }
 
 impl Live {
@@ -91,6 +96,9 @@ pub struct InstanceState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
+    /// The runbook's WASI timers: when each ends on `Live::clock`, by the
+    /// rep of its pollable.
+    pub(crate) timers: HashMap<u32, u64>,
 }
 
 impl WasiView for InstanceState {
@@ -137,6 +145,24 @@ impl InstanceState {
         Ok(replay)
     }
 
+    /// The journal's reply to `call`, a call without outside effect, while
+    /// replaying; `None` when it is to be made live (and recorded by the
+    /// caller).
+    pub(crate) fn replayed<R: DeserializeOwned>(
+        &mut self,
+        call: &Call,
+    ) -> wasmtime::Result<Option<R>> {
+        match self.replay::<R>(call)? {
+            Replay::Reply(reply) => Ok(Some(reply)),
+            Replay::Intent(intent) => Err(CorruptEntry {
+                position: intent.seq() + 1,
+                detail: "a call without effect has no reply".into(),
+            }
+            .into()),
+            Replay::Live => Ok(None),
+        }
+    }
+
     /// A call without outside effect: answered from the journal, or made
     /// live and journaled before the runbook sees the reply.
     pub(crate) async fn journaled<R, Fut>(
@@ -148,18 +174,29 @@ impl InstanceState {
         R: Serialize + DeserializeOwned,
         Fut: Future<Output = wasmtime::Result<R>>,
     {
-        match self.replay::<R>(&call)? {
-            Replay::Reply(reply) => Ok(reply),
-            Replay::Intent(intent) => Err(CorruptEntry {
-                position: intent.seq() + 1,
-                detail: "a call without effect has no reply".into(),
-            }
-            .into()),
-            Replay::Live => {
-                let reply = live(self.live.clone()).await?;
-                self.journal.record(call, &reply, None)?;
-                Ok(reply)
-            }
+        if let Some(reply) = self.replayed(&call)? {
+            return Ok(reply);
         }
+        let reply = live(self.live.clone()).await?;
+        self.journal.record(call, &reply, None)?;
+        Ok(reply)
+    }
+
+    /// [`InstanceState::journaled`] for a call answered at once (WASI's
+    /// clocks and randomness, which are not async).
+    pub(crate) fn journaled_now<R>(
+        &mut self,
+        call: Call,
+        live: impl FnOnce(&Live) -> wasmtime::Result<R>,
+    ) -> wasmtime::Result<R>
+    where
+        R: Serialize + DeserializeOwned,
+    {
+        if let Some(reply) = self.replayed(&call)? {
+            return Ok(reply);
+        }
+        let reply = live(&self.live)?;
+        self.journal.record(call, &reply, None)?;
+        Ok(reply)
     }
 }

@@ -4,7 +4,9 @@
 //! journaled as intents: a job resumed mid-sleep sleeps only what is left,
 //! and a long sleep unloads the instance until it ends.
 
-use chrono::{DateTime, TimeDelta};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::bindings::clock;
 use crate::job::Unload;
@@ -34,10 +36,25 @@ impl clock::Host for InstanceState {
         // wake time past what a date holds is past the deadline too.
         let simulated = TimeDelta::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX));
         let length = self.time_scale.real(simulated).max(TimeDelta::zero());
-        let deadline = self.live.deadline;
         let wake = DateTime::from_timestamp_millis(since)
-            .and_then(|since| since.checked_add_signed(length))
-            .filter(|wake| *wake < deadline.wall);
+            .and_then(|since| since.checked_add_signed(length));
+        match self.hold(wake)? {
+            Some(left) => self.live.wait(tokio::time::sleep(left)).await?,
+            // The deadline ends the wait, and the job, when it comes.
+            None => return self.live.wait(std::future::pending()).await,
+        }
+        self.journal.complete(intent, &())
+    }
+}
+
+impl InstanceState {
+    /// How long a wait until `wake` (`None`: forever), a sleep or a WASI
+    /// timer, may hold the instance: `None` when the deadline comes first
+    /// (the wait lasts until it, and ends the job). A wait longer than
+    /// `unload_after` unloads the instance until it ends (the error).
+    pub(crate) fn hold(&self, wake: Option<DateTime<Utc>>) -> wasmtime::Result<Option<Duration>> {
+        let deadline = self.live.deadline;
+        let wake = wake.filter(|wake| *wake < deadline.wall);
         let (at, reason) = match wake {
             Some(at) => (at, format!("sleeping until {at}")),
             None => (
@@ -51,11 +68,6 @@ impl clock::Host for InstanceState {
                 return Err(Unload::waiting(Wake::Time { at }, reason).into());
             }
         }
-        if wake.is_none() {
-            // The deadline ends the wait, and the job, when it comes.
-            return self.live.wait(std::future::pending()).await;
-        }
-        self.live.wait(tokio::time::sleep(left)).await?;
-        self.journal.complete(intent, &())
+        Ok(wake.map(|_| left))
     }
 }

@@ -1,6 +1,7 @@
 //! The host side of each WIT interface, one file per interface, implemented on
 //! [`InstanceState`](super::state::InstanceState). `add_to_linker` links them all, with
-//! WASI p2 (which a Rust runbook's std imports) granting nothing.
+//! WASI p2 (which a Rust runbook's std imports) granting nothing, and its
+//! clocks, randomness and waits served by `wasi`: journaled and bounded.
 
 mod approval;
 mod clock;
@@ -8,8 +9,10 @@ mod convert;
 mod log;
 mod plan;
 pub mod site_recovery;
+mod wasi;
 
 pub(crate) use approval::NoJobStore;
+pub(crate) use wasi::JobClock;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -18,6 +21,7 @@ use super::state::InstanceState;
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasi::add_to_linker(linker)?;
     Runbook::add_to_linker::<InstanceState, HasSelf<InstanceState>>(linker, |state| state)
 }
 
