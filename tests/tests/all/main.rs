@@ -13,6 +13,7 @@ mod jobs_cli;
 mod runbooks;
 mod scope;
 mod support;
+mod wasi;
 mod webhooks;
 
 /// The test that runs each guest `build.rs` built: `foreach_guest!` names
@@ -26,6 +27,7 @@ mod tested {
     pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as failback_plan;
     pub(crate) use crate::runbooks::the_full_cycle_runs_through_runbooks_only as reprotect_plan;
     pub(crate) use crate::scope::a_test_job_cannot_fail_production_over_nor_touch_vms_outside_its_plan as overreach;
+    pub(crate) use crate::wasi::every_wasi_wait_ends_at_the_deadline as wasi_probe;
     pub(crate) use crate::webhooks::the_runbook_sees_the_request_and_the_typed_alert_and_fixed_parameters_hold as probe;
 }
 
