@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use crate::db::{decode, encode, from_millis, millis, Result, SqliteStore};
 use crate::spool::Line;
@@ -103,11 +104,7 @@ impl SqliteStore {
     /// (running with an expired lease and not waiting), oldest first.
     pub(crate) fn runnable(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<String>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
-             AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq LIMIT ?4",
-            waiting_its_turn()
-        ))?;
+        let mut stmt = conn.prepare_cached(&RUNNABLE)?;
         let rows = stmt.query_map(
             params![
                 encode(&JobStatus::New),
@@ -151,23 +148,14 @@ impl SqliteStore {
         let (owner, until) = (lease.owner(), lease.until_ms());
         let now = Utc::now();
         self.write(|tx| {
-            let n = tx.execute(
-                &format!(
-                    "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
-                     started_ms = coalesce(started_ms, ?4)
-                     WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
-                     AND (state = ?5 OR (state = ?6 AND wake IS NULL)) AND NOT {}",
-                    waiting_its_turn()
-                ),
-                params![
-                    id,
-                    owner,
-                    until,
-                    millis(now),
-                    encode(&JobStatus::New),
-                    encode(&JobStatus::Running)
-                ],
-            )?;
+            let n = tx.prepare_cached(&CLAIM)?.execute(params![
+                id,
+                owner,
+                until,
+                millis(now),
+                encode(&JobStatus::New),
+                encode(&JobStatus::Running)
+            ])?;
             Ok(n == 1)
         })
     }
@@ -186,10 +174,8 @@ impl SqliteStore {
             }
             let until =
                 millis(now + chrono::Duration::from_std(lease.duration()).unwrap_or_default());
-            tx.execute(
-                "UPDATE jobs SET lease_until_ms = ?2 WHERE lease_owner = ?1",
-                params![lease.owner(), until],
-            )?;
+            tx.prepare_cached("UPDATE jobs SET lease_until_ms = ?2 WHERE lease_owner = ?1")?
+                .execute(params![lease.owner(), until])?;
             Ok(Some(until))
         })?;
         if let Some(until) = until {
@@ -200,8 +186,7 @@ impl SqliteStore {
 
     pub(crate) fn release(&self, id: &str, owner: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2",
+            tx.prepare_cached("UPDATE jobs SET lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND lease_owner = ?2")?.execute(
                 params![id, owner],
             )?;
             Ok(())
@@ -408,12 +393,32 @@ impl SqliteStore {
 
 /// Keeps a module, once per digest.
 fn store_module(tx: &rusqlite::Transaction<'_>, digest: &str, bytes: &[u8]) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
-        params![digest, bytes],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)")?
+        .execute(params![digest, bytes])?;
     Ok(())
 }
+
+/// SQL of [`JobStore::runnable`](SqliteStore::runnable): made once, as every
+/// statement a worker runs per job is (`format!` and the statement's parse
+/// cost a webhook's job tens of microseconds before its start).
+static RUNNABLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
+         AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq LIMIT ?4",
+        *WAITING_ITS_TURN
+    )
+});
+
+/// SQL of [`claim`](SqliteStore::claim).
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
+         started_ms = coalesce(started_ms, ?4)
+         WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
+         AND (state = ?5 OR (state = ?6 AND wake IS NULL)) AND NOT {}",
+        *WAITING_ITS_TURN
+    )
+});
 
 /// SQL: the states of a job that has not ended, as a list.
 fn not_ended() -> String {
@@ -427,27 +432,27 @@ fn not_ended() -> String {
 
 /// SQL: a job of `jobs` waits its turn: it was queued, has not started, and
 /// a job of its plan created before it has not ended.
-fn waiting_its_turn() -> String {
+static WAITING_ITS_TURN: LazyLock<String> = LazyLock::new(|| {
     format!(
         "(jobs.queued = 1 AND jobs.state = '{}' AND EXISTS (SELECT 1 FROM jobs AS ahead
          WHERE ahead.plan_key = jobs.plan_key AND ahead.seq < jobs.seq AND ahead.state IN ({})))",
         encode(&JobStatus::New),
         not_ended()
     )
-}
+});
 
 /// SQL: the job plan `?1` is busy with.
-fn busy_sql() -> String {
+static BUSY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT id FROM jobs WHERE plan_key = ?1 AND state IN ({}) ORDER BY seq LIMIT 1",
         not_ended()
     )
-}
+});
 
 /// The job plan `key` is busy with: its oldest that has not ended.
 fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
     Ok(tx
-        .prepare_cached(&busy_sql())?
+        .prepare_cached(&BUSY)?
         .query_row([key], |r| r.get(0))
         .optional()?)
 }
@@ -509,10 +514,8 @@ pub(crate) fn set_waiting(
     reason: &str,
     wake: &Wake,
 ) -> Result<()> {
-    tx.execute(
-        "UPDATE jobs SET state = ?2, reason = ?3, wake = ?4 WHERE id = ?1",
-        params![id, encode(&state), reason, encode(wake)],
-    )?;
+    tx.prepare_cached("UPDATE jobs SET state = ?2, reason = ?3, wake = ?4 WHERE id = ?1")?
+        .execute(params![id, encode(&state), reason, encode(wake)])?;
     Ok(())
 }
 
@@ -524,17 +527,17 @@ pub(crate) fn finish(
     reason: Option<&str>,
     result: &serde_json::Value,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE jobs SET state = ?2, reason = ?3, result = ?4, wake = NULL, ended_ms = ?5,
          lease_owner = NULL, lease_until_ms = NULL WHERE id = ?1",
-        params![
-            id,
-            encode(&state),
-            reason,
-            result.to_string(),
-            millis(Utc::now())
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        encode(&state),
+        reason,
+        result.to_string(),
+        millis(Utc::now())
+    ])?;
     Ok(())
 }
 
@@ -664,12 +667,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let conn = store.conn().unwrap();
-        let runnable = format!(
-            "SELECT id FROM jobs WHERE NOT {} LIMIT 1",
-            waiting_its_turn()
-        );
-        for sql in [busy_sql(), runnable] {
-            let explain = format!("EXPLAIN QUERY PLAN {}", sql.replace("?1", "'key'"));
+        for sql in [&*BUSY, &*RUNNABLE, &*CLAIM] {
+            // Its parameters as literals: `?1` a plan key, the rest NULL.
+            let sql = (2..=6).fold(sql.replace("?1", "'key'"), |sql, n| {
+                sql.replace(&format!("?{n}"), "NULL")
+            });
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = conn
                 .prepare(&explain)
                 .unwrap()

@@ -376,6 +376,25 @@ enum End {
     },
 }
 
+impl End {
+    /// Folds `spool` with how its run ended, in one transaction.
+    fn record(&self, spool: &Spool) -> Result<()> {
+        let id = spool.job_id();
+        spool.fold_with(|tx| match self {
+            End::Waiting {
+                status,
+                reason,
+                wake,
+            } => set_waiting(tx, id, *status, reason, wake),
+            End::Finished {
+                status,
+                reason,
+                result,
+            } => finish(tx, id, *status, reason.as_deref(), result),
+        })
+    }
+}
+
 #[async_trait]
 impl RunLog for Run {
     fn job_id(&self) -> &str {
@@ -431,23 +450,13 @@ impl RunLog for Run {
                 result: result.clone(),
             },
         };
+        // In place when nothing waits (no spool lines to sync: a run that
+        // only replayed), else off the async threads.
+        if let Some(ended) = inline(|| end.record(&self.0)) {
+            return ended.map_err(Into::into);
+        }
         let spool = self.0.clone();
-        blocking(move || {
-            let id = spool.job_id().to_string();
-            spool.fold_with(|tx| match &end {
-                End::Waiting {
-                    status,
-                    reason,
-                    wake,
-                } => set_waiting(tx, &id, *status, reason, wake),
-                End::Finished {
-                    status,
-                    reason,
-                    result,
-                } => finish(tx, &id, *status, reason.as_deref(), result),
-            })
-        })
-        .await
+        blocking(move || end.record(&spool)).await
     }
 
     fn lease_lost(&self) -> bool {
