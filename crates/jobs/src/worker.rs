@@ -75,6 +75,20 @@ struct Loaded {
     lease: Lease,
 }
 
+/// Tells the worker's loop that a run's task ends, when dropped: as the task
+/// returns or unwinds. The loop then awaits the task, finished or about to be.
+struct RunEnded {
+    to: tokio::sync::mpsc::UnboundedSender<String>,
+    id: String,
+}
+
+impl Drop for RunEnded {
+    fn drop(&mut self) {
+        // The loop has gone (shutdown): nobody to tell.
+        let _ = self.to.send(std::mem::take(&mut self.id));
+    }
+}
+
 impl Worker {
     pub fn new(exec: Execution, options: WorkerOptions, report: Report) -> Self {
         Worker {
@@ -117,9 +131,12 @@ impl Worker {
         // What a killed worker may have left behind for jobs that ended.
         store.tidy().await?;
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
-        // Signalled by each run as it ends (a permit is kept if the loop is
-        // busy elsewhere, so no end is missed).
-        let ended = Arc::new(Notify::new());
+        // Each run sends its job's id as its task ends (panicking or not),
+        // so the loop deals with it at once: a wake-up alone could come
+        // before the task counts as finished, be used up, and leave the
+        // job's end to the next poll.
+        let (ended, mut ends) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut ended_ids: Vec<String> = Vec::new();
         let mut renewed = Instant::now();
         let mut maintained = Instant::now();
         let mut upkeep: Option<JoinHandle<Result<(), StoreError>>> = None;
@@ -127,12 +144,10 @@ impl Worker {
         let mut runs_ended = false;
         let mut woken = Instant::now() - Duration::from_secs(3600);
         loop {
-            let finished: Vec<String> = loaded
-                .iter()
-                .filter(|(_, l)| l.task.is_finished())
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in finished {
+            while let Ok(id) = ends.try_recv() {
+                ended_ids.push(id);
+            }
+            for id in std::mem::take(&mut ended_ids) {
                 let Some(job) = loaded.remove(&id) else {
                     continue;
                 };
@@ -221,13 +236,14 @@ impl Worker {
                     // Everything the run logs (its host calls, its store and
                     // fabric calls) is in the job's span.
                     let span = tracing::info_span!("job", job = %id, lease = %lease.owner());
-                    let ended = ended.clone();
+                    let ended = RunEnded {
+                        to: ended.clone(),
+                        id: id.clone(),
+                    };
                     let task = tokio::spawn(
                         async move {
-                            let result = execute(&exec, &job_id, &held, signal).await;
-                            // The loop deals with it now, not at its next poll.
-                            ended.notify_one();
-                            result
+                            let _ended = ended;
+                            execute(&exec, &job_id, &held, signal).await
                         }
                         .instrument(span),
                     );
@@ -289,7 +305,7 @@ impl Worker {
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll) => {}
                 _ = woken_up => {}
-                _ = ended.notified() => {}
+                Some(id) = ends.recv() => ended_ids.push(id),
                 _ = &mut shutdown => {
                     for (id, job) in loaded.drain() {
                         job.task.abort();
