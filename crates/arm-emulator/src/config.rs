@@ -1,0 +1,119 @@
+//! How an emulator runs: the vault it pretends to be, its paging, its tokens,
+//! and the faults it injects on demand.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The stable api-versions of Site Recovery from 2024 on (the folders of
+/// `specification/recoveryservicessiterecovery/.../SiteRecovery/stable/`),
+/// oldest first. Any other value is refused with ARM's 400.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &[
+    "2024-01-01",
+    "2024-02-01",
+    "2024-04-01",
+    "2024-10-01",
+    "2025-01-01",
+    "2025-02-01",
+    "2025-08-01",
+    "2026-01-01",
+    "2026-02-01",
+    "2026-05-01",
+];
+
+/// Everything an emulator is started with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub subscription: String,
+    pub resource_group: String,
+    pub vault: String,
+    /// 127.0.0.1's port for HTTPS (0: any free port).
+    pub port: u16,
+    /// The port of the plain-HTTP token endpoint (0: any free port).
+    pub identity_port: u16,
+    /// Items (and jobs) per page of a list; the rest follows `nextLink`.
+    pub page_size: usize,
+    /// How long a token from the token endpoint is good for.
+    pub token_lifetime: Duration,
+    /// `Retry-After` (seconds) on the 202 of an action and while an
+    /// operation runs.
+    pub retry_after_secs: u32,
+    /// The secret of `IDENTITY_HEADER`; a random one when `None`.
+    pub identity_secret: Option<String>,
+    pub faults: HttpFaults,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            subscription: "00000000-0000-0000-0000-000000000000".to_string(),
+            resource_group: "drbook-simulator".to_string(),
+            vault: "drbook-simulator".to_string(),
+            port: 0,
+            identity_port: 0,
+            page_size: 100,
+            token_lifetime: Duration::from_secs(3600),
+            retry_after_secs: 1,
+            identity_secret: None,
+            faults: HttpFaults::default(),
+        }
+    }
+}
+
+/// Faults of the HTTP layer, on top of the simulator's own. Counting is over
+/// the ARM requests that passed authentication and the api-version check,
+/// in the order they arrived; the token endpoint and admin routes never
+/// fail. Settable at start and at any time (`Emulator::set_faults`,
+/// `PUT /admin/faults`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpFaults {
+    /// Every Nth ARM request is answered 429 `TooManyRequests` with
+    /// `Retry-After`, and not served.
+    pub throttle_every: Option<u32>,
+    /// The `Retry-After` (seconds) of those 429s.
+    pub throttle_retry_after_secs: u32,
+    /// Every Nth ARM request is answered with `error_status` and not served.
+    pub error_every: Option<u32>,
+    /// 500, 502, 503 or 504 (500 when unset).
+    pub error_status: Option<u16>,
+    /// Every ARM request waits this long (milliseconds) before it is served.
+    pub delay_ms: u64,
+    /// The next this many action POSTs are applied (the operation starts)
+    /// and then their connection is closed without an answer.
+    pub drop_next_posts: u32,
+    /// Every Nth action POST is applied and its connection closed without
+    /// an answer.
+    pub drop_post_every: Option<u32>,
+}
+
+/// One of the simulator's own faults (`drbook_fabric_sim::Fault`), as the
+/// admin route takes it: `{"failNext":"vm"}`, `{"failPercent":20}`,
+/// `{"regionDown":"eastus"}`, `{"regionUp":"eastus"}`,
+/// `{"degrade":{"vm":"sql-01","health":"Critical"}}`, `"clear"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SimFault {
+    FailNext(String),
+    FailPercent(u8),
+    RegionDown(String),
+    RegionUp(String),
+    Degrade {
+        vm: String,
+        health: drbook_core::fabric::Health,
+    },
+    Clear,
+}
+
+impl From<SimFault> for drbook_fabric_sim::Fault {
+    fn from(fault: SimFault) -> Self {
+        use drbook_fabric_sim::Fault;
+        match fault {
+            SimFault::FailNext(vm) => Fault::FailNext { vm },
+            SimFault::FailPercent(percent) => Fault::FailPercent(percent),
+            SimFault::RegionDown(region) => Fault::RegionDown(region),
+            SimFault::RegionUp(region) => Fault::RegionUp(region),
+            SimFault::Degrade { vm, health } => Fault::Degrade { vm, health },
+            SimFault::Clear => Fault::Clear,
+        }
+    }
+}

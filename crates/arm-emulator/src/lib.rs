@@ -1,0 +1,47 @@
+//! An ARM-compatible emulator of Azure Site Recovery: drbook's simulator
+//! (`drbook_fabric_sim::Simulator`) behind the routes and JSON of
+//! `Microsoft.RecoveryServices` replication, over HTTPS, so that the azure
+//! backend (and Azure's own SDKs) can be tested offline.
+//!
+//! What it serves, on 127.0.0.1:
+//! - HTTPS (a self-signed CA made at start, its PEM written to a file): the
+//!   vault's routes under `/subscriptions/{sub}/resourceGroups/{rg}/providers/
+//!   Microsoft.RecoveryServices/vaults/{vault}`: protected items (vault-wide
+//!   list with `nextLink` paging, by container, one item), the item actions
+//!   (POST, answered 202 with `Azure-AsyncOperation`, `Location` and
+//!   `Retry-After`), recovery points, jobs (`replicationJobs`: one ASR job per
+//!   simulator operation), and the operation status and result endpoints.
+//!   Every ARM route needs a bearer token and a supported `api-version`.
+//! - HTTP, on its own port: a managed-identity token endpoint in the style of
+//!   App Service's (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), which
+//!   `azure_identity`'s `ManagedIdentityCredential` accepts over plain HTTP.
+//!   The same endpoint is also served over HTTPS at `/msi/token`.
+//! - Admin routes (`/admin/...`, guarded by the identity header's secret):
+//!   counters, HTTP faults, the simulator's faults.
+//!
+//! Layout:
+//! - `config`: [`Config`] and the HTTP faults ([`HttpFaults`]).
+//! - `server`: [`Emulator`] (start in-process, read its URLs, counters,
+//!   faults) and [`serve`]; the accept loops and dropped connections.
+//! - `tls`: the certificate made at start.
+//! - `auth`: bearer tokens and the token endpoint.
+//! - `routes`: parsing ARM paths (case-insensitively), the checks every ARM
+//!   request meets, and the handlers.
+//! - `wire`: the simulator's read model as ASR's JSON.
+//! - `error`: ARM's error bodies.
+//! - `counters`: what the tests read.
+
+mod auth;
+mod config;
+mod counters;
+mod error;
+mod routes;
+mod server;
+mod tls;
+mod wire;
+
+pub use config::{Config, HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
+pub use counters::Counters;
+pub use error::ArmError;
+pub use server::{serve, Emulator, EmulatorError, Endpoints};
+pub use wire::{job_scenario_name, JOB_NONE};

@@ -1,0 +1,115 @@
+//! Tokens: every ARM route needs one (401 with `WWW-Authenticate` without,
+//! with a bad one, with an expired or revoked one); the token endpoint
+//! speaks managed identity's App Service protocol and counts its fetches.
+
+use crate::common::{fetch_token, start};
+use drbook_arm_emulator::Config;
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+
+#[tokio::test]
+async fn arm_routes_need_a_valid_token() {
+    let env = start(2, Config::default()).await;
+    let url = env.url("/replicationProtectedItems");
+    for (token, code) in [
+        (None, "AuthenticationFailed"),
+        (Some("not-a-token"), "InvalidAuthenticationToken"),
+    ] {
+        let answer = env
+            .call_with(Method::GET, &url, None, token, None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.body["error"]["code"], code);
+        assert!(answer
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer ")));
+    }
+    assert_eq!(env.get(&url).await.status, StatusCode::OK);
+    assert_eq!(env.emu.counters().unauthorized, 2);
+
+    // A revoked token is refused; a new one works.
+    env.emu.revoke_tokens();
+    let answer = env.get(&url).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.body["error"]["code"], "InvalidAuthenticationToken");
+    let token = fetch_token(&env.client, &env.emu).await;
+    let answer = env
+        .call_with(Method::GET, &url, None, Some(&token), None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let config = Config {
+        token_lifetime: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let env = start(1, config).await;
+    let url = env.url("/replicationProtectedItems");
+    assert_eq!(env.get(&url).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let answer = env.get(&url).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.body["error"]["code"], "ExpiredAuthenticationToken");
+}
+
+#[tokio::test]
+async fn token_endpoint_speaks_app_service_managed_identity() {
+    let env = start(1, Config::default()).await;
+    let ep = env.emu.endpoints();
+    assert!(ep.token_endpoint.starts_with("http://127.0.0.1:"));
+    // The fetch `start` made.
+    assert_eq!(env.emu.counters().token_fetches, 1);
+
+    let answer = env
+        .client
+        .get(&ep.token_endpoint)
+        .query(&[
+            ("api-version", "2019-08-01"),
+            ("resource", "https://management.azure.com"),
+        ])
+        .header("X-IDENTITY-HEADER", &ep.identity_header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["resource"], "https://management.azure.com");
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+    // A string of Unix seconds, about an hour from now: what azure_identity parses.
+    let expires: i64 = body["expires_on"].as_str().unwrap().parse().unwrap();
+    let left = expires - chrono::Utc::now().timestamp();
+    assert!((3500..=3600).contains(&left), "{left}");
+
+    // Without the secret: 401, and nothing issued.
+    let answer = env
+        .client
+        .get(&ep.token_endpoint)
+        .query(&[
+            ("api-version", "2019-08-01"),
+            ("resource", "https://management.azure.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+
+    // Over HTTPS too.
+    let answer = env
+        .client
+        .get(&ep.token_endpoint_https)
+        .query(&[
+            ("api-version", "2019-08-01"),
+            ("resource", "https://management.azure.com"),
+        ])
+        .header("X-IDENTITY-HEADER", &ep.identity_header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(env.emu.counters().token_fetches, 3);
+}
