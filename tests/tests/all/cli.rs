@@ -71,6 +71,22 @@ impl Cli {
             .output()
             .expect("running drbook")
     }
+
+    /// Whatever a hostile runbook did before, `drbook` still runs a normal
+    /// one on this data directory.
+    pub(crate) fn assert_still_alive(&self) {
+        let plan = self.plan();
+        let args = [
+            "run",
+            guests::PROBE,
+            "--plan",
+            &plan,
+            "--param",
+            "echo=still alive",
+        ];
+        let out = self.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
 }
 
 pub(crate) fn stderr(out: &Output) -> String {

@@ -226,7 +226,7 @@ fn clocks_read_before_the_first_host_call_read_the_same_in_a_replay() {
             "{wait}: the clock shows {waited} ms of a 300 ms wait"
         );
     }
-    assert_still_alive(&cli);
+    cli.assert_still_alive();
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn randomness_is_the_systems_and_a_replay_is_handed_the_same() {
         shown.push(output);
     }
     assert_ne!(shown[0], shown[1], "two jobs were handed the same bytes");
-    assert_still_alive(&cli);
+    cli.assert_still_alive();
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn a_stop_ends_a_wasi_wait() {
     }
     worker.kill().unwrap();
     worker.wait().unwrap();
-    assert_still_alive(&cli);
+    cli.assert_still_alive();
 }
 
 /// Polls `done` until it holds; fails after [`PATIENCE`].
@@ -307,20 +307,4 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
         assert!(start.elapsed() < PATIENCE, "not {what} after {PATIENCE:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Whatever the probe did, `drbook` still runs a normal runbook on `cli`'s
-/// data directory.
-fn assert_still_alive(cli: &Cli) {
-    let plan = cli.plan();
-    let args = [
-        "run",
-        guests::PROBE,
-        "--plan",
-        &plan,
-        "--param",
-        "echo=still alive",
-    ];
-    let out = cli.run(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
