@@ -80,6 +80,15 @@ impl Vault {
         )
     }
 
+    /// A test failover's network as the virtual network's ARM id (in the
+    /// recovery side's resource group).
+    fn network_id(&self, network: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}-asr/providers/Microsoft.Network/virtualNetworks/{network}",
+            self.subscription, self.resource_group
+        )
+    }
+
     fn resource_group_id(&self, resource_group: &str) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{resource_group}",
@@ -273,7 +282,7 @@ pub(crate) fn protected_item(vault: &Vault, item: &ProtectedItem, now: DateTime<
         "recoveryAzureResourceGroupId": vault.resource_group_id(&vault.resource_group_in(item, other)),
         "selectedRecoveryAzureNetworkId": Value::Null,
         "testFailoverRecoveryFabricObjectId": test_vm,
-        "testFailoverNetwork": item.test_vm.as_ref().map(|vm| vm.network.clone()),
+        "selectedTfoAzureNetworkId": item.test_vm.as_ref().map(|vm| vault.network_id(&vm.network)),
         "rpoInSeconds": item.rpo_seconds,
         "lastRpoCalculatedTime": item.rpo_seconds.map(|_| time(now)),
         "monitoringJobType": monitoring,
@@ -303,7 +312,11 @@ pub(crate) fn protected_item(vault: &Vault, item: &ProtectedItem, now: DateTime<
         "properties": {
             "friendlyName": item.name,
             "protectedItemType": "Microsoft.Compute/virtualMachines",
-            "protectableItemId": Value::Null,
+            "protectableItemId": format!(
+                "{}/replicationProtectableItems/{}",
+                vault.container_id(&item.primary_region),
+                item.name
+            ),
             "recoveryServicesProviderId": "",
             "primaryFabricFriendlyName": item.primary_region,
             "primaryFabricProvider": "Azure",

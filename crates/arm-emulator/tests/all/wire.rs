@@ -4,7 +4,7 @@
 use crate::common::{start, API};
 use drbook_arm_emulator::{Config, SUPPORTED_API_VERSIONS};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 #[tokio::test]
@@ -177,8 +177,244 @@ async fn a_post_answers_202_with_lro_headers() {
         result.body["properties"]["testFailoverState"],
         "WaitingForCompletion"
     );
+    let network = result.body["properties"]["providerSpecificDetails"]["selectedTfoAzureNetworkId"]
+        .as_str()
+        .unwrap();
+    assert!(
+        network.ends_with("/virtualNetworks/vnet-drill"),
+        "{network}"
+    );
+}
+
+/// The specification's example `name`, as a fixture.
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the fixture is there");
+    serde_json::from_str(&text).expect("a JSON fixture")
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Every field of `example` is in `actual`, spelled and nested the same,
+/// with a value of the same JSON type (objects recursively, arrays by
+/// their first elements). Provider-specific objects (the example's are
+/// Hyper-V's, the emulator's A2A) are compared on `instanceType` only;
+/// `affectedObjectDetails` is a free map.
+fn assert_shape(example: &Value, actual: &Value, path: &str) {
     assert_eq!(
-        result.body["properties"]["providerSpecificDetails"]["testFailoverNetwork"],
-        "vnet-drill"
+        kind(example),
+        kind(actual),
+        "{path}: the example has {example}, the emulator {actual}"
+    );
+    match (example, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (key, value) in e {
+                let here = format!("{path}.{key}");
+                let Some(mine) = a.get(key) else {
+                    panic!(
+                        "{here} is missing: the emulator has {:?}",
+                        a.keys().collect::<Vec<_>>()
+                    );
+                };
+                match key.as_str() {
+                    "providerSpecificDetails" | "customDetails" => {
+                        assert!(mine["instanceType"].is_string(), "{here}.instanceType");
+                    }
+                    _ => assert_shape(value, mine, &here),
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if let (Some(e), Some(a)) = (e.first(), a.first()) {
+                assert_shape(e, a, &format!("{path}[0]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn bodies_have_the_specifications_shape() {
+    let env = start(2, Config::default()).await;
+
+    // An idle protected item: ReplicationProtectedItems_Get.
+    let item = env.get(&env.item_url("vm-000", "")).await;
+    let example = fixture("ReplicationProtectedItems_Get");
+    assert_shape(&example["responses"]["200"]["body"], &item.body, "item");
+    assert_eq!(
+        item.body["type"],
+        example["responses"]["200"]["body"]["type"]
+    );
+    let scenario = &item.body["properties"]["currentScenario"];
+    assert_eq!(scenario["scenarioName"], "None");
+    assert_eq!(scenario["startTime"], "1753-01-01T01:01:01.000000Z");
+    assert!(scenario["jobId"]
+        .as_str()
+        .unwrap()
+        .ends_with("/replicationJobs/None"));
+    let a2a = &item.body["properties"]["providerSpecificDetails"];
+    assert_eq!(a2a["instanceType"], "A2A");
+    assert!(a2a["rpoInSeconds"].is_u64() && a2a["lastRpoCalculatedTime"].is_string());
+    assert_eq!(a2a["primaryFabricLocation"], "eastus");
+    assert_eq!(a2a["recoveryFabricLocation"], "westus");
+
+    // Its recovery points: RecoveryPoints_ListByReplicationProtectedItems.
+    let points = env.get(&env.item_url("vm-000", "/recoveryPoints")).await;
+    let example = fixture("RecoveryPoints_ListByReplicationProtectedItems");
+    assert_shape(
+        &example["responses"]["200"]["body"],
+        &points.body,
+        "recoveryPoints",
+    );
+    assert!(points.body["value"].as_array().unwrap().len() > 1);
+
+    // A test failover and its cleanup, then a planned failover, with the
+    // example's input (A2A's instance type): the item afterwards has the
+    // shape of the example's final result, and the 202 its headers.
+    let mut input = fixture("inputs")["ReplicationProtectedItems_TestFailover"].clone();
+    input["properties"]["providerSpecificDetails"]["instanceType"] = json!("A2A");
+    let started = env
+        .post(&env.item_url("vm-000", "/testFailover"), Some(input))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    env.wait(started.header("azure-asyncoperation").unwrap())
+        .await;
+    let cleanup = env
+        .post(
+            &env.item_url("vm-000", "/testFailoverCleanup"),
+            Some(json!({"properties": {"comments": "drill over"}})),
+        )
+        .await;
+    assert_eq!(cleanup.status, StatusCode::ACCEPTED);
+    env.wait(cleanup.header("azure-asyncoperation").unwrap())
+        .await;
+
+    let example = fixture("ReplicationProtectedItems_PlannedFailover");
+    let mut input = example["parameters"]["failoverInput"].clone();
+    input["properties"]["providerSpecificDetails"]["instanceType"] = json!("A2A");
+    let started = env
+        .post(&env.item_url("vm-000", "/plannedFailover"), Some(input))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    for header in example["responses"]["202"]["headers"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(started.header(header).is_some(), "the 202 lacks {header}");
+    }
+    let status_url = started.header("azure-asyncoperation").unwrap().to_string();
+    env.wait(&status_url).await;
+    let result = env.get(started.header("location").unwrap()).await;
+    assert_eq!(result.status, StatusCode::OK);
+    assert_shape(
+        &example["responses"]["200"]["body"],
+        &result.body,
+        "plannedFailover",
+    );
+
+    // Its job: ReplicationJobs_Get.
+    let job = status_url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let answer = env.get(&env.url(&format!("/replicationJobs/{job}"))).await;
+    let example = fixture("ReplicationJobs_Get");
+    assert_shape(&example["responses"]["200"]["body"], &answer.body, "job");
+    assert_eq!(
+        answer.body["properties"]["customDetails"]["instanceType"],
+        "AsrJobDetails"
+    );
+}
+
+#[tokio::test]
+async fn the_specifications_inputs_are_accepted() {
+    let env = start(2, Config::default()).await;
+    let inputs = fixture("inputs");
+    let a2a = |name: &str| {
+        let mut input = inputs[name].clone();
+        input["properties"]["providerSpecificDetails"]["instanceType"] = json!("A2A");
+        input
+    };
+    let run = |vm: &'static str, action: &'static str, input: Option<Value>| {
+        let env = &env;
+        async move {
+            let started = env
+                .post(&env.item_url(vm, &format!("/{action}")), input)
+                .await;
+            assert_eq!(
+                started.status,
+                StatusCode::ACCEPTED,
+                "{action}: {}",
+                started.body
+            );
+            let done = env
+                .wait(started.header("azure-asyncoperation").unwrap())
+                .await;
+            assert_eq!(done["status"], "Succeeded", "{action}: {done}");
+        }
+    };
+
+    run(
+        "vm-000",
+        "unplannedFailover",
+        Some(a2a("ReplicationProtectedItems_UnplannedFailover")),
+    )
+    .await;
+    // Another point than the one failed over to, by its ARM id.
+    let points = env.get(&env.item_url("vm-000", "/recoveryPoints")).await;
+    let point = points.body["value"].as_array().unwrap().last().unwrap()["id"].clone();
+    let mut apply = a2a("ReplicationProtectedItems_ApplyRecoveryPoint");
+    apply["properties"]["recoveryPointId"] = point.clone();
+    run("vm-000", "applyRecoveryPoint", Some(apply)).await;
+    let item = env.get(&env.item_url("vm-000", "")).await;
+    assert_eq!(item.body["properties"]["failoverRecoveryPointId"], point);
+    run("vm-000", "failoverCommit", None).await;
+    run(
+        "vm-000",
+        "reProtect",
+        Some(a2a("ReplicationProtectedItems_Reprotect")),
+    )
+    .await;
+
+    run(
+        "vm-001",
+        "testFailover",
+        Some(a2a("ReplicationProtectedItems_TestFailover")),
+    )
+    .await;
+    let item = env.get(&env.item_url("vm-001", "")).await;
+    assert_eq!(
+        item.body["properties"]["testFailoverState"],
+        "WaitingForCompletion"
+    );
+    assert!(
+        item.body["properties"]["providerSpecificDetails"]["selectedTfoAzureNetworkId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/vnetavrai")
+    );
+
+    // Another provider's input is refused: this vault is A2A.
+    let hyperv = inputs["ReplicationProtectedItems_UnplannedFailover"].clone();
+    let refused = env
+        .post(&env.item_url("vm-001", "/unplannedFailover"), Some(hyperv))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.body["error"]["code"],
+        "InvalidProviderSpecificInput"
     );
 }
