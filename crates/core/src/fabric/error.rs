@@ -31,6 +31,18 @@ pub enum FabricError {
         operation_id: String,
     },
 
+    /// The fabric itself refused a start the item's `allowedOperations`
+    /// admitted, for a reason of its own (Site Recovery's checks of health,
+    /// regions, quotas): its code and message say which. A runbook sees it
+    /// as `not-allowed`, with the fabric's words.
+    #[error("{operation} of `{vm}` was refused by Site Recovery ({code}): {message}")]
+    Refused {
+        vm: String,
+        operation: OperationKind,
+        code: String,
+        message: String,
+    },
+
     #[error("no protected item named `{vm}`; `drbook fabric show` lists the VMs of this fabric")]
     ItemNotFound { vm: String },
 

@@ -140,9 +140,9 @@ impl From<FabricError> for sr::FabricError {
     fn from(e: FabricError) -> Self {
         let message = e.to_string();
         match e {
-            FabricError::NotAllowed { .. } | FabricError::OutOfScope(_) => {
-                sr::FabricError::NotAllowed(message)
-            }
+            FabricError::NotAllowed { .. }
+            | FabricError::Refused { .. }
+            | FabricError::OutOfScope(_) => sr::FabricError::NotAllowed(message),
             FabricError::Busy { .. } => sr::FabricError::Busy(message),
             FabricError::ItemNotFound { .. }
             | FabricError::OperationNotFound { .. }

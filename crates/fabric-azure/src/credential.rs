@@ -1,0 +1,309 @@
+//! Entra ID tokens for ARM, from `azure_identity` 1.x. There is no
+//! `DefaultAzureCredential` in 1.x, so the chain is drbook's: which
+//! credentials it tries, in which order, is configuration
+//! ([`CredentialConfig`]). One [`Credentials`] serves a whole process, so
+//! its token is fetched once and reused until `azure_identity`'s cache
+//! refreshes it (five minutes before it expires).
+//!
+//! Secrets never leave this module: a client secret is read from the
+//! environment or a file when the credential is built, kept in
+//! `azure_core`'s `Secret` (whose `Debug` is redacted), and neither it nor a
+//! token is ever logged or stored.
+
+use crate::error::ArmError;
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One way to get a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// Kubernetes workload identity: `AZURE_FEDERATED_TOKEN_FILE`,
+    /// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` (set by the AKS webhook).
+    WorkloadIdentity,
+    /// A managed identity: App Service's `IDENTITY_ENDPOINT` +
+    /// `IDENTITY_HEADER` when set, else the VM's IMDS endpoint. A client id
+    /// picks a user-assigned identity.
+    ManagedIdentity,
+    /// A service principal's client secret, read from `AZURE_CLIENT_SECRET`
+    /// or from the file [`CredentialConfig::client_secret_file`] names.
+    ClientSecret,
+    /// The Azure CLI's signed-in account (`az login`): a developer's laptop.
+    AzureCli,
+}
+
+impl CredentialKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "workload-identity" => CredentialKind::WorkloadIdentity,
+            "managed-identity" => CredentialKind::ManagedIdentity,
+            "client-secret" => CredentialKind::ClientSecret,
+            "azure-cli" => CredentialKind::AzureCli,
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            CredentialKind::WorkloadIdentity => "workload-identity",
+            CredentialKind::ManagedIdentity => "managed-identity",
+            CredentialKind::ClientSecret => "client-secret",
+            CredentialKind::AzureCli => "azure-cli",
+        }
+    }
+}
+
+/// Which credentials to try, and their settings. `kinds` empty means the
+/// chain: each one whose environment is present, in the order workload
+/// identity, managed identity (only where `IDENTITY_ENDPOINT` says there is
+/// one: probing IMDS off Azure only times out), client secret, Azure CLI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialConfig {
+    pub kinds: Vec<CredentialKind>,
+    /// The tenant (client secret, workload identity, Azure CLI).
+    pub tenant_id: Option<String>,
+    /// The application's client id (client secret, workload identity), or a
+    /// user-assigned managed identity's.
+    pub client_id: Option<String>,
+    /// A file holding the client secret (instead of `AZURE_CLIENT_SECRET`).
+    pub client_secret_file: Option<PathBuf>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl CredentialConfig {
+    /// The kinds to try, in order.
+    pub fn chain(&self) -> Vec<CredentialKind> {
+        if !self.kinds.is_empty() {
+            return self.kinds.clone();
+        }
+        let mut chain = Vec::new();
+        if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+            chain.push(CredentialKind::WorkloadIdentity);
+        }
+        if env("IDENTITY_ENDPOINT").is_some() || env("MSI_ENDPOINT").is_some() {
+            chain.push(CredentialKind::ManagedIdentity);
+        }
+        if env("AZURE_CLIENT_SECRET").is_some() || self.client_secret_file.is_some() {
+            chain.push(CredentialKind::ClientSecret);
+        }
+        chain.push(CredentialKind::AzureCli);
+        chain
+    }
+
+    fn build(
+        &self,
+        kind: &CredentialKind,
+        http: &reqwest::Client,
+    ) -> Result<Arc<dyn TokenCredential>, String> {
+        // The credential's requests go through drbook's client: the same
+        // TLS roots (an emulator's CA in tests) and connection pool.
+        let client_options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(http.clone()))),
+            ..ClientOptions::default()
+        };
+        let tenant = || {
+            self.tenant_id
+                .clone()
+                .or_else(|| env("AZURE_TENANT_ID"))
+                .ok_or("no tenant: set [fabric] tenant-id or AZURE_TENANT_ID")
+        };
+        let client_id = || {
+            self.client_id
+                .clone()
+                .or_else(|| env("AZURE_CLIENT_ID"))
+                .ok_or("no client id: set [fabric] client-id or AZURE_CLIENT_ID")
+        };
+        let built: azure_core::Result<Arc<dyn TokenCredential>> = match kind {
+            CredentialKind::WorkloadIdentity => {
+                let mut options = WorkloadIdentityCredentialOptions {
+                    client_id: self.client_id.clone(),
+                    tenant_id: self.tenant_id.clone(),
+                    ..WorkloadIdentityCredentialOptions::default()
+                };
+                options.credential_options.client_options = client_options;
+                WorkloadIdentityCredential::new(Some(options)).map(|c| c as _)
+            }
+            CredentialKind::ManagedIdentity => {
+                ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                    user_assigned_id: self.client_id.clone().map(UserAssignedId::ClientId),
+                    client_options,
+                }))
+                .map(|c| c as _)
+            }
+            CredentialKind::ClientSecret => {
+                let secret = self.client_secret()?;
+                ClientSecretCredential::new(
+                    &tenant()?,
+                    client_id()?,
+                    secret,
+                    Some(ClientSecretCredentialOptions { client_options }),
+                )
+                .map(|c| c as _)
+            }
+            CredentialKind::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                tenant_id: self.tenant_id.clone(),
+                ..AzureCliCredentialOptions::default()
+            }))
+            .map(|c| c as _),
+        };
+        built.map_err(|e| e.to_string())
+    }
+
+    /// The client secret, from its file (first line, trimmed) or
+    /// `AZURE_CLIENT_SECRET`. The error never contains the secret.
+    fn client_secret(&self) -> Result<Secret, String> {
+        if let Some(path) = &self.client_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!("cannot read the client secret file {}: {e}", path.display())
+            })?;
+            let secret = text.lines().next().unwrap_or("").trim().to_string();
+            if secret.is_empty() {
+                return Err(format!(
+                    "the client secret file {} is empty",
+                    path.display()
+                ));
+            }
+            return Ok(Secret::new(secret));
+        }
+        env("AZURE_CLIENT_SECRET").map(Secret::new).ok_or_else(|| {
+            "no client secret: set AZURE_CLIENT_SECRET or [fabric] client-secret-file".into()
+        })
+    }
+}
+
+/// The process's tokens for ARM: the first credential of the chain that
+/// gives one, reused while its cache holds the token.
+pub struct Credentials {
+    config: CredentialConfig,
+    http: reqwest::Client,
+    scope: String,
+    current: tokio::sync::Mutex<Option<(CredentialKind, Arc<dyn TokenCredential>)>>,
+    fetches: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+impl Credentials {
+    /// `scope` is the ARM endpoint's, `https://management.azure.com/.default`
+    /// for the public cloud.
+    pub fn new(config: CredentialConfig, http: reqwest::Client, scope: String) -> Self {
+        Credentials {
+            config,
+            http,
+            scope,
+            current: tokio::sync::Mutex::new(None),
+            fetches: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// A bearer token for ARM, and the kind of credential that gave it.
+    pub async fn token(&self) -> Result<(Secret, CredentialKind), ArmError> {
+        let mut current = self.current.lock().await;
+        if let Some((kind, credential)) = current.as_ref() {
+            match credential.get_token(&[&self.scope], None).await {
+                Ok(token) => return Ok((token.token, kind.clone())),
+                Err(e) => {
+                    tracing::warn!(credential = kind.name(), error = %e, "token refresh failed; trying the chain again");
+                    *current = None;
+                }
+            }
+        }
+        let mut failures = Vec::new();
+        for kind in self.config.chain() {
+            let credential = match self.config.build(&kind, &self.http) {
+                Ok(credential) => credential,
+                Err(e) => {
+                    failures.push(format!("{}: {e}", kind.name()));
+                    continue;
+                }
+            };
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            match credential.get_token(&[&self.scope], None).await {
+                Ok(token) => {
+                    tracing::debug!(credential = kind.name(), "got an ARM token");
+                    *current = Some((kind.clone(), credential));
+                    return Ok((token.token, kind));
+                }
+                Err(e) => failures.push(format!("{}: {e}", kind.name())),
+            }
+        }
+        Err(ArmError::Unauthenticated(format!(
+            "no credential gave a token ({})",
+            failures.join("; ")
+        )))
+    }
+
+    /// Drops the cached credential, so that the next [`Credentials::token`]
+    /// builds a fresh one and fetches a new token: what a 401 calls for
+    /// (a revoked or rotated token the cache would keep handing out).
+    pub async fn refresh(&self) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        *self.current.lock().await = None;
+    }
+
+    /// How many tokens were fetched from a credential (not the cache's) and
+    /// how many refreshes a 401 forced.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.fetches.load(Ordering::Relaxed),
+            self.refreshes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What a token says about who holds it: its claims, decoded without
+/// verification (ARM verifies; this is for `drbook azure check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Claims {
+    /// The tenant.
+    pub tid: Option<String>,
+    /// The principal's object id.
+    pub oid: Option<String>,
+    /// The application (client) id of a service principal or identity.
+    pub appid: Option<String>,
+    pub azp: Option<String>,
+    /// A user's sign-in name.
+    pub upn: Option<String>,
+    pub unique_name: Option<String>,
+    pub iss: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: Option<i64>,
+}
+
+impl Claims {
+    /// The claims of a JWT, `None` if it is not one.
+    pub fn of(token: &str) -> Option<Claims> {
+        use base64::Engine;
+        let payload = token.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// A name for the principal: a user's sign-in name, else its
+    /// application id, else its object id.
+    pub fn principal(&self) -> String {
+        self.upn
+            .clone()
+            .or_else(|| self.unique_name.clone())
+            .or_else(|| self.appid.clone().map(|id| format!("application {id}")))
+            .or_else(|| self.azp.clone().map(|id| format!("application {id}")))
+            .or_else(|| self.oid.clone().map(|id| format!("object {id}")))
+            .unwrap_or_else(|| "an unnamed principal".to_string())
+    }
+}
