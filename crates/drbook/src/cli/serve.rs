@@ -92,7 +92,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

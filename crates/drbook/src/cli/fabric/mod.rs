@@ -5,6 +5,7 @@ mod fault;
 mod history;
 mod init;
 mod op;
+mod serve_arm;
 mod show;
 
 use super::{Global, InputError, Outcome};
@@ -31,6 +32,8 @@ enum FabricCommand {
     Fault(fault::FaultArgs),
     /// Back to the freshly initialised estate (the history is kept).
     Reset,
+    /// Serve this fabric behind Site Recovery's ARM routes over HTTPS, with a token endpoint.
+    ServeArm(serve_arm::ServeArmArgs),
 }
 
 pub async fn run(global: &Global, args: FabricArgs) -> anyhow::Result<Outcome> {
@@ -41,6 +44,7 @@ pub async fn run(global: &Global, args: FabricArgs) -> anyhow::Result<Outcome> {
         FabricCommand::History => history::run(global),
         FabricCommand::Fault(args) => fault::run(global, args),
         FabricCommand::Reset => init::reset(global),
+        FabricCommand::ServeArm(args) => serve_arm::run(global, args).await,
     }
 }
 
