@@ -53,11 +53,15 @@ impl IntoResponse for ArmError {
 /// | `OperationNotFound` | 404 | `JobNotFound` |
 /// | `RecoveryPointNotFound` | 404 | `RecoveryPointNotFound` |
 /// | `RegionUnavailable` | 409 | `RegionUnavailable` |
+/// | `Refused` (never the simulator's) | 409 | its own code |
 /// | `InvalidRequest` (and the rest) | 400 | `InvalidRequest` |
 /// | `Transient` | 503 | `ServiceUnavailable` |
 impl From<FabricError> for ArmError {
     fn from(err: FabricError) -> Self {
         let message = err.to_string();
+        if let FabricError::Refused { code, .. } = &err {
+            return ArmError::new(StatusCode::CONFLICT, code, message);
+        }
         let (status, code) = match &err {
             FabricError::NotAllowed { .. } => {
                 (StatusCode::CONFLICT, "OperationNotAllowedInCurrentState")
@@ -75,7 +79,7 @@ impl From<FabricError> for ArmError {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
             }
             // InvalidRequest, OutOfScope (never the simulator's) and any
-            // variant a backend adds.
+            // variant the port adds later.
             _ => (StatusCode::BAD_REQUEST, "InvalidRequest"),
         };
         ArmError::new(status, code, message)

@@ -113,3 +113,39 @@ async fn token_endpoint_speaks_app_service_managed_identity() {
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(env.emu.counters().token_fetches, 3);
 }
+
+/// Azure's own SDK: `azure_identity`'s `ManagedIdentityCredential` picks
+/// the App Service source from `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`,
+/// gets a token the ARM routes take, and caches it (one fetch for two
+/// calls). The only test that sets these variables.
+#[tokio::test]
+async fn azure_identitys_managed_identity_credential_gets_tokens() {
+    use azure_core::credentials::TokenCredential;
+
+    let env = start(1, Config::default()).await;
+    let ep = env.emu.endpoints();
+    for (name, value) in ep.env() {
+        std::env::set_var(name, value);
+    }
+    let credential = azure_identity::ManagedIdentityCredential::new(None).unwrap();
+    let before = env.emu.counters().token_fetches;
+    let scope = "https://management.azure.com/.default";
+    let token = credential.get_token(&[scope], None).await.unwrap();
+    let again = credential.get_token(&[scope], None).await.unwrap();
+    assert_eq!(token.token.secret(), again.token.secret());
+    assert_eq!(env.emu.counters().token_fetches, before + 1);
+    let left = token.expires_on - azure_core::time::OffsetDateTime::now_utc();
+    assert!(left.whole_seconds() > 3000, "{left}");
+
+    let answer = env
+        .call_with(
+            Method::GET,
+            &env.url("/replicationProtectedItems"),
+            None,
+            Some(token.token.secret()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+}
