@@ -37,6 +37,11 @@ pub enum CredentialKind {
     ClientSecret,
     /// The Azure CLI's signed-in account (`az login`): a developer's laptop.
     AzureCli,
+    /// A token endpoint of App Service's protocol named by the
+    /// configuration ([`CredentialConfig::token_endpoint`]) instead of the
+    /// environment: for the ARM emulator, where several endpoints live in
+    /// one process (tests). In Azure, use `managed-identity`.
+    TokenEndpoint,
 }
 
 impl CredentialKind {
@@ -46,6 +51,7 @@ impl CredentialKind {
             "managed-identity" => CredentialKind::ManagedIdentity,
             "client-secret" => CredentialKind::ClientSecret,
             "azure-cli" => CredentialKind::AzureCli,
+            "token-endpoint" => CredentialKind::TokenEndpoint,
             _ => return None,
         })
     }
@@ -56,6 +62,7 @@ impl CredentialKind {
             CredentialKind::ManagedIdentity => "managed-identity",
             CredentialKind::ClientSecret => "client-secret",
             CredentialKind::AzureCli => "azure-cli",
+            CredentialKind::TokenEndpoint => "token-endpoint",
         }
     }
 }
@@ -74,6 +81,20 @@ pub struct CredentialConfig {
     pub client_id: Option<String>,
     /// A file holding the client secret (instead of `AZURE_CLIENT_SECRET`).
     pub client_secret_file: Option<PathBuf>,
+    /// The `token-endpoint` credential's URL (`IDENTITY_ENDPOINT`'s form).
+    pub token_endpoint: Option<String>,
+    /// Its `X-IDENTITY-HEADER` secret; `IDENTITY_HEADER` when `None`.
+    pub token_endpoint_secret: Option<Redacted>,
+}
+
+/// A secret in a configuration: compared, cloned, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -87,6 +108,9 @@ impl CredentialConfig {
             return self.kinds.clone();
         }
         let mut chain = Vec::new();
+        if self.token_endpoint.is_some() {
+            chain.push(CredentialKind::TokenEndpoint);
+        }
         if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
             chain.push(CredentialKind::WorkloadIdentity);
         }
@@ -155,6 +179,24 @@ impl CredentialConfig {
                 ..AzureCliCredentialOptions::default()
             }))
             .map(|c| c as _),
+            CredentialKind::TokenEndpoint => {
+                let url = self
+                    .token_endpoint
+                    .clone()
+                    .ok_or("no token endpoint: set [fabric] token-endpoint")?;
+                let secret = self
+                    .token_endpoint_secret
+                    .clone()
+                    .map(|s| s.0)
+                    .or_else(|| env("IDENTITY_HEADER"))
+                    .ok_or("no secret for the token endpoint: set IDENTITY_HEADER")?;
+                return Ok(Arc::new(EndpointCredential {
+                    http: http.clone(),
+                    url,
+                    secret: Secret::new(secret),
+                    cache: tokio::sync::Mutex::new(None),
+                }));
+            }
         };
         built.map_err(|e| e.to_string())
     }
@@ -178,6 +220,89 @@ impl CredentialConfig {
         env("AZURE_CLIENT_SECRET").map(Secret::new).ok_or_else(|| {
             "no client secret: set AZURE_CLIENT_SECRET or [fabric] client-secret-file".into()
         })
+    }
+}
+
+/// The `token-endpoint` credential: App Service's managed-identity protocol
+/// (`GET {endpoint}?resource=...&api-version=2019-08-01` with
+/// `X-IDENTITY-HEADER`), as `azure_identity` speaks it, with its cache
+/// (refreshed five minutes before expiry).
+struct EndpointCredential {
+    http: reqwest::Client,
+    url: String,
+    secret: Secret,
+    cache: tokio::sync::Mutex<Option<azure_core::credentials::AccessToken>>,
+}
+
+impl std::fmt::Debug for EndpointCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointCredential")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct EndpointToken {
+    access_token: String,
+    /// Unix seconds, a string or a number.
+    expires_on: serde_json::Value,
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for EndpointCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        use azure_core::time::{Duration, OffsetDateTime};
+        let fail = |message: String| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, message)
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some(token) = cache.as_ref() {
+            if token.expires_on > OffsetDateTime::now_utc() + Duration::seconds(300) {
+                return Ok(token.clone());
+            }
+        }
+        let scope = scopes.first().copied().unwrap_or_default();
+        let resource = scope.trim_end_matches("/.default");
+        let response = self
+            .http
+            .get(&self.url)
+            .query(&[("api-version", "2019-08-01"), ("resource", resource)])
+            .header("x-identity-header", self.secret.secret())
+            .send()
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "the token endpoint {}: {}",
+                    self.url,
+                    e.without_url()
+                ))
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(format!(
+                "the token endpoint {} answered {status}",
+                self.url
+            )));
+        }
+        let token: EndpointToken = response
+            .json()
+            .await
+            .map_err(|e| fail(format!("the token endpoint's answer: {}", e.without_url())))?;
+        let expires = match &token.expires_on {
+            serde_json::Value::String(s) => s.parse::<i64>().ok(),
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .ok_or_else(|| fail("the token endpoint's expires_on is not Unix seconds".into()))?;
+        let token = azure_core::credentials::AccessToken::new(token.access_token, expires);
+        *cache = Some(token.clone());
+        Ok(token)
     }
 }
 

@@ -33,7 +33,7 @@ pub use client::{
     RetryPolicy,
 };
 pub use config::{AzureConfig, DEFAULT_API_VERSION, DEFAULT_ARM_ENDPOINT};
-pub use credential::{Claims, CredentialConfig, CredentialKind, Credentials};
+pub use credential::{Claims, CredentialConfig, CredentialKind, Credentials, Redacted};
 pub use error::ArmError;
 pub use fabric_impl::{job_in_url, AzureFabric, OpenError};
 pub use request::request_id;

@@ -319,10 +319,13 @@ pub fn item(raw: &wire::Item, points: &[wire::RecoveryPoint], now: DateTime<Utc>
         (TestFailoverState::None, _) | (_, None) => None,
         (_, Some(name)) => Some(TestVm {
             name,
+            // The network's name, as a runbook names it; Azure gives the
+            // VNet's ARM id.
             network: a2a
                 .selected_tfo_azure_network_id
-                .clone()
-                .or_else(|| a2a.test_failover_network.clone())
+                .as_deref()
+                .or(a2a.test_failover_network.as_deref())
+                .map(|id| last_segment(id).to_string())
                 .unwrap_or_default(),
             region: recovery_region.clone(),
             created_time: p

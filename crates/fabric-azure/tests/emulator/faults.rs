@@ -1,0 +1,172 @@
+//! What only the protocol shows: 429 on every third request, a connection
+//! dropped after a POST was applied, a resumed process re-attaching, 401.
+
+use super::common;
+use drbook_arm_emulator::{Config, HttpFaults};
+use drbook_core::fabric::{Direction, Fabric, OperationRequest, OperationState};
+use std::time::{Duration, Instant};
+
+const FAILOVER: OperationRequest = OperationRequest::PlannedFailover {
+    direction: Direction::PrimaryToRecovery,
+};
+
+/// Fails over and commits every VM at once through one backend, as a
+/// plan's jobs would.
+async fn failover_and_commit(fabric: &drbook_fabric_azure::AzureFabric, vms: &[String]) {
+    for request in [FAILOVER, OperationRequest::Commit] {
+        let starts = vms.iter().map(|vm| {
+            let request = request.clone();
+            async move {
+                let id = fabric
+                    .start(vm, &request, &format!("test {vm} {:?}", request.kind()))
+                    .await
+                    .unwrap_or_else(|e| panic!("{vm}: {e}"));
+                let status = fabric
+                    .wait(&id, &mut |_| {})
+                    .await
+                    .unwrap_or_else(|e| panic!("{vm}: {e}"));
+                assert_eq!(status.state, OperationState::Succeeded, "{vm}: {status:?}");
+            }
+        });
+        futures::future::join_all(starts).await;
+    }
+}
+
+#[tokio::test]
+async fn throttled_every_third_request_completes_with_one_post_each_honouring_retry_after() {
+    let env = common::start(
+        Some(common::estate(20)),
+        Config {
+            page_size: 7,
+            faults: HttpFaults {
+                throttle_every: Some(3),
+                throttle_retry_after_secs: 1,
+                ..HttpFaults::default()
+            },
+            ..Config::default()
+        },
+    )
+    .await;
+    let fabric = env.fabric("azure");
+    let vms: Vec<String> = fabric
+        .list_items()
+        .await
+        .expect("the list")
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(vms.len(), 20, "every page followed despite the 429s");
+    let started = Instant::now();
+    failover_and_commit(&fabric, &vms).await;
+    let counters = env.emu.counters();
+    for vm in &vms {
+        for action in ["plannedFailover", "failoverCommit"] {
+            assert_eq!(counters.posts(vm, action), 1, "{vm} {action}: {counters:?}");
+        }
+    }
+    assert!(counters.throttled > 0, "{counters:?}");
+    let throttled = fabric
+        .arm()
+        .counters()
+        .throttled
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        throttled, counters.throttled,
+        "every 429 was seen and retried"
+    );
+    // Each 429 said "Retry-After: 1": the retries waited for it.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_found_not_sent_again() {
+    let env = common::start(Some(common::estate(3)), Config::default()).await;
+    let fabric = env.fabric("azure");
+    env.emu.set_faults(HttpFaults {
+        drop_next_posts: 1,
+        ..HttpFaults::default()
+    });
+    let id = fabric
+        .start("vm-000", &FAILOVER, "job j1 call 3")
+        .await
+        .expect("the failover is found although its answer was lost");
+    let counters = env.emu.counters();
+    assert_eq!(counters.dropped, 1, "{counters:?}");
+    assert_eq!(
+        counters.posts("vm-000", "plannedFailover"),
+        1,
+        "{counters:?}"
+    );
+    let status = fabric.wait(&id, &mut |_| {}).await.expect("the operation");
+    assert_eq!(
+        (status.state, &status.request),
+        (OperationState::Succeeded, &FAILOVER)
+    );
+
+    // A resumed process, with the same data dir: it finds the operation
+    // by the initiator and never POSTs.
+    let resumed = env.fabric("azure");
+    let found = resumed
+        .find_operation("vm-000", "job j1 call 3")
+        .await
+        .expect("find_operation");
+    assert_eq!(found.map(|s| s.id), Some(id.clone()));
+    // Another host, without this one's audit log: found by the job's
+    // activity id, with the request rebuilt from Azure's job and item.
+    let elsewhere = env.fabric("elsewhere");
+    let found = elsewhere
+        .find_operation("vm-000", "job j1 call 3")
+        .await
+        .expect("find_operation")
+        .expect("found by its client request id");
+    assert_eq!(
+        (found.id.as_str(), &found.request),
+        (id.as_str(), &FAILOVER)
+    );
+    assert_eq!(
+        elsewhere
+            .find_operation("vm-000", "job j1 call 4")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(env.emu.counters().total_posts(), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refreshed_once() {
+    let env = common::start(Some(common::estate(3)), Config::default()).await;
+    let fabric = env.fabric("azure");
+    fabric.list_items().await.expect("the list");
+    fabric.get_item("vm-001").await.expect("an item");
+    assert_eq!(env.emu.counters().token_fetches, 1, "one token, reused");
+    env.emu.revoke_tokens();
+    fabric.get_item("vm-001").await.expect("after one refresh");
+    let counters = env.emu.counters();
+    assert_eq!(
+        (counters.token_fetches, counters.unauthorized),
+        (2, 1),
+        "{counters:?}"
+    );
+    let (_, refreshes) = fabric.arm().credentials().counts();
+    assert_eq!(refreshes, 1);
+}
+
+#[tokio::test]
+async fn unknown_vaults_and_vms_are_clear() {
+    let env = common::start(Some(common::estate(3)), Config::default()).await;
+    let mut config = common::config(&env.emu, &env.dir.path().join("azure"));
+    config.vault = "no-such-vault".to_string();
+    let fabric = drbook_fabric_azure::AzureFabric::open(&config).unwrap();
+    let err = fabric.list_items().await.unwrap_err().to_string();
+    assert!(err.contains("404"), "{err}");
+    let fabric = env.fabric("azure");
+    match fabric.get_item("nope").await {
+        Err(drbook_core::fabric::FabricError::ItemNotFound { vm }) => assert_eq!(vm, "nope"),
+        other => panic!("{other:?}"),
+    }
+}
