@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
 
 /// Threads of the pool: two, so that a call that waits on another process's
 /// lock (up to the store's busy timeout) does not hold up every other, and
@@ -48,14 +49,28 @@ fn queue() -> &'static Queue {
     &QUEUE
 }
 
+/// How long a thread of the pool looks for its next call after one before
+/// it sleeps. Waking a sleeping thread costs tens of microseconds on a VM
+/// (`docs/benchmarks.md`), more than many calls take; calls often come in
+/// runs (a job's intents, a worker's syncs), which then never pay it.
+const LINGER: Duration = Duration::from_micros(100);
+
 fn serve(queue: &Queue) -> ! {
     loop {
         let call = {
+            let lingered = Instant::now();
             let mut calls = queue.calls.lock().unwrap_or_else(|e| e.into_inner());
             loop {
-                match calls.pop_front() {
-                    Some(call) => break call,
-                    None => calls = queue.added.wait(calls).unwrap_or_else(|e| e.into_inner()),
+                if let Some(call) = calls.pop_front() {
+                    break call;
+                }
+                if lingered.elapsed() < LINGER {
+                    drop(calls);
+                    std::hint::spin_loop();
+                    std::thread::yield_now();
+                    calls = queue.calls.lock().unwrap_or_else(|e| e.into_inner());
+                } else {
+                    calls = queue.added.wait(calls).unwrap_or_else(|e| e.into_inner());
                 }
             }
         };
