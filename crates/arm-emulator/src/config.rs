@@ -40,6 +40,8 @@ pub struct Config {
     /// The secret of `IDENTITY_HEADER`; a random one when `None`.
     pub identity_secret: Option<String>,
     pub faults: HttpFaults,
+    /// ARM's request budget, enforced (429 when spent); `None`: unlimited.
+    pub budget: Option<Budget>,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             retry_after_secs: 1,
             identity_secret: None,
             faults: HttpFaults::default(),
+            budget: None,
         }
     }
 }
@@ -84,6 +87,42 @@ pub struct HttpFaults {
     /// Every Nth action POST is applied and its connection closed without
     /// an answer.
     pub drop_post_every: Option<u32>,
+}
+
+/// ARM's throttling: a token bucket per kind of request, refilled
+/// continuously. A request that finds its bucket empty is answered 429
+/// `TooManyRequests` with the `Retry-After` (whole seconds, rounded up)
+/// until the next token; every ARM answer carries what is left in
+/// `x-ms-ratelimit-remaining-subscription-reads` / `-writes`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    /// GETs.
+    pub reads: Bucket,
+    /// POSTs (and any other method).
+    pub writes: Bucket,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bucket {
+    pub capacity: u32,
+    pub refill_per_second: f64,
+}
+
+impl Budget {
+    /// ARM's limits per subscription and principal since 2024: reads 250
+    /// refilled at 25/s, writes 200 refilled at 10/s.
+    pub const ARM: Budget = Budget {
+        reads: Bucket {
+            capacity: 250,
+            refill_per_second: 25.0,
+        },
+        writes: Bucket {
+            capacity: 200,
+            refill_per_second: 10.0,
+        },
+    };
 }
 
 /// One of the simulator's own faults (`drbook_fabric_sim::Fault`), as the

@@ -23,8 +23,10 @@ pub struct Counters {
     pub token_fetches: u64,
     /// ARM requests refused 401.
     pub unauthorized: u64,
-    /// 429s injected.
+    /// 429s injected (`throttle_every`).
     pub throttled: u64,
+    /// 429s of the enforced budget.
+    pub budget_throttled: u64,
     /// 5xx injected.
     pub errors_injected: u64,
     /// POSTs applied whose connection was then dropped.

@@ -29,9 +29,11 @@
 //!   request meets, and the handlers.
 //! - `wire`: the simulator's read model as ASR's JSON.
 //! - `error`: ARM's error bodies.
+//! - `budget`: ARM's token buckets, when enforced.
 //! - `counters`: what the tests read.
 
 mod auth;
+mod budget;
 mod config;
 mod counters;
 mod error;
@@ -40,7 +42,7 @@ mod server;
 mod tls;
 mod wire;
 
-pub use config::{Config, HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
+pub use config::{Bucket, Budget, Config, HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
 pub use counters::Counters;
 pub use error::ArmError;
 pub use server::{serve, Emulator, EmulatorError, Endpoints};

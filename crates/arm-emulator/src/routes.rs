@@ -5,6 +5,7 @@
 //! then the injected 429s and 5xx.
 
 use crate::auth::{self, Tokens};
+use crate::budget::{Buckets, Take};
 use crate::config::{HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
 use crate::counters::{post_key, Live};
 use crate::error::ArmError;
@@ -38,6 +39,7 @@ pub(crate) struct Shared {
     pub tokens: Tokens,
     pub counters: Live,
     pub faults: Mutex<HttpFaults>,
+    pub budget: Buckets,
     /// ARM requests that passed the checks, for the every-Nth faults.
     arm_seq: AtomicU64,
     /// Operations started by a POST, for `drop_post_every`.
@@ -67,6 +69,7 @@ impl Shared {
             tokens,
             counters: Live::default(),
             faults: Mutex::new(faults),
+            budget: Buckets::default(),
             arm_seq: AtomicU64::new(0),
             post_seq: AtomicU64::new(0),
             client_ids: Mutex::new(HashMap::new()),
@@ -405,9 +408,12 @@ async fn arm(
         .map(str::to_string);
     let request_id = new_request_id();
 
+    let mut remaining = None;
     let mut response = match checks(&s, &method, &uri, &headers, parsed.as_ref()).await {
         Err(refusal) => refusal,
-        Ok(api_version) => {
+        Ok(checked) => {
+            let api_version = checked.api_version;
+            remaining = checked.remaining;
             let query = query_map(&uri);
             let request = Request {
                 s: &s,
@@ -436,6 +442,9 @@ async fn arm(
         }
     };
     let headers = response.headers_mut();
+    if let Some((name, left)) = remaining {
+        headers.insert(name, HeaderValue::from(left));
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-ms-request-id", value.clone());
         headers.insert("x-ms-correlation-request-id", value);
@@ -446,19 +455,26 @@ async fn arm(
     response
 }
 
-/// The checks of every ARM request, in ARM's order; the api-version on
-/// success, the refusal's answer otherwise.
+/// What the checks found: the api-version, and what is left of the
+/// request's budget (its header's name and value) when one is enforced.
+struct Checked {
+    api_version: String,
+    remaining: Option<(&'static str, u32)>,
+}
+
+/// The checks of every ARM request, in ARM's order; the refusal's answer
+/// when one fails.
 #[allow(
     clippy::result_large_err,
     reason = "a refusal is the answer, made once per request"
 )]
 async fn checks(
     s: &Shared,
-    _method: &Method,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     parsed: Option<&Parsed>,
-) -> Result<String, Response> {
+) -> Result<Checked, Response> {
     let faults = s.faults();
     if faults.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
@@ -526,23 +542,30 @@ async fn checks(
         }
         Some(v) => v.clone(),
     };
+    let write = method != Method::GET;
+    let header = if write {
+        "x-ms-ratelimit-remaining-subscription-writes"
+    } else {
+        "x-ms-ratelimit-remaining-subscription-reads"
+    };
+    let remaining = match s.budget.take(write) {
+        Take::Unlimited => None,
+        Take::Left(left) => Some((header, left)),
+        Take::Spent(wait) => {
+            s.counters.with(|c| c.budget_throttled += 1);
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = throttled(secs.max(1));
+            response
+                .headers_mut()
+                .insert(header, HeaderValue::from(0u32));
+            return Err(response);
+        }
+    };
     let seq = s.arm_seq.fetch_add(1, Ordering::SeqCst) + 1;
     if let Some(n) = faults.throttle_every.filter(|n| *n > 0) {
         if seq.is_multiple_of(u64::from(n)) {
             s.counters.with(|c| c.throttled += 1);
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                Json(json!({"error": {
-                    "code": "TooManyRequests",
-                    "message": "The request is being throttled as the limit has been reached for operation type. Please retry after the time in the Retry-After header.",
-                }})),
-            )
-                .into_response();
-            response.headers_mut().insert(
-                "retry-after",
-                HeaderValue::from(faults.throttle_retry_after_secs),
-            );
-            return Err(response);
+            return Err(throttled(u64::from(faults.throttle_retry_after_secs)));
         }
     }
     if let Some(n) = faults.error_every.filter(|n| *n > 0) {
@@ -561,7 +584,26 @@ async fn checks(
             .into_response());
         }
     }
-    Ok(api_version)
+    Ok(Checked {
+        api_version,
+        remaining,
+    })
+}
+
+/// ARM's 429.
+fn throttled(retry_after_secs: u64) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({"error": {
+            "code": "TooManyRequests",
+            "message": "The request is being throttled as the limit has been reached for operation type. Please retry after the time in the Retry-After header.",
+        }})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from(retry_after_secs));
+    response
 }
 
 fn query_map(uri: &Uri) -> HashMap<String, String> {

@@ -7,7 +7,7 @@
 //! sees the mark and closes the connection instead of writing the answer.
 
 use crate::auth::Tokens;
-use crate::config::{Config, HttpFaults};
+use crate::config::{Budget, Config, HttpFaults};
 use crate::counters::Counters;
 use crate::routes::{self, DropConnection, Shared};
 use crate::tls;
@@ -136,6 +136,15 @@ impl Emulator {
         self.shared.set_faults(faults);
     }
 
+    /// Enforces `budget` from now on (full buckets), or none.
+    pub fn set_budget(&self, budget: Option<Budget>) {
+        self.shared.budget.set(budget);
+    }
+
+    pub fn budget(&self) -> Option<Budget> {
+        self.shared.budget.get()
+    }
+
     /// Every token issued so far is refused from now on (401
     /// `InvalidAuthenticationToken`).
     pub fn revoke_tokens(&self) {
@@ -249,6 +258,7 @@ fn prepare(
         Tokens::new(secret, config.token_lifetime),
         config.faults,
     ));
+    shared.budget.set(config.budget);
     Ok((
         shared,
         endpoints,

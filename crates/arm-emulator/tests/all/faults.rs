@@ -162,3 +162,60 @@ async fn the_simulators_faults_through_the_admin_route() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_enforced_budget_throttles_reads_and_writes_apart() {
+    use drbook_arm_emulator::{Bucket, Budget};
+    let config = Config {
+        budget: Some(Budget {
+            reads: Bucket {
+                capacity: 3,
+                refill_per_second: 4.0,
+            },
+            writes: Bucket {
+                capacity: 1,
+                refill_per_second: 0.5,
+            },
+        }),
+        ..Config::default()
+    };
+    let env = start(2, config).await;
+    let url = env.url("/replicationProtectedItems");
+    let mut left = Vec::new();
+    for _ in 0..3 {
+        let answer = env.get(&url).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        left.push(
+            answer
+                .header("x-ms-ratelimit-remaining-subscription-reads")
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(left, ["2", "1", "0"]);
+    let spent = env.get(&url).await;
+    assert_eq!(spent.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(spent.header("retry-after"), Some("1"));
+    assert_eq!(spent.body["error"]["code"], "TooManyRequests");
+
+    // Writes have their own bucket: one POST, then 429 for two seconds.
+    let post = env
+        .post(&env.item_url("vm-000", "/plannedFailover"), Some(planned()))
+        .await;
+    assert_eq!(post.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        post.header("x-ms-ratelimit-remaining-subscription-writes"),
+        Some("0")
+    );
+    let refused = env
+        .post(&env.item_url("vm-001", "/plannedFailover"), Some(planned()))
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    assert_eq!(env.emu.counters().posts("vm-001", "plannedFailover"), 0);
+
+    // Reads refill at their rate.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.get(&url).await.status, StatusCode::OK);
+    assert_eq!(env.emu.counters().budget_throttled, 2);
+}

@@ -6,7 +6,7 @@
 
 use super::{Global, Outcome};
 use clap::Args;
-use drbook_arm_emulator::{serve, Config, Endpoints, HttpFaults};
+use drbook_arm_emulator::{serve, Budget, Config, Endpoints, HttpFaults};
 use drbook_runtime::parse_duration;
 use std::time::Duration;
 
@@ -67,6 +67,10 @@ pub struct ServeArmArgs {
     /// Fault: every Nth action POST is applied, then its connection is closed without an answer.
     #[arg(long)]
     drop_post_every: Option<u32>,
+
+    /// Enforce ARM's request budget: reads 250 refilled at 25/s, writes 200 at 10/s (429 when spent).
+    #[arg(long)]
+    arm_budget: bool,
 }
 
 pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome> {
@@ -91,6 +95,7 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
             drop_next_posts: 0,
             drop_post_every: args.drop_post_every,
         },
+        budget: args.arm_budget.then_some(Budget::ARM),
     };
     let json = global.json;
     let ready = |endpoints: &Endpoints| {
