@@ -42,6 +42,9 @@ pub struct Config {
     pub faults: HttpFaults,
     /// ARM's request budget, enforced (429 when spent); `None`: unlimited.
     pub budget: Option<Budget>,
+    /// The vault's recovery plans (`replicationRecoveryPlans`), from
+    /// drbook plan files.
+    pub recovery_plans: Vec<drbook_core::plan::RecoveryPlan>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             identity_secret: None,
             faults: HttpFaults::default(),
             budget: None,
+            recovery_plans: Vec::new(),
         }
     }
 }

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 /// `protectedItems.list`, `protectedItems.listByContainer`,
 /// `protectedItems.get`, `protectedItems.<action>` (the action's ARM name,
 /// e.g. `protectedItems.plannedFailover`), `recoveryPoints.list`,
-/// `recoveryPoints.get`, `jobs.list`, `jobs.get`, `operationStatus.get`,
+/// `recoveryPoints.get`, `jobs.list`, `jobs.get`, `recoveryPlans.list`,
+/// `recoveryPlans.get`, `operationStatus.get`,
 /// `operationResults.get`, `unknown`; `token` for the token endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub counters: Live,
     pub faults: Mutex<HttpFaults>,
     pub budget: Buckets,
+    /// What `replicationRecoveryPlans` serves.
+    pub recovery_plans: Vec<drbook_core::plan::RecoveryPlan>,
     /// ARM requests that passed the checks, for the every-Nth faults.
     arm_seq: AtomicU64,
     /// Operations started by a POST, for `drop_post_every`.
@@ -70,6 +72,7 @@ impl Shared {
             counters: Live::default(),
             faults: Mutex::new(faults),
             budget: Buckets::default(),
+            recovery_plans: Vec::new(),
             arm_seq: AtomicU64::new(0),
             post_seq: AtomicU64::new(0),
             client_ids: Mutex::new(HashMap::new()),
@@ -237,6 +240,8 @@ enum Route {
     RecoveryPoint(ItemPath, String),
     JobsList,
     Job(String),
+    PlansList,
+    Plan(String),
     OperationStatus(String),
     OperationResult(String),
 }
@@ -322,6 +327,8 @@ fn parse(path: &str) -> Option<Parsed> {
         [items] if is(items, "replicationProtectedItems") => Some(Route::ItemsList),
         [jobs] if is(jobs, "replicationJobs") => Some(Route::JobsList),
         [jobs, job] if is(jobs, "replicationJobs") => Some(Route::Job(owned(job))),
+        [plans] if is(plans, "replicationRecoveryPlans") => Some(Route::PlansList),
+        [plans, plan] if is(plans, "replicationRecoveryPlans") => Some(Route::Plan(owned(plan))),
         [status, op] if is(status, "replicationOperationStatus") => {
             Some(Route::OperationStatus(owned(op)))
         }
@@ -376,6 +383,8 @@ fn route_name(route: Option<&Route>) -> String {
         Some(Route::RecoveryPoint(..)) => "recoveryPoints.get".to_string(),
         Some(Route::JobsList) => "jobs.list".to_string(),
         Some(Route::Job(_)) => "jobs.get".to_string(),
+        Some(Route::PlansList) => "recoveryPlans.list".to_string(),
+        Some(Route::Plan(_)) => "recoveryPlans.get".to_string(),
         Some(Route::OperationStatus(_)) => "operationStatus.get".to_string(),
         Some(Route::OperationResult(_)) => "operationResults.get".to_string(),
     }
@@ -712,6 +721,34 @@ impl Request<'_> {
             }
             Route::Action(path, action) => self.action(&path, action, client_id).await,
             Route::JobsList => self.jobs().await,
+            Route::PlansList => {
+                let items = self.s.sim.list_items().await?;
+                let plans = &self.s.recovery_plans;
+                let (page, next) = self.page(plans.len())?;
+                let value: Vec<Value> = plans[page]
+                    .iter()
+                    .map(|plan| wire::recovery_plan(&self.s.vault, plan, &items))
+                    .collect();
+                Ok(Json(self.list_body(value, next)).into_response())
+            }
+            Route::Plan(name) => {
+                let plan = self
+                    .s
+                    .recovery_plans
+                    .iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(&name))
+                    .ok_or_else(|| {
+                        ArmError::not_found(
+                            "RecoveryPlanNotFound",
+                            format!(
+                                "The recovery plan '{name}' was not found in vault '{}'.",
+                                self.s.vault.name
+                            ),
+                        )
+                    })?;
+                let items = self.s.sim.list_items().await?;
+                Ok(Json(wire::recovery_plan(&self.s.vault, plan, &items)).into_response())
+            }
             Route::Job(name) => {
                 let op = self.operation(&name).await?;
                 let body = self.job(&op).await;

@@ -249,7 +249,7 @@ fn prepare(
         vault: config.vault.clone(),
         vault_id: vault.id(),
     };
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         sim,
         vault,
         base_url,
@@ -257,7 +257,9 @@ fn prepare(
         config.retry_after_secs,
         Tokens::new(secret, config.token_lifetime),
         config.faults,
-    ));
+    );
+    shared.recovery_plans = config.recovery_plans;
+    let shared = Arc::new(shared);
     shared.budget.set(config.budget);
     Ok((
         shared,

@@ -508,3 +508,74 @@ pub(crate) fn operation_status(vault: &Vault, op: &OperationStatus) -> Value {
     }
     body
 }
+
+const PLAN_TYPE: &str = "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans";
+
+/// A recovery plan (RecoveryPlan) from a drbook plan file: a Shutdown and a
+/// Failover group (empty, as Azure shows them), then one Boot group per
+/// plan group, in order, with its items; a group's `pre` steps are its
+/// `startGroupActions`, its `post` steps its `endGroupActions`: manual
+/// steps as manual actions (their prompt the description), named steps as
+/// Automation runbook actions named after the step.
+pub(crate) fn recovery_plan(
+    vault: &Vault,
+    plan: &drbook_core::plan::RecoveryPlan,
+    items: &[ProtectedItem],
+) -> Value {
+    let item_ref = |vm: &str| {
+        let id = match items.iter().find(|i| i.name.eq_ignore_ascii_case(vm)) {
+            Some(item) => vault.item_id(item),
+            None => format!(
+                "{}/replicationProtectedItems/{vm}",
+                vault.container_id(&plan.primary_region)
+            ),
+        };
+        json!({"id": id, "virtualMachineId": vm})
+    };
+    let action = |step: &drbook_core::plan::Step| {
+        let details = match &step.manual {
+            Some(prompt) => json!({"instanceType": "ManualActionDetails", "description": prompt}),
+            None => json!({
+                "instanceType": "AutomationRunbookActionDetails",
+                "runbookId": format!(
+                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Automation/automationAccounts/drbook/runbooks/{}",
+                    vault.subscription, vault.resource_group, step.name
+                ),
+                "timeout": "PT1H",
+                "fabricLocation": "Recovery",
+            }),
+        };
+        json!({
+            "actionName": step.name,
+            "failoverTypes": ["PlannedFailover", "UnplannedFailover", "TestFailover"],
+            "failoverDirections": ["PrimaryToRecovery", "RecoveryToPrimary"],
+            "customDetails": details,
+        })
+    };
+    let empty = |kind: &str| json!({"groupType": kind, "replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []});
+    let mut groups = vec![empty("Shutdown"), empty("Failover")];
+    groups.extend(plan.groups.iter().map(|group| {
+        json!({
+            "groupType": "Boot",
+            "replicationProtectedItems": group.vms.iter().map(|vm| item_ref(vm)).collect::<Vec<_>>(),
+            "startGroupActions": group.pre.iter().map(action).collect::<Vec<_>>(),
+            "endGroupActions": group.post.iter().map(action).collect::<Vec<_>>(),
+        })
+    }));
+    json!({
+        "id": format!("{}/replicationRecoveryPlans/{}", vault.id(), plan.name),
+        "name": plan.name,
+        "type": PLAN_TYPE,
+        "properties": {
+            "friendlyName": plan.name,
+            "primaryFabricId": vault.fabric_id(&plan.primary_region),
+            "primaryFabricFriendlyName": plan.primary_region,
+            "recoveryFabricId": vault.fabric_id(&plan.recovery_region),
+            "recoveryFabricFriendlyName": plan.recovery_region,
+            "failoverDeploymentModel": "ResourceManager",
+            "replicationProviders": ["A2A"],
+            "allowedOperations": ["PlannedFailover", "UnplannedFailover", "TestFailover"],
+            "groups": groups,
+        },
+    })
+}

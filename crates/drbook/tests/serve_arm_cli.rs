@@ -1,7 +1,8 @@
 //! `drbook fabric serve-arm`, run as an operator would: it serves the data
 //! directory's simulator over HTTPS, prints where (and, with `--json`, as
 //! one JSON line), and what a client does through it reaches that
-//! simulator: `drbook fabric show` sees it.
+//! simulator: `drbook fabric show` sees it; its plan files are the vault's
+//! recovery plans.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -120,6 +121,22 @@ async fn serve_arm_serves_the_data_dirs_simulator() {
     }
     assert_eq!(names.len(), 12);
     assert!(names.contains(&"sql-01".to_string()));
+
+    // The demo's plan file is the vault's recovery plan.
+    let plans: Value = client
+        .get(format!(
+            "{base}{vault}/replicationRecoveryPlans?api-version=2025-08-01"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let plans = plans["value"].as_array().unwrap();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert!(plans[0]["properties"]["groups"].as_array().unwrap().len() > 2);
 
     // A planned failover through ARM is the simulator's.
     let item = format!(

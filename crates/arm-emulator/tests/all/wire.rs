@@ -418,3 +418,76 @@ async fn the_specifications_inputs_are_accepted() {
         "InvalidProviderSpecificInput"
     );
 }
+
+#[tokio::test]
+async fn recovery_plans_have_the_specifications_shape() {
+    let plan = drbook_core::plan::RecoveryPlan::parse(
+        r#"
+name = "two-tier"
+primary_region = "eastus"
+recovery_region = "westus"
+
+[[groups]]
+name = "db"
+vms = ["vm-000"]
+post = ["check-databases"]
+
+[[groups]]
+name = "web"
+vms = ["vm-001", "vm-002"]
+pre = [{ name = "switch-dns", manual = "Point DNS at westus, then approve" }]
+"#,
+        "test",
+    )
+    .unwrap();
+    let config = Config {
+        recovery_plans: vec![plan],
+        ..Config::default()
+    };
+    let env = start(3, config).await;
+
+    let answer = env
+        .get(&env.url("/replicationRecoveryPlans/Two-Tier"))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let example = fixture("ReplicationRecoveryPlans_Get");
+    assert_shape(&example["responses"]["200"]["body"], &answer.body, "plan");
+    let groups = answer.body["properties"]["groups"].as_array().unwrap();
+    let kinds: Vec<&str> = groups
+        .iter()
+        .map(|g| g["groupType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Shutdown", "Failover", "Boot", "Boot"]);
+    assert_eq!(
+        groups[2]["replicationProtectedItems"][0]["id"],
+        env.get(&env.item_url("vm-000", "")).await.body["id"]
+    );
+    assert_eq!(
+        groups[3]["replicationProtectedItems"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let manual = &groups[3]["startGroupActions"][0];
+    assert_eq!(manual["actionName"], "switch-dns");
+    assert_eq!(
+        manual["customDetails"]["instanceType"],
+        "ManualActionDetails"
+    );
+    assert_eq!(
+        manual["customDetails"]["description"],
+        "Point DNS at westus, then approve"
+    );
+    let named = &groups[2]["endGroupActions"][0];
+    assert_eq!(
+        named["customDetails"]["instanceType"],
+        "AutomationRunbookActionDetails"
+    );
+
+    let list = env.get(&env.url("/replicationRecoveryPlans")).await;
+    assert_eq!(list.body["value"].as_array().unwrap().len(), 1);
+    let missing = env.get(&env.url("/replicationRecoveryPlans/nope")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["code"], "RecoveryPlanNotFound");
+}

@@ -7,6 +7,7 @@
 use super::{Global, Outcome};
 use clap::Args;
 use drbook_arm_emulator::{serve, Budget, Config, Endpoints, HttpFaults};
+use drbook_core::plan::RecoveryPlan;
 use drbook_runtime::parse_duration;
 use std::time::Duration;
 
@@ -96,6 +97,7 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
             drop_post_every: args.drop_post_every,
         },
         budget: args.arm_budget.then_some(Budget::ARM),
+        recovery_plans: recovery_plans(&data_dir),
     };
     let json = global.json;
     let ready = |endpoints: &Endpoints| {
@@ -116,6 +118,32 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
     )
     .await?;
     Ok(Outcome::Success)
+}
+
+/// The plan files in `<data-dir>/plans/`, served as the vault's recovery
+/// plans; one that does not parse is left out, with a warning.
+fn recovery_plans(data_dir: &std::path::Path) -> Vec<RecoveryPlan> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("plans")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| match RecoveryPlan::load(&path) {
+            Ok(plan) => Some(plan),
+            Err(e) => {
+                eprintln!(
+                    "serve-arm: {} is not served as a recovery plan: {e}",
+                    path.display()
+                );
+                None
+            }
+        })
+        .collect()
 }
 
 fn endpoints_json(ep: &Endpoints) -> serde_json::Value {
