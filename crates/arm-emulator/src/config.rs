@@ -35,8 +35,10 @@ pub struct Config {
     /// How long a token from the token endpoint is good for.
     pub token_lifetime: Duration,
     /// `Retry-After` (seconds) on the 202 of an action and while an
-    /// operation runs.
-    pub retry_after_secs: u32,
+    /// operation runs; `None`: the simulator's poll interval (about 30
+    /// simulated seconds, 0 at instant speed, at most 2), as Azure says
+    /// when its jobs are worth polling again.
+    pub retry_after_secs: Option<u32>,
     /// The secret of `IDENTITY_HEADER`; a random one when `None`.
     pub identity_secret: Option<String>,
     pub faults: HttpFaults,
@@ -57,7 +59,7 @@ impl Default for Config {
             identity_port: 0,
             page_size: 100,
             token_lifetime: Duration::from_secs(3600),
-            retry_after_secs: 1,
+            retry_after_secs: None,
             identity_secret: None,
             faults: HttpFaults::default(),
             budget: None,

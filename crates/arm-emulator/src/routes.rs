@@ -18,8 +18,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use drbook_core::fabric::{
-    Direction, Fabric, OperationRequest, OperationState, ProtectedItem, RecoveryPointChoice,
-    SourceSiteOperations,
+    Direction, Fabric, OperationRequest, OperationState, OperationStatus, ProtectedItem,
+    RecoveryPointChoice, SourceSiteOperations,
 };
 use drbook_fabric_sim::Simulator;
 use serde_json::{json, Value};
@@ -35,7 +35,8 @@ pub(crate) struct Shared {
     /// `https://127.0.0.1:<port>`: the base of `nextLink` and LRO links.
     pub base_url: String,
     pub page_size: usize,
-    pub retry_after_secs: u32,
+    /// `None`: the simulator's poll interval, in whole seconds.
+    pub retry_after_secs: Option<u32>,
     pub tokens: Tokens,
     pub counters: Live,
     pub faults: Mutex<HttpFaults>,
@@ -58,7 +59,7 @@ impl Shared {
         vault: Vault,
         base_url: String,
         page_size: usize,
-        retry_after_secs: u32,
+        retry_after_secs: Option<u32>,
         tokens: Tokens,
         faults: HttpFaults,
     ) -> Self {
@@ -754,7 +755,7 @@ impl Request<'_> {
                 let body = self.job(&op).await;
                 let mut response = Json(body).into_response();
                 if !op.state.is_terminal() {
-                    self.retry_after(&mut response);
+                    self.retry_after(&mut response, Some(&op));
                 }
                 Ok(response)
             }
@@ -762,7 +763,7 @@ impl Request<'_> {
                 let op = self.operation(&name).await?;
                 let mut response = Json(wire::operation_status(&self.s.vault, &op)).into_response();
                 if !op.state.is_terminal() {
-                    self.retry_after(&mut response);
+                    self.retry_after(&mut response, Some(&op));
                 }
                 Ok(response)
             }
@@ -771,7 +772,7 @@ impl Request<'_> {
                 match op.state {
                     OperationState::InProgress => {
                         let mut response = StatusCode::ACCEPTED.into_response();
-                        self.lro_headers(&mut response, &op.id);
+                        self.lro_headers(&mut response, &op.id, Some(&op));
                         Ok(response)
                     }
                     OperationState::Succeeded => {
@@ -794,28 +795,35 @@ impl Request<'_> {
         }
     }
 
-    fn retry_after(&self, response: &mut Response) {
+    /// `Retry-After`: as configured, else the simulator's poll interval for
+    /// `op` rounded to whole seconds (0 at instant speed: poll again now).
+    fn retry_after(&self, response: &mut Response, op: Option<&OperationStatus>) {
+        let secs = match (self.s.retry_after_secs, op) {
+            (Some(secs), _) => secs,
+            (None, Some(op)) => self.s.sim.poll_interval(op).as_secs_f64().round() as u32,
+            (None, None) => 1,
+        };
         response
             .headers_mut()
-            .insert("retry-after", HeaderValue::from(self.s.retry_after_secs));
+            .insert("retry-after", HeaderValue::from(secs));
     }
 
     fn link(&self, path: &str) -> String {
         format!("{}{path}?api-version={}", self.s.base_url, self.api_version)
     }
 
-    fn lro_headers(&self, response: &mut Response, op: &str) {
+    fn lro_headers(&self, response: &mut Response, op: &str, status: Option<&OperationStatus>) {
         let vault = self.s.vault.id();
         let headers = response.headers_mut();
-        let status = self.link(&format!("{vault}/replicationOperationStatus/{op}"));
+        let status_url = self.link(&format!("{vault}/replicationOperationStatus/{op}"));
         let result = self.link(&format!("{vault}/replicationOperationResults/{op}"));
-        if let Ok(v) = HeaderValue::from_str(&status) {
+        if let Ok(v) = HeaderValue::from_str(&status_url) {
             headers.insert("azure-asyncoperation", v);
         }
         if let Ok(v) = HeaderValue::from_str(&result) {
             headers.insert("location", v);
         }
-        self.retry_after(response);
+        self.retry_after(response, status);
     }
 
     /// One page of items, vault-wide or of one container, with `nextLink`
@@ -997,8 +1005,9 @@ impl Request<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(op.clone(), client_id.to_string());
+        let status = self.s.sim.operation(&op).await.ok();
         let mut response = StatusCode::ACCEPTED.into_response();
-        self.lro_headers(&mut response, &op);
+        self.lro_headers(&mut response, &op, status.as_ref());
         if self.drop_this_post() {
             self.s.counters.with(|c| c.dropped += 1);
             response.extensions_mut().insert(DropConnection);

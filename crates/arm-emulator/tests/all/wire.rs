@@ -137,7 +137,7 @@ async fn errors_have_arms_shape_and_status() {
 #[tokio::test]
 async fn a_post_answers_202_with_lro_headers() {
     let config = Config {
-        retry_after_secs: 7,
+        retry_after_secs: Some(7),
         ..Config::default()
     };
     let env = start(1, config).await;

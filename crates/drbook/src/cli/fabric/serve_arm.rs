@@ -37,9 +37,10 @@ pub struct ServeArmArgs {
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     token_lifetime: Duration,
 
-    /// The `Retry-After` (seconds) of an action's 202 and of a running operation.
-    #[arg(long, default_value_t = 1)]
-    retry_after: u32,
+    /// The `Retry-After` (seconds) of an action's 202 and of a running operation; by default
+    /// about 30 simulated seconds at the fabric's speed (0 at `--speed instant`, at most 2).
+    #[arg(long)]
+    retry_after: Option<u32>,
 
     /// The secret clients send in X-IDENTITY-HEADER (IDENTITY_HEADER); random when unset.
     #[arg(long, env = "DRBOOK_ARM_IDENTITY_HEADER", hide_env_values = true)]
