@@ -6,8 +6,22 @@
 //!
 //! ```toml
 //! [fabric]
-//! kind = "simulator"     # the embedded Site Recovery simulator (the only kind yet)
-//! speed = 600            # its time scale: a factor, or "instant"
+//! kind = "simulator"     # the embedded Site Recovery simulator (default), or "azure"
+//! speed = 600            # the simulator's time scale: a factor, or "instant"
+//!
+//! # kind = "azure": Azure Site Recovery over ARM (drbook-fabric-azure)
+//! subscription = "00000000-0000-0000-0000-000000000000"
+//! resource-group = "dr-rg"
+//! vault = "dr-vault"                        # the Recovery Services vault
+//! api-version = "2025-08-01"                # default
+//! arm-endpoint = "https://management.azure.com"   # default; a sovereign cloud's, an emulator's
+//! credential = "chain"   # default; or workload-identity, managed-identity,
+//!                        # client-secret, azure-cli, token-endpoint, or a list of them
+//! tenant-id = "..."      # client secret, workload identity, Azure CLI (else AZURE_TENANT_ID)
+//! client-id = "..."      # client secret, workload identity, a user-assigned identity (else AZURE_CLIENT_ID)
+//! client-secret-file = "/run/secrets/drbook"  # else AZURE_CLIENT_SECRET; never in this file
+//! token-endpoint = "http://127.0.0.1:8081/msi/token"  # the token-endpoint credential (an emulator's)
+//! ca-file = "/tmp/arm-emulator-ca.pem"      # extra roots to trust (an emulator's CA)
 //!
 //! [store]
 //! kind = "sqlite"        # the job store (the only kind yet)
@@ -18,6 +32,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 use drbook_core::TimeScale;
+use drbook_fabric_azure::{AzureConfig, CredentialConfig, CredentialKind};
 
 /// The file's name in the data directory.
 pub const FILE_NAME: &str = "drbook.toml";
@@ -33,11 +48,23 @@ struct File {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct FabricSection {
     kind: Option<String>,
     /// A factor (`600`) or `"instant"`.
     speed: Option<toml::Value>,
+    subscription: Option<String>,
+    resource_group: Option<String>,
+    vault: Option<String>,
+    api_version: Option<String>,
+    arm_endpoint: Option<String>,
+    /// A credential's name, `"chain"`, or a list of names.
+    credential: Option<toml::Value>,
+    tenant_id: Option<String>,
+    client_id: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    token_endpoint: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,12 +81,30 @@ pub struct Overrides {
     pub speed: Option<TimeScale>,
     pub store: Option<String>,
     pub store_path: Option<PathBuf>,
+    pub azure: AzureOverrides,
+}
+
+/// The azure backend's flags (`--azure-*`, `--arm-endpoint`) and their
+/// environment variables (`DRBOOK_AZURE_*`, `DRBOOK_ARM_ENDPOINT`).
+#[derive(Debug, Default, Clone)]
+pub struct AzureOverrides {
+    pub subscription: Option<String>,
+    pub resource_group: Option<String>,
+    pub vault: Option<String>,
+    pub api_version: Option<String>,
+    pub arm_endpoint: Option<String>,
+    pub credential: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The fabric this host drives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FabricChoice {
-    Simulator { time_scale: TimeScale },
+    Simulator {
+        time_scale: TimeScale,
+    },
+    /// Azure Site Recovery over ARM; its audit log is in the data dir.
+    Azure(Box<AzureConfig>),
 }
 
 /// The job store this host uses.
@@ -134,13 +179,16 @@ impl Config {
         let fabric_kind = overrides
             .fabric
             .clone()
-            .or(written.fabric.kind)
+            .or(written.fabric.kind.clone())
             .unwrap_or_else(|| "simulator".to_string());
         let fabric = match fabric_kind.as_str() {
             "simulator" => FabricChoice::Simulator { time_scale: speed },
+            "azure" => FabricChoice::Azure(Box::new(
+                azure(&written.fabric, &overrides.azure, data_dir).map_err(invalid)?,
+            )),
             other => {
                 return Err(invalid(format!(
-                    "[fabric] kind `{other}` is not one this build has; use `simulator`"
+                    "[fabric] kind `{other}` is not one this build has; use `simulator` or `azure`"
                 )))
             }
         };
@@ -175,8 +223,85 @@ impl Config {
     pub fn time_scale(&self) -> TimeScale {
         match self.fabric {
             FabricChoice::Simulator { time_scale } => time_scale,
+            FabricChoice::Azure(_) => TimeScale::Factor(1.0),
         }
     }
+}
+
+/// `[fabric]` for `kind = "azure"`: flags over the file over the defaults.
+fn azure(
+    file: &FabricSection,
+    flags: &AzureOverrides,
+    data_dir: &Path,
+) -> Result<AzureConfig, String> {
+    let required = |flag: &Option<String>, written: &Option<String>, key: &str, env: &str| {
+        flag.clone()
+            .or_else(|| written.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                format!("[fabric] kind = \"azure\" needs `{key}` (or --azure-{key}, {env})")
+            })
+    };
+    let mut config = AzureConfig::new(
+        required(
+            &flags.subscription,
+            &file.subscription,
+            "subscription",
+            "DRBOOK_AZURE_SUBSCRIPTION",
+        )?,
+        required(
+            &flags.resource_group,
+            &file.resource_group,
+            "resource-group",
+            "DRBOOK_AZURE_RESOURCE_GROUP",
+        )?,
+        required(&flags.vault, &file.vault, "vault", "DRBOOK_AZURE_VAULT")?,
+        data_dir,
+    );
+    if let Some(version) = flags.api_version.clone().or(file.api_version.clone()) {
+        config.api_version = version;
+    }
+    if let Some(endpoint) = flags.arm_endpoint.clone().or(file.arm_endpoint.clone()) {
+        if !endpoint.starts_with("https://") {
+            return Err(format!(
+                "[fabric] arm-endpoint `{endpoint}` must be https: bearer tokens are never sent in the clear"
+            ));
+        }
+        config.arm_endpoint = endpoint.trim_end_matches('/').to_string();
+    }
+    config.ca_file = flags.ca_file.clone().or(file.ca_file.clone());
+    let names: Vec<String> = match (&flags.credential, &file.credential) {
+        (Some(flag), _) => flag.split(',').map(|s| s.trim().to_string()).collect(),
+        (None, Some(toml::Value::String(name))) => vec![name.clone()],
+        (None, Some(toml::Value::Array(names))) => names
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or("[fabric] credential: a list of names")
+            })
+            .collect::<Result<_, _>>()?,
+        (None, Some(_)) => return Err("[fabric] credential: a name or a list of names".into()),
+        (None, None) => Vec::new(),
+    };
+    let mut kinds = Vec::new();
+    for name in names.iter().filter(|n| n.as_str() != "chain") {
+        kinds.push(CredentialKind::parse(name).ok_or_else(|| {
+            format!(
+                "[fabric] credential `{name}` is not one drbook has; use chain, workload-identity, \
+                 managed-identity, client-secret, azure-cli or token-endpoint"
+            )
+        })?);
+    }
+    config.credential = CredentialConfig {
+        kinds,
+        tenant_id: file.tenant_id.clone(),
+        client_id: file.client_id.clone(),
+        client_secret_file: file.client_secret_file.clone(),
+        token_endpoint: file.token_endpoint.clone(),
+        token_endpoint_secret: None,
+    };
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -191,6 +316,9 @@ mod tests {
         Config::load(dir.path(), None, overrides).map(|mut c| {
             // The temporary directory goes away: compare what is not a path.
             c.file = c.file.map(|_| PathBuf::from(FILE_NAME));
+            if let FabricChoice::Azure(azure) = &mut c.fabric {
+                azure.data_dir = PathBuf::from("<data-dir>");
+            }
             let StoreChoice::Sqlite { dir: d } = &mut c.store;
             if d == dir.path() {
                 *d = PathBuf::from("<data-dir>");
@@ -252,7 +380,16 @@ mod tests {
     #[test]
     fn bad_files_name_the_key_and_the_fix() {
         let cases = [
-            ("[fabric]\nkind = \"azure\"\n", "use `simulator`"),
+            ("[fabric]\nkind = \"cloud\"\n", "use `simulator` or `azure`"),
+            ("[fabric]\nkind = \"azure\"\n", "needs `subscription`"),
+            (
+                "[fabric]\nkind = \"azure\"\nsubscription = \"s\"\nresource-group = \"g\"\nvault = \"v\"\narm-endpoint = \"http://127.0.0.1:1\"\n",
+                "must be https",
+            ),
+            (
+                "[fabric]\nkind = \"azure\"\nsubscription = \"s\"\nresource-group = \"g\"\nvault = \"v\"\ncredential = \"password\"\n",
+                "credential `password`",
+            ),
             ("[store]\nkind = \"postgres\"\n", "use `sqlite`"),
             ("[fabric]\nspeed = -3\n", "[fabric] speed"),
             ("[fabric]\nsped = 3\n", "sped"),
@@ -271,6 +408,85 @@ mod tests {
         };
         let error = load(None, &overrides).unwrap_err().to_string();
         assert!(error.contains("`redis`"), "{error}");
+    }
+
+    #[test]
+    fn the_azure_fabric_reads_every_key_and_flags_win() {
+        let text = r#"
+[fabric]
+kind = "azure"
+subscription = "sub-1"
+resource-group = "dr-rg"
+vault = "dr-vault"
+api-version = "2024-10-01"
+arm-endpoint = "https://management.usgovcloudapi.net/"
+credential = ["workload-identity", "azure-cli"]
+tenant-id = "tenant-1"
+client-id = "client-1"
+client-secret-file = "/run/secrets/drbook"
+token-endpoint = "http://127.0.0.1:9/msi/token"
+ca-file = "/tmp/ca.pem"
+"#;
+        let config = load(Some(text), &Overrides::default()).unwrap();
+        let FabricChoice::Azure(azure) = &config.fabric else {
+            panic!("{config:?}")
+        };
+        assert_eq!(
+            azure.vault_path(),
+            "/subscriptions/sub-1/resourceGroups/dr-rg/providers/Microsoft.RecoveryServices/vaults/dr-vault"
+        );
+        assert_eq!(azure.api_version, "2024-10-01");
+        assert_eq!(azure.arm_endpoint, "https://management.usgovcloudapi.net");
+        assert_eq!(
+            azure.scope(),
+            "https://management.usgovcloudapi.net/.default"
+        );
+        assert_eq!(
+            azure.credential.kinds,
+            [CredentialKind::WorkloadIdentity, CredentialKind::AzureCli]
+        );
+        assert_eq!(azure.credential.tenant_id.as_deref(), Some("tenant-1"));
+        assert_eq!(azure.credential.client_id.as_deref(), Some("client-1"));
+        assert_eq!(
+            azure.credential.client_secret_file,
+            Some(PathBuf::from("/run/secrets/drbook"))
+        );
+        assert_eq!(
+            azure.credential.token_endpoint.as_deref(),
+            Some("http://127.0.0.1:9/msi/token")
+        );
+        assert_eq!(azure.ca_file, Some(PathBuf::from("/tmp/ca.pem")));
+        assert_eq!(azure.data_dir, PathBuf::from("<data-dir>"));
+        assert_eq!(config.time_scale(), TimeScale::Factor(1.0));
+
+        let overrides = Overrides {
+            azure: AzureOverrides {
+                vault: Some("other-vault".into()),
+                arm_endpoint: Some("https://127.0.0.1:8443".into()),
+                credential: Some("token-endpoint".into()),
+                ..AzureOverrides::default()
+            },
+            ..Overrides::default()
+        };
+        let config = load(Some(text), &overrides).unwrap();
+        let FabricChoice::Azure(azure) = &config.fabric else {
+            panic!("{config:?}")
+        };
+        assert_eq!(
+            (azure.vault.as_str(), azure.arm_endpoint.as_str()),
+            ("other-vault", "https://127.0.0.1:8443")
+        );
+        assert_eq!(azure.credential.kinds, [CredentialKind::TokenEndpoint]);
+
+        // Defaults: the public cloud, the newest stable version, the chain.
+        let minimal = "[fabric]\nkind = \"azure\"\nsubscription = \"s\"\nresource-group = \"g\"\nvault = \"v\"\n";
+        let config = load(Some(minimal), &Overrides::default()).unwrap();
+        let FabricChoice::Azure(azure) = &config.fabric else {
+            panic!("{config:?}")
+        };
+        assert_eq!(azure.arm_endpoint, "https://management.azure.com");
+        assert_eq!(azure.api_version, "2025-08-01");
+        assert!(azure.credential.kinds.is_empty(), "the chain");
     }
 
     #[test]

@@ -241,8 +241,14 @@ pub fn recovery_point(raw: &wire::RecoveryPoint) -> Option<RecoveryPoint> {
         Some(t) if t.contains("application") => RecoveryPointType::ApplicationConsistent,
         _ => RecoveryPointType::CrashConsistent,
     };
+    // A point is named within its item (a GUID in Azure): drbook shows and
+    // takes the name, and sends the full id (`request::recovery_point_id`).
     Some(RecoveryPoint {
-        id: raw.id.clone(),
+        id: if raw.name.is_empty() {
+            last_segment(&raw.id).to_string()
+        } else {
+            raw.name.clone()
+        },
         recovery_point_time: raw.properties.recovery_point_time?,
         recovery_point_type: kind,
     })
@@ -358,7 +364,10 @@ pub fn item(raw: &wire::Item, points: &[wire::RecoveryPoint], now: DateTime<Utc>
         current_scenario: scenario(p.current_scenario.as_ref()),
         last_successful_failover_time: p.last_successful_failover_time,
         last_successful_test_failover_time: p.last_successful_test_failover_time,
-        failover_recovery_point_id: p.failover_recovery_point_id.clone(),
+        failover_recovery_point_id: p
+            .failover_recovery_point_id
+            .as_deref()
+            .map(|id| last_segment(id).to_string()),
         recovery_points,
         rpo_seconds,
         reprotect_percent,

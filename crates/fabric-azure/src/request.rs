@@ -89,7 +89,8 @@ pub fn precheck(item: &ProtectedItem, request: &OperationRequest) -> Result<(), 
     recovery_point_id(item, request).map(|_| ())
 }
 
-/// The full id of the recovery point `request` names, if it names one; a
+/// The full ARM id of the recovery point `request` names (by its name or
+/// its id), if it names one; a
 /// `LatestApplicationConsistent`/`LatestCrashConsistent` choice is the newest
 /// point of that type. `Latest` and `LatestProcessed` name none: an A2A
 /// item's failover without a `recoveryPointId` restores from the latest
@@ -106,12 +107,14 @@ pub fn recovery_point_id(
         }
         _ => return Ok(None),
     };
+    // A point's full id is its item's id and its name.
+    let full = |name: &str| format!("{}/recoveryPoints/{name}", item.id);
     let newest = |kind: RecoveryPointType| {
         item.recovery_points
             .iter()
             .rev()
             .find(|p| p.recovery_point_type == kind)
-            .map(|p| p.id.clone())
+            .map(|p| full(&p.id))
     };
     match choice {
         RecoveryPointChoice::Latest | RecoveryPointChoice::LatestProcessed => Ok(None),
@@ -124,10 +127,8 @@ pub fn recovery_point_id(
         RecoveryPointChoice::Id(id) => item
             .recovery_points
             .iter()
-            .find(|p| {
-                p.id.eq_ignore_ascii_case(&id) || map::last_segment(&p.id).eq_ignore_ascii_case(&id)
-            })
-            .map(|p| Some(p.id.clone()))
+            .find(|p| p.id.eq_ignore_ascii_case(map::last_segment(&id)))
+            .map(|p| Some(full(&p.id)))
             .ok_or(FabricError::RecoveryPointNotFound {
                 vm: item.name.clone(),
                 id,

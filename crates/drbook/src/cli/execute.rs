@@ -3,7 +3,6 @@
 //! printing how it ended.
 
 use clap::Args;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::Live;
@@ -58,7 +57,7 @@ pub fn execution(
     Ok(Execution {
         store: super::open_store(global)?,
         runtime,
-        fabric: Arc::new(super::open_fabric(global)?),
+        fabric: super::open_backend(global)?,
         limits: Limits {
             memory_bytes: options.memory,
             deadline: options.deadline,

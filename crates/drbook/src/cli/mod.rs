@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 the job or operation failed or was refused,
 //! 2 usage or input error (see [`InputError`]).
 
+mod azure;
 mod execute;
 mod fabric;
 mod jobs;
@@ -25,9 +26,11 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use crate::config::{Config, FabricChoice, Overrides, StoreChoice};
+use crate::config::{AzureOverrides, Config, FabricChoice, Overrides, StoreChoice};
+use drbook_core::fabric::Fabric;
 use drbook_core::store::JobStore;
 use drbook_core::TimeScale;
+use drbook_fabric_azure::AzureFabric;
 use drbook_fabric_sim::Simulator;
 use drbook_store_sqlite::SqliteStore;
 
@@ -55,9 +58,37 @@ pub struct Global {
     #[arg(long, global = true, env = "DRBOOK_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// The fabric backend (`[fabric] kind`): `simulator`.
+    /// The fabric backend (`[fabric] kind`): `simulator` or `azure`.
     #[arg(long, global = true, env = "DRBOOK_FABRIC")]
     pub fabric: Option<String>,
+
+    /// Azure: the vault's subscription (`[fabric] subscription`).
+    #[arg(long, global = true, env = "DRBOOK_AZURE_SUBSCRIPTION")]
+    pub azure_subscription: Option<String>,
+
+    /// Azure: the vault's resource group (`[fabric] resource-group`).
+    #[arg(long, global = true, env = "DRBOOK_AZURE_RESOURCE_GROUP")]
+    pub azure_resource_group: Option<String>,
+
+    /// Azure: the Recovery Services vault (`[fabric] vault`).
+    #[arg(long, global = true, env = "DRBOOK_AZURE_VAULT")]
+    pub azure_vault: Option<String>,
+
+    /// Azure: Site Recovery's api-version (`[fabric] api-version`; default 2025-08-01).
+    #[arg(long, global = true, env = "DRBOOK_AZURE_API_VERSION")]
+    pub azure_api_version: Option<String>,
+
+    /// Azure: ARM's base URL (`[fabric] arm-endpoint`; default https://management.azure.com).
+    #[arg(long, global = true, env = "DRBOOK_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+
+    /// Azure: the credentials to try, comma-separated (`[fabric] credential`; default chain).
+    #[arg(long, global = true, env = "DRBOOK_AZURE_CREDENTIAL")]
+    pub azure_credential: Option<String>,
+
+    /// Azure: extra CA certificates to trust, PEM (`[fabric] ca-file`): an emulator's.
+    #[arg(long, global = true, env = "DRBOOK_AZURE_CA_FILE")]
+    pub azure_ca_file: Option<PathBuf>,
 
     /// Simulator speed (`[fabric] speed`): a factor (`600` runs ten simulated
     /// minutes per second) or `instant`; default 1.
@@ -129,6 +160,15 @@ impl Global {
             speed: self.speed,
             store: self.store.clone(),
             store_path: self.store_path.clone(),
+            azure: AzureOverrides {
+                subscription: self.azure_subscription.clone(),
+                resource_group: self.azure_resource_group.clone(),
+                vault: self.azure_vault.clone(),
+                api_version: self.azure_api_version.clone(),
+                arm_endpoint: self.arm_endpoint.clone(),
+                credential: self.azure_credential.clone(),
+                ca_file: self.azure_ca_file.clone(),
+            },
         };
         let config = Config::load(&self.data_dir()?, self.config.as_deref(), &overrides)
             .map_err(|e| InputError::new(e.to_string()))?;
@@ -186,6 +226,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create, list, enable, disable and delete webhooks.
     Webhook(webhook::WebhookArgs),
+    /// Check the Azure backend: the principal, its tenant, and the vault.
+    Azure(azure::AzureArgs),
 }
 
 /// An error in what the operator asked for (exit code 2), as opposed to an
@@ -200,13 +242,42 @@ impl InputError {
     }
 }
 
-/// Opens the simulator's fabric in the data directory.
+/// Opens the simulator's fabric in the data directory, for the commands
+/// only the simulator has (`fabric init`, `fault`, `reset`, `history`,
+/// `serve-arm`): on another backend they say so, and what to use instead.
 pub fn open_fabric(global: &Global) -> anyhow::Result<Simulator> {
     let data_dir = global.data_dir()?;
-    match global.config()?.fabric {
-        FabricChoice::Simulator { time_scale } => Simulator::open(&data_dir, time_scale)
+    match &global.config()?.fabric {
+        FabricChoice::Simulator { time_scale } => Simulator::open(&data_dir, *time_scale)
             .map_err(|e| InputError::new(e.to_string()).into()),
+        FabricChoice::Azure(_) => Err(InputError::new(
+            "this command needs the simulator ([fabric] kind = \"simulator\"), and this host drives \
+             Azure ([fabric] kind = \"azure\"): Azure keeps its own estate, faults and history. \
+             Use `drbook fabric show` and `drbook fabric op` on Azure, Site Recovery's jobs in the \
+             portal (`replicationJobs`) for its history, or --fabric simulator for the simulator",
+        )
+        .into()),
     }
+}
+
+/// Opens the configured fabric, whichever backend it is: what `run`,
+/// `worker`, `serve`, `fabric show` and `fabric op` drive.
+pub fn open_backend(global: &Global) -> anyhow::Result<Arc<dyn Fabric>> {
+    match &global.config()?.fabric {
+        FabricChoice::Simulator { .. } => Ok(Arc::new(open_fabric(global)?)),
+        FabricChoice::Azure(config) => Ok(Arc::new(open_azure(config)?)),
+    }
+}
+
+/// The azure backend of `config`.
+pub fn open_azure(config: &drbook_fabric_azure::AzureConfig) -> anyhow::Result<AzureFabric> {
+    AzureFabric::open(config).map_err(|e| {
+        InputError::new(format!(
+            "cannot use the Azure vault {}: {e}",
+            config.vault_path()
+        ))
+        .into()
+    })
 }
 
 /// Opens the configured job store.
@@ -271,6 +342,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Worker(args) => worker::run(global, args).await,
         Command::Serve(args) => serve::run(global, args).await,
         Command::Webhook(args) => webhook::run(global, args).await,
+        Command::Azure(args) => azure::run(global, args).await,
     }
 }
 

@@ -4,7 +4,6 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 use super::{Global, InputError, Outcome};
-use drbook_core::fabric::Fabric;
 use drbook_core::plan::{check_against, RecoveryPlan};
 
 #[derive(Args)]
@@ -25,7 +24,7 @@ enum PlanCommand {
 pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     let PlanCommand::Validate { plan: path } = args.command;
     let plan = RecoveryPlan::load(&path).map_err(|e| InputError::new(e.to_string()))?;
-    let fabric = super::open_fabric(global)?;
+    let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     let vms = plan.vms().count();

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Global, InputError, Outcome};
-use drbook_core::fabric::Fabric;
 use drbook_core::plan::{check_against, RecoveryPlan};
 use drbook_core::webhook::AlertRecord;
 use drbook_runtime::parse_duration;
@@ -141,7 +140,7 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
     };
     let (runbook, digest, bytes) = load(&args.runbook).map_err(InputError::new)?;
     let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
-    let fabric = super::open_fabric(global)?;
+    let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     let grant = args.job.grant(&items)?;

@@ -9,7 +9,6 @@ use drbook_core::fabric::{
     Direction, Fabric, FabricError, OperationKind, OperationRequest, OperationState,
     OperationStatus, ProtectedItem, RecoveryPointChoice, SourceSiteOperations,
 };
-use drbook_fabric_sim::Simulator;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 #[derive(Args)]
@@ -178,11 +177,11 @@ impl OpArgs {
 
 pub async fn run(global: &Global, args: OpArgs) -> anyhow::Result<Outcome> {
     args.check_flags()?;
-    let sim = crate::cli::open_fabric(global)?;
-    drive(global, &sim, &args).await
+    let sim = crate::cli::open_backend(global)?;
+    drive(global, sim.as_ref(), &args).await
 }
 
-async fn drive(global: &Global, sim: &Simulator, args: &OpArgs) -> anyhow::Result<Outcome> {
+async fn drive(global: &Global, sim: &dyn Fabric, args: &OpArgs) -> anyhow::Result<Outcome> {
     // Every VM must exist and every request be well formed before any starts.
     let mut requests = Vec::new();
     for vm in &args.vms {
@@ -233,7 +232,7 @@ async fn drive(global: &Global, sim: &Simulator, args: &OpArgs) -> anyhow::Resul
 
 /// Polls every operation until it is terminal, with a bar each (not in JSON mode).
 async fn wait(
-    sim: &Simulator,
+    sim: &dyn Fabric,
     started: &[(String, String)],
     json: bool,
 ) -> anyhow::Result<Vec<OperationStatus>> {

@@ -2,10 +2,10 @@
 
 use super::{Global, Outcome};
 use crate::cli::table;
-use drbook_core::fabric::{Fabric, ProtectedItem};
+use drbook_core::fabric::ProtectedItem;
 
 pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
-    let sim = crate::cli::open_fabric(global)?;
+    let sim = crate::cli::open_backend(global)?;
     let items = sim.list_items().await?;
     if global.json {
         println!("{}", serde_json::to_string_pretty(&items)?);
@@ -23,8 +23,10 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     ];
     let rows: Vec<Vec<String>> = items.iter().map(row).collect();
     println!("{}", table::render(&headers, &rows));
-    if let Some(faults) = sim.faults()?.summary() {
-        println!("\nfaults: {faults}");
+    if let Ok(sim) = crate::cli::open_fabric(global) {
+        if let Some(faults) = sim.faults()?.summary() {
+            println!("\nfaults: {faults}");
+        }
     }
     Ok(Outcome::Success)
 }

@@ -1,0 +1,194 @@
+//! `drbook azure check`: which principal and tenant the configured
+//! credentials give, and whether the vault is readable, with the fix for
+//! each failure. The token's claims are decoded, not verified (ARM verifies
+//! them); the token itself is never printed.
+
+use super::{Global, InputError, Outcome};
+use crate::config::FabricChoice;
+use clap::{Args, Subcommand};
+use drbook_fabric_azure::{wire, ArmError, Claims};
+
+#[derive(Args)]
+pub struct AzureArgs {
+    #[command(subcommand)]
+    command: AzureCommand,
+}
+
+#[derive(Subcommand)]
+enum AzureCommand {
+    /// Get a token, say whose it is, and read the vault's protected items.
+    Check,
+}
+
+/// One line of the check: what was looked at, whether it is fine, and the
+/// fix when it is not.
+#[derive(serde::Serialize)]
+struct Step {
+    check: &'static str,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
+    let AzureCommand::Check = args.command;
+    let FabricChoice::Azure(config) = &global.config()?.fabric else {
+        return Err(InputError::new(
+            "`drbook azure check` checks the azure backend, and this host uses the simulator: \
+             set [fabric] kind = \"azure\" with subscription, resource-group and vault in drbook.toml \
+             (or pass --fabric azure --azure-subscription ... --azure-resource-group ... --azure-vault ...)",
+        )
+        .into());
+    };
+    let fabric = super::open_azure(config)?;
+    let mut steps = Vec::new();
+    let claims = match fabric.arm().credentials().token().await {
+        Ok((token, kind)) => {
+            let claims = Claims::of(token.secret());
+            let detail = match &claims {
+                Some(c) => format!(
+                    "{} from {} in tenant {}{}",
+                    c.principal(),
+                    kind.name(),
+                    c.tid.as_deref().unwrap_or("(none named)"),
+                    c.exp
+                        .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+                        .map(|at| format!(", token valid until {}", at.to_rfc3339()))
+                        .unwrap_or_default()
+                ),
+                None => format!(
+                    "a token from {} (not a JWT: an emulator's? its principal cannot be named)",
+                    kind.name()
+                ),
+            };
+            steps.push(Step {
+                check: "credential",
+                ok: true,
+                detail,
+                fix: None,
+            });
+            claims
+        }
+        Err(e) => {
+            steps.push(Step {
+                check: "credential",
+                ok: false,
+                detail: e.to_string(),
+                fix: Some(
+                    "sign in with `az login` (azure-cli), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                     AZURE_CLIENT_SECRET (client-secret), or run where a managed or workload identity \
+                     is; `[fabric] credential` says which to try"
+                        .to_string(),
+                ),
+            });
+            return report(global, &steps);
+        }
+    };
+    let principal = claims
+        .as_ref()
+        .map(Claims::principal)
+        .unwrap_or_else(|| "the principal".to_string());
+    let vault = fabric.vault_path().to_string();
+    let read = fabric
+        .arm()
+        .get(&format!("{vault}/replicationProtectedItems"))
+        .await
+        .and_then(|answer| answer.json::<wire::Page<wire::Item>>());
+    steps.push(match read {
+        Ok(page) => Step {
+            check: "vault",
+            ok: true,
+            detail: format!(
+                "{vault} is readable: {} protected items{}",
+                page.value.len(),
+                if page.next_link.is_some() {
+                    " on the first page, more follow"
+                } else {
+                    ""
+                }
+            ),
+            fix: None,
+        },
+        Err(e) => Step {
+            check: "vault",
+            ok: false,
+            detail: e.to_string(),
+            fix: Some(fix(&e, &principal, claims.as_ref(), config)),
+        },
+    });
+    report(global, &steps)
+}
+
+/// What to do about a vault that cannot be read.
+fn fix(
+    err: &ArmError,
+    principal: &str,
+    claims: Option<&Claims>,
+    config: &drbook_fabric_azure::AzureConfig,
+) -> String {
+    let tenant = claims
+        .and_then(|c| c.tid.clone())
+        .unwrap_or_else(|| "its tenant".to_string());
+    match err {
+        ArmError::Status {
+            status: 401, code, ..
+        }
+        | ArmError::Status {
+            status: 400, code, ..
+        } if code.to_ascii_lowercase().contains("tenant") => {
+            format!(
+                "the token is from tenant {tenant}, which is not the tenant of subscription {}: \
+                 set [fabric] tenant-id (or AZURE_TENANT_ID) to the subscription's tenant",
+                config.subscription
+            )
+        }
+        ArmError::Unauthenticated(_) | ArmError::Status { status: 401, .. } => format!(
+            "ARM refused the token: it is expired, revoked, or for another cloud than {}; \
+             check [fabric] arm-endpoint and sign in again",
+            config.arm_endpoint
+        ),
+        ArmError::Status { status: 403, .. } => format!(
+            "{principal} has no role on the vault: grant it `Site Recovery Contributor` (or \
+             `Site Recovery Reader` to read only) on {}",
+            config.vault_path()
+        ),
+        ArmError::Status { status: 404, .. } => format!(
+            "there is no vault `{}` in resource group `{}` of subscription `{}` that {principal} \
+             can see (in {tenant}): check [fabric] subscription, resource-group and vault",
+            config.vault, config.resource_group, config.subscription
+        ),
+        ArmError::Status { status: 400, .. } => format!(
+            "check [fabric] api-version (`{}`): Site Recovery's stable versions from 2024 on",
+            config.api_version
+        ),
+        ArmError::Config(_) => "fix the [fabric] settings named above".to_string(),
+        _ => format!(
+            "ARM at {} did not answer: check the network, a proxy, and [fabric] arm-endpoint",
+            config.arm_endpoint
+        ),
+    }
+}
+
+fn report(global: &Global, steps: &[Step]) -> anyhow::Result<Outcome> {
+    let ok = steps.iter().all(|s| s.ok);
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "ok": ok, "checks": steps }))?
+        );
+    } else {
+        for step in steps {
+            let mark = if step.ok { "ok  " } else { "FAIL" };
+            println!("{mark} {:<10} {}", step.check, step.detail);
+            if let Some(fix) = &step.fix {
+                println!("     fix: {fix}");
+            }
+        }
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}

@@ -1,0 +1,158 @@
+//! The azure backend from the command line, against `drbook fabric
+//! serve-arm` (another data dir, another process): `[fabric] kind =
+//! "azure"` in drbook.toml with azure_identity's managed identity over the
+//! emulator's token endpoint; `azure check` names the vault and, when the
+//! vault is wrong, the fix; `fabric show` and `fabric op --wait` drive it;
+//! the simulator-only commands say they need the simulator.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn drbook(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_drbook"));
+    command.arg("--data-dir").arg(data_dir);
+    for var in [
+        "DRBOOK_DATA_DIR",
+        "DRBOOK_CONFIG",
+        "DRBOOK_FABRIC",
+        "DRBOOK_SPEED",
+        "DRBOOK_AZURE_VAULT",
+        "DRBOOK_AZURE_CREDENTIAL",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_azure_backend_drives_the_emulator_from_drbook_toml() {
+    let sim = tempfile::tempdir().unwrap();
+    let host = tempfile::tempdir().unwrap();
+    let init = drbook(sim.path())
+        .args(["--speed", "instant", "fabric", "init", "--demo"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+    let mut child = drbook(sim.path())
+        .args([
+            "--speed",
+            "instant",
+            "--json",
+            "fabric",
+            "serve-arm",
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let ep: Value = serde_json::from_str(&line).expect("the emulator's endpoints");
+    std::fs::write(
+        host.path().join("drbook.toml"),
+        format!(
+            "[fabric]\nkind = \"azure\"\nsubscription = \"00000000-0000-0000-0000-000000000000\"\n\
+             resource-group = \"drbook-simulator\"\nvault = \"drbook-simulator\"\n\
+             arm-endpoint = {}\ncredential = \"managed-identity\"\nca-file = {}\n",
+            ep["armEndpoint"], ep["caFile"]
+        ),
+    )
+    .unwrap();
+    let azure = |args: &[&str]| {
+        drbook(host.path())
+            .env("IDENTITY_ENDPOINT", ep["tokenEndpoint"].as_str().unwrap())
+            .env("IDENTITY_HEADER", ep["identityHeader"].as_str().unwrap())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let check = azure(&["azure", "check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains("is readable: 12 protected items"),
+        "{}",
+        text(&check)
+    );
+
+    let wrong = azure(&["--azure-vault", "no-such-vault", "azure", "check"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("fix: there is no vault `no-such-vault`"),
+        "{}",
+        text(&wrong)
+    );
+
+    let show = azure(&["--json", "fabric", "show"]);
+    assert!(show.status.success(), "{}", text(&show));
+    let items: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(items.as_array().map(Vec::len), Some(12));
+    assert_eq!(items[0]["name"], "app-01");
+    assert_eq!(items[0]["primaryRegion"], "eastus");
+
+    let op = azure(&["fabric", "op", "planned-failover", "web-01", "--wait"]);
+    assert!(op.status.success(), "{}", text(&op));
+    assert!(text(&op).contains("Succeeded"), "{}", text(&op));
+    let again = azure(&["fabric", "op", "planned-failover", "web-01"]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        text(&again).contains("not allowed on `web-01`"),
+        "{}",
+        text(&again)
+    );
+
+    for args in [
+        &["fabric", "history"][..],
+        &["fabric", "reset"],
+        &["fabric", "fault", "clear"],
+    ] {
+        let refused = azure(args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&refused)
+        );
+        assert!(
+            text(&refused).contains("needs the simulator"),
+            "{args:?}: {}",
+            text(&refused)
+        );
+    }
+    // Nothing the host keeps holds the identity secret.
+    let secret = ep["identityHeader"].as_str().unwrap();
+    for entry in std::fs::read_dir(host.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds the identity secret",
+                path.display()
+            );
+        }
+    }
+}
