@@ -219,3 +219,51 @@ async fn an_enforced_budget_throttles_reads_and_writes_apart() {
     assert_eq!(env.get(&url).await.status, StatusCode::OK);
     assert_eq!(env.emu.counters().budget_throttled, 2);
 }
+
+#[tokio::test]
+async fn faults_and_counters_through_the_admin_routes() {
+    let env = start(1, Config::default()).await;
+    let ep = env.emu.endpoints();
+    // Over the plain-HTTP identity port, as a test harness in another
+    // process would.
+    let admin = ep.token_endpoint.trim_end_matches("/msi/token").to_string();
+    let set = env
+        .client
+        .put(format!("{admin}/admin/faults"))
+        .header("X-IDENTITY-HEADER", &ep.identity_header)
+        .json(&json!({"throttleEvery": 1, "throttleRetryAfterSecs": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(env.emu.faults().throttle_every, Some(1));
+    let answer = env.get(&env.url("/replicationProtectedItems")).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.header("retry-after"), Some("5"));
+
+    let counters: serde_json::Value = env
+        .client
+        .get(format!("{admin}/admin/counters"))
+        .header("X-IDENTITY-HEADER", &ep.identity_header)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["throttled"], 1);
+    assert_eq!(counters["tokenFetches"], 1);
+    assert_eq!(counters["requests"]["GET protectedItems.list"], 1);
+
+    // A document that is not faults is refused, and changes nothing.
+    let bad = env
+        .client
+        .put(format!("{admin}/admin/faults"))
+        .header("X-IDENTITY-HEADER", &ep.identity_header)
+        .body("{\"throttleEvery\": \"often\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(env.emu.faults().throttle_every, Some(1));
+}
