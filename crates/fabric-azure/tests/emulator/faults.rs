@@ -170,3 +170,29 @@ async fn unknown_vaults_and_vms_are_clear() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_token_is_reused_then_refreshed_before_it_expires() {
+    // A token good for 302 s: cached, then due for a refresh once fewer
+    // than 300 s are left, before it expires (azure_identity's margin).
+    let env = common::start(
+        Some(common::estate(2)),
+        Config {
+            token_lifetime: Duration::from_secs(302),
+            ..Config::default()
+        },
+    )
+    .await;
+    let fabric = env.fabric("azure");
+    fabric.list_items().await.expect("the list");
+    fabric.get_item("vm-000").await.expect("an item");
+    assert_eq!(env.emu.counters().token_fetches, 1, "one token, reused");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fabric.get_item("vm-000").await.expect("an item");
+    let counters = env.emu.counters();
+    assert_eq!(
+        (counters.token_fetches, counters.unauthorized),
+        (2, 0),
+        "refreshed before it expired, never refused: {counters:?}"
+    );
+}
