@@ -48,8 +48,9 @@ pub(crate) struct Shared {
     /// Operations started by a POST, for `drop_post_every`.
     post_seq: AtomicU64,
     /// Operation id → the `x-ms-client-request-id` of the POST that
-    /// started it (also recoverable from the simulator's initiator).
-    client_ids: Mutex<HashMap<String, String>>,
+    /// started it (also recoverable from the simulator's initiator), or
+    /// `None` for an operation started otherwise (`drbook fabric op`).
+    client_ids: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Shared {
@@ -915,7 +916,8 @@ impl Request<'_> {
     }
 
     /// The client request id of the POST that started `op`: remembered, or
-    /// read back from the simulator's audit trail.
+    /// read back from the simulator's audit trail (once for every operation
+    /// it holds, so that a page of jobs reads it at most once).
     fn client_id_of(&self, op: &str) -> Option<String> {
         if let Some(id) = self
             .s
@@ -924,16 +926,18 @@ impl Request<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .get(op)
         {
-            return Some(id.clone());
+            return id.clone();
         }
         let history = self.s.sim.history().ok()?;
         let mut ids = self.s.client_ids.lock().unwrap_or_else(|p| p.into_inner());
         for entry in history {
-            if let Some(client) = entry.initiator.strip_prefix(INITIATOR_PREFIX) {
-                ids.entry(entry.id).or_insert_with(|| client.to_string());
-            }
+            let client = entry
+                .initiator
+                .strip_prefix(INITIATOR_PREFIX)
+                .map(str::to_string);
+            ids.entry(entry.id).or_insert(client);
         }
-        ids.get(op).cloned()
+        ids.get(op).cloned().flatten()
     }
 
     async fn job(&self, op: &drbook_core::fabric::OperationStatus) -> Value {
@@ -1004,7 +1008,7 @@ impl Request<'_> {
             .client_ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(op.clone(), client_id.to_string());
+            .insert(op.clone(), Some(client_id.to_string()));
         let status = self.s.sim.operation(&op).await.ok();
         let mut response = StatusCode::ACCEPTED.into_response();
         self.lro_headers(&mut response, &op, status.as_ref());

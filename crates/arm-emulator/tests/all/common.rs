@@ -61,6 +61,11 @@ pub async fn start(vms: usize, config: Config) -> Env {
     let dir = tempfile::tempdir().expect("a temp dir");
     let sim =
         Simulator::init(dir.path(), &estate(vms), false, TimeScale::Instant).expect("a simulator");
+    start_in(dir, sim, config).await
+}
+
+/// An emulator over `sim`, whose store is in `dir`.
+pub async fn start_in(dir: tempfile::TempDir, sim: Simulator, config: Config) -> Env {
     let emu = Emulator::start(sim, config, dir.path())
         .await
         .expect("the emulator starts");
@@ -95,6 +100,12 @@ pub async fn fetch_token(client: &Client, emu: &Emulator) -> String {
 }
 
 impl Env {
+    /// Stops the emulator and hands back the directory of its store.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.emu.shutdown().await;
+        self._dir
+    }
+
     /// `https://…/<vault id><path>?api-version=2025-08-01`.
     pub fn url(&self, path: &str) -> String {
         let ep = self.emu.endpoints();

@@ -162,3 +162,51 @@ async fn planned_failover_commit_reprotect() {
     }
     assert_eq!(counters.total_posts(), 3);
 }
+
+/// The client's request id survives the emulator: it is the simulator's
+/// initiator, so a new emulator over the same store still names it in the
+/// job's `activityId`, which is how a client that crashed finds its
+/// operation. An operation started outside ARM has none.
+#[tokio::test]
+async fn a_restarted_emulator_still_knows_who_started_a_job() {
+    use drbook_core::fabric::{Direction, Fabric, OperationRequest};
+    let env = start(2, Config::default()).await;
+    let input = json!({"properties": {
+        "failoverDirection": "PrimaryToRecovery",
+        "providerSpecificDetails": {"instanceType": "A2A"},
+    }});
+    let job = act(
+        &env,
+        "plannedFailover",
+        Some(input),
+        "33333333-cccc-4000-8000-000000000001",
+    )
+    .await;
+    let dir = env.stop().await;
+
+    let sim =
+        drbook_fabric_sim::Simulator::open(dir.path(), drbook_core::TimeScale::Instant).unwrap();
+    let other = sim
+        .start(
+            "vm-001",
+            &OperationRequest::PlannedFailover {
+                direction: Direction::PrimaryToRecovery,
+            },
+            "cli:operator",
+        )
+        .await
+        .unwrap();
+    let env = crate::common::start_in(dir, sim, Config::default()).await;
+    let answer = env.get(&env.url(&format!("/replicationJobs/{job}"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body["properties"]["activityId"]
+        .as_str()
+        .unwrap()
+        .starts_with("33333333-cccc-4000-8000-000000000001 "));
+    let answer = env
+        .get(&env.url(&format!("/replicationJobs/{other}")))
+        .await;
+    let activity = answer.body["properties"]["activityId"].as_str().unwrap();
+    assert!(activity.starts_with("ActivityId: "), "{activity}");
+    assert!(!activity.contains("operator"), "{activity}");
+}
