@@ -1,0 +1,20 @@
+//! The ARM routes.
+//!
+//! Layout, in the order a request meets them:
+//! - `admin`: the routers (HTTPS: everything; plain HTTP: the token
+//!   endpoint and admin), the token endpoint, the admin routes.
+//! - `path`: parsing an ARM path into a route.
+//! - `checks`: what every ARM request meets before it is served.
+//! - `handlers`: serving it.
+//! - `input`: an action's body as the simulator's request.
+//! - `shared`: the state every handler shares.
+
+mod admin;
+mod checks;
+mod handlers;
+mod input;
+mod path;
+mod shared;
+
+pub(crate) use admin::{identity_router, router};
+pub(crate) use shared::{DropConnection, Shared};
