@@ -2,6 +2,7 @@
 //! wasm32-wasip2 by this crate's build script, run by the real runtime
 //! against the real simulator (at instant speed).
 
+mod azure;
 mod bad_input;
 mod busy_plans;
 mod cli;

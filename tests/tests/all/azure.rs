@@ -1,0 +1,157 @@
+//! The azure backend under crashes: the demo plan's failover as a job of a
+//! host configured with `[fabric] kind = "azure"`, against the ARM emulator
+//! (in this process, over HTTPS, azure_identity's managed identity over its
+//! token endpoint), its worker killed with SIGKILL mid-plan and restarted.
+//! The job completes and the emulator received one POST per VM: a resumed
+//! job found the operations its first runs started by their client request
+//! ids instead of POSTing again.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use drbook_arm_emulator::{Config, Emulator};
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Options, Simulator};
+use drbook_tests::guests;
+use serde_json::Value;
+
+use crate::cli::drbook_bin;
+
+const SECRET: &str = "drbook-azure-crash-test";
+
+struct Host<'a> {
+    dir: &'a Path,
+    emu: &'a Emulator,
+}
+
+impl Host<'_> {
+    fn drbook(&self) -> Command {
+        let ep = self.emu.endpoints();
+        let mut cmd = Command::new(drbook_bin());
+        cmd.arg("--data-dir")
+            .arg(self.dir)
+            .env_remove("DRBOOK_FABRIC")
+            .env("IDENTITY_ENDPOINT", &ep.token_endpoint)
+            .env("IDENTITY_HEADER", SECRET);
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        let out = self.drbook().args(args).output().expect("running drbook");
+        assert!(
+            out.status.success(),
+            "drbook {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn worker(&self, extra: &[&str]) -> Child {
+        self.drbook()
+            .args(["worker", "--lease", "200ms", "--poll", "10ms"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting a worker")
+    }
+}
+
+#[test]
+fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let sim_dir = tempfile::tempdir().unwrap();
+    let host_dir = tempfile::tempdir().unwrap();
+    // 1,200× faster: a failover takes a fraction of a second, so kills land
+    // between and during the groups' operations.
+    let sim = Simulator::init_with(
+        sim_dir.path(),
+        &demo_estate(),
+        false,
+        Options::new(TimeScale::Factor(1200.0)),
+    )
+    .unwrap();
+    let emu = tokio
+        .block_on(Emulator::start(
+            sim,
+            Config {
+                identity_secret: Some(SECRET.to_string()),
+                ..Config::default()
+            },
+            sim_dir.path(),
+        ))
+        .unwrap();
+    let ep = emu.endpoints().clone();
+    std::fs::write(
+        host_dir.path().join("drbook.toml"),
+        format!(
+            "[fabric]\nkind = \"azure\"\nsubscription = {:?}\nresource-group = {:?}\nvault = {:?}\n\
+             arm-endpoint = {:?}\ncredential = \"managed-identity\"\nca-file = {:?}\n",
+            ep.subscription, ep.resource_group, ep.vault, ep.base_url, ep.ca_pem_path
+        ),
+    )
+    .unwrap();
+    let plan = host_dir.path().join("contoso-3tier.toml");
+    std::fs::write(&plan, demo_plan_toml().unwrap()).unwrap();
+    let host = Host {
+        dir: host_dir.path(),
+        emu: &emu,
+    };
+
+    let out = host.output(&[
+        "run",
+        guests::FAILOVER_PLAN,
+        "--plan",
+        plan.to_str().unwrap(),
+        "--detach",
+    ]);
+    let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let kills = [400, 1200, 2500];
+    for after in kills {
+        let mut child = host.worker(&[]);
+        std::thread::sleep(Duration::from_millis(after));
+        child.kill().expect("SIGKILL the worker");
+        child.wait().unwrap();
+    }
+    // The killed workers had started operations: the last one resumes a
+    // job in the middle of its plan.
+    let before = emu.counters().total_posts();
+    assert!(before > 0, "no worker started anything before its kill");
+    let mut last = host.worker(&["--exit-when-idle"]);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = last.try_wait().unwrap() {
+            assert!(status.success(), "the last worker failed");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the job did not finish within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let record: Value =
+        serde_json::from_slice(&host.output(&["jobs", "show", &job]).stdout).unwrap();
+    assert_eq!(
+        record["status"], "Completed",
+        "after kills at {kills:?} ms: {record:#}"
+    );
+    let items: Value =
+        serde_json::from_slice(&host.output(&["--json", "fabric", "show"]).stdout).unwrap();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 12);
+    let counters = emu.counters();
+    for item in items {
+        let vm = item["name"].as_str().unwrap();
+        assert_eq!(item["protectionState"], "FailedOverCommitPending", "{vm}");
+        assert_eq!(
+            counters.posts(vm, "plannedFailover"),
+            1,
+            "{vm} after kills at {kills:?} ms: {counters:?}"
+        );
+    }
+    assert_eq!(counters.total_posts(), 12, "{counters:?}");
+    tokio.block_on(emu.shutdown());
+}
