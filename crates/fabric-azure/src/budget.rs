@@ -105,3 +105,44 @@ impl Budget {
         Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_subscription_has_one_budget_and_a_spent_bucket_waits_for_its_refill() {
+        let limits = Limits {
+            read_burst: 2,
+            reads_per_second: 10,
+            write_burst: 1,
+            writes_per_second: 1,
+        };
+        let a = Budget::shared("https://arm.test/", "SUB-1", limits);
+        let b = Budget::shared("https://ARM.test", "sub-1", Limits::ARM);
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "every caller of a subscription shares it"
+        );
+        assert!(!Arc::ptr_eq(
+            &a,
+            &Budget::shared("https://arm.test", "sub-2", limits)
+        ));
+
+        let started = Instant::now();
+        a.acquire(Kind::Read).await;
+        a.acquire(Kind::Read).await;
+        assert_eq!(a.waited(), Duration::ZERO, "the burst is free");
+        a.acquire(Kind::Read).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(80),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(a.waited() >= Duration::from_millis(80));
+        // Writes have their own bucket: reads spent it not.
+        let before = Instant::now();
+        a.acquire(Kind::Write).await;
+        assert!(before.elapsed() < Duration::from_millis(50));
+    }
+}

@@ -464,3 +464,36 @@ pub fn error_of(answer: &Answer) -> ArmError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_honour_retry_after_within_the_cap_else_back_off() {
+        let policy = RetryPolicy {
+            attempts: 6,
+            backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(60),
+        };
+        assert_eq!(
+            policy.wait(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            policy.wait(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(60),
+            "bounded"
+        );
+        assert_eq!(policy.wait(1, None), Duration::from_millis(500));
+        assert_eq!(policy.wait(3, None), Duration::from_secs(2));
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "12".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
+        headers.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a date past");
+    }
+}
