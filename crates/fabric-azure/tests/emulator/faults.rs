@@ -196,3 +196,31 @@ async fn a_token_is_reused_then_refreshed_before_it_expires() {
         "refreshed before it expired, never refused: {counters:?}"
     );
 }
+
+#[tokio::test]
+async fn a_5xx_storm_is_ridden_out_and_no_operation_starts_twice() {
+    // Every fourth request fails with a 503 unserved: a POST among them may
+    // have started for all the client knows, so it is looked up first.
+    let env = common::start(
+        Some(common::estate(8)),
+        Config {
+            faults: HttpFaults {
+                error_every: Some(4),
+                error_status: Some(503),
+                ..HttpFaults::default()
+            },
+            ..Config::default()
+        },
+    )
+    .await;
+    let fabric = env.fabric("azure");
+    let vms: Vec<String> = (0..8).map(|i| format!("vm-{i:03}")).collect();
+    failover_and_commit(&fabric, &vms).await;
+    let counters = env.emu.counters();
+    assert!(counters.errors_injected > 0, "{counters:?}");
+    for vm in &vms {
+        for action in ["plannedFailover", "failoverCommit"] {
+            assert_eq!(counters.posts(vm, action), 1, "{vm} {action}: {counters:?}");
+        }
+    }
+}
