@@ -58,20 +58,16 @@ impl Host<'_> {
     }
 }
 
-#[test]
-fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
-    let tokio = tokio::runtime::Runtime::new().unwrap();
-    let sim_dir = tempfile::tempdir().unwrap();
-    let host_dir = tempfile::tempdir().unwrap();
-    // 1,200× faster: a failover takes a fraction of a second, so kills land
-    // between and during the groups' operations.
-    let sim = Simulator::init_with(
-        sim_dir.path(),
-        &demo_estate(),
-        false,
-        Options::new(TimeScale::Factor(1200.0)),
-    )
-    .unwrap();
+/// The ARM emulator over a demo simulator at `scale` (in `sim_dir`), and a
+/// host's data dir configured for it with the demo plan; returns the
+/// emulator and the plan file.
+fn azure_host(
+    tokio: &tokio::runtime::Runtime,
+    sim_dir: &Path,
+    host_dir: &Path,
+    scale: TimeScale,
+) -> (Emulator, std::path::PathBuf) {
+    let sim = Simulator::init_with(sim_dir, &demo_estate(), false, Options::new(scale)).unwrap();
     let emu = tokio
         .block_on(Emulator::start(
             sim,
@@ -79,12 +75,12 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
                 identity_secret: Some(SECRET.to_string()),
                 ..Config::default()
             },
-            sim_dir.path(),
+            sim_dir,
         ))
         .unwrap();
     let ep = emu.endpoints().clone();
     std::fs::write(
-        host_dir.path().join("drbook.toml"),
+        host_dir.join("drbook.toml"),
         format!(
             "[fabric]\nkind = \"azure\"\nsubscription = {:?}\nresource-group = {:?}\nvault = {:?}\n\
              arm-endpoint = {:?}\ncredential = \"managed-identity\"\nca-file = {:?}\n",
@@ -92,8 +88,24 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
         ),
     )
     .unwrap();
-    let plan = host_dir.path().join("contoso-3tier.toml");
+    let plan = host_dir.join("contoso-3tier.toml");
     std::fs::write(&plan, demo_plan_toml().unwrap()).unwrap();
+    (emu, plan)
+}
+
+#[test]
+fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let sim_dir = tempfile::tempdir().unwrap();
+    let host_dir = tempfile::tempdir().unwrap();
+    // 1,200× faster: a failover takes a fraction of a second, so kills land
+    // between and during the groups' operations.
+    let (emu, plan) = azure_host(
+        &tokio,
+        sim_dir.path(),
+        host_dir.path(),
+        TimeScale::Factor(1200.0),
+    );
     let host = Host {
         dir: host_dir.path(),
         emu: &emu,
@@ -153,5 +165,70 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
         );
     }
     assert_eq!(counters.total_posts(), 12, "{counters:?}");
+    tokio.block_on(emu.shutdown());
+}
+
+/// The README's full DR cycle, each example runbook as `drbook run` on a host
+/// of the azure backend: a drill, a planned failover, commit, reprotect,
+/// failback, commit and reprotect again. Every VM ends where it started
+/// (protected, primary to recovery), and each step sent one POST per VM.
+#[test]
+fn the_five_example_runbooks_run_the_whole_cycle_on_azure() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let sim_dir = tempfile::tempdir().unwrap();
+    let host_dir = tempfile::tempdir().unwrap();
+    let (emu, plan) = azure_host(&tokio, sim_dir.path(), host_dir.path(), TimeScale::Instant);
+    let host = Host {
+        dir: host_dir.path(),
+        emu: &emu,
+    };
+    let plan = plan.to_str().unwrap();
+    let steps: [(&str, &[&str], &[&str]); 7] = [
+        (
+            guests::DR_DRILL,
+            &["--type", "test", "--param", "test-network=vnet-drill"],
+            &["testFailover", "testFailoverCleanup"],
+        ),
+        (
+            guests::FAILOVER_PLAN,
+            &["--type", "planned"],
+            &["plannedFailover"],
+        ),
+        (guests::COMMIT_PLAN, &[], &["failoverCommit"]),
+        (guests::REPROTECT_PLAN, &[], &["reProtect"]),
+        (
+            guests::FAILBACK_PLAN,
+            &["--direction", "recovery-to-primary"],
+            &["plannedFailover"],
+        ),
+        (guests::COMMIT_PLAN, &[], &["failoverCommit"]),
+        (guests::REPROTECT_PLAN, &[], &["reProtect"]),
+    ];
+    let mut expected: std::collections::HashMap<&str, u64> = Default::default();
+    for (runbook, args, actions) in steps {
+        let mut run = vec!["--speed", "instant", "run", runbook, "--plan", plan];
+        run.extend_from_slice(args);
+        host.output(&run);
+        for action in actions {
+            *expected.entry(action).or_default() += 1;
+        }
+        let counters = emu.counters();
+        for (action, times) in &expected {
+            for vm in ["sql-01", "app-01", "web-01"] {
+                assert_eq!(
+                    counters.posts(vm, action),
+                    *times,
+                    "{vm} {action} after {runbook}: {counters:?}"
+                );
+            }
+        }
+    }
+    let items: Value =
+        serde_json::from_slice(&host.output(&["--json", "fabric", "show"]).stdout).unwrap();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 12);
+    for item in items {
+        assert_eq!(item["protectionState"], "Protected", "{item:#}");
+    }
     tokio.block_on(emu.shutdown());
 }
