@@ -11,26 +11,14 @@ pub mod fixtures {
     use drbook_core::fabric::Direction;
     use drbook_core::job::JobSpec;
     use drbook_core::plan::{FailoverType, Group, RecoveryPlan};
-    use drbook_fabric_sim::{Estate, EstateVm};
+    use drbook_fabric_sim::Estate;
 
     pub const PRIMARY: &str = "eastus";
     pub const RECOVERY: &str = "westus";
 
     /// An estate of `vms` (128 GB disks) replicating `PRIMARY` → `RECOVERY`.
     pub fn estate(vms: impl IntoIterator<Item = String>) -> Estate {
-        Estate {
-            regions: vec![PRIMARY.to_string(), RECOVERY.to_string()],
-            vms: vms
-                .into_iter()
-                .map(|name| EstateVm {
-                    name,
-                    role: String::new(),
-                    disk_size_gb: 128,
-                    primary_region: PRIMARY.to_string(),
-                    recovery_region: RECOVERY.to_string(),
-                })
-                .collect(),
-        }
+        Estate::replicating(PRIMARY, RECOVERY, vms)
     }
 
     /// A plan `PRIMARY` → `RECOVERY` with one group, `all`, of `vms`.

@@ -35,6 +35,30 @@ pub struct EstateVm {
     pub recovery_region: String,
 }
 
+impl Estate {
+    /// `vms` (128 GB disks, no role) replicating `primary` → `recovery`: the
+    /// estate tests and benchmarks build, where only names and count matter.
+    pub fn replicating(
+        primary: &str,
+        recovery: &str,
+        vms: impl IntoIterator<Item = String>,
+    ) -> Estate {
+        Estate {
+            regions: vec![primary.to_string(), recovery.to_string()],
+            vms: vms
+                .into_iter()
+                .map(|name| EstateVm {
+                    name,
+                    role: String::new(),
+                    disk_size_gb: 128,
+                    primary_region: primary.to_string(),
+                    recovery_region: recovery.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What is wrong with an estate, and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum EstateError {

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use drbook_arm_emulator::{Config, Emulator};
 use drbook_core::TimeScale;
@@ -17,6 +17,7 @@ use drbook_tests::guests;
 use serde_json::Value;
 
 use crate::cli::drbook_bin;
+use crate::crash::exits;
 
 const SECRET: &str = "drbook-azure-crash-test";
 
@@ -131,18 +132,7 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
     let before = emu.counters().total_posts();
     assert!(before > 0, "no worker started anything before its kill");
     let mut last = host.worker(&["--exit-when-idle"]);
-    let start = Instant::now();
-    loop {
-        if let Some(status) = last.try_wait().unwrap() {
-            assert!(status.success(), "the last worker failed");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the job did not finish within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    exits(&mut last, Duration::from_secs(120));
 
     let record: Value =
         serde_json::from_slice(&host.output(&["jobs", "show", &job]).stdout).unwrap();

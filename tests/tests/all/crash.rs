@@ -66,8 +66,11 @@ fn detached_failover() -> (tempfile::TempDir, String) {
     (dir, job)
 }
 
-/// Waits until `child` exits, successfully, within 60 s.
-fn exits(child: &mut Child) {
+/// How long a worker has to finish a job in these tests.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits until `child` exits, successfully, within `patience`.
+pub(crate) fn exits(child: &mut Child, patience: Duration) {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -75,8 +78,8 @@ fn exits(child: &mut Child) {
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the job did not finish within 60 s"
+            start.elapsed() < patience,
+            "the job did not finish within {patience:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -94,7 +97,7 @@ fn failover_with_kills(kills: &[u64]) -> (tempfile::TempDir, String) {
         child.wait().unwrap();
     }
 
-    exits(&mut worker(dir.path(), &["--exit-when-idle"]));
+    exits(&mut worker(dir.path(), &["--exit-when-idle"]), PATIENCE);
     (dir, job)
 }
 
@@ -205,7 +208,7 @@ fn a_worker_stalled_past_its_lease_leaves_the_job_to_the_one_that_took_over() {
         "the stalled worker holds the job: {held:#}"
     );
 
-    exits(&mut worker(dir.path(), &["--exit-when-idle"]));
+    exits(&mut worker(dir.path(), &["--exit-when-idle"]), PATIENCE);
     signal(&stalled, "-CONT");
     // Time to do harm, if it could: a poll, a renewal, a host call.
     std::thread::sleep(Duration::from_millis(500));

@@ -3,7 +3,7 @@
 
 use drbook_arm_emulator::{Config, Emulator};
 use drbook_core::TimeScale;
-use drbook_fabric_sim::{Estate, EstateVm, Simulator};
+use drbook_fabric_sim::{Estate, Simulator};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -31,18 +31,7 @@ impl Answer {
 }
 
 pub fn estate(vms: usize) -> Estate {
-    Estate {
-        regions: vec!["eastus".to_string(), "westus".to_string()],
-        vms: (0..vms)
-            .map(|i| EstateVm {
-                name: format!("vm-{i:03}"),
-                role: "app".to_string(),
-                disk_size_gb: 128,
-                primary_region: "eastus".to_string(),
-                recovery_region: "westus".to_string(),
-            })
-            .collect(),
-    }
+    Estate::replicating("eastus", "westus", (0..vms).map(|i| format!("vm-{i:03}")))
 }
 
 /// A client that trusts the emulator's CA (and nothing else).

@@ -6,7 +6,7 @@ use drbook_core::TimeScale;
 use drbook_fabric_azure::{
     AzureConfig, AzureFabric, CredentialConfig, CredentialKind, Redacted, RetryPolicy,
 };
-use drbook_fabric_sim::{demo_estate, Estate, EstateVm, Options, Simulator};
+use drbook_fabric_sim::{demo_estate, Estate, Options, Simulator};
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,18 +19,7 @@ pub struct Env {
 }
 
 pub fn estate(vms: usize) -> Estate {
-    Estate {
-        regions: vec!["eastus".to_string(), "westus".to_string()],
-        vms: (0..vms)
-            .map(|i| EstateVm {
-                name: format!("vm-{i:03}"),
-                role: "app".to_string(),
-                disk_size_gb: 128,
-                primary_region: "eastus".to_string(),
-                recovery_region: "westus".to_string(),
-            })
-            .collect(),
-    }
+    Estate::replicating("eastus", "westus", (0..vms).map(|i| format!("vm-{i:03}")))
 }
 
 /// An emulator of `estate` (the demo estate when `None`) with `config`.
