@@ -6,34 +6,11 @@
 //! the simulator-only commands say they need the simulator.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
-fn drbook(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_drbook"));
-    command.arg("--data-dir").arg(data_dir);
-    for var in [
-        "DRBOOK_DATA_DIR",
-        "DRBOOK_CONFIG",
-        "DRBOOK_FABRIC",
-        "DRBOOK_SPEED",
-        "DRBOOK_AZURE_VAULT",
-        "DRBOOK_AZURE_CREDENTIAL",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
+mod common;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::drbook;
 
 fn text(output: &Output) -> String {
     format!(
@@ -52,25 +29,7 @@ fn the_azure_backend_drives_the_emulator_from_drbook_toml() {
         .output()
         .unwrap();
     assert!(init.status.success(), "{}", text(&init));
-    let mut child = drbook(sim.path())
-        .args([
-            "--speed",
-            "instant",
-            "--json",
-            "fabric",
-            "serve-arm",
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let ep: Value = serde_json::from_str(&line).expect("the emulator's endpoints");
+    let (_server, ep) = common::serve_arm(sim.path(), &[]);
     std::fs::write(
         host.path().join("drbook.toml"),
         format!(

@@ -5,29 +5,17 @@
 //! recovery plans.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+mod common;
+
+/// `drbook` on `data_dir`, its simulator at instant speed.
 fn drbook(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_drbook"));
+    let mut command = common::drbook(data_dir);
+    command.args(["--speed", "instant"]);
     command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--speed", "instant"])
-        .env_remove("DRBOOK_DATA_DIR");
-    command
-}
-
-/// Kills the server when the test ends, passed or not.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
@@ -43,30 +31,7 @@ async fn serve_arm_serves_the_data_dirs_simulator() {
         String::from_utf8_lossy(&init.stderr)
     );
 
-    let mut child = drbook(dir.path())
-        .args([
-            "--json",
-            "fabric",
-            "serve-arm",
-            "--port",
-            "0",
-            "--page-size",
-            "5",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let ep: Value = serde_json::from_str(&line).expect("one JSON line of endpoints");
+    let (_server, ep) = common::serve_arm(dir.path(), &["--page-size", "5"]);
     let base = ep["armEndpoint"].as_str().unwrap();
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
     let ca_file = ep["caFile"].as_str().unwrap();

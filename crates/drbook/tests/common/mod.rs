@@ -1,0 +1,65 @@
+//! What the CLI tests that drive `drbook fabric serve-arm` share: the binary
+//! on a data dir, untouched by the caller's environment, and the emulator
+//! started in another process with its endpoints.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// `drbook` on `data_dir`, with none of drbook's environment variables of
+/// the shell that runs the tests.
+pub fn drbook(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_drbook"));
+    command.arg("--data-dir").arg(data_dir);
+    for var in [
+        "DRBOOK_DATA_DIR",
+        "DRBOOK_CONFIG",
+        "DRBOOK_FABRIC",
+        "DRBOOK_SPEED",
+        "DRBOOK_AZURE_VAULT",
+        "DRBOOK_AZURE_CREDENTIAL",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Kills the server when the test ends, passed or not.
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `drbook fabric serve-arm --json --port 0` on `data_dir`'s simulator at
+/// instant speed, with `extra` flags: the running server and the one JSON
+/// line of endpoints it printed.
+pub fn serve_arm(data_dir: &Path, extra: &[&str]) -> (Server, Value) {
+    let mut child = drbook(data_dir)
+        .args([
+            "--speed",
+            "instant",
+            "--json",
+            "fabric",
+            "serve-arm",
+            "--port",
+            "0",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting drbook fabric serve-arm");
+    let stdout = child.stdout.take().expect("its stdout");
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading its endpoints");
+    let endpoints = serde_json::from_str(&line).expect("one JSON line of endpoints");
+    (server, endpoints)
+}
