@@ -22,6 +22,16 @@
 //! twice. Other appends are not synced: a power loss may lose the last
 //! replies and lines, which the resumed job asks for or writes again.
 //!
+//! Why the file is padded with zeros: on ext4 (and most journaling file
+//! systems) syncing an append also commits the file's new size to the
+//! journal, a second write and flush; syncing an overwrite of blocks the
+//! file already has flushes only the data. So a write that would pass the
+//! end of the file also writes [`PAD`] zeros after its line, and the next
+//! lines overwrite them: an intent's sync cost 105–130 µs instead of
+//! 165–220 µs on this project's VM. Readers stop at the first zero byte
+//! (JSON lines never hold one), which also drops what a power loss tore
+//! among lines never synced.
+//!
 //! Readers (`jobs logs --follow`, the job API) read the spool before the store
 //! and merge by sequence number: they see a running job's lines as they are
 //! written, and none go missing while a fold moves them.
@@ -30,7 +40,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -45,6 +55,11 @@ use drbook_core::store::StoreError;
 /// lines: readers re-read the whole file, and a run that never unloads (a
 /// long loop of host calls) must not grow it without end.
 const FOLD_EVERY: usize = 4096;
+
+/// Zeros written after a line that passes the end of the spool file, for
+/// the next lines to overwrite (see the module's doc): room for about a
+/// hundred journal entries.
+const PAD: usize = 32 * 1024;
 
 /// One line of a spool file: borrowed to be written, owned once read.
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +92,10 @@ struct Writer {
     next_stream: i64,
     /// Reused for every append: one line (or two) per `write(2)`.
     buf: Vec<u8>,
+    /// Where the next line goes: the end of the lines, before the zeros.
+    end: u64,
+    /// The file's length, lines and zeros.
+    len: u64,
     /// Lines in the file now.
     lines: usize,
     /// An append was refused because the lease was no longer held.
@@ -124,6 +143,8 @@ impl SqliteStore {
                 created_durably: false,
                 next_stream,
                 buf: Vec::with_capacity(512),
+                end: 0,
+                len: 0,
                 lines: 0,
                 lease_lost: false,
                 failed: false,
@@ -267,6 +288,7 @@ impl Spool {
     fn fold_locked(&self, writer: &mut Writer, then: Option<Then<'_>>) -> Result<()> {
         writer.file = None;
         writer.lines = 0;
+        (writer.end, writer.len) = (0, 0);
         let (owner, path) = (writer.lease.owner(), &writer.path);
         let folded = fold(&self.store, &self.job_id, owner, path, then);
         if let Err(Error::Store(StoreError::LeaseLost { .. })) = folded {
@@ -341,7 +363,18 @@ impl Writer {
                 self.file.insert(file?)
             }
         };
-        file.write_all(&self.buf).map_err(spool_error)?;
+        let end = self.end + self.buf.len() as u64;
+        if end > self.len {
+            // Past the end: the line and the zeros the next ones overwrite,
+            // in one write; then back to the line's end.
+            self.buf.resize(self.buf.len() + PAD, 0);
+            file.write_all(&self.buf).map_err(spool_error)?;
+            file.seek(SeekFrom::Start(end)).map_err(spool_error)?;
+            self.len = end + PAD as u64;
+        } else {
+            file.write_all(&self.buf).map_err(spool_error)?;
+        }
+        self.end = end;
         if durable {
             file.sync_data().map_err(spool_error)?;
             if !self.created_durably {
@@ -362,7 +395,7 @@ impl Writer {
 /// folds that file).
 fn create(path: &Path, job: &str, owner: &str) -> Result<File> {
     drbook_core::private::file_options()
-        .append(true)
+        .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| match e.kind() {
@@ -391,15 +424,18 @@ fn push_line(buf: &mut Vec<u8>, line: &Line) {
     buf.push(b'\n');
 }
 
-/// Reads a spool file. A last line without its newline was cut short by a
-/// crash in the middle of its write: it was never acknowledged, so it is
-/// left out.
+/// Reads a spool file: its lines end at the first zero byte (the padding).
+/// A last line without its newline was cut short by a crash in the middle
+/// of its write: it was never acknowledged, so it is left out.
 fn read(path: &Path) -> Result<Vec<Line<'static>>> {
-    let bytes = match std::fs::read(path) {
+    let mut bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_error(path)(e)),
     };
+    if let Some(zero) = bytes.iter().position(|&b| b == 0) {
+        bytes.truncate(zero);
+    }
     let complete = bytes
         .iter()
         .rposition(|&b| b == b'\n')
@@ -672,9 +708,7 @@ mod tests {
         let (spool, _) = store.open_spool("j", &lease).unwrap();
         spool.append(0, &now(10), None).unwrap();
         let path = store.spool_path("j");
-        let mut file = File::options().append(true).open(&path).unwrap();
-        file.write_all(br#"{"entry":{"seq":1,"entry":{"ca"#)
-            .unwrap();
+        write_after_lines(&path, br#"{"entry":{"seq":1,"entry":{"ca"#);
         assert_eq!(replies(&store), vec![10], "the cut line is not there");
 
         // A new run (the host died) folds what was whole, and replays it.
@@ -684,9 +718,7 @@ mod tests {
         spool.append(1, &now(11), None).unwrap();
         assert_eq!(replies(&store), vec![10, 11]);
 
-        let mut file = File::options().append(true).open(&path).unwrap();
-        file.write_all(b"not json\n").unwrap();
-        spool.append(2, &now(12), None).unwrap();
+        write_after_lines(&path, b"not json\n");
         let error = store.journal("j").unwrap_err().to_string();
         assert!(error.contains("line 2 is corrupt"), "{error}");
         assert!(error.contains(&path.display().to_string()), "{error}");
@@ -696,6 +728,55 @@ mod tests {
             path.exists(),
             "a spool that cannot be read is left in place"
         );
+    }
+
+    /// Writes `bytes` where the spool's lines end (over its zeros), as a
+    /// write cut short or damaged would have.
+    fn write_after_lines(path: &Path, bytes: &[u8]) {
+        let end = std::fs::read(path).unwrap().iter().position(|&b| b == 0);
+        let mut file = File::options().write(true).open(path).unwrap();
+        file.seek(SeekFrom::Start(end.unwrap() as u64)).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
+    #[test]
+    fn lines_end_at_the_padding_and_what_a_power_loss_tore_after_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_job(dir.path());
+        let lease = holding(&store, "w", Duration::from_secs(30));
+        let (spool, _) = store.open_spool("j", &lease).unwrap();
+        spool.append_intent(0, &now(10)).unwrap();
+        spool.append(1, &now(11), None).unwrap();
+        let path = store.spool_path("j");
+        let bytes = std::fs::read(&path).unwrap();
+        let end = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .expect("zeros after the lines");
+        assert_eq!(bytes[end - 1], b'\n');
+        assert!(bytes[end..].iter().all(|&b| b == 0) && bytes.len() - end >= PAD - 512);
+
+        // A power loss kept a later block of unsynced lines but not the one
+        // before it: the lines end at the first zero.
+        let mut file = File::options().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start(end as u64 + 4096)).unwrap();
+        let mut torn = Vec::new();
+        push_line(
+            &mut torn,
+            &Line::Entry {
+                seq: 3,
+                entry: Cow::Owned(now(13)),
+            },
+        );
+        file.write_all(&torn).unwrap();
+        assert_eq!(replies(&store), vec![10, 11]);
+
+        // Lines past the first padding go on in the next.
+        for seq in 2..400 {
+            spool.append(seq, &now(seq as u64 + 10), None).unwrap();
+        }
+        let expected: Vec<_> = (10..410).map(|n| serde_json::json!(n)).collect();
+        assert_eq!(replies(&store), expected);
     }
 
     #[test]
