@@ -15,6 +15,8 @@
 //! - `refusals`: starts drbook refused before they reached the fabric (a
 //!   job's scope), in the audit trail too.
 //! - `schema`: the SQLite schema, migrations and rows.
+//! - `snapshot`: a live estate read through any `Fabric`, copied into an
+//!   in-memory simulator (what a dry run runs on).
 //! - `faults`, `estate`, `demo`, `profile`, `clock`: the inputs (the
 //!   time scale is drbook-core's `TimeScale`).
 
@@ -31,6 +33,7 @@ mod recovery_points;
 mod refusals;
 mod schema;
 mod simulator;
+mod snapshot;
 mod state_machine;
 
 #[cfg(test)]
@@ -44,4 +47,5 @@ pub use operations::{HistoryEntry, Outcome};
 pub use profile::{Profile, Schedule};
 pub use schema::{SchemaError, SCHEMA_VERSION};
 pub use simulator::{Options, Simulator, SimulatorError, STORE_FILE};
+pub use snapshot::{Mismatch, Snapshot, SnapshotError};
 pub use state_machine::direction_flag;

@@ -25,6 +25,11 @@ pub struct Replication {
     pub window: u32,
     /// Set while a failover is under way or pending commit: no new points.
     pub frozen_at: Option<DateTime<Utc>>,
+    /// Points taken before `since` that the schedule cannot derive: a live
+    /// estate's, with their own ids and times, when a dry run loads it
+    /// (`snapshot`). Oldest first; they age out of the window like the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imported: Vec<RecoveryPoint>,
 }
 
 impl Replication {
@@ -43,6 +48,7 @@ impl Replication {
             app_consistent_every: schedule.app_consistent_every.max(1),
             window: schedule.window.max(1),
             frozen_at: None,
+            imported: Vec::new(),
         }
     }
 
@@ -55,12 +61,22 @@ impl Replication {
     pub fn points(&self, now: DateTime<Utc>) -> Vec<RecoveryPoint> {
         let until = self.frozen_at.map_or(now, |frozen| frozen.min(now));
         let elapsed = (until - self.since).num_milliseconds();
-        if elapsed < 0 {
-            return Vec::new();
-        }
-        let newest = elapsed / self.interval_ms;
-        let oldest = (newest - i64::from(self.window) + 1).max(0);
-        (oldest..=newest).map(|k| self.point(k)).collect()
+        let derived = if elapsed < 0 {
+            0..0
+        } else {
+            let newest = elapsed / self.interval_ms;
+            (newest - i64::from(self.window) + 1).max(0)..newest + 1
+        };
+        let mut points: Vec<RecoveryPoint> = self
+            .imported
+            .iter()
+            .filter(|p| p.recovery_point_time <= until)
+            .cloned()
+            .chain(derived.map(|k| self.point(k)))
+            .collect();
+        let aged = points.len().saturating_sub(self.window as usize);
+        points.drain(..aged);
+        points
     }
 
     fn point(&self, k: i64) -> RecoveryPoint {

@@ -135,6 +135,12 @@ pub fn create(path: &Path) -> Result<Connection, SchemaError> {
     migrate(conn, 0)
 }
 
+/// Creates an empty store at the current schema in memory: one connection's
+/// own, gone when it is dropped (a dry run's copy of an estate).
+pub fn create_in_memory() -> Result<Connection, SchemaError> {
+    migrate(Connection::open_in_memory()?, 0)
+}
+
 fn configure(conn: &Connection) -> Result<(), SchemaError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -155,7 +155,7 @@ impl Simulator {
         Self::from_conn(conn, options)
     }
 
-    fn from_conn(conn: Connection, options: Options) -> Result<Self, SimulatorError> {
+    pub(super) fn from_conn(conn: Connection, options: Options) -> Result<Self, SimulatorError> {
         let fabric_id = schema::meta(&conn, "fabric_id")?.unwrap_or_else(|| "sim".to_string());
         Ok(Simulator {
             shared: Arc::new(Shared {

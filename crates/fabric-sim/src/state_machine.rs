@@ -93,7 +93,7 @@ pub fn check(item: &ItemRecord, request: &OperationRequest, faults: &Faults) -> 
 }
 
 /// A request of each kind with neutral options, to ask `check` about the kind.
-fn probe(kind: OperationKind, direction: Direction) -> OperationRequest {
+pub(super) fn probe(kind: OperationKind, direction: Direction) -> OperationRequest {
     match kind {
         OperationKind::PlannedFailover => OperationRequest::PlannedFailover { direction },
         OperationKind::UnplannedFailover => OperationRequest::UnplannedFailover {

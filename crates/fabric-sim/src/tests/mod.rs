@@ -9,12 +9,14 @@
 //! - `bad_input`: refusals and bad stores leave the store unchanged.
 //! - `blocking`: a call that must wait does not hold the async thread.
 //! - `audit`: refused starts in the audit trail, apart from operations.
+//! - `snapshot`: an estate copied into memory refuses what it refuses.
 
 mod audit;
 mod bad_input;
 mod blocking;
 mod cycle;
 mod faults;
+mod snapshot;
 mod test_failover;
 mod time;
 mod transitions;
