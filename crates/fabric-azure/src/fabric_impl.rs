@@ -110,7 +110,7 @@ impl AzureFabric {
 
     /// Every protected item of the vault as ARM gives it, following
     /// `nextLink`; refreshes the name index.
-    async fn list_raw(&self) -> Result<Vec<wire::Item>, FabricError> {
+    pub(crate) async fn list_raw(&self) -> Result<Vec<wire::Item>, FabricError> {
         let items: Vec<wire::Item> = self
             .arm
             .list(&format!("{}/replicationProtectedItems", self.vault))

@@ -12,6 +12,8 @@
 //! - `map`: ARM's shapes onto drbook's read model.
 //! - `request`: prechecks, action bodies and client request ids.
 //! - `audit`: the backend's local audit log (refusals, intents, starts).
+//! - `recovery_plans`: Site Recovery's recovery plans read as drbook plans.
+//! - `job_list`: the vault's Site Recovery jobs, for `drbook fabric jobs`.
 //! - `fabric_impl`: [`AzureFabric`], the port.
 //! - `error`: [`ArmError`].
 
@@ -22,7 +24,9 @@ mod config;
 mod credential;
 mod error;
 mod fabric_impl;
+mod job_list;
 pub mod map;
+pub mod recovery_plans;
 pub mod request;
 pub mod wire;
 
@@ -36,4 +40,6 @@ pub use config::{AzureConfig, DEFAULT_API_VERSION, DEFAULT_ARM_ENDPOINT};
 pub use credential::{Claims, CredentialConfig, CredentialKind, Credentials, Redacted};
 pub use error::ArmError;
 pub use fabric_impl::{job_in_url, AzureFabric, OpenError};
+pub use job_list::since_filter;
+pub use recovery_plans::{ImportError, Imported};
 pub use request::request_id;

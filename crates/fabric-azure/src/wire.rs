@@ -241,3 +241,75 @@ pub struct AsyncOperation {
     pub status: Option<String>,
     pub error: Option<ErrorDetail>,
 }
+
+/// `RecoveryPlan` (`replicationRecoveryPlans/{name}`): what
+/// `drbook plan import --from-azure` reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlan {
+    pub name: String,
+    #[serde(default)]
+    pub properties: RecoveryPlanProperties,
+}
+
+/// `RecoveryPlanProperties`. Its regions are its items' (the fabrics it
+/// names are A2A's per-region fabrics, or a Hyper-V site).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanProperties {
+    /// `Shutdown`, `Failover`, then the `Boot` groups, in the order ASR
+    /// runs them.
+    #[serde(default)]
+    pub groups: Vec<RecoveryPlanGroup>,
+}
+
+/// `RecoveryPlanGroup`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanGroup {
+    /// `Shutdown`, `Failover` or `Boot`.
+    pub group_type: Option<String>,
+    #[serde(default)]
+    pub replication_protected_items: Vec<RecoveryPlanProtectedItem>,
+    #[serde(default)]
+    pub start_group_actions: Vec<RecoveryPlanAction>,
+    #[serde(default)]
+    pub end_group_actions: Vec<RecoveryPlanAction>,
+}
+
+/// `RecoveryPlanProtectedItem`: the item's ARM id, and its name as
+/// `virtualMachineId`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanProtectedItem {
+    pub id: Option<String>,
+    pub virtual_machine_id: Option<String>,
+}
+
+/// `RecoveryPlanAction`: a step before (`startGroupActions`) or after
+/// (`endGroupActions`) a group, for some failover types and directions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanAction {
+    #[serde(default)]
+    pub action_name: String,
+    #[serde(default)]
+    pub failover_types: Vec<String>,
+    #[serde(default)]
+    pub failover_directions: Vec<String>,
+    #[serde(default)]
+    pub custom_details: RecoveryPlanActionDetails,
+}
+
+/// `RecoveryPlanActionDetails`, its kinds in one: `instanceType` says
+/// which field applies (`AutomationRunbookActionDetails`: `runbookId`;
+/// `ScriptActionDetails`: `path`; `ManualActionDetails`: `description`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanActionDetails {
+    #[serde(default)]
+    pub instance_type: String,
+    pub runbook_id: Option<String>,
+    pub path: Option<String>,
+    pub description: Option<String>,
+}

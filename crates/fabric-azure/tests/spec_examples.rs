@@ -9,7 +9,9 @@ use drbook_core::fabric::{
     AllowedOperation, Direction, FabricError, Health, Location, OperationKind, OperationRequest,
     OperationState, ProtectionState, RecoveryPointType, TestFailoverState,
 };
-use drbook_fabric_azure::{error_of, map, request, retry_after, wire, Answer, ArmError};
+use drbook_fabric_azure::{
+    error_of, map, request, retry_after, wire, Answer, ArmError, ImportError, Imported,
+};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -315,5 +317,223 @@ fn arm_error_bodies_map_onto_the_ports_errors() {
     assert!(
         nested.to_string().contains("The VM is being shut down."),
         "{nested}"
+    );
+}
+
+/// The protected items the recovery plan example names: the Get example's
+/// item (`vm1`), and that item again under the plan's second id as `vm2`
+/// (the specification has no example of it), read as the read model reads
+/// them; `edit` changes the second before it is read.
+fn plan_items(edit: impl FnOnce(&mut wire::Item)) -> Vec<drbook_core::fabric::ProtectedItem> {
+    let first: wire::Item = body(&fixture("ReplicationProtectedItems_Get.json"), "200");
+    let mut second = first.clone();
+    second.id = first.id.replace(
+        "f8491e4f-817a-40dd-a90c-af773978c75b",
+        "c0c14913-3d7a-48ea-9531-cc99e0e686e6",
+    );
+    second.properties.friendly_name = Some("vm2".into());
+    edit(&mut second);
+    [first, second]
+        .iter()
+        .map(|raw| map::item(raw, &[], Utc::now()))
+        .collect()
+}
+
+fn plan_example() -> Value {
+    fixture("ReplicationRecoveryPlans_Get.json")["responses"]["200"]["body"].clone()
+}
+
+fn import(
+    plan: Value,
+    items: &[drbook_core::fabric::ProtectedItem],
+) -> Result<Imported, ImportError> {
+    let plan: wire::RecoveryPlan = serde_json::from_value(plan).unwrap();
+    drbook_fabric_azure::recovery_plans::import(&plan, items)
+}
+
+#[test]
+fn a_recovery_plan_imports_its_boot_groups_in_order_with_the_items_names() {
+    let imported = import(plan_example(), &plan_items(|_| {})).unwrap();
+    let plan = &imported.plan;
+    assert_eq!(plan.name, "RPtest1");
+    assert_eq!(
+        (plan.primary_region.as_str(), plan.recovery_region.as_str()),
+        ("cloud1", "Microsoft Azure"),
+        "the items' regions (for Hyper-V items, their fabrics)"
+    );
+    let groups: Vec<(&str, Vec<&str>)> = plan
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.vms.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        groups,
+        [("group-1", vec!["vm1"]), ("group-2", vec!["vm2"])],
+        "Shutdown and Failover hold no VMs; items are ids in the plan, friendly names here"
+    );
+    assert!(plan
+        .groups
+        .iter()
+        .all(|g| g.pre.is_empty() && g.post.is_empty()));
+    assert_eq!(imported.notes, Vec::<String>::new());
+}
+
+#[test]
+fn a_plan_item_that_is_no_protected_item_is_named_with_its_group() {
+    let items = plan_items(|_| {});
+    let err = import(plan_example(), &items[..1]).unwrap_err().to_string();
+    assert!(
+        err.contains("c0c14913-3d7a-48ea-9531-cc99e0e686e6 (Boot group (group 4 of the plan)"),
+        "{err}"
+    );
+    assert!(err.contains("`drbook fabric show`"), "{err}");
+    assert!(!err.contains("f8491e4f"), "vm1 is a protected item: {err}");
+}
+
+#[test]
+fn two_items_of_one_name_or_two_pairs_of_regions_cannot_be_one_plan() {
+    let twins = plan_items(|item| item.properties.friendly_name = Some("VM1".into()));
+    match import(plan_example(), &twins).unwrap_err() {
+        ImportError::AmbiguousName { name, ids, .. } => {
+            assert_eq!(name.to_lowercase(), "vm1");
+            assert_eq!(ids.len(), 2);
+        }
+        other => panic!("{other}"),
+    }
+    let elsewhere =
+        plan_items(|item| item.properties.primary_fabric_friendly_name = Some("cloud2".into()));
+    let err = import(plan_example(), &elsewhere).unwrap_err().to_string();
+    assert!(
+        err.contains("cloud1 → Microsoft Azure; cloud2 → Microsoft Azure"),
+        "{err}"
+    );
+}
+
+/// The example's plan with actions of the specification's three kinds
+/// (`RecoveryPlanAction`: `actionName`, `failoverTypes`,
+/// `failoverDirections`, `customDetails` by `instanceType`).
+#[test]
+fn actions_become_named_and_manual_steps_in_asrs_order() {
+    let every = json_types(&["PlannedFailover", "UnplannedFailover", "TestFailover"]);
+    let both = json_types(&["PrimaryToRecovery", "RecoveryToPrimary"]);
+    let action = |name: &str, types: &Value, details: Value| {
+        serde_json::json!({
+            "actionName": name,
+            "failoverTypes": types,
+            "failoverDirections": both,
+            "customDetails": details,
+        })
+    };
+    let mut plan = plan_example();
+    let groups = &mut plan["properties"]["groups"];
+    groups[0]["startGroupActions"] = serde_json::json!([action(
+        "stop-batch",
+        &every,
+        serde_json::json!({"instanceType": "ManualActionDetails", "description": "Stop the batch jobs"})
+    )]);
+    groups[2]["endGroupActions"] = serde_json::json!([action(
+        "check-db",
+        &every,
+        serde_json::json!({"instanceType": "ScriptActionDetails", "path": "scripts/check.ps1", "fabricLocation": "Recovery"})
+    )]);
+    groups[3]["startGroupActions"] = serde_json::json!([
+        action(
+            "warm-cache",
+            &json_types(&["TestFailover"]),
+            serde_json::json!({"instanceType": "AutomationRunbookActionDetails", "runbookId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Automation/automationAccounts/a/runbooks/warm", "fabricLocation": "Recovery"})
+        ),
+        action(
+            "approve",
+            &every,
+            serde_json::json!({"instanceType": "ManualActionDetails"})
+        ),
+    ]);
+    let imported = import(plan, &plan_items(|_| {})).unwrap();
+    let steps = |steps: &[drbook_core::plan::Step]| -> Vec<(String, Option<String>)> {
+        steps
+            .iter()
+            .map(|s| (s.name.clone(), s.manual.clone()))
+            .collect()
+    };
+    let [first, second] = &imported.plan.groups[..] else {
+        panic!("{:?}", imported.plan.groups)
+    };
+    assert_eq!(
+        steps(&first.pre),
+        [(
+            "stop-batch".to_string(),
+            Some("Stop the batch jobs".to_string())
+        )],
+        "the Shutdown group's actions run before the first boot group"
+    );
+    assert_eq!(steps(&first.post), [("check-db".to_string(), None)]);
+    assert_eq!(
+        steps(&second.pre),
+        [
+            ("warm-cache".to_string(), None),
+            ("approve".to_string(), Some("approve".to_string()))
+        ],
+        "a manual action without a description prompts with its name"
+    );
+    let notes = imported.notes.join("\n");
+    assert!(
+        notes.contains("Shutdown group (group 1 of the plan) run before the next group"),
+        "{notes}"
+    );
+    assert!(notes.contains("`check-db` (end action 1 of Boot group (group 3 of the plan)) ran the script scripts/check.ps1"), "{notes}");
+    assert!(notes.contains("runbooks/warm in Site Recovery"), "{notes}");
+    assert!(
+        notes.contains("`warm-cache` (start action 1 of Boot group (group 4 of the plan)) does not run in Site Recovery for PlannedFailover, UnplannedFailover"),
+        "{notes}"
+    );
+}
+
+fn json_types(names: &[&str]) -> Value {
+    serde_json::json!(names)
+}
+
+#[test]
+fn a_job_list_reads_every_job_with_its_target_and_times() {
+    let list: wire::Page<wire::Job> = body(&fixture("ReplicationJobs_List.json"), "200");
+    assert_eq!(list.next_link, None);
+    let rows: Vec<(&str, &str, &str, &str)> = list
+        .value
+        .iter()
+        .map(|job| {
+            let p = &job.properties;
+            (
+                job.name.as_str(),
+                p.friendly_name.as_deref().unwrap(),
+                p.state.as_deref().unwrap(),
+                p.target_object_name.as_deref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows[0],
+        (
+            "1557d73f-6244-491e-8f0b-d300f752240b",
+            "Create replication policy",
+            "Succeeded",
+            "protectionprofile1"
+        )
+    );
+    assert_eq!(rows.len(), 3);
+    let job = &list.value[1];
+    assert_eq!(
+        job.properties.start_time.map(|t| t.to_rfc3339()),
+        Some("2017-05-02T14:07:19.278433800+00:00".to_string())
+    );
+    assert!(job.properties.end_time > job.properties.start_time);
+    assert!(list
+        .value
+        .iter()
+        .all(|j| map::job_state(j.properties.state.as_deref()) == OperationState::Succeeded));
+    let since = chrono::DateTime::parse_from_rfc3339("2017-05-01T00:00:00.5Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        drbook_fabric_azure::since_filter(since),
+        "startTime eq '2017-05-01T00:00:00Z'"
     );
 }
