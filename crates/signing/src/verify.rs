@@ -1,0 +1,103 @@
+//! Verification: which of the given keys signed a module as it is, on its
+//! bytes, before anything compiles them.
+
+use crate::format::{self, Layout, SignatureData};
+use crate::{PublicKey, SignatureError};
+
+/// A module whose signatures verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// `sha256:<hex>` of the whole module, signature section included:
+    /// what a job is pinned to (`drbook_core::module::digest`).
+    pub digest: String,
+    /// The keys, of those given, that signed the module, in the order given:
+    /// what a trust policy matches to organisations by their fingerprints.
+    pub signers: Vec<PublicKey>,
+    /// Valid-looking signatures over the module's content by keys not given
+    /// (or of schemes drbook does not know): not checked, only counted.
+    pub other_signatures: usize,
+}
+
+/// Verifies `module`'s embedded signatures against `keys`.
+///
+/// A signature counts only if it covers the whole module (the format also
+/// allows signing a prefix, which runtimes must ignore unless told
+/// otherwise): so a section added after signing, such as a manifest, is
+/// refused as a change, and one added before is covered by every signature.
+/// At least one of `keys` must have signed; which did is the answer.
+pub fn verify(module: &[u8], keys: &[PublicKey]) -> Result<Verified, SignatureError> {
+    let layout = Layout::of(module)?;
+    let data = SignatureData::decode(layout.signature.ok_or(SignatureError::Unsigned)?)?;
+    let hashes = layout.hashes();
+    let all_signatures = data.sets.iter().map(|set| set.signatures.len()).sum();
+    let Some(covering) = data.sets.iter().find(|set| set.hashes == hashes) else {
+        return Err(SignatureError::ContentChanged {
+            signatures: all_signatures,
+        });
+    };
+    let message = covering.message();
+    let mut signed = vec![false; keys.len()];
+    let mut invalid = None;
+    let mut other_signatures = 0;
+    for record in &covering.signatures {
+        let signature = (record.algorithm == format::ED25519)
+            .then(|| ed25519_dalek::Signature::from_slice(&record.signature).ok())
+            .flatten();
+        let Some(signature) = signature else {
+            other_signatures += 1;
+            continue;
+        };
+        // A key id narrows the keys to try to the one it names; a signature
+        // without one is tried with every key.
+        let mut named = false;
+        let mut verified = false;
+        for (i, key) in keys.iter().enumerate() {
+            if !record.key_id.is_empty() && record.key_id != key.key_id() {
+                continue;
+            }
+            named |= !record.key_id.is_empty();
+            if key
+                .verifying_key()
+                .verify_strict(&message, &signature)
+                .is_ok()
+            {
+                signed[i] = true;
+                verified = true;
+                break;
+            }
+            if named {
+                invalid.get_or_insert_with(|| key.fingerprint());
+            }
+        }
+        other_signatures += usize::from(!verified);
+    }
+    let signers: Vec<PublicKey> = keys
+        .iter()
+        .zip(&signed)
+        .filter(|(_, signed)| **signed)
+        .map(|(key, _)| key.clone())
+        .collect();
+    if signers.is_empty() {
+        return Err(match invalid {
+            Some(fingerprint) => SignatureError::InvalidSignature { fingerprint },
+            None => SignatureError::UnknownSigners {
+                signatures: covering.signatures.len(),
+                tried: keys
+                    .iter()
+                    .map(PublicKey::fingerprint)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        });
+    }
+    Ok(Verified {
+        digest: digest(module),
+        signers,
+        other_signatures,
+    })
+}
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
