@@ -81,6 +81,10 @@ pub struct HttpFaults {
     pub throttle_every: Option<u32>,
     /// The `Retry-After` (seconds) of those 429s.
     pub throttle_retry_after_secs: u32,
+    /// When set, those 429s also say `x-ms-retry-after-ms` (the header
+    /// Azure's SDKs read before `Retry-After`): a wait shorter than a whole
+    /// second, so that a test of many throttled requests stays quick.
+    pub throttle_retry_after_ms: Option<u32>,
     /// Every Nth ARM request is answered with `error_status` and not served.
     pub error_every: Option<u32>,
     /// 500, 502, 503 or 504 (500 when unset).

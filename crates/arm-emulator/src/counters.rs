@@ -1,9 +1,11 @@
 //! What tests read: requests per route and method, action POSTs per item and
-//! operation, token fetches, and the faults that fired.
+//! operation, token fetches, the faults that fired, and how long clients
+//! waited after a 429 before they asked again.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// A snapshot of the counters. Route names are the emulator's own, stable:
 /// `protectedItems.list`, `protectedItems.listByContainer`,
@@ -32,6 +34,26 @@ pub struct Counters {
     pub errors_injected: u64,
     /// POSTs applied whose connection was then dropped.
     pub dropped: u64,
+    /// Every 429 (injected or of the budget) that the same request followed
+    /// again, in the order the retries arrived: what "the client honoured
+    /// `Retry-After`" is checked against, on the emulator's clock.
+    pub retries: Vec<Retry>,
+}
+
+/// A request answered 429, and when the same request (method, path and
+/// query, `x-ms-client-request-id`) arrived again. Two callers sending the
+/// same GET are one request here: the first to come again is taken as the
+/// retry, so `waited` is never longer than the retrier's own wait.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    /// As in [`Counters::requests`]: `"GET jobs.get"`.
+    pub route: String,
+    /// What the 429 said: `x-ms-retry-after-ms` if it said it, else
+    /// `Retry-After`.
+    pub retry_after: Duration,
+    /// From the 429's answer to the retry's arrival.
+    pub waited: Duration,
 }
 
 impl Counters {
@@ -71,22 +93,53 @@ pub(crate) fn post_key(item: &str, action: &str) -> String {
 
 /// The live counters, behind a lock held for one increment.
 #[derive(Default)]
-pub(crate) struct Live(Mutex<Counters>);
+pub(crate) struct Live(Mutex<State>);
+
+#[derive(Default)]
+struct State {
+    counters: Counters,
+    /// Request key → the route, `Retry-After` and time of its last 429.
+    throttled: HashMap<String, (String, Duration, Instant)>,
+}
 
 impl Live {
-    pub fn with(&self, f: impl FnOnce(&mut Counters)) {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn request(&self, method: &str, route: &str) {
-        self.with(|c| *c.requests.entry(format!("{method} {route}")).or_default() += 1);
+    pub fn with(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.state().counters);
+    }
+
+    /// A request arrived on `route` (counted); with its `key` (see
+    /// [`Retry`]), a retry if its last answer was a 429.
+    pub fn request(&self, method: &str, route: &str, key: Option<&str>) {
+        let now = Instant::now();
+        let mut state = self.state();
+        let route = format!("{method} {route}");
+        if let Some((route, retry_after, at)) = key.and_then(|key| state.throttled.remove(key)) {
+            state.counters.retries.push(Retry {
+                route,
+                retry_after,
+                waited: now.duration_since(at),
+            });
+        }
+        *state.counters.requests.entry(route).or_default() += 1;
+    }
+
+    /// The request `key` on `route` is being answered 429 with `retry_after`.
+    pub fn throttled(&self, method: &str, route: &str, key: &str, retry_after: Duration) {
+        self.state().throttled.insert(
+            key.to_string(),
+            (format!("{method} {route}"), retry_after, Instant::now()),
+        );
     }
 
     pub fn snapshot(&self) -> Counters {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state().counters.clone()
     }
 
     pub fn reset(&self) {
-        self.with(|c| *c = Counters::default());
+        *self.state() = State::default();
     }
 }

@@ -43,7 +43,7 @@ mod tls;
 mod wire;
 
 pub use config::{Bucket, Budget, Config, HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
-pub use counters::Counters;
+pub use counters::{Counters, Retry};
 pub use error::ArmError;
 pub use server::{serve, Emulator, EmulatorError, Endpoints};
 pub use wire::{job_scenario_name, JOB_NONE};

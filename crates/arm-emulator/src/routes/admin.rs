@@ -46,7 +46,7 @@ pub(super) async fn token(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    s.counters.request("GET", "token");
+    s.counters.request("GET", "token", None);
     let (response, issued) = auth::token_response(&s.tokens, &query, &headers);
     if issued {
         s.counters.with(|c| c.token_fetches += 1);

@@ -127,7 +127,13 @@ pub(super) async fn checks(
     if let Some(n) = faults.throttle_every.filter(|n| *n > 0) {
         if seq.is_multiple_of(u64::from(n)) {
             s.counters.with(|c| c.throttled += 1);
-            return Err(throttled(u64::from(faults.throttle_retry_after_secs)));
+            let mut response = throttled(u64::from(faults.throttle_retry_after_secs));
+            if let Some(ms) = faults.throttle_retry_after_ms {
+                response
+                    .headers_mut()
+                    .insert("x-ms-retry-after-ms", HeaderValue::from(ms));
+            }
+            return Err(response);
         }
     }
     if let Some(n) = faults.error_every.filter(|n| *n > 0) {

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One ARM request, from the checks to its answer.
 pub(super) struct Request<'a> {
@@ -39,12 +40,15 @@ pub(super) async fn arm(
 ) -> Response {
     let parsed = parse(uri.path());
     let route = parsed.as_ref().and_then(|p| p.route.clone());
-    s.counters
-        .request(method.as_str(), &route_name(route.as_ref()));
+    let name = route_name(route.as_ref());
     let client_id = headers
         .get("x-ms-client-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // What makes a retry the same request: a client re-sends all of it.
+    let key = format!("{method} {uri} {}", client_id.as_deref().unwrap_or(""));
+    let method_name = method.to_string();
+    s.counters.request(&method_name, &name, Some(&key));
     let request_id = new_request_id();
 
     let mut remaining = None;
@@ -80,6 +84,17 @@ pub(super) async fn arm(
             }
         }
     };
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        let header = |name| {
+            let value: u64 = response.headers().get(name)?.to_str().ok()?.parse().ok()?;
+            Some(value)
+        };
+        let retry_after = header("x-ms-retry-after-ms")
+            .map(Duration::from_millis)
+            .or_else(|| header("retry-after").map(Duration::from_secs))
+            .unwrap_or_default();
+        s.counters.throttled(&method_name, &name, &key, retry_after);
+    }
     let headers = response.headers_mut();
     if let Some((name, left)) = remaining {
         headers.insert(name, HeaderValue::from(left));

@@ -91,6 +91,7 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
         faults: HttpFaults {
             throttle_every: args.throttle_every,
             throttle_retry_after_secs: args.throttle_retry_after,
+            throttle_retry_after_ms: None,
             error_every: args.error_every,
             error_status: Some(args.error_status),
             delay_ms: args.delay.map_or(0, |d| d.as_millis() as u64),
