@@ -6,13 +6,13 @@
 //! it, which is what a trust policy names.
 
 use ed25519_dalek::pkcs8::spki::{DecodePublicKey, EncodePublicKey};
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::{Signer, VerifyingKey};
 use ssh_key::private::{Ed25519Keypair, Ed25519PrivateKey, KeypairData};
 use ssh_key::public::{Ed25519PublicKey, KeyData};
 use ssh_key::{HashAlg, LineEnding};
 use std::path::Path;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::format;
 use crate::{KeyError, KeyFileError};
@@ -261,10 +261,18 @@ impl SigningKey {
                     .and_then(|key| key.to_openssh(LineEnding::LF))
                     .map_err(|e| KeyError::Malformed(e.to_string()))
             }
-            KeyFormat::Pem => self
-                .key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| KeyError::Malformed(e.to_string())),
+            // PKCS#8 version 1, without the public key, as `openssl genpkey`
+            // writes it: version 2 (with it) is what ed25519-dalek would
+            // write, and wasmsign2 does not read that.
+            KeyFormat::Pem => {
+                let mut pair = KeypairBytes {
+                    secret_key: self.key.to_bytes(),
+                    public_key: None,
+                };
+                let pem = pair.to_pkcs8_pem(LineEnding::LF);
+                pair.secret_key.zeroize();
+                pem.map_err(|e| KeyError::Malformed(e.to_string()))
+            }
         }
     }
 

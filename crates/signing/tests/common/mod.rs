@@ -45,6 +45,13 @@ pub fn is_valid(bytes: &[u8]) -> bool {
         .is_ok()
 }
 
+/// The keys, of `keys`, that verify `module`'s signatures (none if it fails).
+pub fn signers(module: &[u8], keys: &[PublicKey]) -> Vec<PublicKey> {
+    drbook_signing::verify(module, keys)
+        .map(|verified| verified.signers)
+        .unwrap_or_default()
+}
+
 pub fn key(comment: &str) -> (SigningKey, PublicKey) {
     let key = SigningKey::generate(comment).expect("a key");
     let public = key.public_key();
