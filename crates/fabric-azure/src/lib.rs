@@ -31,7 +31,7 @@ pub mod request;
 pub mod wire;
 
 pub use audit::{AuditLog, Record, FILE_NAME as AUDIT_FILE};
-pub use budget::{Budget, Limits};
+pub use budget::{Budget, Kind as BudgetKind, Limits, Waited};
 pub use client::{
     error_of, http_client, retry_after, Answer, ArmClient, ArmSettings, Counters, PostError,
     RetryPolicy,
