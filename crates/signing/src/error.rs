@@ -12,8 +12,8 @@ pub enum SignatureError {
     )]
     NotWasm,
     #[error(
-        "the module is truncated: the {what} at byte {offset} runs past the end of the file \
-         (an interrupted copy or download?); fetch or build it again"
+        "the module is cut short or altered: the {what} at byte {offset} runs past the end of \
+         the file (an interrupted copy or download?); fetch or build it again"
     )]
     Truncated { offset: usize, what: &'static str },
     #[error("the module is malformed at byte {offset}: {reason}; fetch or build it again")]

@@ -9,6 +9,7 @@ mod azure;
 mod execute;
 mod fabric;
 mod jobs;
+mod key;
 mod lease;
 mod plan;
 mod progress;
@@ -216,8 +217,10 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run a runbook against a recovery plan.
     Run(run::RunArgs),
-    /// Inspect runbook files.
+    /// Inspect, sign and verify runbook files.
     Runbook(runbook::RunbookArgs),
+    /// Make keys that sign runbooks.
+    Key(key::KeyArgs),
     /// List, follow, resume, approve and stop jobs.
     Jobs(jobs::JobsArgs),
     /// Run jobs from the job store: new, interrupted and woken ones.
@@ -338,6 +341,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
         Command::Runbook(args) => runbook::run(global, args),
+        Command::Key(args) => key::run(global, args),
         Command::Jobs(args) => jobs::run(global, args).await,
         Command::Worker(args) => worker::run(global, args).await,
         Command::Serve(args) => serve::run(global, args).await,

@@ -1,9 +1,14 @@
-//! `drbook runbook inspect`: what a runbook file is, before anyone runs it.
+//! `drbook runbook`: what a runbook file is, before anyone runs it
+//! (`inspect`), and its signatures (`sign`, `verify`), embedded in the file
+//! in the WebAssembly tool-conventions format, which wasmsign2 reads too.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::{Global, InputError, Outcome};
+use drbook_signing::{PublicKey, SigningKey};
 
 #[derive(Args)]
 pub struct RunbookArgs {
@@ -18,13 +23,44 @@ enum RunbookCommand {
         /// The runbook (a WebAssembly component).
         file: PathBuf,
     },
+    /// Signs a runbook, keeping the signatures it already has: an author
+    /// signs, then a reviewer countersigns the same file.
+    Sign {
+        /// The runbook (a WebAssembly component).
+        file: PathBuf,
+        /// The private key: OpenSSH or PEM (`drbook key generate`, `ssh-keygen -t ed25519`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed runbook (default: FILE, replaced).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Checks a runbook's signatures against public keys, on its bytes, before
+    /// anything compiles it; names the keys that signed it. Exits 0 if one of
+    /// the keys signed the runbook as it is, 1 if none did.
+    Verify {
+        /// The runbook (a WebAssembly component).
+        file: PathBuf,
+        /// The public keys (OpenSSH or PEM, e.g. `KEY.pub`): repeat the flag or list several.
+        #[arg(long = "key", required = true, num_args = 1..)]
+        keys: Vec<PathBuf>,
+    },
 }
 
 pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
-    let RunbookCommand::Inspect { file } = args.command;
+    match args.command {
+        RunbookCommand::Inspect { file } => inspect(global, &file),
+        RunbookCommand::Sign { file, key, out } => {
+            sign(global, &file, &key, out.as_deref().unwrap_or(&file))
+        }
+        RunbookCommand::Verify { file, keys } => verify(global, &file, &keys),
+    }
+}
+
+fn inspect(global: &Global, file: &Path) -> anyhow::Result<Outcome> {
     let runtime = global.runtime(false)?;
     let runbook = runtime
-        .load(&file)
+        .load(file)
         .map_err(|e| InputError::new(e.to_string()))?;
     let (imports, exports) = runtime.describe(&runbook);
     if global.json {
@@ -52,4 +88,131 @@ pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+fn sign(global: &Global, file: &Path, key: &Path, out: &Path) -> anyhow::Result<Outcome> {
+    let key = SigningKey::from_file(key).map_err(|e| InputError::new(e.to_string()))?;
+    let signed = drbook_signing::sign(&read_module(file)?, &key)
+        .map_err(|e| InputError::new(format!("cannot sign {}: {e}", file.display())))?;
+    write_replacing(out, &signed)?;
+    let signer = key.public_key();
+    let digest = drbook_core::module::digest(&signed);
+    if global.json {
+        let doc = serde_json::json!({
+            "file": out.display().to_string(),
+            "signer": signer_json(&signer, None),
+            "digest": digest,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("signed:  {}", out.display());
+        println!("by:      {}", describe(&signer, None));
+        println!("digest:  {digest}");
+    }
+    Ok(Outcome::Success)
+}
+
+fn verify(global: &Global, file: &Path, key_files: &[PathBuf]) -> anyhow::Result<Outcome> {
+    let keys = key_files
+        .iter()
+        .map(|path| PublicKey::from_file(path).map_err(|e| InputError::new(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A refusal is not bad input but the answer (exit 1).
+    let verified = drbook_signing::verify(&read_module(file)?, &keys)
+        .with_context(|| format!("refusing {}", file.display()))?;
+    let (signers, others): (Vec<_>, Vec<_>) = keys
+        .iter()
+        .zip(key_files)
+        .partition(|(key, _)| verified.signers.contains(key));
+    if global.json {
+        let list = |keys: &[(&PublicKey, &PathBuf)]| {
+            keys.iter()
+                .map(|(key, path)| signer_json(key, Some(path)))
+                .collect::<Vec<_>>()
+        };
+        let doc = serde_json::json!({
+            "file": file.display().to_string(),
+            "digest": verified.digest,
+            "signers": list(&signers),
+            "not_signers": list(&others),
+            "other_signatures": verified.other_signatures,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("file:    {}", file.display());
+        println!("digest:  {}", verified.digest);
+        for (title, keys) in [("signed by:", &signers), ("not signed by:", &others)] {
+            if !keys.is_empty() {
+                println!("{title}");
+            }
+            for (key, path) in keys {
+                println!("  {}", describe(key, Some(path)));
+            }
+        }
+        if verified.other_signatures > 0 {
+            println!(
+                "other signatures: {} (by keys not given)",
+                verified.other_signatures
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn read_module(file: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(file)
+        .map_err(|e| InputError::new(format!("cannot read runbook {}: {e}", file.display())).into())
+}
+
+/// A key as a line: its fingerprint, its comment, the file it came from.
+fn describe(key: &PublicKey, path: Option<&Path>) -> String {
+    let mut line = key.fingerprint();
+    if !key.comment().is_empty() {
+        line = format!("{line} {}", key.comment());
+    }
+    match path {
+        Some(path) => format!("{line} ({})", path.display()),
+        None => line,
+    }
+}
+
+fn signer_json(key: &PublicKey, path: Option<&Path>) -> serde_json::Value {
+    serde_json::json!({
+        "fingerprint": key.fingerprint(),
+        "comment": key.comment(),
+        "key_file": path.map(|p| p.display().to_string()),
+    })
+}
+
+/// Writes `bytes` to `path` through a file beside it, renamed over it once
+/// written and synced: a signing that fails half-way leaves the runbook as
+/// it was. A file replaced keeps its permissions.
+fn write_replacing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let cannot =
+        |e: std::io::Error| InputError::new(format!("cannot write {}: {e}", path.display()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| InputError::new(format!("{} names no file", path.display())))?;
+    let temp = path.with_file_name(format!(
+        ".{}.{}.signing",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(|e| cannot(e).into())
 }
