@@ -22,17 +22,18 @@ pub fn estate(vms: usize) -> Estate {
     Estate::replicating("eastus", "westus", (0..vms).map(|i| format!("vm-{i:03}")))
 }
 
-/// An emulator of `estate` (the demo estate when `None`) with `config`.
+/// An emulator of `estate` (the demo estate when `None`) with `config`, at
+/// instant speed.
 pub async fn start(estate: Option<Estate>, config: Config) -> Env {
+    start_at(estate, config, TimeScale::Instant).await
+}
+
+/// [`start`] with the simulator at `speed`.
+pub async fn start_at(estate: Option<Estate>, config: Config, speed: TimeScale) -> Env {
     let dir = tempfile::tempdir().expect("a temp dir");
     let estate = estate.unwrap_or_else(demo_estate);
-    let sim = Simulator::init_with(
-        &dir.path().join("sim"),
-        &estate,
-        false,
-        Options::new(TimeScale::Instant),
-    )
-    .expect("a simulator");
+    let sim = Simulator::init_with(&dir.path().join("sim"), &estate, false, Options::new(speed))
+        .expect("a simulator");
     let config = Config {
         identity_secret: Some(SECRET.to_string()),
         ..config

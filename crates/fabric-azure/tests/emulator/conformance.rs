@@ -1,39 +1,46 @@
 //! The Fabric conformance suite on the azure backend, against the emulator
 //! over HTTPS: one test per scenario, as the simulator runs them
 //! (`crates/fabric-sim/tests/conformance.rs`), on the demo estate at
-//! instant speed, with small pages so that every list follows `nextLink`.
+//! instant speed, with small pages so that every list follows `nextLink`;
+//! the busy scenario, which needs operations that stay in progress, at real
+//! time (its failovers are left running when the test ends).
 
 use super::common;
 use async_trait::async_trait;
 use drbook_arm_emulator::Config;
-use drbook_conformance::fabric::{self, Setup};
+use drbook_conformance::fabric::{self, Outcome, Setup};
 use drbook_core::fabric::Fabric;
+use drbook_core::TimeScale;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Default)]
 struct Azure {
+    /// Real time, where a failover stays in progress for minutes (and is
+    /// left running when the test ends); instant speed when `false`.
+    real_time: bool,
     envs: Mutex<Vec<common::Env>>,
 }
 
 #[async_trait]
 impl Setup for Azure {
     async fn fabric(&self) -> Arc<dyn Fabric> {
-        let env = common::start(
-            None,
-            Config {
-                page_size: 5,
-                ..Config::default()
-            },
-        )
-        .await;
+        let speed = match self.real_time {
+            true => TimeScale::Factor(1.0),
+            false => TimeScale::Instant,
+        };
+        let config = Config {
+            page_size: 5,
+            ..Config::default()
+        };
+        let env = common::start_at(None, config, speed).await;
         let fabric = Arc::new(env.fabric("azure"));
         self.envs.lock().expect("the emulators").push(env);
         fabric
     }
 
     fn holds_operations(&self) -> bool {
-        false
+        self.real_time
     }
 
     fn operation_timeout(&self) -> Duration {
@@ -69,6 +76,15 @@ async fn refusals() {
 #[tokio::test]
 async fn find_operation_reattaches() {
     fabric::find_operation_reattaches(&Azure::default()).await;
+}
+
+#[tokio::test]
+async fn busy_items() {
+    let setup = Azure {
+        real_time: true,
+        ..Azure::default()
+    };
+    assert_eq!(fabric::busy_items(&setup).await, Outcome::Ran);
 }
 
 #[tokio::test]
