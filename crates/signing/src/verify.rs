@@ -36,6 +36,7 @@ pub fn verify(module: &[u8], keys: &[PublicKey]) -> Result<Verified, SignatureEr
         });
     };
     let message = covering.message();
+    let key_ids: Vec<Vec<u8>> = keys.iter().map(PublicKey::key_id).collect();
     let mut signed = vec![false; keys.len()];
     let mut invalid = None;
     let mut other_signatures = 0;
@@ -47,29 +48,27 @@ pub fn verify(module: &[u8], keys: &[PublicKey]) -> Result<Verified, SignatureEr
             other_signatures += 1;
             continue;
         };
-        // A key id narrows the keys to try to the one it names; a signature
+        // A key id narrows the keys to try to the one it names (and a
+        // signature that does not verify with it was altered); a signature
         // without one is tried with every key.
-        let mut named = false;
-        let mut verified = false;
-        for (i, key) in keys.iter().enumerate() {
-            if !record.key_id.is_empty() && record.key_id != key.key_id() {
-                continue;
+        let named = !record.key_id.is_empty();
+        let by = keys.iter().zip(&key_ids).position(|(key, id)| {
+            if named && *id != record.key_id {
+                return false;
             }
-            named |= !record.key_id.is_empty();
-            if key
+            let verified = key
                 .verifying_key()
                 .verify_strict(&message, &signature)
-                .is_ok()
-            {
-                signed[i] = true;
-                verified = true;
-                break;
-            }
-            if named {
+                .is_ok();
+            if !verified && named {
                 invalid.get_or_insert_with(|| key.fingerprint());
             }
+            verified
+        });
+        match by {
+            Some(i) => signed[i] = true,
+            None => other_signatures += 1,
         }
-        other_signatures += usize::from(!verified);
     }
     let signers: Vec<PublicKey> = keys
         .iter()

@@ -208,3 +208,34 @@ fn each_reads_the_others_key_files() {
             .fingerprint()
     );
 }
+
+/// The format allows other signature schemes beside ed25519: drbook skips
+/// a signature it cannot check, counts it, and keeps it when it countersigns.
+#[test]
+fn a_signature_of_another_scheme_is_counted_and_kept() {
+    let (author, author_pub) = key("author@example");
+    let (reviewer, reviewer_pub) = key("reviewer@example");
+    let signed = sign(&component(64, &[]), &author).unwrap();
+    let at = common::signature_section(&signed);
+    let mut data = wasmsign2::SignatureData::deserialize(&signed[at.data.clone()]).unwrap();
+    data.signed_hashes_set[0]
+        .signatures
+        .push(wasmsign2::SignatureForHashes {
+            key_id: None,
+            alg_id: 0x02,
+            signature: vec![0; 96],
+        });
+    let mut with_other = signed[..8].to_vec();
+    with_other.extend(common::custom_section(
+        "signature",
+        &data.serialize().unwrap(),
+    ));
+    with_other.extend_from_slice(&signed[at.section.end..]);
+
+    let verified = verify(&with_other, std::slice::from_ref(&author_pub)).unwrap();
+    assert_eq!(verified.other_signatures, 1);
+    let countersigned = sign(&with_other, &reviewer).unwrap();
+    let verified = verify(&countersigned, &[author_pub, reviewer_pub]).unwrap();
+    assert_eq!(verified.signers.len(), 2);
+    assert_eq!(verified.other_signatures, 1);
+}
