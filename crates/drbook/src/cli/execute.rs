@@ -6,10 +6,11 @@ use clap::Args;
 use std::time::Duration;
 
 use super::progress::Live;
-use super::summary::Summary;
+use super::summary::{DryRun, Summary};
 use super::{Global, Outcome};
 use drbook_core::job::JobStatus;
 use drbook_core::plan::RecoveryPlan;
+use drbook_core::store::JobStore;
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
 use drbook_runtime::{parse_bytes, parse_duration, JobOutcome, Limits, Observer};
 
@@ -58,20 +59,32 @@ pub fn execution(
         store: super::open_store(global)?,
         runtime,
         fabric: super::open_backend(global)?,
-        limits: Limits {
-            memory_bytes: options.memory,
-            deadline: options.deadline,
-            journal_entries: options.journal_entries,
-            journal_bytes: options.journal_bytes,
-            ..Limits::default()
-        },
+        limits: options.limits(),
         time_scale: global.time_scale()?,
         observer,
-        unload_after: options.unload_after.unwrap_or(match host {
+        unload_after: options.unload_after(host),
+    })
+}
+
+impl RunOptions {
+    /// What bounds each job.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            memory_bytes: self.memory,
+            deadline: self.deadline,
+            journal_entries: self.journal_entries,
+            journal_bytes: self.journal_bytes,
+            ..Limits::default()
+        }
+    }
+
+    /// `--unload-after`, or the default for `host`.
+    pub fn unload_after(&self, host: Host) -> Duration {
+        self.unload_after.unwrap_or(match host {
             Host::Here => Duration::from_secs(600),
             Host::Worker => Duration::from_secs(2),
-        }),
-    })
+        })
+    }
 }
 
 /// Runs job `id` in this process until it ends, waiting here while it is
@@ -119,18 +132,22 @@ pub async fn run_job_here(
     Ok(outcome)
 }
 
-/// Prints the end of a job and picks the exit code.
-pub fn print_outcome(
+/// Prints the end of a job, its rows read from the journal in `store`
+/// (`dry_run` when it ran on a copy of the estate), and picks the exit code.
+pub async fn print_outcome(
     global: &Global,
+    store: &dyn JobStore,
     plan: &RecoveryPlan,
     outcome: &Option<JobOutcome>,
     view: &Live,
+    dry_run: Option<&DryRun>,
 ) -> anyhow::Result<Outcome> {
     view.finish();
     let Some(outcome) = outcome else {
         return Ok(Outcome::Failed);
     };
-    let report = Summary::new(plan, outcome);
+    let journal = store.journal(&outcome.job_id).await?;
+    let report = Summary::new(plan, outcome, &journal, dry_run);
     if global.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

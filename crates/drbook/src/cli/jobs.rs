@@ -258,7 +258,7 @@ async fn resume(
             store.wake(&job.id).await?;
         }
         let outcome = super::run_job_here(exec, &job.id, &view).await?;
-        super::print_outcome(global, &job.spec.plan, &outcome, &view)
+        super::print_outcome(global, store, &job.spec.plan, &outcome, &view, None).await
     }
 }
 

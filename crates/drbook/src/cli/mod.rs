@@ -6,6 +6,7 @@
 //! 2 usage or input error (see [`InputError`]).
 
 mod azure;
+mod dry_run;
 mod execute;
 mod fabric;
 mod jobs;

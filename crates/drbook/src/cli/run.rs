@@ -6,7 +6,8 @@
 //! `--queue` creates the job behind it (and, without `--detach`, waits here
 //! for its turn). A job starts operations only within its scope (its plan's
 //! VMs, its type's operations; `drbook_core::scope`); `--grant` widens it,
-//! recorded in the job's spec.
+//! recorded in the job's spec. `--dry-run` runs it on an in-memory copy of
+//! the estate instead (`dry_run`): nothing is started, nothing is stored.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -35,6 +36,13 @@ pub struct RunArgs {
     /// starts once that job has ended) instead of refusing to start.
     #[arg(long)]
     queue: bool,
+    /// Run on an in-memory copy of the estate, read through the backend:
+    /// nothing is started on it and the job is kept in no job store; the
+    /// summary shows what would happen, with the refusals the estate would
+    /// answer now and durations and RTO estimated from the simulator's
+    /// profile (at --speed, default 600).
+    #[arg(long, conflicts_with_all = ["detach", "queue"])]
+    dry_run: bool,
     #[command(flatten)]
     options: RunOptions,
 }
@@ -111,7 +119,17 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         (false, false) => progress::Mode::Lines,
     };
     let view = progress::Live::new(&plan, mode, args.options.verbose);
-    let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
+    let (exec, dry_run) = if args.dry_run {
+        let prepared = super::dry_run::prepare(global, &args.options, view.observer()).await?;
+        view.note(&format!(
+            "dry run on an in-memory copy of {}: nothing will be started there",
+            prepared.report.estate
+        ));
+        (prepared.exec, Some((prepared.report, prepared.store_dir)))
+    } else {
+        let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
+        (exec, None)
+    };
     // A runbook that could never start under the job's memory limit is
     // refused here, before the job (and its module) is stored.
     exec.runtime
@@ -169,8 +187,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         println!("{}", spec.job_id);
         return Ok(Outcome::Success);
     }
+    let store = exec.store.clone();
     let outcome = super::run_job_here(exec, &spec.job_id, &view).await?;
-    super::print_outcome(global, &plan, &outcome, &view)
+    let dry_run = dry_run.as_ref().map(|(report, _store_dir)| report);
+    super::print_outcome(global, &*store, &plan, &outcome, &view, dry_run).await
 }
 
 /// `key=value` pairs into a map; an empty key, a missing `=` or a repeated

@@ -1,11 +1,15 @@
 //! The end of a run: one row per VM of the plan (group, result, recovery
 //! point / RPO, duration) and the run's RTO, as a table or one JSON document.
+//! A VM's row is its last start, as the job's journal keeps it: the
+//! operation it started, or the refusal it met. A dry run's says so, with
+//! its durations and RTO in the simulator's time.
 
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use drbook_core::fabric::{FabricError, OperationKind};
 use drbook_core::job::JobStatus;
-use drbook_core::journal::Record;
+use drbook_core::journal::{Call, Entry, Record};
 use drbook_core::plan::RecoveryPlan;
 use drbook_runtime::{Failure, JobOutcome, OperationRecord};
 
@@ -21,8 +25,67 @@ pub struct Summary<'a> {
     pub duration_seconds: f64,
     pub rto_seconds: Option<f64>,
     pub vms: Vec<VmRow>,
+    /// Every start refused (by the fabric, or outside the job's scope), in
+    /// the order the job made them.
+    pub refusals: Vec<Refusal>,
     pub operations: &'a [OperationRecord],
     pub streams: &'a [Record],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<&'a DryRun>,
+}
+
+/// A start that did not start anything, with the error the runbook saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub vm: String,
+    pub operation: OperationKind,
+    pub error: String,
+}
+
+/// What a dry run ran on ([`super::dry_run`]): an in-memory copy of
+/// `estate`, at `speed`. The summary's durations and RTO are the
+/// simulator's estimates, in simulated time (its `operations` keep the
+/// copy's own times).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    /// The backend the estate was read from.
+    pub estate: String,
+    pub speed: f64,
+    /// Items whose allowed operations the copy could not reproduce.
+    pub mismatches: Vec<String>,
+}
+
+/// A VM's last start in a journal: the operation it started, or its refusal.
+enum LastStart {
+    /// The id of the operation it started.
+    Started(String),
+    Refused(Refusal),
+}
+
+/// The starts in `journal` with their replies, in order, each with its VM.
+/// Intents without a reply (a run cut short) are left out.
+fn starts(journal: &[Entry]) -> Vec<(&str, LastStart)> {
+    journal
+        .iter()
+        .filter_map(|entry| match (&entry.call, &entry.reply) {
+            (Call::Start { vm, request }, Some(reply)) => {
+                let start =
+                    match serde_json::from_value::<Result<String, FabricError>>(reply.clone()) {
+                        Ok(Ok(id)) => LastStart::Started(id),
+                        Ok(Err(error)) => LastStart::Refused(Refusal {
+                            vm: vm.clone(),
+                            operation: request.kind(),
+                            error: error.to_string(),
+                        }),
+                        Err(_) => return None,
+                    };
+                Some((vm.as_str(), start))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The last thing the job did to one VM.
@@ -41,33 +104,60 @@ pub struct VmRow {
 }
 
 impl<'a> Summary<'a> {
-    pub fn new(plan: &'a RecoveryPlan, outcome: &'a JobOutcome) -> Self {
+    /// The summary of `outcome`, whose job journaled `journal`; `dry_run`
+    /// when it ran on a copy of the estate, whose durations are then scaled
+    /// to the simulator's time.
+    pub fn new(
+        plan: &'a RecoveryPlan,
+        outcome: &'a JobOutcome,
+        journal: &[Entry],
+        dry_run: Option<&'a DryRun>,
+    ) -> Self {
+        let scale = dry_run.map_or(1.0, |d| d.speed);
+        let starts = starts(journal);
         let vms = plan
             .groups
             .iter()
             .flat_map(|g| g.vms.iter().map(move |vm| (g, vm)))
             .map(|(group, vm)| {
-                let last = outcome
-                    .operations
+                let last = starts
                     .iter()
                     .rev()
-                    .find(|r| r.vm.eq_ignore_ascii_case(vm));
-                VmRow {
+                    .find(|(name, _)| name.eq_ignore_ascii_case(vm))
+                    .map(|(_, start)| start);
+                let mut row = VmRow {
                     vm: vm.clone(),
                     group: group.name.clone(),
-                    operation: last.map(|r| r.kind.cli_name().to_string()),
-                    result: match last {
-                        None => "NotStarted".to_string(),
-                        Some(r) => r
-                            .state
-                            .map(|s| format!("{s:?}"))
-                            .unwrap_or_else(|| "InProgress".to_string()),
-                    },
-                    recovery_point_id: last.and_then(|r| r.recovery_point_id.clone()),
-                    rpo_seconds: last.and_then(|r| r.rpo_seconds),
-                    duration_seconds: last.and_then(OperationRecord::duration_seconds),
-                    error: last.and_then(|r| r.error.clone()),
+                    operation: None,
+                    result: "NotStarted".to_string(),
+                    recovery_point_id: None,
+                    rpo_seconds: None,
+                    duration_seconds: None,
+                    error: None,
+                };
+                match last {
+                    Some(LastStart::Refused(refusal)) => {
+                        row.operation = Some(refusal.operation.cli_name().to_string());
+                        row.result = "Refused".to_string();
+                        row.error = Some(refusal.error.clone());
+                    }
+                    Some(LastStart::Started(id)) => {
+                        if let Some(r) = outcome.operations.iter().find(|r| r.id == *id) {
+                            row.operation = Some(r.kind.cli_name().to_string());
+                            row.result = r
+                                .state
+                                .map(|s| format!("{s:?}"))
+                                .unwrap_or_else(|| "InProgress".to_string());
+                            row.recovery_point_id = r.recovery_point_id.clone();
+                            row.rpo_seconds = r.rpo_seconds;
+                            row.duration_seconds =
+                                r.duration_seconds().map(|seconds| seconds * scale);
+                            row.error = r.error.clone();
+                        }
+                    }
+                    None => {}
                 }
+                row
             })
             .collect();
         Summary {
@@ -78,16 +168,32 @@ impl<'a> Summary<'a> {
             output: outcome.output.as_deref(),
             failure: outcome.failure.as_ref(),
             duration_seconds: outcome.duration_seconds,
-            rto_seconds: outcome.rto_seconds,
+            rto_seconds: outcome.rto_seconds.map(|seconds| seconds * scale),
             vms,
+            refusals: starts
+                .into_iter()
+                .filter_map(|(_, start)| match start {
+                    LastStart::Refused(refusal) => Some(refusal),
+                    LastStart::Started(_) => None,
+                })
+                .collect(),
             operations: &outcome.operations,
             streams: &outcome.streams,
+            dry_run,
         }
     }
 
     /// The table an operator reads at the end of a run.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        if let Some(dry) = self.dry_run {
+            let _ = writeln!(
+                out,
+                "DRY RUN on an in-memory copy of {}: nothing was started there. Durations and RTO are the \
+                 simulator's estimates; refusals are those the estate would answer now.\n",
+                dry.estate
+            );
+        }
         let headers = [
             "VM",
             "GROUP",
@@ -139,11 +245,34 @@ impl<'a> Summary<'a> {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "job {} ({}) {:?} in {:.1}s",
-            self.job_id, self.plan, self.status, self.duration_seconds
+            "{} {} ({}) {:?} in {:.1}s",
+            if self.dry_run.is_some() {
+                "dry-run job"
+            } else {
+                "job"
+            },
+            self.job_id,
+            self.plan,
+            self.status,
+            self.duration_seconds
         );
         if let Some(rto) = self.rto_seconds {
-            let _ = writeln!(out, "RTO: {rto:.1}s (job start to the last VM up)");
+            let estimated = if self.dry_run.is_some() {
+                " estimated"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "RTO{estimated}: {rto:.1}s (job start to the last VM up)"
+            );
+        }
+        for refusal in &self.refusals {
+            let _ = writeln!(
+                out,
+                "refused: {} of {}: {}",
+                refusal.operation, refusal.vm, refusal.error
+            );
         }
         if let Some(output) = self.output {
             let _ = writeln!(out, "output: {output}");
@@ -160,6 +289,15 @@ impl<'a> Summary<'a> {
             if let Some(backtrace) = &failure.backtrace {
                 let _ = writeln!(out, "runbook backtrace:\n{backtrace}");
             }
+        }
+        if let Some(dry) = self.dry_run {
+            for mismatch in &dry.mismatches {
+                let _ = writeln!(out, "warning: {mismatch}");
+            }
+            let _ = writeln!(
+                out,
+                "this was a dry run: the job is in no job store, and nothing can resume it"
+            );
         }
         out
     }
