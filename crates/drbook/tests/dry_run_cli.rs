@@ -367,3 +367,41 @@ fn a_dry_run_on_the_simulator_changes_nothing_and_predicts_a_real_runs_refusals(
         "the real run failed vm-a over"
     );
 }
+
+#[test]
+fn a_dry_run_approves_the_manual_steps_no_one_else_could_reach() {
+    let runbook = failover_plan();
+    let dir = tempfile::tempdir().unwrap();
+    estate(dir.path(), dir.path());
+    let plan = dir.path().join("manual.toml");
+    std::fs::write(
+        &plan,
+        "name = \"manual\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+         [[groups]]\nname = \"first\"\nvms = [\"vm-a\"]\n\
+         pre = [{ name = \"dns\", manual = \"Switch DNS to westus\" }]\n",
+    )
+    .unwrap();
+    // The job's store is the dry run's own: were the step left to a person,
+    // the run would wait out its deadline.
+    let out = exits(
+        drbook(dir.path())
+            .args(["--json", "run"])
+            .arg(&runbook)
+            .arg("--plan")
+            .arg(&plan)
+            .args(["--dry-run", "--deadline", "2m"]),
+        0,
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "Completed", "{summary}");
+    assert_eq!(
+        summary["manualSteps"],
+        serde_json::json!(["Switch DNS to westus"])
+    );
+    assert!(
+        text(&out).contains("a real run waits here for a person"),
+        "{}",
+        text(&out)
+    );
+    no_jobs(dir.path());
+}

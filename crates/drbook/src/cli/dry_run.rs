@@ -8,14 +8,18 @@
 //! time, and its durations and RTO are scaled back to the simulator's
 //! time: estimates from its profile. The job itself lives in a job store in
 //! a temporary directory, removed when the run ends: no worker reads it,
-//! so nothing can later start the job for real.
+//! so nothing can later start the job for real. Nobody else can reach it
+//! either, so its manual steps are approved as it reaches them, each said.
 
 use anyhow::Context as _;
 use std::sync::Arc;
 
+use super::progress::Live;
 use super::summary::DryRun;
 use super::{Global, Host, InputError, RunOptions};
 use crate::config::FabricChoice;
+use drbook_core::job::Approval;
+use drbook_core::store::JobStore;
 use drbook_core::TimeScale;
 use drbook_fabric_sim::{Options, Snapshot};
 use drbook_jobs::Execution;
@@ -93,4 +97,40 @@ pub async fn prepare(
         },
         store_dir,
     })
+}
+
+/// Approves the manual step at `journal_seq` of the dry run's job `job`,
+/// and says so: no one else can decide it (its store is this process's),
+/// and the dry run goes on to show what follows. A real run waits there for
+/// a person.
+pub fn approve(
+    store: &Arc<dyn JobStore>,
+    job: &str,
+    journal_seq: usize,
+    prompt: &str,
+    view: &Live,
+) {
+    view.note(&format!(
+        "dry run: approved the manual step `{prompt}`; a real run waits here for a person \
+         (`drbook jobs approve`)"
+    ));
+    let (store, job, prompt, view) = (
+        store.clone(),
+        job.to_string(),
+        prompt.to_string(),
+        view.clone(),
+    );
+    tokio::spawn(async move {
+        let approval = Approval {
+            approved: true,
+            by: "drbook run --dry-run".to_string(),
+            comment: "approved by the dry run; a real run waits here for a person".to_string(),
+            at: chrono::Utc::now(),
+        };
+        if let Err(e) = store.decide(&job, journal_seq, &approval).await {
+            view.note(&format!(
+                "dry run: cannot approve the manual step `{prompt}`: {e}; end the dry run with Ctrl-C"
+            ));
+        }
+    });
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::progress::Live;
 use super::summary::{DryRun, Summary};
 use super::{Global, Outcome};
-use drbook_core::job::JobStatus;
+use drbook_core::job::{JobStatus, Wake};
 use drbook_core::plan::RecoveryPlan;
 use drbook_core::store::JobStore;
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
@@ -87,30 +87,56 @@ impl RunOptions {
     }
 }
 
+/// Where a job run here is kept, which says what can be done about it
+/// while it waits, and after an interruption.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// In the job store: a person decides its manual steps (`drbook jobs
+    /// approve`), and an interrupted job is resumable.
+    InStore,
+    /// In a dry run's throwaway store, which nothing else reaches: its
+    /// manual steps are approved at once ([`super::dry_run::approve`]), and
+    /// an interrupted one is gone.
+    DryRun,
+}
+
 /// Runs job `id` in this process until it ends, waiting here while it is
 /// unloaded (an approval, a long operation). Ctrl-C leaves it resumable.
 pub async fn run_job_here(
     exec: Execution,
     id: &str,
     view: &Live,
+    kept: Kept,
 ) -> anyhow::Result<Option<JobOutcome>> {
     let store = exec.store.clone();
     let mut options = WorkerOptions::new(super::lease::owner("run"));
     options.only = Some(id.to_string());
     let report_view = view.clone();
+    let report_store = store.clone();
     let report = Box::new(
         move |job: &str, result: &Result<JobOutcome, ExecuteError>| match result {
-            Ok(outcome) if !outcome.status.is_terminal() => {
-                let reason = outcome.reason.as_deref().unwrap_or("waiting");
-                let hint = if outcome.status == JobStatus::Suspended {
-                    format!(
-                        "; decide with `drbook jobs approve {job}` or `drbook jobs reject {job}`"
-                    )
-                } else {
-                    String::new()
-                };
-                report_view.note(&format!("job {job} {:?}: {reason}{hint}", outcome.status));
-            }
+            Ok(outcome) if !outcome.status.is_terminal() => match (&outcome.wake, kept) {
+                (
+                    Some(Wake::Decision {
+                        journal_seq,
+                        prompt,
+                    }),
+                    Kept::DryRun,
+                ) => {
+                    super::dry_run::approve(&report_store, job, *journal_seq, prompt, &report_view)
+                }
+                _ => {
+                    let reason = outcome.reason.as_deref().unwrap_or("waiting");
+                    let hint = if outcome.status == JobStatus::Suspended {
+                        format!(
+                            "; decide with `drbook jobs approve {job}` or `drbook jobs reject {job}`"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    report_view.note(&format!("job {job} {:?}: {reason}{hint}", outcome.status));
+                }
+            },
             Ok(_) => {}
             Err(e) => report_view.note(&format!("job {job} cannot run: {e}")),
         },
@@ -123,10 +149,13 @@ pub async fn run_job_here(
     if outcome.is_none() {
         let job = store.get(id).await?;
         if !job.is_terminal() {
-            view.note(&format!(
-                "interrupted; job {id} is {:?} and resumable: `drbook jobs resume {id}`, or any `drbook worker`",
-                job.state
-            ));
+            view.note(&match kept {
+                Kept::InStore => format!(
+                    "interrupted; job {id} is {:?} and resumable: `drbook jobs resume {id}`, or any `drbook worker`",
+                    job.state
+                ),
+                Kept::DryRun => format!("interrupted; the dry run's job {id} is gone with it"),
+            });
         }
     }
     Ok(outcome)

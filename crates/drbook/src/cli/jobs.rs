@@ -257,7 +257,7 @@ async fn resume(
             // process waits with it, as `drbook run` does.
             store.wake(&job.id).await?;
         }
-        let outcome = super::run_job_here(exec, &job.id, &view).await?;
+        let outcome = super::run_job_here(exec, &job.id, &view, super::Kept::InStore).await?;
         super::print_outcome(global, store, &job.spec.plan, &outcome, &view, None).await
     }
 }

@@ -291,7 +291,7 @@ pub fn open_store(global: &Global) -> anyhow::Result<Arc<dyn JobStore>> {
     }
 }
 
-pub use execute::{execution, print_outcome, run_job_here, Host, RunOptions};
+pub use execute::{execution, print_outcome, run_job_here, Host, Kept, RunOptions};
 
 /// Who runs this command, for triggers and decisions.
 pub fn who() -> String {

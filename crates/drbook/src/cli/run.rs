@@ -188,7 +188,12 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let store = exec.store.clone();
-    let outcome = super::run_job_here(exec, &spec.job_id, &view).await?;
+    let kept = if dry_run.is_some() {
+        super::Kept::DryRun
+    } else {
+        super::Kept::InStore
+    };
+    let outcome = super::run_job_here(exec, &spec.job_id, &view, kept).await?;
     let dry_run = dry_run.as_ref().map(|(report, _store_dir)| report);
     super::print_outcome(global, &*store, &plan, &outcome, &view, dry_run).await
 }

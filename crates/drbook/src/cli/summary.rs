@@ -28,6 +28,9 @@ pub struct Summary<'a> {
     /// Every start refused (by the fabric, or outside the job's scope), in
     /// the order the job made them.
     pub refusals: Vec<Refusal>,
+    /// The prompts of the manual steps the job reached, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub manual_steps: Vec<&'a str>,
     pub operations: &'a [OperationRecord],
     pub streams: &'a [Record],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,7 +113,7 @@ impl<'a> Summary<'a> {
     pub fn new(
         plan: &'a RecoveryPlan,
         outcome: &'a JobOutcome,
-        journal: &[Entry],
+        journal: &'a [Entry],
         dry_run: Option<&'a DryRun>,
     ) -> Self {
         let scale = dry_run.map_or(1.0, |d| d.speed);
@@ -175,6 +178,13 @@ impl<'a> Summary<'a> {
                 .filter_map(|(_, start)| match start {
                     LastStart::Refused(refusal) => Some(refusal),
                     LastStart::Started(_) => None,
+                })
+                .collect(),
+            manual_steps: journal
+                .iter()
+                .filter_map(|entry| match &entry.call {
+                    Call::Approval { prompt } => Some(prompt.as_str()),
+                    _ => None,
                 })
                 .collect(),
             operations: &outcome.operations,
@@ -291,6 +301,12 @@ impl<'a> Summary<'a> {
             }
         }
         if let Some(dry) = self.dry_run {
+            for prompt in &self.manual_steps {
+                let _ = writeln!(
+                    out,
+                    "manual step `{prompt}`: approved by the dry run; a real run waits there for a person"
+                );
+            }
             for mismatch in &dry.mismatches {
                 let _ = writeln!(out, "warning: {mismatch}");
             }
