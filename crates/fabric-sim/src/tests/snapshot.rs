@@ -168,3 +168,34 @@ async fn two_items_of_one_name_cannot_be_copied() {
         Ok(_) => panic!("two items named app-01 were copied"),
     }
 }
+
+#[tokio::test]
+async fn the_estate_s_points_age_out_of_the_copy_as_new_ones_appear() {
+    let fx = Fixture::instant();
+    let copy = copy_of(&fx).await;
+    let estate = fx.item("web-02").await.recovery_points;
+    let window = estate.len();
+    // One interval on: the copy's first point of its own, newest last, and
+    // the estate's oldest gone.
+    fx.clock.advance(Duration::minutes(5));
+    let points = copy
+        .get_item("web-02")
+        .await
+        .expect("web-02")
+        .recovery_points;
+    assert_eq!(points.len(), window);
+    assert_eq!(points[..window - 1], estate[1..]);
+    assert!(!estate.contains(&points[window - 1]), "{points:?}");
+    assert!(points
+        .windows(2)
+        .all(|w| w[0].recovery_point_time < w[1].recovery_point_time));
+    // A window on, none of the estate's is left.
+    fx.clock.advance(Duration::hours(2));
+    let points = copy
+        .get_item("web-02")
+        .await
+        .expect("web-02")
+        .recovery_points;
+    assert_eq!(points.len(), window);
+    assert!(points.iter().all(|p| !estate.contains(p)), "{points:?}");
+}
