@@ -61,6 +61,15 @@ pub enum SignatureError {
          signature(s) are by other keys; pass the signer's public key"
     )]
     UnknownSigners { signatures: usize, tried: String },
+    #[error(
+        "cannot sign: the signature section would hold {count} {what}, more than the {max} \
+         that verifiers (drbook's, wasmsign2's) read"
+    )]
+    OverLimit {
+        what: &'static str,
+        count: usize,
+        max: u32,
+    },
     #[error("the module is already signed by {fingerprint}: nothing to add")]
     AlreadySigned { fingerprint: String },
 }

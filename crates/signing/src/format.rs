@@ -173,6 +173,26 @@ impl SignatureData {
         Ok(SignatureData { sets })
     }
 
+    /// Holds data about to be written to the limits its readers hold it to:
+    /// signing must not write a section that verifiers refuse.
+    pub fn check_limits(&self) -> Result<(), SignatureError> {
+        let over = |what, count: usize, max: u32| {
+            (count > max as usize).then_some(SignatureError::OverLimit { what, count, max })
+        };
+        let error = over("hash sets", self.sets.len(), MAX_HASH_SETS).or_else(|| {
+            self.sets.iter().find_map(|set| {
+                over("parts (hashes)", set.hashes.len(), MAX_HASHES).or_else(|| {
+                    over(
+                        "signatures of one content",
+                        set.signatures.len(),
+                        MAX_SIGNATURES,
+                    )
+                })
+            })
+        });
+        error.map_or(Ok(()), Err)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![SPEC_VERSION, CONTENT_TYPE_WASM, HASH_SHA256];
         wasm::write_u32(&mut out, self.sets.len() as u32);

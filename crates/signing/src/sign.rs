@@ -44,6 +44,7 @@ pub fn sign(module: &[u8], key: &SigningKey) -> Result<Vec<u8>, SignatureError> 
             signatures: vec![record],
         }),
     }
+    data.check_limits()?;
     let section = wasm::custom_section(format::SIGNATURE_SECTION, &data.encode());
     let content = layout.content();
     let mut signed = Vec::with_capacity(wasm::HEADER_LEN + section.len() + content.len());

@@ -241,3 +241,30 @@ fn custom_sections_are_signed_with_the_module() {
         Err(SignatureError::ContentChanged { .. })
     ));
 }
+
+#[test]
+fn signing_past_what_verifiers_read_is_refused() {
+    // A part per `signature_delimiter` section, a hash per part: verifiers
+    // read 64.
+    let (author, author_pub) = key("author@example");
+    let mut module = component(64, &[]);
+    for i in 0..64 {
+        module.extend(custom_section("signature_delimiter", &[i; 16]));
+    }
+    let signed = sign(&module, &author).unwrap();
+    verify(&signed, &[author_pub]).unwrap();
+
+    module.extend(custom_section("signature_delimiter", &[64; 16]));
+    let err = sign(&module, &author).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SignatureError::OverLimit {
+                count: 65,
+                max: 64,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
