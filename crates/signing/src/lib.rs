@@ -15,13 +15,13 @@
 //! Layout:
 //! - `wasm`: a module's framing (header, sections), borrowed from its bytes
 //! - `format`: the signature section's data and the hashes it signs
-//! - [`keys`]: key files, fingerprints
+//! - `keys`: key files, fingerprints ([`PublicKey`], [`SigningKey`])
 //! - [`sign()`] and [`verify()`]
 //! - `error`: [`SignatureError`], [`KeyError`]
 
 mod error;
 mod format;
-pub mod keys;
+mod keys;
 mod sign;
 mod verify;
 mod wasm;

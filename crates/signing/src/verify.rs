@@ -13,8 +13,8 @@ pub struct Verified {
     /// The keys, of those given, that signed the module, in the order given:
     /// what a trust policy matches to organisations by their fingerprints.
     pub signers: Vec<PublicKey>,
-    /// Valid-looking signatures over the module's content by keys not given
-    /// (or of schemes drbook does not know): not checked, only counted.
+    /// Signatures over the module's content by none of the keys given (or
+    /// of schemes drbook does not know): counted, not trusted.
     pub other_signatures: usize,
 }
 
