@@ -86,10 +86,22 @@ fn backend(env: &common::Env, limits: Limits) -> (AzureFabric, reqwest::Client, 
     (fabric, http, credentials)
 }
 
-/// One plan run: how long it took, and the emulator's counters of it.
-async fn run_plan(env: &common::Env, fabric: &AzureFabric, vms: usize) -> (Duration, Counters) {
-    let names: Vec<String> = (0..vms).map(|i| format!("vm-{i:03}")).collect();
-    let groups = plan::groups(&names, 10);
+/// An emulator of `vms` VMs with `config`, and their names.
+async fn emulator(vms: usize, config: Config) -> (common::Env, Vec<String>) {
+    let estate = common::estate(vms);
+    let names = estate.vms.iter().map(|vm| vm.name.clone()).collect();
+    (common::start(Some(estate), config).await, names)
+}
+
+/// One plan of `names` in 10 groups: how long it took, and the emulator's
+/// counters of it.
+async fn run_plan(
+    env: &common::Env,
+    fabric: &AzureFabric,
+    names: &[String],
+) -> (Duration, Counters) {
+    let vms = names.len();
+    let groups = plan::groups(names, 10);
     // The name index, as a process that has read the estate once has it:
     // a first group on an empty one lists the vault once per VM.
     fabric.get_item(&names[0]).await.expect("the first VM");
@@ -129,9 +141,9 @@ async fn plan_100() {
     println!("|---|---|---|---|");
     let mut last = None;
     for (name, limits) in [("ARM's (default)", Limits::ARM), ("lifted", LIFTED)] {
-        let env = common::start(Some(common::estate(100)), Config::default()).await;
+        let (env, names) = emulator(100, Config::default()).await;
         let (fabric, _, _) = backend(&env, limits);
-        let (took, counters) = run_plan(&env, &fabric, 100).await;
+        let (took, counters) = run_plan(&env, &fabric, &names).await;
         let (reads, writes) = waits(&fabric);
         println!(
             "| {name} | **{:.2} s** | {}, {:.2} s | {}, {:.2} s |",
@@ -155,7 +167,8 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 async fn overhead() {
     const ROUNDS: usize = 2000;
-    let env = common::start(Some(common::estate(10)), Config::default()).await;
+    let (env, names) = emulator(10, Config::default()).await;
+    let vm = &names[0];
     let (fabric, http, credentials) = backend(&env, LIFTED);
     let vault = fabric.vault_path().to_string();
     let items: Vec<wire::Item> = fabric
@@ -165,15 +178,15 @@ async fn overhead() {
         .expect("the items");
     let item = items
         .iter()
-        .find(|i| i.name == "vm-000")
-        .expect("vm-000")
+        .find(|i| &i.name == vm)
+        .expect("the VM")
         .id
         .clone();
     // A committed failover: its status needs its job only (one GET).
     let mut commit = String::new();
     for request in [FAILOVER, OperationRequest::Commit] {
         commit = fabric
-            .start("vm-000", &request, &format!("bench {:?}", request.kind()))
+            .start(vm, &request, &format!("bench {:?}", request.kind()))
             .await
             .expect("a start");
         fabric.wait(&commit, &mut |_| {}).await.expect("it ends");
@@ -204,7 +217,7 @@ async fn overhead() {
     for round in 0..ROUNDS + ROUNDS / 10 {
         let warm = round < ROUNDS / 10;
         let started = Instant::now();
-        fabric.get_item("vm-000").await.expect("get_item");
+        fabric.get_item(vm).await.expect("get_item");
         if !warm {
             time(started, &mut get_item);
         }
@@ -246,16 +259,13 @@ async fn overhead() {
 }
 
 async fn budget_bound(vms: usize) {
-    let env = common::start(
-        Some(common::estate(vms)),
-        Config {
-            budget: Some(Budget::ARM),
-            ..Config::default()
-        },
-    )
-    .await;
+    let config = Config {
+        budget: Some(Budget::ARM),
+        ..Config::default()
+    };
+    let (env, names) = emulator(vms, config).await;
     let fabric = env.fabric("azure");
-    let (took, counters) = run_plan(&env, &fabric, vms).await;
+    let (took, counters) = run_plan(&env, &fabric, &names).await;
     let (reads, writes) = waits(&fabric);
     let gets = counters.total_requests() - counters.total_posts();
     let floor = |requests: u64, bucket: drbook_arm_emulator::Bucket| {
