@@ -1,6 +1,6 @@
 //! What only the protocol shows: 429 on every third request (a 100-VM
-//! plan), a connection
-//! dropped after a POST was applied, a resumed process re-attaching, 401.
+//! plan), a connection dropped after a POST was applied, a resumed process
+//! re-attaching, 401, a 5xx storm.
 
 use super::{common, plan};
 use drbook_arm_emulator::{Config, HttpFaults};
@@ -45,9 +45,9 @@ async fn throttled_every_third_request_a_100_vm_plan_completes_with_one_post_eac
     .await;
     // A third of all requests refused: a request may meet several 429s in
     // a row, and giving up would fail the plan. Patience, here; and no
-    // client-side budget to wait for (ARM's reads, 25/s after a burst of
-    // 250, would pace this plan at about 3 s a group), so that the 429s are
-    // what the plan meets.
+    // client-side budget to wait for (at ARM's limits, 25 reads a second
+    // after a burst of 250, the plan's 7 reads per VM would take 18 s:
+    // docs/benchmarks.md), so that the 429s are what the plan meets.
     let mut config = common::config(&env.emu, &env.dir.path().join("azure"));
     config.retry.attempts = 20;
     config.limits = Limits {
