@@ -60,8 +60,9 @@ struct Tally {
     nanos: AtomicU64,
 }
 
-/// What a bucket's callers waited for (the benchmark reports it: a plan
-/// that waits for writes is bound by ARM's budget, not by drbook).
+/// What a bucket's callers waited for. Told apart per bucket because
+/// that is what says what bounds a large plan: its POSTs (writes) or the
+/// reads around them (the benchmark reports both).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Waited {
     /// Requests that found the bucket empty.
