@@ -1,53 +1,25 @@
-//! The azure backend from the command line, against `drbook fabric
-//! serve-arm` (another data dir, another process): `[fabric] kind =
+//! The azure backend from the command line, against the ARM emulator of
+//! `drbook fabric serve-arm` (another data dir; `common/azure.rs`): `[fabric] kind =
 //! "azure"` in drbook.toml with azure_identity's managed identity over the
 //! emulator's token endpoint; `azure check` names the vault and, when the
 //! vault is wrong, the fix; `fabric show` and `fabric op --wait` drive it;
 //! the simulator-only commands say they need the simulator.
 
 use serde_json::Value;
-use std::process::Output;
 
+#[path = "common/azure.rs"]
+mod azure;
+#[allow(dead_code)] // serve_arm() is for the tests of serve-arm itself
 mod common;
 
-use common::drbook;
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use azure::{text, AzureHost};
 
 #[test]
 fn the_azure_backend_drives_the_emulator_from_drbook_toml() {
     let sim = tempfile::tempdir().unwrap();
     let host = tempfile::tempdir().unwrap();
-    let init = drbook(sim.path())
-        .args(["--speed", "instant", "fabric", "init", "--demo"])
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", text(&init));
-    let (_server, ep) = common::serve_arm(sim.path(), &[]);
-    std::fs::write(
-        host.path().join("drbook.toml"),
-        format!(
-            "[fabric]\nkind = \"azure\"\nsubscription = \"00000000-0000-0000-0000-000000000000\"\n\
-             resource-group = \"drbook-simulator\"\nvault = \"drbook-simulator\"\n\
-             arm-endpoint = {}\ncredential = \"managed-identity\"\nca-file = {}\n",
-            ep["armEndpoint"], ep["caFile"]
-        ),
-    )
-    .unwrap();
-    let azure = |args: &[&str]| {
-        drbook(host.path())
-            .env("IDENTITY_ENDPOINT", ep["tokenEndpoint"].as_str().unwrap())
-            .env("IDENTITY_HEADER", ep["identityHeader"].as_str().unwrap())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let emulator = AzureHost::start(sim.path(), host.path(), &[], None);
+    let azure = |args: &[&str]| emulator.run(args);
 
     let check = azure(&["azure", "check"]);
     assert!(check.status.success(), "{}", text(&check));
@@ -102,7 +74,7 @@ fn the_azure_backend_drives_the_emulator_from_drbook_toml() {
         );
     }
     // Nothing the host keeps holds the identity secret.
-    let secret = ep["identityHeader"].as_str().unwrap();
+    let secret = emulator.secret();
     for entry in std::fs::read_dir(host.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {

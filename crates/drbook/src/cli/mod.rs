@@ -257,8 +257,8 @@ pub fn open_fabric(global: &Global) -> anyhow::Result<Simulator> {
         FabricChoice::Azure(_) => Err(InputError::new(
             "this command needs the simulator ([fabric] kind = \"simulator\"), and this host drives \
              Azure ([fabric] kind = \"azure\"): Azure keeps its own estate, faults and history. \
-             Use `drbook fabric show` and `drbook fabric op` on Azure, Site Recovery's jobs in the \
-             portal (`replicationJobs`) for its history, or --fabric simulator for the simulator",
+             Use `drbook fabric show` and `drbook fabric op` on Azure, `drbook fabric jobs` \
+             (Site Recovery's jobs) for its history, or --fabric simulator for the simulator",
         )
         .into()),
     }

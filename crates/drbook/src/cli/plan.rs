@@ -1,10 +1,16 @@
-//! `drbook plan validate`: checks a plan file on its own and against the fabric.
+//! `drbook plan validate`: checks a plan file on its own and against the
+//! fabric. `drbook plan import --from-azure NAME`: writes a plan file from
+//! one of the vault's Site Recovery recovery plans.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::{Global, InputError, Outcome};
+use crate::config::FabricChoice;
 use drbook_core::plan::{check_against, RecoveryPlan};
+use drbook_fabric_azure::ImportError;
 
 #[derive(Args)]
 pub struct PlanArgs {
@@ -19,11 +25,35 @@ enum PlanCommand {
         /// The plan file (TOML).
         plan: PathBuf,
     },
+    /// Writes a plan file from a recovery plan of the Azure vault
+    /// (`replicationRecoveryPlans/NAME`): its boot groups in order, script
+    /// and runbook actions as named steps, manual actions as manual steps.
+    Import {
+        /// The recovery plan's name in the vault.
+        #[arg(long, value_name = "NAME")]
+        from_azure: String,
+        /// The plan file to write (default: the plan on stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace `--out` if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
+    },
 }
 
 pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let PlanCommand::Validate { plan: path } = args.command;
-    let plan = RecoveryPlan::load(&path).map_err(|e| InputError::new(e.to_string()))?;
+    match args.command {
+        PlanCommand::Validate { plan } => validate(global, &plan).await,
+        PlanCommand::Import {
+            from_azure,
+            out,
+            force,
+        } => import(global, &from_azure, out.as_deref(), force).await,
+    }
+}
+
+async fn validate(global: &Global, path: &Path) -> anyhow::Result<Outcome> {
+    let plan = RecoveryPlan::load(path).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
@@ -43,4 +73,128 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+async fn import(
+    global: &Global,
+    name: &str,
+    out: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<Outcome> {
+    let FabricChoice::Azure(config) = &global.config()?.fabric else {
+        return Err(InputError::new(
+            "plan import --from-azure reads a recovery plan of an Azure vault, and this host \
+             drives the simulator: configure the azure backend ([fabric] kind = \"azure\" in \
+             drbook.toml, or --fabric azure with --azure-subscription, --azure-resource-group \
+             and --azure-vault); the simulator's plans are plan files already",
+        )
+        .into());
+    };
+    if let Some(path) = out.filter(|p| p.exists() && !force) {
+        return Err(exists(path).into());
+    }
+    let fabric = super::open_azure(config)?;
+    let imported = fabric.import_plan(name).await.map_err(|e| match e {
+        ImportError::Fabric(e) => anyhow::Error::new(e),
+        input => InputError::new(input.to_string()).into(),
+    })?;
+    let text = plan_toml(&imported.plan)?;
+    // What is written must read back as the plan it is, and hold against
+    // the vault as `plan validate` checks it.
+    let plan = RecoveryPlan::parse(&text, &format!("the import of `{name}`"))
+        .map_err(|e| InputError::new(e.to_string()))?;
+    let items = drbook_core::fabric::Fabric::list_items(&fabric).await?;
+    check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    match out {
+        Some(path) => write_plan(path, &text, force)?,
+        None if global.json => {}
+        None => print!("{text}"),
+    }
+    let steps = plan.groups.iter().flat_map(|g| g.pre.iter().chain(&g.post));
+    let manual = steps.clone().filter(|s| s.manual.is_some()).count();
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "plan": plan,
+                "file": out.map(|p| p.display().to_string()),
+                "notes": imported.notes,
+            })
+        );
+    } else if let Some(path) = out {
+        println!(
+            "wrote plan `{}` to {}: {} groups, {} VMs, {} steps ({manual} manual), {} → {}",
+            plan.name,
+            path.display(),
+            plan.groups.len(),
+            plan.vms().count(),
+            steps.count(),
+            plan.primary_region,
+            plan.recovery_region
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// `plan` as TOML, written as people write plans: a step that is only a
+/// name as its name (`post = ["check-db"]`), not a table of its own, and
+/// no empty step lists.
+fn plan_toml(plan: &RecoveryPlan) -> anyhow::Result<String> {
+    let mut value = toml::Value::try_from(plan).context("writing the plan as TOML")?;
+    let groups = value.get_mut("groups").and_then(toml::Value::as_array_mut);
+    let tables = groups
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_table_mut);
+    for group in tables {
+        for key in ["pre", "post"] {
+            if group
+                .get(key)
+                .and_then(toml::Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                group.remove(key);
+            }
+            let steps = group.get_mut(key).and_then(toml::Value::as_array_mut);
+            for step in steps.into_iter().flatten() {
+                let name = match step.as_table() {
+                    Some(table) if table.len() == 1 => table.get("name").cloned(),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    *step = name;
+                }
+            }
+        }
+    }
+    toml::to_string(&value).context("writing the plan as TOML")
+}
+
+/// Writes `text` to `path`; without `force`, only if nothing is there (a
+/// file that appeared since the check is not replaced either).
+fn write_plan(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => exists(path),
+        _ => InputError::new(format!("cannot write {}: {e}", path.display())),
+    })?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn exists(path: &Path) -> InputError {
+    InputError::new(format!(
+        "{} exists; pass --force to replace it, or choose another --out",
+        path.display()
+    ))
 }

@@ -4,6 +4,7 @@
 mod fault;
 mod history;
 mod init;
+mod jobs;
 mod op;
 mod serve_arm;
 mod show;
@@ -28,6 +29,8 @@ enum FabricCommand {
     Op(op::OpArgs),
     /// The audit trail: every operation ever started on this fabric.
     History,
+    /// Site Recovery's jobs of the Azure vault (`replicationJobs`), newest first.
+    Jobs(jobs::JobsArgs),
     /// Inject (or clear) faults: failing operations, region outages, degraded replication.
     Fault(fault::FaultArgs),
     /// Back to the freshly initialised estate (the history is kept).
@@ -42,6 +45,7 @@ pub async fn run(global: &Global, args: FabricArgs) -> anyhow::Result<Outcome> {
         FabricCommand::Show => show::run(global).await,
         FabricCommand::Op(args) => op::run(global, args).await,
         FabricCommand::History => history::run(global),
+        FabricCommand::Jobs(args) => jobs::run(global, args).await,
         FabricCommand::Fault(args) => fault::run(global, args),
         FabricCommand::Reset => init::reset(global),
         FabricCommand::ServeArm(args) => serve_arm::run(global, args).await,

@@ -1,0 +1,112 @@
+//! A host on the azure backend against the ARM emulator, for the CLI tests
+//! of the azure backend (`azure check`, `plan import --from-azure`, `fabric
+//! jobs`). Kept out of `common/mod.rs` so the tests that do not drive Azure
+//! do not carry it; included with `#[path]`.
+//!
+//! The emulator is the one `drbook fabric serve-arm` serves, started in
+//! this process (`Emulator::start`, as serve-arm does, with the plans it
+//! would read from `<data-dir>/plans/`): a `drbook` process sets SIGPIPE to
+//! its default action, and a serve-arm child died of it whenever a client
+//! went away while a TLS record was being written to it, failing the tests
+//! at random.
+
+use drbook_arm_emulator::{Config, Emulator, Endpoints};
+use drbook_core::plan::RecoveryPlan;
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Options, Simulator};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use super::common::drbook;
+
+const SECRET: &str = "drbook-cli-azure-tests";
+
+/// The emulator over the demo estate (a simulator in `sim`, at instant
+/// speed), serving the demo plan and `plans` (plan files' TOML) as the
+/// vault's recovery plans, and the data dir `host` on the azure backend
+/// against it (`drbook.toml`: managed identity over its token endpoint).
+pub struct AzureHost {
+    pub host: PathBuf,
+    sim: PathBuf,
+    // Dropped before the runtime it runs on.
+    emulator: Emulator,
+    _tokio: tokio::runtime::Runtime,
+}
+
+impl AzureHost {
+    /// With `page_size` items or jobs a page (the emulator's default: 100).
+    pub fn start(sim: &Path, host: &Path, plans: &[&str], page_size: Option<usize>) -> Self {
+        let tokio = tokio::runtime::Runtime::new().unwrap();
+        let simulator =
+            Simulator::init_with(sim, &demo_estate(), false, Options::new(TimeScale::Instant))
+                .unwrap();
+        let demo = demo_plan_toml().unwrap();
+        let recovery_plans = std::iter::once(demo.as_str())
+            .chain(plans.iter().copied())
+            .map(|toml| RecoveryPlan::parse(toml, "a test plan").unwrap())
+            .collect();
+        let defaults = Config::default();
+        let config = Config {
+            identity_secret: Some(SECRET.to_string()),
+            page_size: page_size.unwrap_or(defaults.page_size),
+            recovery_plans,
+            ..defaults
+        };
+        let emulator = tokio
+            .block_on(Emulator::start(simulator, config, sim))
+            .unwrap();
+        let ep: &Endpoints = emulator.endpoints();
+        std::fs::write(
+            host.join("drbook.toml"),
+            format!(
+                "[fabric]\nkind = \"azure\"\nsubscription = {:?}\nresource-group = {:?}\n\
+                 vault = {:?}\narm-endpoint = {:?}\ncredential = \"managed-identity\"\n\
+                 ca-file = {:?}\n",
+                ep.subscription, ep.resource_group, ep.vault, ep.base_url, ep.ca_pem_path
+            ),
+        )
+        .unwrap();
+        AzureHost {
+            host: host.to_path_buf(),
+            sim: sim.to_path_buf(),
+            emulator,
+            _tokio: tokio,
+        }
+    }
+
+    /// The identity endpoint's secret, which nothing the host keeps may hold.
+    #[allow(dead_code)] // not every test that includes this asks
+    pub fn secret(&self) -> &'static str {
+        SECRET
+    }
+
+    /// `drbook args` on the host.
+    pub fn run(&self, args: &[&str]) -> Output {
+        drbook(&self.host)
+            .env(
+                "IDENTITY_ENDPOINT",
+                &self.emulator.endpoints().token_endpoint,
+            )
+            .env("IDENTITY_HEADER", SECRET)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `drbook args` on the emulator's data dir: the simulator backend.
+    #[allow(dead_code)] // not every test that includes this asks
+    pub fn on_simulator(&self, args: &[&str]) -> Output {
+        drbook(&self.sim).args(args).output().unwrap()
+    }
+}
+
+/// stdout then stderr, then how it exited, for assertions and their
+/// messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}({})",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status
+    )
+}
