@@ -129,6 +129,17 @@ fn an_imported_plan_has_the_groups_vms_and_steps_and_validates() {
         );
     }
 
+    // --json: the plan and the notes, as one document.
+    let json = azure.run(&["--json", "plan", "import", "--from-azure", "ops"]);
+    assert!(json.status.success(), "{}", text(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        doc["plan"]["groups"][1]["pre"][0]["manual"],
+        "Point the DNS records at westus, then approve"
+    );
+    assert_eq!(doc["file"], serde_json::Value::Null);
+    assert_eq!(doc["notes"].as_array().map(Vec::len), Some(2), "{doc}");
+
     // An existing file is kept unless --force.
     std::fs::write(&out, "keep me").unwrap();
     let again = azure.run(&[
