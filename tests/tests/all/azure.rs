@@ -59,9 +59,9 @@ impl Host<'_> {
     }
 }
 
-/// The ARM emulator over a demo simulator at `scale` (in `sim_dir`), and a
-/// host's data dir configured for it with the demo plan; returns the
-/// emulator and the plan file.
+/// The ARM emulator over a demo simulator at `scale` (in `sim_dir`), serving
+/// the demo plan as a recovery plan, and a host's data dir configured for it
+/// with the demo plan file; returns the emulator and the plan file.
 fn azure_host(
     tokio: &tokio::runtime::Runtime,
     sim_dir: &Path,
@@ -74,6 +74,11 @@ fn azure_host(
             sim,
             Config {
                 identity_secret: Some(SECRET.to_string()),
+                recovery_plans: vec![drbook_core::plan::RecoveryPlan::parse(
+                    &demo_plan_toml().unwrap(),
+                    "demo",
+                )
+                .unwrap()],
                 ..Config::default()
             },
             sim_dir,
@@ -220,5 +225,50 @@ fn the_five_example_runbooks_run_the_whole_cycle_on_azure() {
     for item in items {
         assert_eq!(item["protectionState"], "Protected", "{item:#}");
     }
+    tokio.block_on(emu.shutdown());
+}
+
+/// A recovery plan imported from the vault runs: `plan import --from-azure`
+/// of the demo plan, then the failover runbook on the file it wrote, one
+/// POST per VM.
+#[test]
+fn an_imported_recovery_plan_fails_over_on_azure() {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let sim_dir = tempfile::tempdir().unwrap();
+    let host_dir = tempfile::tempdir().unwrap();
+    let (emu, _) = azure_host(&tokio, sim_dir.path(), host_dir.path(), TimeScale::Instant);
+    let host = Host {
+        dir: host_dir.path(),
+        emu: &emu,
+    };
+    let imported = host_dir.path().join("imported.toml");
+    let imported = imported.to_str().unwrap();
+    host.output(&[
+        "plan",
+        "import",
+        "--from-azure",
+        "contoso-3tier",
+        "--out",
+        imported,
+    ]);
+    host.output(&[
+        "--speed",
+        "instant",
+        "run",
+        guests::FAILOVER_PLAN,
+        "--plan",
+        imported,
+        "--type",
+        "planned",
+    ]);
+    let counters = emu.counters();
+    for vm in demo_estate().vms.iter().map(|vm| vm.name.as_str()) {
+        assert_eq!(
+            counters.posts(vm, "plannedFailover"),
+            1,
+            "{vm}: {counters:?}"
+        );
+    }
+    assert_eq!(counters.total_posts(), 12, "{counters:?}");
     tokio.block_on(emu.shutdown());
 }
