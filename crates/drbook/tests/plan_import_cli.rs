@@ -184,6 +184,14 @@ fn bad_imports_say_what_is_wrong_and_what_to_do() {
         text(&missing)
     );
 
+    let path = azure.run(&["plan", "import", "--from-azure", "ops/plannedFailover"]);
+    assert_eq!(path.status.code(), Some(2), "{}", text(&path));
+    assert!(
+        text(&path).contains("cannot be the name of a recovery plan"),
+        "{}",
+        text(&path)
+    );
+
     let ghost = azure.run(&["plan", "import", "--from-azure", "ghost"]);
     assert_eq!(ghost.status.code(), Some(2), "{}", text(&ghost));
     let said = text(&ghost);

@@ -419,8 +419,8 @@ pub fn job_in_url(url: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether `id` can be a job name in a URL path.
-fn is_segment(id: &str) -> bool {
+/// Whether `id` can be a name in a URL path (a job's, a recovery plan's).
+pub(crate) fn is_segment(id: &str) -> bool {
     !id.is_empty() && !id.contains(['/', '?', '#', '%']) && id != "." && id != ".."
 }
 

@@ -28,6 +28,11 @@ pub struct Imported {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(
+        "`{0}` cannot be the name of a recovery plan (it is one segment of a URL: no `/`, `?`, \
+         `#` or `%`); give the plan's name as the portal lists it"
+    )]
+    BadName(String),
+    #[error(
         "there is no recovery plan `{name}` in the vault {vault}; {}",
         plan_list(plans)
     )]
@@ -267,6 +272,9 @@ impl AzureFabric {
     /// `replicationRecoveryPlans/{name}` read as a drbook plan, its items
     /// named after the vault's protected items.
     pub async fn import_plan(&self, name: &str) -> Result<Imported, ImportError> {
+        if !crate::fabric_impl::is_segment(name) {
+            return Err(ImportError::BadName(name.to_string()));
+        }
         let path = format!("{}/replicationRecoveryPlans/{name}", self.vault_path());
         let plan: wire::RecoveryPlan = match self.arm().get_json(&path).await {
             Ok(plan) => plan,
