@@ -109,12 +109,14 @@ impl SqliteStore {
             params![
                 encode(&JobStatus::New),
                 encode(&JobStatus::Running),
-                millis(now),
-                limit as i64
+                millis(now)
             ],
             |r| r.get(0),
         )?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        // The first `limit` rows, not `LIMIT ?`: a bound limit makes SQLite
+        // prepare the statement again at every call (it plans with the
+        // value), which cost as much as the rest of a job's start.
+        Ok(rows.take(limit).collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Jobs unloaded while they wait (on operations, a decision or a timer).
@@ -404,7 +406,7 @@ fn store_module(tx: &rusqlite::Transaction<'_>, digest: &str, bytes: &[u8]) -> R
 static RUNNABLE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT id FROM jobs WHERE (state = ?1 OR (state = ?2 AND wake IS NULL))
-         AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq LIMIT ?4",
+         AND (lease_until_ms IS NULL OR lease_until_ms < ?3) AND NOT {} ORDER BY seq",
         *WAITING_ITS_TURN
     )
 });
@@ -658,6 +660,30 @@ pub(crate) fn whole_journal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statements a worker runs for every job are parsed once, not at
+    /// every call (with `LIMIT ?`, SQLite prepared `runnable` again each
+    /// time).
+    #[test]
+    fn a_workers_statements_are_not_prepared_again_at_every_call() {
+        use rusqlite::StatementStatus::RePrepare;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let lease = drbook_core::lease::Lease::new("w", std::time::Duration::from_secs(30));
+        assert!(store.renew(&lease).unwrap());
+        for limit in 1..4 {
+            assert!(store.runnable(Utc::now(), limit).unwrap().is_empty());
+            assert!(!store.claim("no such job", &lease).unwrap());
+            store
+                .write(|tx| busy_with(tx, &format!("plan {limit}")))
+                .unwrap();
+        }
+        let conn = store.conn().unwrap();
+        for sql in [&*RUNNABLE, &*CLAIM, &*BUSY] {
+            let prepared = conn.prepare_cached(sql).unwrap();
+            assert_eq!(prepared.get_status(RePrepare), 0, "{sql}");
+        }
+    }
 
     /// Finding a busy plan, and whether a queued job's turn has come, read
     /// the index of jobs not ended (its states are written as these queries
