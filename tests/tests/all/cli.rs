@@ -93,6 +93,24 @@ pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A reader that goes away (`drbook fabric show | head`) ends the command
+/// quietly with success, as Unix tools do: no panic on the broken pipe.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let cli = Cli::demo();
+    let mut child = cli
+        .command()
+        .args(["fabric", "show"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing said about the broken pipe");
+}
+
 #[test]
 fn run_prints_one_json_document_with_every_vm() {
     let cli = Cli::demo();

@@ -1354,6 +1354,33 @@ fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
+/// `drbook serve` ignores SIGPIPE: a write to a socket whose client has
+/// reset it then fails that one write, instead of killing the server with
+/// every job it runs. The process once set SIGPIPE's default action (to end
+/// quietly under `| head`) and `fabric serve-arm` died of it when a client
+/// went away mid-answer. Read from the kernel's view of the live process:
+/// the race itself cannot be forced from here on every run.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_client_that_hangs_up_cannot_kill_the_server_sigpipe_is_ignored() {
+    let cli = crate::cli::Cli::demo();
+    let (child, addr) = cli_serve(&cli, "instant");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|mask| u64::from_str_radix(mask.trim(), 16).unwrap())
+        .expect("SigIgn in /proc/PID/status");
+    const SIGPIPE: u32 = 13;
+    assert_ne!(
+        ignored & (1 << (SIGPIPE - 1)),
+        0,
+        "SIGPIPE is not ignored: {status}"
+    );
+    assert_eq!(request(addr, "GET", "/healthz", &[], b"").status, 200);
+    assert!(terminate(child).success());
+}
+
 #[test]
 fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
     let cli = crate::cli::Cli::demo();

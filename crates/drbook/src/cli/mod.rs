@@ -308,15 +308,7 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
-    // End quietly when the reader of our output goes away (`drbook fabric
-    // show | head`), as Unix tools do, instead of panicking on EPIPE.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of a signal, before any
-    // thread is started.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    end_quietly_on_a_closed_stdout();
     let cli = Cli::parse();
     init_logs(cli.global.log_format);
     // One runtime for the whole process, whatever the command.
@@ -333,6 +325,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code_of(&err))
         }
     }
+}
+
+/// Ends the process quietly, as Unix tools do, when the reader of its
+/// output went away (`drbook jobs list | head`): `println!` panics on the
+/// broken pipe, and this hook exits instead of printing the panic.
+///
+/// Not by SIGPIPE's default action, which Rust's runtime leaves ignored on
+/// purpose: with it, a write to a socket whose peer has gone (a webhook
+/// client that hangs up before its answer, an ARM connection dropped) kills
+/// the whole process instead of failing that one write. `drbook serve` and
+/// `fabric serve-arm` died that way.
+fn end_quietly_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {

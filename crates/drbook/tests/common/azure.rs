@@ -5,10 +5,11 @@
 //!
 //! The emulator is the one `drbook fabric serve-arm` serves, started in
 //! this process (`Emulator::start`, as serve-arm does, with the plans it
-//! would read from `<data-dir>/plans/`): a `drbook` process sets SIGPIPE to
-//! its default action, and a serve-arm child died of it whenever a client
-//! went away while a TLS record was being written to it, failing the tests
-//! at random.
+//! would read from `<data-dir>/plans/`). The serve-arm process itself is
+//! what `serve_arm_cli.rs` tests. (These tests once failed at random when a
+//! serve-arm child died of SIGPIPE as a client went away mid-answer: drbook
+//! set SIGPIPE's default action then; it keeps it ignored now, see
+//! `webhooks::a_client_that_hangs_up_cannot_kill_the_server_sigpipe_is_ignored`.)
 
 use drbook_arm_emulator::{Config, Emulator, Endpoints};
 use drbook_core::plan::RecoveryPlan;
