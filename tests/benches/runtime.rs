@@ -118,6 +118,7 @@ impl Bench {
                 user: "bench".into(),
             },
             grant: Default::default(),
+            admission: None,
         };
         let options = JobOptions {
             time_scale: TimeScale::Instant,

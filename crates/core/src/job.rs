@@ -29,6 +29,56 @@ pub struct JobSpec {
     /// plan's `[scope]` grants: see [`crate::scope`].
     #[serde(default, skip_serializing_if = "Grant::is_empty")]
     pub grant: Grant,
+    /// Why the job's module was let in: its source, digest, signers and the
+    /// trust policy's rule (issue 12's audit). `None` for jobs stored before
+    /// admissions were recorded, and for jobs whose creator did not check
+    /// (a webhook's deliveries): their module is checked when they load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
+}
+
+/// How a module was admitted into a job: what it is, where it came from,
+/// who signed it and what let it in. Pinned to the job when it is created,
+/// so that `jobs show` answers "what ran, and who vouched for it" after the
+/// policy or the files have changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Admission {
+    /// `sha256:<hex>` of the module, as checked.
+    pub digest: String,
+    /// Where it came from: a path, a registry reference.
+    pub source: String,
+    /// The keys whose signatures the policy counted, with their organisations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<Signer>,
+    /// What let it in.
+    pub admitted_by: AdmittedBy,
+}
+
+/// A key that signed a module, as the trust policy knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signer {
+    /// The organisation the policy puts the key in.
+    pub organisation: String,
+    /// `SHA256:...`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+}
+
+/// What let a module in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum AdmittedBy {
+    /// No trust policy is configured (no `[trust]` in `drbook.toml`): the
+    /// module was not checked, as before policies existed.
+    NoPolicy,
+    /// The policy's rule of this name, whose required signers signed it.
+    #[serde(rename_all = "camelCase")]
+    Rule { rule: String },
+    /// `--allow-unsigned` (development): the policy refused the module for
+    /// `refusal`, and the operator ran it anyway.
+    #[serde(rename_all = "camelCase")]
+    AllowUnsigned { refusal: String },
 }
 
 /// What started a job.
@@ -93,6 +143,8 @@ struct StoredSpec {
     alert: Option<Alert>,
     #[serde(default)]
     grant: Grant,
+    #[serde(default)]
+    admission: Option<Admission>,
 }
 
 impl From<StoredSpec> for JobSpec {
@@ -115,6 +167,7 @@ impl From<StoredSpec> for JobSpec {
             parameters: s.parameters,
             trigger,
             grant: s.grant,
+            admission: s.admission,
         }
     }
 }
@@ -234,6 +287,34 @@ mod tests {
         assert_eq!(spec.trigger.label(), "webhook:w");
         assert!(spec.trigger.alert().is_none());
         let again: JobSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn an_admission_is_kept_with_the_spec_and_old_specs_have_none() {
+        let old = r#"{"jobId":"j","plan":{"name":"p","primary_region":"a","recovery_region":"b","groups":[]},
+            "failoverType":"Planned","direction":"PrimaryToRecovery","parameters":{},
+            "trigger":{"kind":"commandLine","user":"ops"}}"#;
+        let mut spec: JobSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(spec.admission, None);
+        assert!(!serde_json::to_string(&spec).unwrap().contains("admission"));
+        spec.admission = Some(Admission {
+            digest: "sha256:00".into(),
+            source: "runbooks/failover_plan.wasm".into(),
+            signers: vec![Signer {
+                organisation: "platform".into(),
+                fingerprint: "SHA256:abc".into(),
+            }],
+            admitted_by: AdmittedBy::Rule {
+                rule: "shared".into(),
+            },
+        });
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(
+            text.contains(r#""admittedBy":{"kind":"rule","rule":"shared"}"#),
+            "{text}"
+        );
+        let again: JobSpec = serde_json::from_str(&text).unwrap();
         assert_eq!(again, spec);
     }
 

@@ -282,6 +282,7 @@ vms = ["sql-01"]
             parameters: Default::default(),
             trigger: Trigger::CommandLine { user: "t".into() },
             grant,
+            admission: None,
         }
     }
 

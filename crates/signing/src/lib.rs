@@ -17,16 +17,20 @@
 //! - `format`: the signature section's data and the hashes it signs
 //! - `keys`: key files, fingerprints ([`PublicKey`], [`SigningKey`])
 //! - [`sign()`] and [`verify()`]
+//! - `policy`: the trust policy ([`TrustPolicy`]) and what a host holds of it
+//!   ([`Trust`]): which organisations' signatures a runbook needs
 //! - `error`: [`SignatureError`], [`KeyError`]
 
 mod error;
 mod format;
 mod keys;
+mod policy;
 mod sign;
 mod verify;
 mod wasm;
 
 pub use error::{KeyError, KeyFileError, SignatureError};
 pub use keys::{KeyFormat, PublicKey, SigningKey};
+pub use policy::{Organisation, PolicyError, Rule, Trust, TrustError, TrustPolicy, TrustedKey};
 pub use sign::sign;
 pub use verify::{verify, Verified};

@@ -107,6 +107,7 @@ impl Demo {
                 user: "test".into(),
             },
             grant: Default::default(),
+            admission: None,
         };
         let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
         let options = JobOptions {

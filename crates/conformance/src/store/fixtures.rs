@@ -64,6 +64,7 @@ pub(crate) fn spec(trigger: Trigger) -> JobSpec {
         parameters: BTreeMap::from([("region".to_string(), "northeurope".to_string())]),
         trigger,
         grant: Default::default(),
+        admission: None,
     }
 }
 

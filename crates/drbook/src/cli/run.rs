@@ -152,6 +152,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         parameters,
         trigger: Trigger::CommandLine { user: super::who() },
         grant,
+        admission: None,
     };
     let job = NewJob {
         digest: &module.digest,
