@@ -26,6 +26,20 @@
 //! [store]
 //! kind = "sqlite"        # the job store (the only kind yet)
 //! path = "/var/lib/drbook"   # the directory of jobs.db; default: the data dir
+//!
+//! # The trust policy (drbook_signing::policy). Without `[trust]`, modules run
+//! # unchecked, recorded as admitted with no policy; with it, a module must be
+//! # signed as its rule requires (or run with --allow-unsigned, recorded).
+//! [trust]
+//! file = "trust.toml"    # the keys below in a file of their own (no `trust.` prefix), or:
+//! [trust.organisations.platform]
+//! keys = ["keys/platform.pub", { file = "keys/old.pub", expires = 2026-06-30 }]
+//! [trust.organisations.security-review]
+//! keys = ["keys/review.pub"]         # paths are relative to the file they are in
+//! [[trust.rules]]
+//! name = "shared"                    # what jobs record as the rule that admitted them
+//! runbooks = ["failover_plan", "dr_*"]   # file names without .wasm, or globs; the first matching rule decides
+//! require = ["platform", "security-review"]   # one key of each (name one twice for two keys)
 //! ```
 
 use serde::Deserialize;
@@ -33,6 +47,7 @@ use std::path::{Path, PathBuf};
 
 use drbook_core::TimeScale;
 use drbook_fabric_azure::{AzureConfig, CredentialConfig, CredentialKind};
+use drbook_signing::{Organisation, PublicKey, Rule, TrustPolicy, TrustedKey};
 
 /// The file's name in the data directory.
 pub const FILE_NAME: &str = "drbook.toml";
@@ -45,6 +60,43 @@ struct File {
     fabric: FabricSection,
     #[serde(default)]
     store: StoreSection,
+    trust: Option<TrustSection>,
+}
+
+/// `[trust]`: the policy itself, or `file`, which holds it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustSection {
+    file: Option<PathBuf>,
+    #[serde(default)]
+    organisations: std::collections::BTreeMap<String, OrganisationSection>,
+    #[serde(default)]
+    rules: Vec<RuleSection>,
+}
+
+/// A policy as written, in `[trust]` or in the file it names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyKeys {
+    #[serde(default)]
+    organisations: std::collections::BTreeMap<String, OrganisationSection>,
+    #[serde(default)]
+    rules: Vec<RuleSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrganisationSection {
+    /// Each a path, or `{ file = PATH, expires = DATE }`.
+    keys: Vec<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSection {
+    name: String,
+    runbooks: Vec<String>,
+    require: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +172,8 @@ pub enum StoreChoice {
 pub struct Config {
     pub fabric: FabricChoice,
     pub store: StoreChoice,
+    /// The trust policy, if `[trust]` is there: see the module docs.
+    pub trust: Option<TrustPolicy>,
     /// The file it was read from, if there was one.
     pub file: Option<PathBuf>,
 }
@@ -212,9 +266,15 @@ impl Config {
                 )))
             }
         };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let trust = match written.trust {
+            None => None,
+            Some(section) => Some(trust(section, base).map_err(invalid)?),
+        };
         Ok(Config {
             fabric,
             store,
+            trust,
             file: text.map(|_| path),
         })
     }
@@ -226,6 +286,107 @@ impl Config {
             FabricChoice::Azure(_) => TimeScale::Factor(1.0),
         }
     }
+}
+
+/// `[trust]`, or the file its `file` names; paths are relative to `base`,
+/// the directory of the file they are written in.
+fn trust(section: TrustSection, base: &Path) -> Result<TrustPolicy, String> {
+    let written_inline = !section.organisations.is_empty() || !section.rules.is_empty();
+    let (keys, base, what) = match section.file {
+        Some(_) if written_inline => {
+            return Err(
+                "[trust] has `file` and a policy of its own; keep the policy in one place: \
+                 either `file = \"trust.toml\"` alone, or organisations and rules here"
+                    .into(),
+            )
+        }
+        Some(file) => {
+            let path = base.join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("[trust] file {}: cannot read it: {e}", path.display()))?;
+            let keys: PolicyKeys = toml::from_str(&text).map_err(|e| {
+                format!(
+                    "[trust] file {}: {} (it holds `[organisations.NAME]` with `keys` and \
+                     `[[rules]]` with `name`, `runbooks` and `require`)",
+                    path.display(),
+                    e.message()
+                )
+            })?;
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            (keys, dir, format!("trust file {}", path.display()))
+        }
+        None => (
+            PolicyKeys {
+                organisations: section.organisations,
+                rules: section.rules,
+            },
+            base.to_path_buf(),
+            "[trust]".to_string(),
+        ),
+    };
+    let mut organisations = Vec::new();
+    for (name, org) in keys.organisations {
+        let keys = org
+            .keys
+            .iter()
+            .map(|entry| trusted_key(entry, &base))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{what}: organisation `{name}`: {e}"))?;
+        organisations.push(Organisation { name, keys });
+    }
+    let rules = keys
+        .rules
+        .into_iter()
+        .map(|r| Rule {
+            name: r.name,
+            runbooks: r.runbooks,
+            require: r.require,
+        })
+        .collect();
+    TrustPolicy::new(organisations, rules).map_err(|e| format!("{what}: {e}"))
+}
+
+/// One of an organisation's `keys`: a path, or `{ file, expires }`.
+fn trusted_key(entry: &toml::Value, base: &Path) -> Result<TrustedKey, String> {
+    const FORM: &str =
+        "each key is a public key file's path, or `{ file = \"PATH\", expires = 2027-01-01 }`";
+    let (file, expires) = match entry {
+        toml::Value::String(path) => (path.as_str(), None),
+        toml::Value::Table(table) => {
+            if let Some(other) = table
+                .keys()
+                .find(|k| !["file", "expires"].contains(&k.as_str()))
+            {
+                return Err(format!("unknown key `{other}`; {FORM}"));
+            }
+            let file = table
+                .get("file")
+                .and_then(toml::Value::as_str)
+                .ok_or_else(|| format!("a key without `file`; {FORM}"))?;
+            (file, table.get("expires").map(expiry).transpose()?)
+        }
+        _ => return Err(FORM.to_string()),
+    };
+    let key = PublicKey::from_file(&base.join(file)).map_err(|e| e.to_string())?;
+    Ok(TrustedKey { key, expires })
+}
+
+/// `expires`: a TOML date (midnight UTC) or date-time.
+fn expiry(value: &toml::Value) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let text = match value {
+        toml::Value::Datetime(at) => at.to_string(),
+        toml::Value::String(text) => text.clone(),
+        _ => String::new(),
+    };
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|at| at.to_utc())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map_err(|_| {
+            format!("expires `{value}` is not a date; write e.g. `expires = 2027-01-01` or `2027-01-01T12:00:00Z`")
+        })
 }
 
 /// `[fabric]` for `kind = "azure"`: flags over the file over the defaults.
@@ -339,6 +500,7 @@ mod tests {
                 store: StoreChoice::Sqlite {
                     dir: PathBuf::from("<data-dir>")
                 },
+                trust: None,
                 file: None,
             }
         );
@@ -487,6 +649,127 @@ ca-file = "/tmp/ca.pem"
         assert_eq!(azure.arm_endpoint, "https://management.azure.com");
         assert_eq!(azure.api_version, "2025-08-01");
         assert!(azure.credential.kinds.is_empty(), "the chain");
+    }
+
+    /// The configuration of a data dir with two public keys in `keys/`,
+    /// `extra` files and `text` as its drbook.toml.
+    fn with_keys(text: &str, extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        for name in ["platform", "review"] {
+            let key = drbook_signing::SigningKey::generate("").unwrap();
+            let encoded = key.public_key().encode(drbook_signing::KeyFormat::OpenSsh);
+            std::fs::write(
+                dir.path().join(format!("keys/{name}.pub")),
+                encoded.unwrap(),
+            )
+            .unwrap();
+        }
+        for (name, text) in extra {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+        Config::load(dir.path(), None, &Overrides::default())
+    }
+
+    const POLICY: &str = r#"
+[organisations.platform]
+keys = ["keys/platform.pub"]
+[organisations.security-review]
+keys = [{ file = "keys/review.pub", expires = 2030-01-01 }]
+[[rules]]
+name = "shared"
+runbooks = ["failover_plan", "dr_*"]
+require = ["platform", "security-review"]
+"#;
+
+    /// What a policy decides for an unsigned `failover_plan` and an
+    /// unsigned `other`, as text.
+    fn decisions(policy: &TrustPolicy) -> (String, String) {
+        let module = b"\0asm\x0d\x00\x01\x00".to_vec();
+        let now = chrono::Utc::now();
+        let say = |name: &str| match policy.check(name, name, &module, now) {
+            Ok(admission) => format!("{admission:?}"),
+            Err(e) => e.to_string(),
+        };
+        (say("failover_plan.wasm"), say("other.wasm"))
+    }
+
+    #[test]
+    fn a_trust_policy_is_read_from_trust_or_from_the_file_it_names() {
+        let inline = POLICY
+            .replace("[organisations", "[trust.organisations")
+            .replace("[[rules]]", "[[trust.rules]]");
+        let config = with_keys(&inline, &[]);
+        let policy = config.unwrap().trust.expect("[trust] is enforced");
+        let (planned, other) = decisions(&policy);
+        assert!(planned.contains("rule `shared`"), "{planned}");
+        assert!(
+            planned.contains("one key of `platform` and one key of `security-review`"),
+            "{planned}"
+        );
+        assert!(other.contains("no rule"), "{other}");
+        let rule = policy.rule_for("dr_drill.wasm").unwrap();
+        assert_eq!(rule.require, ["platform", "security-review"]);
+
+        let config = with_keys(
+            "[trust]\nfile = \"trust.toml\"\n",
+            &[("trust.toml", POLICY)],
+        );
+        let from_file = config.unwrap().trust.unwrap();
+        assert_eq!(decisions(&from_file).0, planned);
+
+        // An empty [trust] enforces a policy that admits nothing.
+        let config = with_keys("[trust]\n", &[]);
+        let (planned, _) = decisions(&config.unwrap().trust.unwrap());
+        assert!(planned.contains("no rule"), "{planned}");
+        // No [trust]: no policy.
+        let config = with_keys("[fabric]\nkind = \"simulator\"\n", &[]);
+        assert_eq!(config.unwrap().trust, None);
+    }
+
+    #[test]
+    fn bad_trust_policies_name_the_problem_and_the_fix() {
+        let cases = [
+            (
+                "[trust]\nfile = \"trust.toml\"\n[[trust.rules]]\nname = \"r\"\nruns = []\n",
+                "runs",
+            ),
+            (
+                "[trust]\nfile = \"trust.toml\"\n[trust.organisations.platform]\nkeys = []\n",
+                "keep the policy in one place",
+            ),
+            ("[trust]\nfile = \"missing.toml\"\n", "missing.toml: cannot read it"),
+            (
+                "[trust.organisations.platform]\nkeys = [\"keys/nope.pub\"]\n",
+                "organisation `platform`: key file",
+            ),
+            (
+                "[trust.organisations.platform]\nkeys = [{ path = \"keys/platform.pub\" }]\n",
+                "unknown key `path`",
+            ),
+            (
+                "[trust.organisations.platform]\nkeys = [{ file = \"keys/platform.pub\", expires = \"soon\" }]\n",
+                "expires `\"soon\"` is not a date",
+            ),
+            ("[trust.organisations.platform]\nkeys = [3]\n", "each key is a public key file's path"),
+            (
+                "[trust.organisations.platform]\nkeys = [\"keys/platform.pub\"]\n[[trust.rules]]\nname = \"r\"\nrunbooks = [\"*\"]\nrequire = [\"security\"]\n",
+                "[trust]: rule `r` requires `security`, which is no organisation",
+            ),
+            ("[trust]\nfiles = \"x\"\n", "files"),
+        ];
+        for (text, expected) in cases {
+            let config = with_keys(text, &[("trust.toml", "rules = 3\n")]);
+            let error = config.unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+        let config = with_keys(
+            "[trust]\nfile = \"trust.toml\"\n",
+            &[("trust.toml", "rules = 3\n")],
+        );
+        let error = config.unwrap_err().to_string();
+        assert!(error.contains("it holds `[organisations.NAME]`"), "{error}");
     }
 
     #[test]
