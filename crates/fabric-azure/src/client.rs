@@ -376,6 +376,14 @@ impl ArmClient {
         &self,
         path: &str,
     ) -> Result<Vec<T>, ArmError> {
+        Ok(self.list_pages(path).await?.0)
+    }
+
+    /// [`Self::list`], and how many pages (GETs) it took.
+    pub async fn list_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<T>, usize), ArmError> {
         let mut items = Vec::new();
         let mut next = Some(path.to_string());
         let mut pages = 0;
@@ -388,7 +396,7 @@ impl ArmClient {
             items.extend(page.value);
             next = page.next_link.filter(|l| !l.is_empty());
         }
-        Ok(items)
+        Ok((items, pages))
     }
 
     /// POST once, sending `request_id` as `x-ms-client-request-id`. One

@@ -11,6 +11,7 @@ use crate::client::{http_client, Answer, ArmClient, ArmSettings, PostError};
 use crate::config::AzureConfig;
 use crate::credential::Credentials;
 use crate::error::ArmError;
+use crate::item_reads::ItemReads;
 use crate::map;
 use crate::request::{self, request_id};
 use crate::wire;
@@ -27,6 +28,11 @@ use std::time::Duration;
 
 /// How many items' recovery points a list reads at once.
 const POINT_READS_AT_ONCE: usize = 8;
+
+/// How many ended jobs read by their starts are kept for their first
+/// status (`AzureFabric::ended`): past this, a start nobody asked about is
+/// forgotten, and its status costs a GET.
+const ENDED_KEPT: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -46,8 +52,19 @@ pub struct AzureFabric {
     vault: String,
     audit: AuditLog,
     /// Friendly name (lowercase) → the ids of the items with that name, as
-    /// the last list saw them: a start or read by name costs one GET.
-    names: Mutex<HashMap<String, Vec<String>>>,
+    /// the last list saw them: a start or read by name costs one read of
+    /// its item, not a list.
+    names: Mutex<NameIndex>,
+    /// Held while the vault is listed into `names`: the starts of a fresh
+    /// process, which all find the index empty, wait for one list instead
+    /// of each listing the vault.
+    listing: tokio::sync::Mutex<()>,
+    /// Item reads, shared by the callers that ask at the same time.
+    items: ItemReads,
+    /// Job name (lowercase) → the job as its start read it, when it had
+    /// already ended (instant at times): the first status asked of it is
+    /// that read, as an ended job no longer changes. Taken once.
+    ended: Mutex<HashMap<String, wire::Job>>,
     /// Job name (lowercase) → the `Retry-After` ARM last gave with it.
     retry_after: Mutex<HashMap<String, Duration>>,
     poll_interval: Duration,
@@ -91,6 +108,9 @@ impl AzureFabric {
             vault: config.vault_path(),
             audit: AuditLog::open(&config.data_dir)?,
             names: Mutex::default(),
+            listing: tokio::sync::Mutex::default(),
+            items: ItemReads::default(),
+            ended: Mutex::default(),
             retry_after: Mutex::default(),
             poll_interval: config.poll_interval,
         })
@@ -108,12 +128,27 @@ impl AzureFabric {
         &self.vault
     }
 
+    fn index(&self) -> std::sync::MutexGuard<'_, NameIndex> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Every protected item of the vault as ARM gives it, following
     /// `nextLink`; refreshes the name index.
     pub(crate) async fn list_raw(&self) -> Result<Vec<wire::Item>, FabricError> {
-        let items: Vec<wire::Item> = self
+        let _turn = self.listing.lock().await;
+        self.list_into_index().await
+    }
+
+    /// [`Self::list_raw`], its caller holding `listing`.
+    async fn list_into_index(&self) -> Result<Vec<wire::Item>, FabricError> {
+        let seq = {
+            let mut index = self.index();
+            index.begun += 1;
+            index.begun
+        };
+        let (items, pages) = self
             .arm
-            .list(&format!("{}/replicationProtectedItems", self.vault))
+            .list_pages::<wire::Item>(&format!("{}/replicationProtectedItems", self.vault))
             .await
             .map_err(ArmError::into_fabric)?;
         let mut names: HashMap<String, Vec<String>> = HashMap::new();
@@ -128,7 +163,12 @@ impl AzureFabric {
                 .or_default()
                 .push(item.id.clone());
         }
-        *self.names.lock().unwrap_or_else(|p| p.into_inner()) = names;
+        *self.index() = NameIndex {
+            names,
+            begun: seq,
+            filled: seq,
+            pages,
+        };
         Ok(items)
     }
 
@@ -139,54 +179,63 @@ impl AzureFabric {
             .map_err(ArmError::into_fabric)
     }
 
-    /// The id of the one item named `vm`.
+    /// The id of the one item named `vm`: from the name index, else from a
+    /// list of the vault, one at a time. A caller that waited for a list
+    /// takes the name from it; a list begun after the caller asked that does
+    /// not name it says the vault has no such item.
     async fn resolve(&self, vm: &str) -> Result<String, FabricError> {
         let key = vm.to_ascii_lowercase();
-        let cached = self
-            .names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let ids = match cached {
+        let asked = {
+            let index = self.index();
+            if let Some(ids) = index.names.get(&key) {
+                return only_item(vm, ids);
+            }
+            index.begun
+        };
+        let _turn = self.listing.lock().await;
+        let seen = {
+            let index = self.index();
+            index
+                .names
+                .get(&key)
+                .cloned()
+                .or_else(|| (index.filled > asked).then(Vec::new))
+        };
+        let ids = match seen {
             Some(ids) => ids,
             None => {
-                self.list_raw().await?;
-                self.names
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&key)
-                    .cloned()
-                    .unwrap_or_default()
+                self.list_into_index().await?;
+                self.index().names.get(&key).cloned().unwrap_or_default()
             }
         };
-        match ids.as_slice() {
-            [] => Err(FabricError::ItemNotFound { vm: vm.to_string() }),
-            [id] => Ok(id.clone()),
-            several => Err(FabricError::InvalidRequest {
-                message: format!(
-                    "{} protected items of the vault are named `{vm}` ({}); drbook names VMs by \
-                     their friendly names, so rename one or protect it in another vault",
-                    several.len(),
-                    several.join(", ")
-                ),
-            }),
-        }
+        only_item(vm, &ids)
+    }
+
+    /// The item `id` as ARM gives it now: read after this call began,
+    /// shared with the reads asked at the same time (`ItemReads`).
+    async fn read_item(&self, id: &str) -> Result<wire::Item, ArmError> {
+        let pages = {
+            let index = self.index();
+            // Before any list, a list's cost is unknown: GETs.
+            if index.filled == 0 {
+                usize::MAX
+            } else {
+                index.pages
+            }
+        };
+        self.items.read(&self.arm, &self.vault, pages, id).await
     }
 
     /// The item named `vm` as ARM gives it now (no recovery points).
     async fn raw_item(&self, vm: &str) -> Result<wire::Item, FabricError> {
         let id = self.resolve(vm).await?;
-        match self.arm.get_json::<wire::Item>(&id).await {
+        match self.read_item(&id).await {
             Ok(item) => Ok(item),
             Err(e) if e.status() == Some(404) => {
                 // Deleted or moved since the last list: list again, once.
-                self.names
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&vm.to_ascii_lowercase());
+                self.index().names.remove(&vm.to_ascii_lowercase());
                 let id = self.resolve(vm).await?;
-                self.arm.get_json(&id).await.map_err(|e| match e.status() {
+                self.read_item(&id).await.map_err(|e| match e.status() {
                     Some(404) => FabricError::ItemNotFound { vm: vm.to_string() },
                     _ => e.into_fabric(),
                 })
@@ -195,10 +244,18 @@ impl AzureFabric {
         }
     }
 
-    /// The item named `vm`, raw and read, with its recovery points.
-    async fn fetch(&self, vm: &str) -> Result<(wire::Item, ProtectedItem), FabricError> {
+    /// The item named `vm`, raw and read, with its recovery points if
+    /// `with_points` (a read without them shows none).
+    async fn fetch(
+        &self,
+        vm: &str,
+        with_points: bool,
+    ) -> Result<(wire::Item, ProtectedItem), FabricError> {
         let raw = self.raw_item(vm).await?;
-        let points = self.points(&raw.id).await?;
+        let points = match with_points {
+            true => self.points(&raw.id).await?,
+            false => Vec::new(),
+        };
         let item = map::item(&raw, &points, Utc::now());
         Ok((raw, item))
     }
@@ -226,9 +283,8 @@ impl AzureFabric {
         vm: &str,
         request_id: &str,
     ) -> Result<Option<wire::Job>, FabricError> {
-        let item: wire::Item = self
-            .arm
-            .get_json(item_id)
+        let item = self
+            .read_item(item_id)
             .await
             .map_err(ArmError::into_fabric)?;
         if let Some(scenario) = map::scenario(item.properties.current_scenario.as_ref()) {
@@ -285,12 +341,12 @@ impl AzureFabric {
         {
             if let Ok(job) = self.job(&name).await {
                 if map::job_request_id(&job) == Some(request_id) {
-                    return Ok(job.name);
+                    return Ok(self.started(job));
                 }
             }
         }
         if let Some(job) = self.find_job(&raw.id, vm, request_id).await? {
-            return Ok(job.name);
+            return Ok(self.started(job));
         }
         Err(FabricError::Transient {
             message: format!(
@@ -298,6 +354,20 @@ impl AzureFabric {
                  no job for it yet; `drbook fabric show` shows whether it runs"
             ),
         })
+    }
+
+    /// The name of `job`, just found as a start's; kept for its first
+    /// status if it has ended already.
+    fn started(&self, job: wire::Job) -> String {
+        let name = job.name.clone();
+        if map::job_state(job.properties.state.as_deref()).is_terminal() {
+            let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+            if ended.len() >= ENDED_KEPT {
+                ended.clear();
+            }
+            ended.insert(name.to_ascii_lowercase(), job);
+        }
+        name
     }
 
     /// What an operation looks like to a caller, from its job.
@@ -377,7 +447,7 @@ impl AzureFabric {
                 code,
                 message,
             } => {
-                if let Ok((_, fresh)) = self.fetch(vm).await {
+                if let Ok((_, fresh)) = self.fetch(vm, false).await {
                     if let Some(scenario) = fresh.current_scenario {
                         return FabricError::Busy {
                             vm: fresh.name,
@@ -395,6 +465,35 @@ impl AzureFabric {
             }
             _ => err.into_fabric(),
         }
+    }
+}
+
+/// The item names' index, and which lists filled it.
+#[derive(Default)]
+struct NameIndex {
+    /// Friendly name (lowercase) → the ids of the items with that name.
+    names: HashMap<String, Vec<String>>,
+    /// Lists of the vault begun, and the one (by that count) that filled
+    /// `names`: 0 before any.
+    begun: u64,
+    filled: u64,
+    /// How many pages that list took.
+    pages: usize,
+}
+
+/// The one id of `ids`, the items named `vm`.
+fn only_item(vm: &str, ids: &[String]) -> Result<String, FabricError> {
+    match ids {
+        [] => Err(FabricError::ItemNotFound { vm: vm.to_string() }),
+        [id] => Ok(id.clone()),
+        several => Err(FabricError::InvalidRequest {
+            message: format!(
+                "{} protected items of the vault are named `{vm}` ({}); drbook names VMs by \
+                 their friendly names, so rename one or protect it in another vault",
+                several.len(),
+                several.join(", ")
+            ),
+        }),
     }
 }
 
@@ -442,7 +541,7 @@ impl Fabric for AzureFabric {
     }
 
     async fn get_item(&self, vm: &str) -> Result<ProtectedItem, FabricError> {
-        Ok(self.fetch(vm).await?.1)
+        Ok(self.fetch(vm, true).await?.1)
     }
 
     async fn start(
@@ -451,7 +550,10 @@ impl Fabric for AzureFabric {
         request: &drbook_core::fabric::OperationRequest,
         initiator: &str,
     ) -> Result<String, FabricError> {
-        let (raw, item) = self.fetch(vm).await?;
+        // The item alone unless the request names a recovery point: the
+        // points only serve to check and send that one.
+        let with_points = request::needs_points(request);
+        let (raw, item) = self.fetch(vm, with_points).await?;
         request::precheck(&item, request)?;
         let (action, body) = request::action(request, &raw, &item)?;
         let rid = request_id(initiator);
@@ -521,7 +623,7 @@ impl Fabric for AzureFabric {
                     }
                     // Azure shows nothing started: the item must still
                     // allow the operation before it is asked again.
-                    let (_, fresh) = self.fetch(vm).await?;
+                    let (_, fresh) = self.fetch(vm, with_points).await?;
                     request::precheck(&fresh, request)?;
                     self.arm.note_retry();
                 }
@@ -547,10 +649,18 @@ impl Fabric for AzureFabric {
         if !is_segment(id) {
             return Err(not_found());
         }
-        let job = match self.job(id).await {
-            Ok(job) => job,
-            Err(e) if e.status() == Some(404) => return Err(not_found()),
-            Err(e) => return Err(e.into_fabric()),
+        let ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id.to_ascii_lowercase());
+        let job = match ended {
+            Some(job) => job,
+            None => match self.job(id).await {
+                Ok(job) => job,
+                Err(e) if e.status() == Some(404) => return Err(not_found()),
+                Err(e) => return Err(e.into_fabric()),
+            },
         };
         self.status_of(&job).await
     }

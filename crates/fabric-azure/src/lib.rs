@@ -15,6 +15,8 @@
 //! - `recovery_plans`: Site Recovery's recovery plans read as drbook plans.
 //! - `job_list`: the vault's Site Recovery jobs, for `drbook fabric jobs`.
 //! - `fabric_impl`: [`AzureFabric`], the port.
+//! - `item_reads`: item reads shared by concurrent callers (a vault list
+//!   for many GETs).
 //! - `error`: [`ArmError`].
 
 mod audit;
@@ -24,6 +26,7 @@ mod config;
 mod credential;
 mod error;
 mod fabric_impl;
+mod item_reads;
 mod job_list;
 pub mod map;
 pub mod recovery_plans;

@@ -89,6 +89,32 @@ pub fn precheck(item: &ProtectedItem, request: &OperationRequest) -> Result<(), 
     recovery_point_id(item, request).map(|_| ())
 }
 
+/// The recovery point `request` names, if it names one: a failover's or
+/// test failover's choice other than `Latest`/`LatestProcessed` (sent as no
+/// `recoveryPointId`, which ASR reads as the latest processed point: the
+/// A2A inputs of the specification), or the point a change of recovery
+/// point applies. No other operation takes a point.
+fn named_point(request: &OperationRequest) -> Option<RecoveryPointChoice> {
+    match request {
+        OperationRequest::UnplannedFailover { recovery_point, .. }
+        | OperationRequest::TestFailover { recovery_point, .. } => match recovery_point {
+            RecoveryPointChoice::Latest | RecoveryPointChoice::LatestProcessed => None,
+            choice => Some(choice.clone()),
+        },
+        OperationRequest::ChangeRecoveryPoint { recovery_point_id } => {
+            Some(RecoveryPointChoice::Id(recovery_point_id.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether checking and sending `request` needs the item's recovery points:
+/// only when it names one. A start of any other request reads the item
+/// alone.
+pub fn needs_points(request: &OperationRequest) -> bool {
+    named_point(request).is_some()
+}
+
 /// The full ARM id of the recovery point `request` names (by its name or
 /// its id), if it names one; a
 /// `LatestApplicationConsistent`/`LatestCrashConsistent` choice is the newest
@@ -99,13 +125,8 @@ pub fn recovery_point_id(
     item: &ProtectedItem,
     request: &OperationRequest,
 ) -> Result<Option<String>, FabricError> {
-    let choice = match request {
-        OperationRequest::UnplannedFailover { recovery_point, .. }
-        | OperationRequest::TestFailover { recovery_point, .. } => recovery_point.clone(),
-        OperationRequest::ChangeRecoveryPoint { recovery_point_id } => {
-            RecoveryPointChoice::Id(recovery_point_id.clone())
-        }
-        _ => return Ok(None),
+    let Some(choice) = named_point(request) else {
+        return Ok(None);
     };
     // A point's full id is its item's id and its name.
     let full = |name: &str| format!("{}/recoveryPoints/{name}", item.id);

@@ -1,0 +1,94 @@
+//! What a plan costs in ARM requests, from the emulator's counters: the
+//! requests of a failover by route, exactly, so that a read added back
+//! fails here (docs/benchmarks.md, "Azure backend on the ARM emulator");
+//! and a fresh process's concurrent first starts list the vault once
+//! between them.
+
+use super::{common, plan};
+use drbook_arm_emulator::{Config, Counters};
+use drbook_core::fabric::{Direction, Fabric, OperationRequest};
+
+const FAILOVER: OperationRequest = OperationRequest::PlannedFailover {
+    direction: Direction::PrimaryToRecovery,
+};
+
+/// The GETs and POSTs of `counters` by route, the token endpoint aside.
+fn by_route(counters: &Counters) -> Vec<(String, u64)> {
+    counters
+        .requests
+        .iter()
+        .filter(|(route, _)| !route.ends_with(" token"))
+        .map(|(route, n)| (route.clone(), *n))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_planned_failover_costs_two_reads_per_vm_and_three_lists_per_group() {
+    const VMS: u64 = 30;
+    const GROUPS: u64 = 3;
+    let env = common::start(Some(common::estate(VMS as usize)), Config::default()).await;
+    let fabric = env.fabric("azure");
+    let vms: Vec<String> = (0..VMS).map(|i| format!("vm-{i:03}")).collect();
+    // The name index, as a process that has read the estate has it.
+    fabric.get_item(&vms[0]).await.expect("the first VM");
+    env.emu.reset_counters();
+    let groups = plan::groups(&vms, GROUPS as usize);
+    plan::run(&fabric, &groups, &FAILOVER).await;
+    // Per VM: its POST; the job its POST started, read once (it had ended
+    // at instant speed, and that read is its status); its recovery points,
+    // for the check after the group. Per group of 10 (more than the
+    // vault's one page), one list of the vault for each of the group's
+    // reads of its items at once: the starts' checks, the recovery points
+    // the failovers restored from, the check after the group. No GET of
+    // one item, and no recovery points for a start that names none.
+    assert_eq!(
+        by_route(&env.emu.counters()),
+        [
+            ("GET jobs.get".to_string(), VMS),
+            ("GET protectedItems.list".to_string(), 3 * GROUPS),
+            ("GET recoveryPoints.list".to_string(), VMS),
+            ("POST protectedItems.plannedFailover".to_string(), VMS),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_first_starts_list_the_vault_once() {
+    // 100 items in pages of 10: a list of the vault is 10 GETs.
+    let env = common::start(
+        Some(common::estate(100)),
+        Config {
+            page_size: 10,
+            ..Config::default()
+        },
+    )
+    .await;
+    let fabric = env.fabric("azure");
+    let vms: Vec<String> = (0..10).map(|i| format!("vm-{i:03}")).collect();
+    let starts = vms.iter().map(|vm| {
+        let fabric = &fabric;
+        async move {
+            fabric
+                .start(vm, &FAILOVER, &format!("first {vm}"))
+                .await
+                .unwrap_or_else(|e| panic!("{vm}: {e}"))
+        }
+    });
+    let ids = futures::future::join_all(starts).await;
+    assert_eq!(ids.len(), 10);
+    let counters = env.emu.counters();
+    // One list (10 pages) names every VM for the ten starts; their checks
+    // are 10 reads either way (10 GETs, or a list of 10 pages): GETs.
+    assert_eq!(
+        by_route(&counters),
+        [
+            ("GET jobs.get".to_string(), 10),
+            ("GET protectedItems.get".to_string(), 10),
+            ("GET protectedItems.list".to_string(), 10),
+            ("POST protectedItems.plannedFailover".to_string(), 10),
+        ]
+    );
+    for vm in &vms {
+        assert_eq!(counters.posts(vm, "plannedFailover"), 1, "{vm}");
+    }
+}
