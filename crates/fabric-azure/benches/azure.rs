@@ -3,7 +3,8 @@
 //! emulator").
 //!
 //! - `plan`: a 100-VM plan in 10 groups (planned failover; groups in
-//!   order, a group's VMs at once, each read back after its group) at
+//!   order, a group's VMs started at once, then waited on at once, then
+//!   each read back) at
 //!   instant speed, end to end, with the backend's budget at ARM's limits and
 //!   with it lifted; ARM requests per VM by route.
 //! - `overhead`: the backend's cost per ARM call beyond the HTTP round trip:
@@ -103,7 +104,8 @@ async fn run_plan(
     let vms = names.len();
     let groups = plan::groups(names, 10);
     // The name index, as a process that has read the estate once has it:
-    // a first group on an empty one lists the vault once per VM.
+    // a first group on an empty one would wait for one list of the vault
+    // (a read per page) inside the timing.
     fabric.get_item(&names[0]).await.expect("the first VM");
     env.emu.reset_counters();
     let started = Instant::now();
