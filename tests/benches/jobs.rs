@@ -192,6 +192,7 @@ impl Bench {
             time_scale: TimeScale::Instant,
             observer: Observer::none(),
             unload_after: Duration::from_secs(60),
+            trust: Default::default(),
         }
     }
 }

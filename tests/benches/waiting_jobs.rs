@@ -139,6 +139,7 @@ fn main() {
         time_scale: TimeScale::Factor(1.0),
         observer: Observer::none(),
         unload_after: Duration::from_millis(100),
+        trust: Default::default(),
     };
     let options = WorkerOptions {
         lease: Duration::from_secs(30),

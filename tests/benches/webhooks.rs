@@ -166,6 +166,7 @@ fn main() {
         time_scale: TimeScale::Instant,
         observer,
         unload_after: Duration::from_secs(600),
+        trust: Default::default(),
     };
     let webhooks = Webhooks::new(store.clone());
     let target = RunTarget {

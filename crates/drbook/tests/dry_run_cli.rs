@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
+mod runbooks;
 
 use common::drbook;
+use runbooks::failover_plan;
 
 /// Five VMs in two plans: `east` (eastus → westus: vm-a fails over, vm-b is
 /// failed over already, vm-c's replication is degraded) and `central`
@@ -63,26 +65,6 @@ fn exits(command: &mut Command, code: i32) -> Output {
     let output = command.output().expect("running drbook");
     assert_eq!(output.status.code(), Some(code), "{}", text(&output));
     output
-}
-
-/// The example `failover-plan` runbook, built for wasm32-wasip2 as the test
-/// crate's build script builds it (in its own target dir: this nested
-/// cargo does not wait on the lock of the build running the tests).
-fn failover_plan() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = root.join("target").join("guests");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "runbook"])
-        .args(["-p", "failover-plan", "--target-dir"])
-        .arg(&target);
-    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS"] {
-        cargo.env_remove(var);
-    }
-    let built = cargo.output().expect("running cargo");
-    assert!(built.status.success(), "{}", text(&built));
-    target.join("wasm32-wasip2/runbook/failover_plan.wasm")
 }
 
 /// The estate in the simulator of `dir`, with its refusals set up, and the

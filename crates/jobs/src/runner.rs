@@ -1,6 +1,6 @@
-//! Running one job once: load the module it is pinned to, replay its
-//! journal, go on live, and record how this run ended: finished for good, or
-//! unloaded to wait for its wake-up.
+//! Running one job once: load the module it is pinned to (checked against
+//! the trust policy first), replay its journal, go on live, and record how
+//! this run ended: finished for good, or unloaded to wait for its wake-up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use drbook_core::TimeScale;
 use drbook_runtime::{
     JobOptions, JobOutcome, Journal, Limits, LoadError, Observer, Runbook, Runtime, StopSignal,
 };
+use drbook_signing::{Trust, TrustError};
 
 /// Everything needed to run jobs; cheap to clone.
 #[derive(Clone)]
@@ -26,6 +27,9 @@ pub struct Execution {
     pub observer: Observer,
     /// Waits longer than this unload the job's instance.
     pub unload_after: Duration,
+    /// The trust policy a job's module is checked against again when it is
+    /// loaded (none: every module runs, as before policies existed).
+    pub trust: Trust,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,10 @@ pub enum ExecuteError {
     Ended { id: String, status: JobStatus },
     #[error("the module job `{id}` is pinned to cannot be loaded: {source}")]
     Module { id: String, source: LoadError },
+    /// The job fails with this as its reason; nothing of it ran. Boxed:
+    /// the refusal's texts would make every run's result large.
+    #[error("job `{id}` is not run: {source}")]
+    Untrusted { id: String, source: Box<TrustError> },
     #[error(
         "the job store's module for job `{id}` has digest {found}, but the job is pinned to {pinned}: the store \
          was tampered with; the job will not run with another module"
@@ -143,9 +151,20 @@ pub async fn execute(
     Ok(outcome)
 }
 
-/// Loads the module a job is pinned to from the store, checking its digest.
+/// Loads the module a job is pinned to from the store, checking it against
+/// the trust policy as it is now before compiling it, and its digest.
+///
+/// A module this process compiled was checked then (here, or by whoever
+/// created its job in this process) under the same policy, which is read
+/// once per process: so the check runs once per digest, not at every start.
 async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, ExecuteError> {
     let module = exec.store.module(job).await?;
+    exec.trust
+        .recheck(&job.runbook, &module, job.spec.admission.as_ref())
+        .map_err(|source| ExecuteError::Untrusted {
+            id: job.id.clone(),
+            source: Box::new(source),
+        })?;
     let runbook = exec
         .runtime
         .load_bytes(&module, &job.runbook)

@@ -78,29 +78,23 @@ pub enum PolicyError {
     },
 }
 
+/// What a refusal tells to do, after what is wrong.
+const SIGN_IT: &str = "sign it (`drbook runbook sign FILE --key KEY` adds a signature), \
+                       or pass --allow-unsigned for development";
+
 /// Why a module is not admitted.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error(
-        "no rule of the trust policy covers runbook `{runbook}`, so it is refused; add a \
-         `[[trust.rules]]` whose `runbooks` matches it, or pass --allow-unsigned for development"
-    )]
+    #[error("{problem}; add a `[[trust.rules]]` whose `runbooks` matches it, or pass --allow-unsigned for development", problem = self.problem())]
     NoRule { runbook: String },
-    #[error(
-        "runbook `{runbook}` is not signed, and the trust policy's rule `{rule}` requires \
-         signatures by {required}; sign it (`drbook runbook sign FILE --key KEY`), or pass \
-         --allow-unsigned for development"
-    )]
+    #[error("{problem}; {SIGN_IT}", problem = self.problem())]
     Unsigned {
         runbook: String,
         rule: String,
+        /// `one key of `platform` and one key of `security-review``.
         required: String,
     },
-    #[error(
-        "runbook `{runbook}` lacks signatures the trust policy's rule `{rule}` requires: {missing}; \
-         {found}; have them sign it (`drbook runbook sign FILE --key KEY` adds a signature), or \
-         pass --allow-unsigned for development"
-    )]
+    #[error("{problem}; {SIGN_IT}", problem = self.problem())]
     Missing {
         runbook: String,
         rule: String,
@@ -114,23 +108,59 @@ pub enum TrustError {
     /// Altered after signing, or a broken signature section: refused even
     /// with `--allow-unsigned`, which is for modules nobody signed, not for
     /// modules someone changed.
-    #[error("runbook `{runbook}` is refused: {source}")]
+    #[error("{problem}", problem = self.problem())]
     Broken {
         runbook: String,
-        source: SignatureError,
+        /// Part of the message, not a `source`: a chain printed whole says
+        /// it once.
+        error: SignatureError,
     },
     #[error(
-        "the module was admitted {was}; the trust policy now refuses it: {now}{dropped}; \
-         restore the key in the policy, or sign the module again with a trusted key and \
-         `drbook jobs resume JOB --module FILE`"
+        "its module was admitted {was}, and the trust policy refuses it now: {problem}{dropped}; \
+         the job is failed: restore the key to the policy, or have the module signed by keys \
+         the policy trusts, and start a new job",
+        problem = now.problem()
     )]
     NoLongerTrusted {
         was: String,
-        /// `; ... no longer counts` for the signers that counted then and
-        /// not now, or empty.
+        /// `; what changed: ...` for the signers that counted then and not
+        /// now, or empty.
         dropped: String,
         now: Box<TrustError>,
     },
+}
+
+impl TrustError {
+    /// What is wrong, without what to do about it: what a re-check quotes.
+    fn problem(&self) -> String {
+        match self {
+            TrustError::NoRule { runbook } => {
+                format!("no rule of the trust policy covers runbook `{runbook}`, so it is refused")
+            }
+            TrustError::Unsigned {
+                runbook,
+                rule,
+                required,
+            } => format!(
+                "runbook `{runbook}` is not signed, and the trust policy's rule `{rule}` \
+                 requires signatures by {required}"
+            ),
+            TrustError::Missing {
+                runbook,
+                rule,
+                missing,
+                found,
+                ..
+            } => format!(
+                "runbook `{runbook}` lacks signatures the trust policy's rule `{rule}` \
+                 requires: {missing}; {found}"
+            ),
+            TrustError::Broken { runbook, error } => {
+                format!("runbook `{runbook}` is refused: {error}")
+            }
+            TrustError::NoLongerTrusted { .. } => self.to_string(),
+        }
+    }
 }
 
 impl TrustPolicy {
@@ -218,10 +248,10 @@ impl TrustPolicy {
                 })
             }
             Err(SignatureError::UnknownSigners { signatures, .. }) => (Vec::new(), signatures),
-            Err(source) => {
+            Err(error) => {
                 return Err(TrustError::Broken {
                     runbook: runbook.to_string(),
-                    source,
+                    error,
                 })
             }
         };

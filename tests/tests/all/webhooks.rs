@@ -106,6 +106,7 @@ impl Server {
             time_scale: TimeScale::Instant,
             observer: Observer::none(),
             unload_after: Duration::from_secs(600),
+            trust: Default::default(),
         };
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();

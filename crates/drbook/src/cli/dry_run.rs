@@ -87,6 +87,7 @@ pub async fn prepare(
         time_scale: TimeScale::Factor(speed),
         observer,
         unload_after: options.unload_after(Host::Here),
+        trust: super::execute::trust(global)?,
     };
     Ok(Prepared {
         exec,

@@ -13,6 +13,7 @@ use drbook_core::plan::RecoveryPlan;
 use drbook_core::store::JobStore;
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
 use drbook_runtime::{parse_bytes, parse_duration, JobOutcome, Limits, Observer};
+use drbook_signing::Trust;
 
 /// Flags that bound the jobs this process runs.
 #[derive(Args, Clone, Debug)]
@@ -63,6 +64,15 @@ pub fn execution(
         time_scale: global.time_scale()?,
         observer,
         unload_after: options.unload_after(host),
+        trust: trust(global)?,
+    })
+}
+
+/// The configured trust policy (`[trust]` in drbook.toml), or none.
+pub fn trust(global: &Global) -> anyhow::Result<Trust> {
+    Ok(match &global.config()?.trust {
+        Some(policy) => Trust::enforce(policy.clone()),
+        None => Trust::none(),
     })
 }
 

@@ -244,6 +244,11 @@ async fn resume(
                 .fetch(&path.display().to_string())
                 .await
                 .map_err(|e| InputError::new(e.to_string()))?;
+            // The new module is held to the policy as the job's own would
+            // be when it loads, before anything compiles it.
+            exec.trust
+                .recheck(&job.runbook, &module.bytes, job.spec.admission.as_ref())
+                .map_err(|e| InputError::new(e.to_string()))?;
             exec.runtime
                 .load_bytes(&module.bytes, &module.origin)
                 .map_err(|e| InputError::new(e.to_string()))?;

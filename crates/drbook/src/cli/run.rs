@@ -8,6 +8,10 @@
 //! VMs, its type's operations; `drbook_core::scope`); `--grant` widens it,
 //! recorded in the job's spec. `--dry-run` runs it on an in-memory copy of
 //! the estate instead (`dry_run`): nothing is started, nothing is stored.
+//! Under a trust policy (`[trust]`), the module is checked on its bytes
+//! before anything compiles it, and refused (exit 2) unless signed as its
+//! rule requires or run with `--allow-unsigned`; how it was admitted is
+//! pinned to the job (`JobSpec::admission`).
 
 use anyhow::Context as _;
 use clap::Args;
@@ -17,7 +21,7 @@ use std::path::PathBuf;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::fabric::{Direction, ProtectedItem};
-use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
+use drbook_core::job::{new_id, AdmittedBy, JobSpec, NewJob, Trigger};
 use drbook_core::module::{Files, ModuleSource};
 use drbook_core::plan::{check_against, FailoverType, RecoveryPlan};
 use drbook_core::scope::Grant;
@@ -43,6 +47,11 @@ pub struct RunArgs {
     /// profile (at --speed, default 600).
     #[arg(long, conflicts_with_all = ["detach", "queue"])]
     dry_run: bool,
+    /// For development: run a module the trust policy refuses (unsigned, or
+    /// not signed by the keys its rule requires), recording that on the
+    /// job. A module changed after it was signed is refused even so.
+    #[arg(long)]
+    allow_unsigned: bool,
     #[command(flatten)]
     options: RunOptions,
 }
@@ -130,6 +139,21 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         let exec = super::execution(global, &args.options, super::Host::Here, view.observer())?;
         (exec, None)
     };
+    // Trusted or not is decided on the bytes, before anything compiles them.
+    let admission = exec
+        .trust
+        .admit(
+            module.name(),
+            &module.origin,
+            &module.bytes,
+            args.allow_unsigned,
+        )
+        .map_err(|e| InputError::new(e.to_string()))?;
+    if let AdmittedBy::AllowUnsigned { refusal } = &admission.admitted_by {
+        view.note(&format!(
+            "--allow-unsigned: running a module the trust policy refuses, recorded on the job ({refusal})"
+        ));
+    }
     // A runbook that could never start under the job's memory limit is
     // refused here, before the job (and its module) is stored.
     exec.runtime
@@ -152,7 +176,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         parameters,
         trigger: Trigger::CommandLine { user: super::who() },
         grant,
-        admission: None,
+        admission: Some(admission),
     };
     let job = NewJob {
         digest: &module.digest,

@@ -126,16 +126,25 @@ pub async fn run(global: &Global, args: WebhookArgs) -> anyhow::Result<Outcome> 
 async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Result<Outcome> {
     let parameters = super::run::parse_params(&args.job.params)?;
     let runtime = global.runtime(true)?;
+    let trust = super::execute::trust(global)?;
+    // Every module the webhook runs is held to the trust policy now, on its
+    // bytes; its jobs are checked again when they load. No --allow-unsigned
+    // here: a webhook runs unattended, and its deliveries' jobs would be
+    // refused at load all the same.
     let load = |path: &Path| -> Result<(String, String, Vec<u8>), String> {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
-        let runbook = runtime
-            .load_bytes(&bytes, &path.display().to_string())
-            .map_err(|e| e.to_string())?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let origin = path.display().to_string();
+        trust
+            .admit(&name, &origin, &bytes, false)
+            .map_err(|e| e.to_string())?;
+        let runbook = runtime
+            .load_bytes(&bytes, &origin)
+            .map_err(|e| e.to_string())?;
         Ok((name, runbook.digest.clone(), bytes))
     };
     let (runbook, digest, bytes) = load(&args.runbook).map_err(InputError::new)?;

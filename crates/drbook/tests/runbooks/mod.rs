@@ -1,0 +1,29 @@
+//! The example runbooks the CLI tests run, built for wasm32-wasip2 as the
+//! test crate's build script builds them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The example `failover-plan` runbook, built in its own target dir: this
+/// nested cargo does not wait on the lock of the build running the tests.
+pub fn failover_plan() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target").join("guests");
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "runbook"])
+        .args(["-p", "failover-plan", "--target-dir"])
+        .arg(&target);
+    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS"] {
+        cargo.env_remove(var);
+    }
+    let built = cargo.output().expect("running cargo");
+    assert!(
+        built.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    target.join("wasm32-wasip2/runbook/failover_plan.wasm")
+}
