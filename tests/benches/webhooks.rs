@@ -177,6 +177,7 @@ fn main() {
         direction: Direction::PrimaryToRecovery,
         parameters: Default::default(),
         grant: Default::default(),
+        admission: None,
     };
 
     let tokio = tokio::runtime::Builder::new_multi_thread()

@@ -315,11 +315,39 @@ fn a_job_resumed_after_its_signers_key_left_the_policy_fails_and_runs_nothing() 
     );
 }
 
+/// Kills `drbook serve` when the test ends, passed or not.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// POSTs `{}` to `path` on `addr`: the one job id of the answer.
+fn deliver(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let ids: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    ids["JobIds"][0].as_str().unwrap().to_string()
+}
+
 #[test]
-fn a_webhook_is_created_only_for_a_runbook_the_policy_trusts() {
+fn a_webhooks_jobs_record_how_its_module_was_admitted_and_run_under_the_policy() {
     let host = Host::new(true);
-    let create = |name: &str, code| {
-        host.run(
+    // The URL's path and query, from what `webhook create` prints.
+    let create = |name: &str, extra: &[&str]| -> String {
+        let args = [
             &[
                 "webhook",
                 "create",
@@ -329,15 +357,32 @@ fn a_webhook_is_created_only_for_a_runbook_the_policy_trusts() {
                 "failover_plan.wasm",
                 "--plan",
                 &host.plan,
-            ],
-            code,
-        )
+            ][..],
+            extra,
+        ]
+        .concat();
+        let created = host.json(&args);
+        let url = created["url"].as_str().unwrap();
+        url.trim_start_matches("http://127.0.0.1:8080").to_string()
     };
-    let refused = stderr(&create("unsigned", 2));
+    let refused = stderr(&host.run(
+        &[
+            "webhook",
+            "create",
+            "--name",
+            "unsigned",
+            "--runbook",
+            "failover_plan.wasm",
+            "--plan",
+            &host.plan,
+        ],
+        2,
+    ));
     assert_says(&refused, &["is not signed", "rule `shared`"]);
+    let dev = create("dev", &["--allow-unsigned"]);
     host.sign("platform");
     host.sign("review");
-    create("signed", 0);
+    let signed = create("signed", &[]);
     let hooks = host.json(&["webhook", "list"]);
     let names: Vec<&str> = hooks
         .as_array()
@@ -345,5 +390,56 @@ fn a_webhook_is_created_only_for_a_runbook_the_policy_trusts() {
         .iter()
         .map(|h| h["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["signed"]);
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    let mut child = drbook(&host.dir)
+        .args(["--speed", "instant", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _serving = Serving(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+
+    // One job at a time changes the plan: each delivery after the last ended.
+    let ended = |id: &str| -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let job = host.job(id);
+            if ["Completed", "Failed", "Stopped"].contains(&job["status"].as_str().unwrap()) {
+                return job;
+            }
+            assert!(std::time::Instant::now() < deadline, "{job}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let job = ended(&deliver(&addr, &dev));
+    assert_eq!(job["status"], "Completed", "the allowance holds: {job}");
+    let admission = &job["spec"]["admission"];
+    assert_eq!(
+        admission["admittedBy"]["kind"], "allowUnsigned",
+        "{admission}"
+    );
+    assert_eq!(admission["source"], "failover_plan.wasm");
+
+    // The estate is failed over now, so this run's failovers are refused;
+    // what counts is that it ran, admitted.
+    let job = ended(&deliver(&addr, &signed));
+    let logs = host.run(&["jobs", "logs", job["id"].as_str().unwrap()], 0);
+    assert!(!logs.stdout.is_empty(), "the runbook ran: {job}");
+    assert!(
+        !job["reason"].as_str().unwrap_or("").contains("trust"),
+        "{job}"
+    );
+    let admission = &job["spec"]["admission"];
+    assert_eq!(admission["admittedBy"]["rule"], "shared", "{admission}");
+    assert_eq!(admission["digest"], job["digest"]);
+    assert_eq!(admission["signers"].as_array().unwrap().len(), 2);
 }

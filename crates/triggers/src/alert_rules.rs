@@ -122,11 +122,13 @@ pub enum RuleAction {
     Run(Box<RunTarget>),
 }
 
-/// A runbook named by a rule: its file name, digest and bytes.
+/// A runbook named by a rule: its file name, digest and bytes, and how
+/// the trust policy admitted it.
 pub struct LoadedRunbook {
     pub name: String,
     pub digest: String,
     pub bytes: Vec<u8>,
+    pub admission: drbook_core::job::Admission,
 }
 
 impl RulesFile {
@@ -172,6 +174,7 @@ impl RulesFile {
                     let loaded = load(&self.base.join(path)).map_err(context)?;
                     run.runbook = loaded.name.clone();
                     run.digest = loaded.digest.clone();
+                    run.admission = Some(loaded.admission.clone());
                     modules.push(loaded);
                 }
                 if let Some(path) = &raw.plan {
@@ -321,6 +324,7 @@ mod tests {
             direction: Direction::PrimaryToRecovery,
             parameters: BTreeMap::new(),
             grant: Default::default(),
+            admission: None,
         };
         let (rules, _) = RulesFile::load(&path)?.resolve(&run, |_| unreachable!())?;
         Ok(rules)

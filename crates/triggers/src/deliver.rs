@@ -222,7 +222,7 @@ impl Intake {
                 // The same scope as any job: the rule's plan (its `[scope]`)
                 // and type, widened only by the webhook's own grant.
                 grant: target.grant.clone(),
-                admission: None,
+                admission: target.admission.clone(),
             };
             jobs.push((target, spec));
         }

@@ -14,6 +14,7 @@ use super::alert_rules::Rule;
 use super::auth;
 use super::refusal::Refusal;
 use drbook_core::fabric::Direction;
+use drbook_core::job::Admission;
 use drbook_core::plan::{FailoverType, RecoveryPlan};
 use drbook_core::scope::Grant;
 use drbook_core::store::{JobStore, NewWebhookRow, StoreError};
@@ -36,6 +37,11 @@ pub struct RunTarget {
     /// recorded in each job's spec; see `drbook_core::scope`.
     #[serde(default, skip_serializing_if = "Grant::is_empty")]
     pub grant: Grant,
+    /// How its module was admitted when the webhook was created (the trust
+    /// policy's rule and signers), recorded in each job's spec; `None` for
+    /// webhooks created before admissions were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
 }
 
 /// What the `target` column holds.

@@ -166,6 +166,7 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             grant: Default::default(),
+            admission: None,
         };
         (
             target,

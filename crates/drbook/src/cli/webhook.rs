@@ -64,6 +64,12 @@ struct CreateArgs {
     /// prints the signing secret once.
     #[arg(long)]
     signed: bool,
+    /// For development: pin modules the trust policy refuses (unsigned, or
+    /// not signed by the keys their rule requires), recorded on every job
+    /// the webhook starts. A module changed after it was signed is refused
+    /// even so.
+    #[arg(long)]
+    allow_unsigned: bool,
     /// Where `drbook serve` is reached, for the printed URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url_base: String,
@@ -128,10 +134,9 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
     let runtime = global.runtime(true)?;
     let trust = super::execute::trust(global)?;
     // Every module the webhook runs is held to the trust policy now, on its
-    // bytes; its jobs are checked again when they load. No --allow-unsigned
-    // here: a webhook runs unattended, and its deliveries' jobs would be
-    // refused at load all the same.
-    let load = |path: &Path| -> Result<(String, String, Vec<u8>), String> {
+    // bytes, before anything compiles it; its admission goes on each job it
+    // starts, and those jobs are checked again when they load.
+    let load = |path: &Path| -> Result<LoadedRunbook, String> {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
         let name = path
@@ -139,15 +144,20 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let origin = path.display().to_string();
-        trust
-            .admit(&name, &origin, &bytes, false)
+        let admission = trust
+            .admit(&name, &origin, &bytes, args.allow_unsigned)
             .map_err(|e| e.to_string())?;
         let runbook = runtime
             .load_bytes(&bytes, &origin)
             .map_err(|e| e.to_string())?;
-        Ok((name, runbook.digest.clone(), bytes))
+        Ok(LoadedRunbook {
+            name,
+            digest: runbook.digest.clone(),
+            bytes,
+            admission,
+        })
     };
-    let (runbook, digest, bytes) = load(&args.runbook).map_err(InputError::new)?;
+    let loaded = load(&args.runbook).map_err(InputError::new)?;
     let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
@@ -155,29 +165,21 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
     let grant = args.job.grant(&items)?;
 
     let run = RunTarget {
-        runbook,
-        digest: digest.clone(),
+        runbook: loaded.name,
+        digest: loaded.digest.clone(),
         plan,
         failover_type: args.job.failover_type,
         direction: args.job.direction.into(),
         parameters,
         grant,
+        admission: Some(loaded.admission),
     };
-    let mut modules = vec![(digest, bytes)];
+    let mut modules = vec![(loaded.digest, loaded.bytes)];
     let rules = match &args.rules {
         None => None,
         Some(path) => {
             let file = RulesFile::load(path).map_err(InputError::new)?;
-            let (rules, loaded) = file
-                .resolve(&run, |p| {
-                    let (name, digest, bytes) = load(p)?;
-                    Ok(LoadedRunbook {
-                        name,
-                        digest,
-                        bytes,
-                    })
-                })
-                .map_err(InputError::new)?;
+            let (rules, loaded) = file.resolve(&run, load).map_err(InputError::new)?;
             for rule in &rules {
                 if let RuleAction::Run(target) = &rule.action {
                     check_against(&target.plan, &items)
