@@ -315,6 +315,29 @@ fn a_job_resumed_after_its_signers_key_left_the_policy_fails_and_runs_nothing() 
     );
 }
 
+#[test]
+fn a_job_is_not_re_pinned_to_a_module_the_policy_refuses() {
+    let host = Host::new(true);
+    std::fs::copy(&host.runbook, host.dir.join("unsigned.wasm")).unwrap();
+    host.sign("platform");
+    host.sign("review");
+    let id = host.detached(&[]);
+    let digest = host.job(&id)["digest"].clone();
+    let refused = stderr(&host.run(&["jobs", "resume", &id, "--module", "unsigned.wasm"], 2));
+    assert_says(
+        &refused,
+        &[
+            "--module unsigned.wasm: runbook `failover_plan.wasm` is not signed",
+            "rule `shared`",
+            "re-pin the job only to a module the policy trusts",
+        ],
+    );
+    assert!(!refused.contains("--allow-unsigned"), "{refused}");
+    let job = host.job(&id);
+    assert_eq!(job["digest"], digest, "still pinned to the signed module");
+    assert_eq!(job["status"], "New", "{job}");
+}
+
 /// Kills `drbook serve` when the test ends, passed or not.
 struct Serving(std::process::Child);
 

@@ -131,8 +131,9 @@ pub enum TrustError {
 }
 
 impl TrustError {
-    /// What is wrong, without what to do about it: what a re-check quotes.
-    fn problem(&self) -> String {
+    /// What is wrong, without what to do about it: what a re-check quotes,
+    /// and what a caller whose fix differs (a re-pin) says.
+    pub fn problem(&self) -> String {
         match self {
             TrustError::NoRule { runbook } => {
                 format!("no rule of the trust policy covers runbook `{runbook}`, so it is refused")

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
-use drbook_core::job::{Approval, JobRecord, JobStatus, Wake};
+use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Wake};
 use drbook_core::journal::{Call, Stream};
 use drbook_core::module::{Files, ModuleSource};
 use drbook_core::store::{JobStore, StoreError};
@@ -244,11 +244,24 @@ async fn resume(
                 .fetch(&path.display().to_string())
                 .await
                 .map_err(|e| InputError::new(e.to_string()))?;
-            // The new module is held to the policy as the job's own would
-            // be when it loads, before anything compiles it.
+            // The new module is held to the policy as the job's own is when
+            // it loads (a job run with --allow-unsigned keeps that), before
+            // anything compiles it.
+            let allowed = job
+                .spec
+                .admission
+                .as_ref()
+                .is_some_and(|a| matches!(a.admitted_by, AdmittedBy::AllowUnsigned { .. }));
             exec.trust
-                .recheck(&job.runbook, &module.bytes, job.spec.admission.as_ref())
-                .map_err(|e| InputError::new(e.to_string()))?;
+                .admit(&job.runbook, &module.origin, &module.bytes, allowed)
+                .map_err(|e| {
+                    InputError::new(format!(
+                        "--module {}: {}; re-pin the job only to a module the policy trusts \
+                         (`drbook runbook sign FILE --key KEY`)",
+                        path.display(),
+                        e.problem()
+                    ))
+                })?;
             exec.runtime
                 .load_bytes(&module.bytes, &module.origin)
                 .map_err(|e| InputError::new(e.to_string()))?;
