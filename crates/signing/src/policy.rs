@@ -341,10 +341,6 @@ impl Trust {
         }
     }
 
-    pub fn is_enforced(&self) -> bool {
-        self.policy.is_some()
-    }
-
     /// The admission of a module into a new job, before anything compiles
     /// it. `allow_unsigned` (development) admits what the policy refuses,
     /// recording the refusal, but never a module altered after signing.
