@@ -287,6 +287,17 @@ impl AzureFabric {
             .read_item(item_id)
             .await
             .map_err(ArmError::into_fabric)?;
+        self.find_job_in(&item, vm, request_id).await
+    }
+
+    /// [`Self::find_job`] with `item` as just read.
+    async fn find_job_in(
+        &self,
+        item: &wire::Item,
+        vm: &str,
+        request_id: &str,
+    ) -> Result<Option<wire::Job>, FabricError> {
+        let item_id = item.id.as_str();
         if let Some(scenario) = map::scenario(item.properties.current_scenario.as_ref()) {
             match self.job(&scenario.job_id).await {
                 Ok(job) if map::job_request_id(&job) == Some(request_id) => return Ok(Some(job)),
@@ -609,7 +620,11 @@ impl Fabric for AzureFabric {
                     uncertain = true;
                     tracing::warn!(vm, %reason, "no answer to a POST: looking for its job before anything else");
                     tokio::time::sleep(policy.wait(attempt, retry_after)).await;
-                    if let Some(job) = self.find_job(&raw.id, &item.name, &rid).await? {
+                    // One read of the item, after the wait, answers both
+                    // questions: is the operation running (its current
+                    // scenario), and may it still start.
+                    let (fresh_raw, fresh) = self.fetch(vm, with_points).await?;
+                    if let Some(job) = self.find_job_in(&fresh_raw, &item.name, &rid).await? {
                         break job.name;
                     }
                     if attempt >= policy.attempts {
@@ -623,7 +638,6 @@ impl Fabric for AzureFabric {
                     }
                     // Azure shows nothing started: the item must still
                     // allow the operation before it is asked again.
-                    let (_, fresh) = self.fetch(vm, with_points).await?;
                     request::precheck(&fresh, request)?;
                     self.arm.note_retry();
                 }
