@@ -1,8 +1,8 @@
 //! What a plan costs in ARM requests, from the emulator's counters: the
 //! requests of a failover by route, exactly, so that a read added back
 //! fails here (docs/benchmarks.md, "Azure backend on the ARM emulator");
-//! and a fresh process's concurrent first starts list the vault once
-//! between them.
+//! a fresh process's concurrent first starts list the vault once between
+//! them; and a shared read whose leader is cancelled leaves no one waiting.
 
 use super::{common, plan};
 use drbook_arm_emulator::{Config, Counters};
@@ -91,4 +91,31 @@ async fn concurrent_first_starts_list_the_vault_once() {
     for vm in &vms {
         assert_eq!(counters.posts(vm, "plannedFailover"), 1, "{vm}");
     }
+}
+
+#[tokio::test]
+async fn a_read_whose_leader_is_cancelled_before_sending_is_read_alone() {
+    let env = common::start(Some(common::estate(3)), Config::default()).await;
+    let fabric = env.fabric("azure");
+    fabric.get_item("vm-000").await.expect("the name index");
+    env.emu.reset_counters();
+    // The first read leads a shared read and yields once before sending
+    // it; the second joins it; the first is then dropped, unsent.
+    let mut leader = Box::pin(fabric.get_item("vm-000"));
+    assert!(futures::poll!(&mut leader).is_pending());
+    let mut follower = Box::pin(fabric.get_item("vm-001"));
+    assert!(futures::poll!(&mut follower).is_pending());
+    drop(leader);
+    let item = tokio::time::timeout(std::time::Duration::from_secs(10), follower)
+        .await
+        .expect("the follower does not wait for a read nobody sends")
+        .expect("vm-001");
+    assert_eq!(item.name, "vm-001");
+    assert_eq!(
+        by_route(&env.emu.counters()),
+        [
+            ("GET protectedItems.get".to_string(), 1),
+            ("GET recoveryPoints.list".to_string(), 1),
+        ]
+    );
 }
