@@ -364,15 +364,15 @@ impl Writer {
             }
         };
         let end = self.end + self.buf.len() as u64;
+        file.write_all(&self.buf).map_err(spool_error)?;
         if end > self.len {
-            // Past the end: the line and the zeros the next ones overwrite,
-            // in one write; then back to the line's end.
-            self.buf.resize(self.buf.len() + PAD, 0);
-            file.write_all(&self.buf).map_err(spool_error)?;
+            // Past the end: the zeros the next lines overwrite, from a
+            // static (growing `buf` by them kept 32 KiB per running job),
+            // then back to the line's end.
+            static ZEROS: [u8; PAD] = [0; PAD];
+            file.write_all(&ZEROS).map_err(spool_error)?;
             file.seek(SeekFrom::Start(end)).map_err(spool_error)?;
             self.len = end + PAD as u64;
-        } else {
-            file.write_all(&self.buf).map_err(spool_error)?;
         }
         self.end = end;
         if durable {
