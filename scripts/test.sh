@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
+# Azure's Python SDK test (crates/drbook/tests/azure_sdk_cli.rs) makes a venv:
+# Debian's python3 needs python3-venv for that.
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3-venv
+fi
 cargo test --locked "$@"
 # The SDK is a guest crate (not a default member); its tests and doc examples
 # run natively.
