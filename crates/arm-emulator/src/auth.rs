@@ -19,6 +19,9 @@ pub const IDENTITY_HEADER: &str = "x-identity-header";
 
 pub(crate) struct Tokens {
     issued: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Every token ever issued, revoked ones too: what a test searches a
+    /// client's files and logs for.
+    history: Mutex<Vec<String>>,
     lifetime: Mutex<Duration>,
     pub secret: String,
 }
@@ -34,6 +37,7 @@ impl Tokens {
     pub fn new(secret: String, lifetime: Duration) -> Self {
         Tokens {
             issued: Mutex::new(HashMap::new()),
+            history: Mutex::new(Vec::new()),
             lifetime: Mutex::new(lifetime),
             secret,
         }
@@ -55,7 +59,19 @@ impl Tokens {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(token.clone(), expires);
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(token.clone());
         (token, expires)
+    }
+
+    /// Every token issued so far, in order, revoked or expired ones too.
+    pub fn issued(&self) -> Vec<String> {
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn revoke_all(&self) {

@@ -162,6 +162,13 @@ impl Emulator {
         self.shared.tokens.issue().0
     }
 
+    /// Every token issued so far (by the token endpoint or
+    /// [`Emulator::issue_token`]), revoked or expired ones too: a client's
+    /// store and logs must hold none of them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens.issued()
+    }
+
     /// Stops serving and waits until it has.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -4,10 +4,13 @@
 //! token endpoint), its worker killed with SIGKILL mid-plan and restarted.
 //! The job completes and the emulator received one POST per VM: a resumed
 //! job found the operations its first runs started by their client request
-//! ids instead of POSTing again.
+//! ids instead of POSTing again. And nothing that run leaves behind (the job
+//! store, the spool, the audit log, its processes' output at `trace`) holds
+//! the identity secret or a token.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use drbook_arm_emulator::{Config, Emulator};
@@ -24,9 +27,22 @@ const SECRET: &str = "drbook-azure-crash-test";
 struct Host<'a> {
     dir: &'a Path,
     emu: &'a Emulator,
+    /// Where each process's stdout and stderr go, logged at `trace`
+    /// (`None`: not kept, default log level).
+    logs: Option<&'a Path>,
+    processes: AtomicUsize,
 }
 
-impl Host<'_> {
+impl<'a> Host<'a> {
+    fn new(dir: &'a Path, emu: &'a Emulator) -> Self {
+        Host {
+            dir,
+            emu,
+            logs: None,
+            processes: AtomicUsize::new(0),
+        }
+    }
+
     fn drbook(&self) -> Command {
         let ep = self.emu.endpoints();
         let mut cmd = Command::new(drbook_bin());
@@ -35,11 +51,29 @@ impl Host<'_> {
             .env_remove("DRBOOK_FABRIC")
             .env("IDENTITY_ENDPOINT", &ep.token_endpoint)
             .env("IDENTITY_HEADER", SECRET);
+        if self.logs.is_some() {
+            cmd.env("RUST_LOG", "trace");
+        }
         cmd
+    }
+
+    /// The files the next process's stdout and stderr are kept in.
+    fn log_files(&self, what: &str) -> Option<(PathBuf, PathBuf)> {
+        let dir = self.logs?;
+        let n = self.processes.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{n:02}-{what}");
+        Some((
+            dir.join(format!("{name}.stdout")),
+            dir.join(format!("{name}.stderr")),
+        ))
     }
 
     fn output(&self, args: &[&str]) -> Output {
         let out = self.drbook().args(args).output().expect("running drbook");
+        if let Some((stdout, stderr)) = self.log_files(args[0]) {
+            std::fs::write(stdout, &out.stdout).unwrap();
+            std::fs::write(stderr, &out.stderr).unwrap();
+        }
         assert!(
             out.status.success(),
             "drbook {args:?}: {}",
@@ -49,11 +83,18 @@ impl Host<'_> {
     }
 
     fn worker(&self, extra: &[&str]) -> Child {
+        let (stdout, stderr) = match self.log_files("worker") {
+            Some((stdout, stderr)) => (
+                Stdio::from(std::fs::File::create(stdout).unwrap()),
+                Stdio::from(std::fs::File::create(stderr).unwrap()),
+            ),
+            None => (Stdio::null(), Stdio::null()),
+        };
         self.drbook()
             .args(["worker", "--lease", "200ms", "--poll", "10ms"])
             .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("starting a worker")
     }
@@ -99,11 +140,69 @@ fn azure_host(
     (emu, plan)
 }
 
+/// What a search of a host's files found.
+#[derive(Default)]
+struct Search {
+    /// Every file read, and its size then.
+    read: Vec<(PathBuf, usize)>,
+    /// Each secret found: what, and in which file.
+    found: Vec<String>,
+}
+
+impl Search {
+    /// Reads every file under `dir`, recursively, for the identity secret,
+    /// each of `tokens`, and anything shaped like one of the emulator's
+    /// tokens (`emu.` and hex digits), in case a token was issued that
+    /// `tokens` does not name.
+    fn dir(&mut self, dir: &Path, tokens: &[String]) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                self.dir(&path, tokens);
+                continue;
+            }
+            // No process runs while a search reads.
+            let bytes = std::fs::read(&path).unwrap();
+            let mut secrets = vec![("the identity secret", SECRET.as_bytes())];
+            secrets.extend(tokens.iter().map(|t| ("a token", t.as_bytes())));
+            for (what, secret) in secrets {
+                if bytes.windows(secret.len()).any(|w| w == secret) {
+                    self.found.push(format!("{what} in {}", path.display()));
+                }
+            }
+            let shaped = bytes
+                .windows(4 + 16)
+                .any(|w| w.starts_with(b"emu.") && w[4..].iter().all(u8::is_ascii_hexdigit));
+            if shaped {
+                self.found
+                    .push(format!("a token (emu.…) in {}", path.display()));
+            }
+            self.read.push((path, bytes.len()));
+        }
+    }
+
+    /// Whether a file named like `name`, not empty, was read.
+    fn read_some(&self, name: &str) -> bool {
+        self.read
+            .iter()
+            .any(|(path, len)| *len > 0 && path.to_string_lossy().contains(name))
+    }
+}
+
+/// The crash test, its processes logged at `trace`: after each kill and at
+/// the end, the host's data dir (job store and its WAL, the spool of the
+/// running job, the azure audit log, the config) and the processes' output
+/// hold neither the identity secret nor any token the emulator issued.
 #[test]
 fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let sim_dir = tempfile::tempdir().unwrap();
     let host_dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
     // 1,200× faster: a failover takes a fraction of a second, so kills land
     // between and during the groups' operations.
     let (emu, plan) = azure_host(
@@ -113,8 +212,8 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
         TimeScale::Factor(1200.0),
     );
     let host = Host {
-        dir: host_dir.path(),
-        emu: &emu,
+        logs: Some(logs.path()),
+        ..Host::new(host_dir.path(), &emu)
     };
 
     let out = host.output(&[
@@ -126,11 +225,14 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
     ]);
     let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let kills = [400, 1200, 2500];
+    let mut search = Search::default();
     for after in kills {
         let mut child = host.worker(&[]);
         std::thread::sleep(Duration::from_millis(after));
         child.kill().expect("SIGKILL the worker");
         child.wait().unwrap();
+        // What a killed worker left: its job's spool is not folded yet.
+        search.dir(host_dir.path(), &emu.issued_tokens());
     }
     // The killed workers had started operations: the last one resumes a
     // job in the middle of its plan.
@@ -160,6 +262,32 @@ fn a_killed_worker_on_azure_resumes_with_one_post_per_vm() {
         );
     }
     assert_eq!(counters.total_posts(), 12, "{counters:?}");
+
+    let tokens = emu.issued_tokens();
+    assert!(!tokens.is_empty(), "the hosts fetched no token");
+    search.dir(host_dir.path(), &tokens);
+    search.dir(logs.path(), &tokens);
+    assert!(search.found.is_empty(), "{:#?}", search.found);
+    for name in ["jobs.db", "/spool/", "azure-audit.jsonl", "worker.stderr"] {
+        assert!(
+            search.read_some(name),
+            "{name} was not searched: {:#?}",
+            search.read
+        );
+    }
+    let traced = std::fs::read_to_string(logs.path().join("01-worker.stderr")).unwrap();
+    assert!(
+        traced.contains("TRACE"),
+        "the workers did not log at trace: {traced}"
+    );
+
+    // The search finds what it looks for: a token and the secret, planted.
+    std::fs::write(host_dir.path().join("spool").join("planted"), &tokens[0]).unwrap();
+    std::fs::write(logs.path().join("planted.stderr"), SECRET).unwrap();
+    let mut planted = Search::default();
+    planted.dir(host_dir.path(), &tokens);
+    planted.dir(logs.path(), &tokens);
+    assert_eq!(planted.found.len(), 3, "{:#?}", planted.found);
     tokio.block_on(emu.shutdown());
 }
 
@@ -173,10 +301,7 @@ fn the_five_example_runbooks_run_the_whole_cycle_on_azure() {
     let sim_dir = tempfile::tempdir().unwrap();
     let host_dir = tempfile::tempdir().unwrap();
     let (emu, plan) = azure_host(&tokio, sim_dir.path(), host_dir.path(), TimeScale::Instant);
-    let host = Host {
-        dir: host_dir.path(),
-        emu: &emu,
-    };
+    let host = Host::new(host_dir.path(), &emu);
     let plan = plan.to_str().unwrap();
     let steps: [(&str, &[&str], &[&str]); 7] = [
         (
@@ -237,10 +362,7 @@ fn an_imported_recovery_plan_fails_over_on_azure() {
     let sim_dir = tempfile::tempdir().unwrap();
     let host_dir = tempfile::tempdir().unwrap();
     let (emu, _) = azure_host(&tokio, sim_dir.path(), host_dir.path(), TimeScale::Instant);
-    let host = Host {
-        dir: host_dir.path(),
-        emu: &emu,
-    };
+    let host = Host::new(host_dir.path(), &emu);
     let imported = host_dir.path().join("imported.toml");
     let imported = imported.to_str().unwrap();
     host.output(&[
