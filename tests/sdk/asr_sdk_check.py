@@ -14,7 +14,11 @@ with azure-identity's ManagedIdentityCredential, pointed at a running
   own LRO poller (`Azure-AsyncOperation`, `Location`, `Retry-After`), then
   finds the operation's job with `replication_jobs.list`/`get` (its
   `activityId` starts with the client request id the SDK sent) and the item
-  failed over.
+  failed over;
+- runs the rest of the cycle on a second item with the SDK's A2A inputs
+  (test failover and cleanup, unplanned failover to a chosen recovery
+  point, commit, reprotect), sees a refused action come back as ARM's error,
+  and lists the recovery plans.
 
 Usage: asr_sdk_check.py ENDPOINTS_JSON EXPECTED_ITEMS
   ENDPOINTS_JSON  the line `drbook --json fabric serve-arm` prints
@@ -30,6 +34,7 @@ import sys
 import typing
 import uuid
 
+from azure.core.exceptions import HttpResponseError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.recoveryservicessiterecovery import models
@@ -260,6 +265,124 @@ def run(endpoints, expected_items):
     check("Commit" in after.properties.allowed_operations, f"{name}: allowedOperations {after.properties.allowed_operations} after the failover")
     check(after.properties.current_scenario.scenario_name == "None", f"{name} still busy: {after.properties.current_scenario}")
     print(f"{name} after the failover: {after.properties.protection_state}, allowed {after.properties.allowed_operations}")
+
+    others = [i for i in candidates if i.name != name]
+    check(others, "a second item to run the cycle on")
+    cycle(client, rg, vault, others[0])
+    plans = list(client.replication_recovery_plans.list(rg, vault))
+    for plan in plans:
+        audit(plan, f"replication_recovery_plans.list:{plan.name}")
+    print(f"replication_recovery_plans.list: {[plan.name for plan in plans]}")
+
+
+def cycle(client, rg, vault, item):
+    """The rest of the DR cycle on `item` through the SDK's A2A inputs, each
+    action waited for by its poller and its result audited: a drill (test
+    failover into a network, cleanup), an unplanned failover to a chosen
+    recovery point, commit, reprotect (its input from the item's own
+    properties); and a refusal, as ARM's error."""
+    fabric, container, name = segments(item.id)
+    ops = client.replication_protected_items
+
+    def wait(label, poller, active, state):
+        result = poller.result(timeout=120)
+        audit(result, f"{label}:{name}")
+        props = result.properties
+        check(
+            (props.active_location, props.protection_state) == (active, state),
+            f"{name} after {label}: {props.active_location}, {props.protection_state}; "
+            f"wanted {active}, {state}",
+        )
+        print(f"{label} {name}: {state}, {active}, allowed {props.allowed_operations}")
+        return result
+
+    network = (
+        f"/subscriptions/{client._config.subscription_id}/resourceGroups/{rg}-asr"
+        "/providers/Microsoft.Network/virtualNetworks/vnet-drill"
+    )
+    drill = wait(
+        "begin_test_failover",
+        ops.begin_test_failover(
+            rg, vault, fabric, container, name,
+            models.TestFailoverInput(properties=models.TestFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                network_type="VmNetworkAsInput",
+                network_id=network,
+                provider_specific_details=models.A2ATestFailoverInput(),
+            )),
+            polling_interval=0.05,
+        ),
+        "Primary",
+        "Protected",
+    )
+    check(
+        drill.properties.provider_specific_details.selected_tfo_azure_network_id == network,
+        f"{name}: selectedTfoAzureNetworkId {drill.properties.provider_specific_details.selected_tfo_azure_network_id!r}",
+    )
+    wait(
+        "begin_test_failover_cleanup",
+        ops.begin_test_failover_cleanup(
+            rg, vault, fabric, container, name,
+            models.TestFailoverCleanupInput(
+                properties=models.TestFailoverCleanupInputProperties(comments="drill done")
+            ),
+            polling_interval=0.05,
+        ),
+        "Primary",
+        "Protected",
+    )
+    points = list(client.recovery_points.list_by_replication_protected_items(rg, vault, fabric, container, name))
+    point = client.recovery_points.get(rg, vault, fabric, container, name, points[-1].name)
+    audit(point, f"recoveryPoints.get:{name}")
+    check(point.id == points[-1].id, f"recovery point {points[-1].name} read back as {point.id}")
+    failed_over = wait(
+        "begin_unplanned_failover",
+        ops.begin_unplanned_failover(
+            rg, vault, fabric, container, name,
+            models.UnplannedFailoverInput(properties=models.UnplannedFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                source_site_operations="NotRequired",
+                provider_specific_details=models.A2AUnplannedFailoverInput(recovery_point_id=point.id),
+            )),
+            polling_interval=0.05,
+        ),
+        "Recovery",
+        "FailedOverCommitPending",
+    )
+    check(
+        (failed_over.properties.failover_recovery_point_id or "").lower() == point.id.lower(),
+        f"{name}: failoverRecoveryPointId {failed_over.properties.failover_recovery_point_id!r}, not {point.id}",
+    )
+    committed = wait(
+        "begin_failover_commit",
+        ops.begin_failover_commit(rg, vault, fabric, container, name, polling_interval=0.05),
+        "Recovery",
+        "FailoverCommitted",
+    )
+    props, a2a = committed.properties, committed.properties.provider_specific_details
+    wait(
+        "begin_reprotect",
+        ops.begin_reprotect(
+            rg, vault, fabric, container, name,
+            models.ReverseReplicationInput(properties=models.ReverseReplicationInputProperties(
+                failover_direction="RecoveryToPrimary",
+                provider_specific_details=models.A2AReprotectInput(
+                    recovery_container_id=props.recovery_container_id,
+                    policy_id=props.policy_id,
+                    recovery_resource_group_id=a2a.recovery_azure_resource_group_id,
+                ),
+            )),
+            polling_interval=0.05,
+        ),
+        "Recovery",
+        "Protected",
+    )
+    try:
+        ops.begin_failover_commit(rg, vault, fabric, container, name, polling_interval=0.05).result(timeout=120)
+        raise Mismatch(f"{name}: a commit of a protected item was accepted")
+    except HttpResponseError as e:
+        check(e.error is not None and e.error.code, f"{name}: a refused commit's error has no ARM code: {e}")
+        print(f"a refused commit of {name}: {e.status_code} {e.error.code}")
 
 
 def main():

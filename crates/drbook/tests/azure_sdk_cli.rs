@@ -5,7 +5,9 @@
 //! Microsoft's Python SDK for Site Recovery (generated from the REST
 //! specification) with azure-identity's `ManagedIdentityCredential`: paged
 //! lists, one item, its recovery points, a planned failover to completion
-//! through the SDK's LRO poller, and its job; every body is read back
+//! through the SDK's LRO poller, and its job; then a drill, an unplanned
+//! failover, commit and reprotect of another item with the SDK's A2A
+//! inputs, a refusal, the recovery plans. Every body is read back
 //! through the SDK's models and any field the specification does not know,
 //! or of another type, fails the script.
 //!
