@@ -284,16 +284,19 @@ def cycle(client, rg, vault, item):
     fabric, container, name = segments(item.id)
     ops = client.replication_protected_items
 
-    def wait(label, poller, active, state):
+    def wait(action, active, state, *inputs):
+        """`ops.<action>` on the item with `inputs`, waited for by its
+        poller: the item it ends with, in `active` and `state`."""
+        poller = getattr(ops, action)(rg, vault, fabric, container, name, *inputs, polling_interval=0.05)
         result = poller.result(timeout=120)
-        audit(result, f"{label}:{name}")
+        audit(result, f"{action}:{name}")
         props = result.properties
         check(
             (props.active_location, props.protection_state) == (active, state),
-            f"{name} after {label}: {props.active_location}, {props.protection_state}; "
+            f"{name} after {action}: {props.active_location}, {props.protection_state}; "
             f"wanted {active}, {state}",
         )
-        print(f"{label} {name}: {state}, {active}, allowed {props.allowed_operations}")
+        print(f"{action} {name}: {state}, {active}, allowed {props.allowed_operations}")
         return result
 
     network = (
@@ -302,80 +305,51 @@ def cycle(client, rg, vault, item):
     )
     drill = wait(
         "begin_test_failover",
-        ops.begin_test_failover(
-            rg, vault, fabric, container, name,
-            models.TestFailoverInput(properties=models.TestFailoverInputProperties(
-                failover_direction="PrimaryToRecovery",
-                network_type="VmNetworkAsInput",
-                network_id=network,
-                provider_specific_details=models.A2ATestFailoverInput(),
-            )),
-            polling_interval=0.05,
-        ),
         "Primary",
         "Protected",
+        models.TestFailoverInput(properties=models.TestFailoverInputProperties(
+            failover_direction="PrimaryToRecovery",
+            network_type="VmNetworkAsInput",
+            network_id=network,
+            provider_specific_details=models.A2ATestFailoverInput(),
+        )),
     )
-    check(
-        drill.properties.provider_specific_details.selected_tfo_azure_network_id == network,
-        f"{name}: selectedTfoAzureNetworkId {drill.properties.provider_specific_details.selected_tfo_azure_network_id!r}",
-    )
-    wait(
-        "begin_test_failover_cleanup",
-        ops.begin_test_failover_cleanup(
-            rg, vault, fabric, container, name,
-            models.TestFailoverCleanupInput(
-                properties=models.TestFailoverCleanupInputProperties(comments="drill done")
-            ),
-            polling_interval=0.05,
-        ),
-        "Primary",
-        "Protected",
-    )
+    tfo_network = drill.properties.provider_specific_details.selected_tfo_azure_network_id
+    check(tfo_network == network, f"{name}: selectedTfoAzureNetworkId {tfo_network!r}, not {network}")
+    cleanup = models.TestFailoverCleanupInputProperties(comments="drill done")
+    wait("begin_test_failover_cleanup", "Primary", "Protected", models.TestFailoverCleanupInput(properties=cleanup))
     points = list(client.recovery_points.list_by_replication_protected_items(rg, vault, fabric, container, name))
     point = client.recovery_points.get(rg, vault, fabric, container, name, points[-1].name)
     audit(point, f"recoveryPoints.get:{name}")
     check(point.id == points[-1].id, f"recovery point {points[-1].name} read back as {point.id}")
     failed_over = wait(
         "begin_unplanned_failover",
-        ops.begin_unplanned_failover(
-            rg, vault, fabric, container, name,
-            models.UnplannedFailoverInput(properties=models.UnplannedFailoverInputProperties(
-                failover_direction="PrimaryToRecovery",
-                source_site_operations="NotRequired",
-                provider_specific_details=models.A2AUnplannedFailoverInput(recovery_point_id=point.id),
-            )),
-            polling_interval=0.05,
-        ),
         "Recovery",
         "FailedOverCommitPending",
+        models.UnplannedFailoverInput(properties=models.UnplannedFailoverInputProperties(
+            failover_direction="PrimaryToRecovery",
+            source_site_operations="NotRequired",
+            provider_specific_details=models.A2AUnplannedFailoverInput(recovery_point_id=point.id),
+        )),
     )
     check(
         (failed_over.properties.failover_recovery_point_id or "").lower() == point.id.lower(),
         f"{name}: failoverRecoveryPointId {failed_over.properties.failover_recovery_point_id!r}, not {point.id}",
     )
-    committed = wait(
-        "begin_failover_commit",
-        ops.begin_failover_commit(rg, vault, fabric, container, name, polling_interval=0.05),
-        "Recovery",
-        "FailoverCommitted",
-    )
+    committed = wait("begin_failover_commit", "Recovery", "FailoverCommitted")
     props, a2a = committed.properties, committed.properties.provider_specific_details
     wait(
         "begin_reprotect",
-        ops.begin_reprotect(
-            rg, vault, fabric, container, name,
-            models.ReverseReplicationInput(properties=models.ReverseReplicationInputProperties(
-                failover_direction="RecoveryToPrimary",
-                provider_specific_details=models.A2AReprotectInput(
-                    recovery_container_id=props.recovery_container_id,
-                    policy_id=props.policy_id,
-                    recovery_resource_group_id=a2a.recovery_azure_resource_group_id,
-                ),
-            )),
-            polling_interval=0.05,
-        ),
         "Recovery",
         "Protected",
+        models.ReverseReplicationInput(properties=models.ReverseReplicationInputProperties(
+            failover_direction="RecoveryToPrimary",
+            provider_specific_details=models.A2AReprotectInput(
+                recovery_container_id=props.recovery_container_id,
+                policy_id=props.policy_id,
+                recovery_resource_group_id=a2a.recovery_azure_resource_group_id,
+            ),
+        )),
     )
     try:
         ops.begin_failover_commit(rg, vault, fabric, container, name, polling_interval=0.05).result(timeout=120)
