@@ -24,7 +24,8 @@ Usage: asr_sdk_check.py ENDPOINTS_JSON EXPECTED_ITEMS
   ENDPOINTS_JSON  the line `drbook --json fabric serve-arm` prints
   EXPECTED_ITEMS  how many protected items the vault holds
 IDENTITY_ENDPOINT and IDENTITY_HEADER must be set (the emulator's `env`).
-Exits 0 when everything matches, 1 with one line per mismatch otherwise.
+Exits 0 when everything matches; 1 at the first mismatch, or at an SDK call
+the emulator refused, saying which.
 """
 
 import datetime
@@ -366,6 +367,9 @@ def main():
         run(json.loads(sys.argv[1]), int(sys.argv[2]))
     except Mismatch as e:
         print(f"MISMATCH: {e}", file=sys.stderr)
+        sys.exit(1)
+    except HttpResponseError as e:
+        print(f"MISMATCH: the emulator refused an SDK call: {e}", file=sys.stderr)
         sys.exit(1)
     print("the SDK and the emulator agree")
 
