@@ -170,12 +170,14 @@ pub fn action(
         None => json!({ "instanceType": "A2A" }),
     };
     Ok(match request {
+        // No provider input: the specification's planned-failover inputs
+        // (`PlannedFailoverProviderSpecificFailoverInput`) are Hyper-V's and
+        // InMage's only, and Azure's SDKs, generated from it, send none for
+        // A2A (the Python SDK's run against the emulator,
+        // `crates/drbook/tests/azure_sdk_cli.rs`).
         OperationRequest::PlannedFailover { direction: d } => (
             "plannedFailover",
-            Some(json!({ "properties": {
-                "failoverDirection": direction(*d),
-                "providerSpecificDetails": a2a(None),
-            }})),
+            Some(json!({ "properties": { "failoverDirection": direction(*d) } })),
         ),
         OperationRequest::UnplannedFailover {
             direction: d,
