@@ -1329,10 +1329,17 @@ fn cli_webhook(cli: &crate::cli::Cli) -> (String, String) {
 /// `drbook --speed <speed> serve` on an ephemeral port: the child and its
 /// address.
 fn cli_serve(cli: &crate::cli::Cli, speed: &str) -> (std::process::Child, SocketAddr) {
+    let mut command = cli.command();
+    command.args(["--speed", speed]);
+    serving(command)
+}
+
+/// `command` (a `drbook` with its global flags) running `serve` on an
+/// ephemeral port: the child and the address it printed.
+pub(crate) fn serving(mut command: std::process::Command) -> (std::process::Child, SocketAddr) {
     use std::io::BufRead;
-    let mut child = cli
-        .command()
-        .args(["--speed", speed, "serve", "--listen", "127.0.0.1:0"])
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
