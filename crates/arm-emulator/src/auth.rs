@@ -1,10 +1,12 @@
 //! Bearer tokens: issued by the token endpoint (managed identity's App
 //! Service protocol, api-version 2019-08-01: `GET IDENTITY_ENDPOINT?resource=
 //! ...&api-version=2019-08-01` with the secret in `X-IDENTITY-HEADER`),
-//! required on every ARM route. Tokens are random strings the emulator
-//! remembers with their expiry; `revoke_all` makes every issued token
-//! invalid (a revoked credential, a rotated key).
+//! required on every ARM route. Tokens are random strings (Entra ID's, in
+//! `entra`: JWTs with a random signature) the emulator remembers with their
+//! expiry and [`Grant`]; `revoke_all` makes every issued token invalid (a
+//! revoked credential, a rotated key).
 
+use crate::config::MANAGED_IDENTITY_OBJECT_ID;
 use crate::error::ArmError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +19,16 @@ use std::time::Duration;
 /// The header App Service's token endpoint reads its secret from.
 pub const IDENTITY_HEADER: &str = "x-identity-header";
 
+/// Whom a token was issued to: what ARM checks after its validity (the
+/// tenant against the subscription's, the principal's role).
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub tenant: String,
+    pub object_id: String,
+}
+
 pub(crate) struct Tokens {
-    issued: Mutex<HashMap<String, DateTime<Utc>>>,
+    issued: Mutex<HashMap<String, (DateTime<Utc>, Grant)>>,
     /// Every token ever issued, revoked ones too: what a test searches a
     /// client's files and logs for.
     history: Mutex<Vec<String>>,
@@ -31,6 +41,11 @@ pub(crate) enum Refused {
     Missing,
     Invalid,
     Expired,
+    /// Issued in `token` (a tenant id), not the subscription's `home`.
+    WrongTenant {
+        token: String,
+        home: String,
+    },
 }
 
 impl Tokens {
@@ -47,18 +62,26 @@ impl Tokens {
         *self.lifetime.lock().unwrap_or_else(|p| p.into_inner()) = lifetime;
     }
 
-    /// A new token and when it expires.
-    pub fn issue(&self) -> (String, DateTime<Utc>) {
-        let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes).expect("the OS has randomness");
-        let token = format!("emu.{}", hex::encode(bytes));
+    /// A new opaque token for `grant` and when it expires.
+    pub fn issue(&self, grant: Grant) -> (String, DateTime<Utc>) {
+        self.issue_with(grant, |_| format!("emu.{}", hex::encode(random::<24>())))
+    }
+
+    /// A new token for `grant`, made by `make` from its expiry (it must
+    /// make a different one each time), and when it expires.
+    pub fn issue_with(
+        &self,
+        grant: Grant,
+        make: impl FnOnce(DateTime<Utc>) -> String,
+    ) -> (String, DateTime<Utc>) {
         let lifetime = *self.lifetime.lock().unwrap_or_else(|p| p.into_inner());
         let expires =
             Utc::now() + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1));
+        let token = make(expires);
         self.issued
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(token.clone(), expires);
+            .insert(token.clone(), (expires, grant));
         self.history
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -81,7 +104,8 @@ impl Tokens {
             .clear();
     }
 
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refused> {
+    /// Whom the request's token was issued to, if it is valid.
+    pub fn check(&self, headers: &HeaderMap) -> Result<Grant, Refused> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Err(Refused::Missing);
         };
@@ -95,35 +119,59 @@ impl Tokens {
         let issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
         match issued.get(token.trim()) {
             None => Err(Refused::Invalid),
-            Some(expires) if *expires <= Utc::now() => Err(Refused::Expired),
-            Some(_) => Ok(()),
+            Some((expires, _)) if *expires <= Utc::now() => Err(Refused::Expired),
+            Some((_, grant)) => Ok(grant.clone()),
         }
     }
+}
+
+/// `N` random bytes.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    bytes
 }
 
 /// ARM's 401: its error codes, and a `WWW-Authenticate` challenge naming
 /// the authority and the error.
 pub(crate) fn unauthorized(refused: Refused) -> Response {
+    let mut authority = "https://login.microsoftonline.com/common".to_string();
     let (code, message, error) = match refused {
         Refused::Missing => (
             "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing.",
+            "Authentication failed. The 'Authorization' header is missing.".to_string(),
             "invalid_request",
         ),
         Refused::Invalid => (
             "InvalidAuthenticationToken",
-            "The access token is invalid.",
+            "The access token is invalid.".to_string(),
             "invalid_token",
         ),
         Refused::Expired => (
             "ExpiredAuthenticationToken",
-            "The access token expiry UTC time is earlier than current UTC time.",
+            "The access token expiry UTC time is earlier than current UTC time.".to_string(),
             "invalid_token",
         ),
+        Refused::WrongTenant { token, home } => {
+            authority = format!("https://login.windows.net/{home}");
+            (
+                "InvalidAuthenticationTokenTenant",
+                format!(
+                    "The access token is from the wrong issuer 'https://sts.windows.net/{token}/'. \
+                     It must match the tenant 'https://sts.windows.net/{home}/' associated with this \
+                     subscription. Please use the authority (URL) '{authority}' to get the token. \
+                     Note, if the subscription is transferred to another tenant there is no impact to \
+                     the services, but information about new tenant could take time to propagate (up \
+                     to an hour). If you just transferred your subscription and see this error \
+                     message, please try back later."
+                ),
+                "invalid_token",
+            )
+        }
     };
-    let mut response = ArmError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
+    let mut response = ArmError::new(StatusCode::UNAUTHORIZED, code, &message).into_response();
     let challenge = format!(
-        "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"{error}\", error_description=\"{message}\""
+        "Bearer authorization_uri=\"{authority}\", error=\"{error}\", error_description=\"{message}\""
     );
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
@@ -133,12 +181,59 @@ pub(crate) fn unauthorized(refused: Refused) -> Response {
     response
 }
 
+/// ARM's 403 for a principal with no role on the scope: the action its
+/// request needs (`{provider}/{type}/.../read`, or `.../{action}/action` for
+/// a POST) and the scope, as Azure's RBAC names them.
+pub(crate) fn forbidden(grant: &Grant, method: &axum::http::Method, path: &str) -> Response {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let provider = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("providers"))
+        .map_or(segments.len(), |i| i + 1);
+    // After the provider, types and names alternate; a POST's action sits
+    // where a type would.
+    let types: Vec<&str> = segments
+        .get(provider + 1..)
+        .unwrap_or_default()
+        .iter()
+        .step_by(2)
+        .copied()
+        .collect();
+    let post = method == axum::http::Method::POST;
+    let action = format!(
+        "{}/{}/{}",
+        segments
+            .get(provider)
+            .copied()
+            .unwrap_or("Microsoft.RecoveryServices"),
+        types.join("/"),
+        if post { "action" } else { "read" }
+    );
+    let scope = if post {
+        path.rsplit_once('/').map_or(path, |(scope, _)| scope)
+    } else {
+        path
+    };
+    let oid = &grant.object_id;
+    ArmError::new(
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+        format!(
+            "The client '{oid}' with object id '{oid}' does not have authorization to perform \
+             action '{action}' over scope '{scope}' or the scope is invalid. If access was \
+             recently granted, please refresh your credentials."
+        ),
+    )
+    .into_response()
+}
+
 /// The token endpoint's answer to `query` with `headers`: 200 with
 /// `access_token`, `expires_on` (Unix seconds, as a string: what
 /// azure_identity parses), `resource`, `token_type`; 401 without the
 /// secret; 400 without a resource.
 pub(crate) fn token_response(
     tokens: &Tokens,
+    grant: Grant,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> (Response, bool) {
@@ -160,13 +255,13 @@ pub(crate) fn token_response(
             false,
         );
     };
-    let (token, expires) = tokens.issue();
+    let (token, expires) = tokens.issue(grant);
     let body = json!({
         "access_token": token,
         "expires_on": expires.timestamp().to_string(),
         "resource": resource,
         "token_type": "Bearer",
-        "client_id": "00000000-0000-0000-0000-00000000e0e0",
+        "client_id": MANAGED_IDENTITY_OBJECT_ID,
     });
     ((StatusCode::OK, axum::Json(body)).into_response(), true)
 }

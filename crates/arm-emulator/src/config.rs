@@ -1,7 +1,9 @@
-//! How an emulator runs: the vault it pretends to be, its paging, its tokens,
-//! and the faults it injects on demand.
+//! How an emulator runs: the vault it pretends to be, its paging, its tokens
+//! (and the Entra ID applications that may get one), and the faults it
+//! injects on demand.
 
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The stable api-versions of Site Recovery from 2024 on (the folders of
@@ -47,6 +49,62 @@ pub struct Config {
     /// The vault's recovery plans (`replicationRecoveryPlans`), from
     /// drbook plan files.
     pub recovery_plans: Vec<drbook_core::plan::RecoveryPlan>,
+    /// The Entra ID tenant of the subscription: ARM refuses a token issued
+    /// in any other (401 `InvalidAuthenticationTokenTenant`). Managed
+    /// identity's tokens are this tenant's.
+    pub tenant: String,
+    /// The applications Entra ID's token endpoint knows (`POST
+    /// /{tenant}/oauth2/v2.0/token` on the HTTPS port). None: one app in
+    /// [`Config::tenant`] with a random secret, named in
+    /// `Endpoints::apps`, so that `drbook fabric serve-arm` always has one
+    /// to print.
+    pub apps: Vec<App>,
+    /// Object ids of principals (apps, or [`MANAGED_IDENTITY_OBJECT_ID`])
+    /// with no role on the vault: every ARM request of theirs is answered
+    /// ARM's 403 `AuthorizationFailed`, as a missing role assignment is.
+    pub without_role: Vec<String>,
+}
+
+/// The principal managed identity's tokens are issued to.
+pub const MANAGED_IDENTITY_OBJECT_ID: &str = "00000000-0000-0000-0000-00000000e0e0";
+
+/// An application registered in Entra ID (a service principal), as the
+/// token endpoint checks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub tenant: String,
+    pub client_id: String,
+    /// The service principal's object id: the `oid` of its tokens, what
+    /// [`Config::without_role`] and ARM's 403 name.
+    pub object_id: String,
+    pub credential: AppCredential,
+}
+
+/// How an application proves itself to the token endpoint.
+#[derive(Clone, PartialEq)]
+pub enum AppCredential {
+    /// `client_secret` must equal it (wrong: `AADSTS7000215`).
+    Secret(String),
+    /// Workload identity: a `client_assertion` (type
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) equal to
+    /// this file's content, read at each request so that a rotated file
+    /// counts. Entra verifies a federated token's signature against its
+    /// issuer's keys (the cluster's OIDC issuer) and its subject against
+    /// the app's federated credential; the emulator has no issuer, so the
+    /// file's exact content is the credential, and what
+    /// `AZURE_FEDERATED_TOKEN_FILE` names for the client.
+    FederatedTokenFile(PathBuf),
+}
+
+impl std::fmt::Debug for AppCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppCredential::Secret(_) => f.write_str("Secret(<redacted>)"),
+            AppCredential::FederatedTokenFile(path) => {
+                f.debug_tuple("FederatedTokenFile").field(path).finish()
+            }
+        }
+    }
 }
 
 impl Default for Config {
@@ -64,6 +122,9 @@ impl Default for Config {
             faults: HttpFaults::default(),
             budget: None,
             recovery_plans: Vec::new(),
+            tenant: "00000000-0000-0000-0000-0000000000e1".to_string(),
+            apps: Vec::new(),
+            without_role: Vec::new(),
         }
     }
 }

@@ -12,6 +12,10 @@
 //!   `Retry-After`), recovery points, jobs (`replicationJobs`: one ASR job per
 //!   simulator operation), and the operation status and result endpoints.
 //!   Every ARM route needs a bearer token and a supported `api-version`.
+//! - Entra ID's v2 token endpoint on the HTTPS port (`POST /{tenant}/oauth2/
+//!   v2.0/token`: client secret, or workload identity's assertion), for the
+//!   applications of the configuration; ARM refuses tokens of another tenant
+//!   than the subscription's, and answers 403 to principals with no role.
 //! - HTTP, on its own port: a managed-identity token endpoint in the style of
 //!   App Service's (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), which
 //!   `azure_identity`'s `ManagedIdentityCredential` accepts over plain HTTP.
@@ -24,7 +28,9 @@
 //! - `server`: [`Emulator`] (start in-process, read its URLs, counters,
 //!   faults) and [`serve`]; the accept loops and dropped connections.
 //! - `tls`: the certificate made at start.
-//! - `auth`: bearer tokens and the token endpoint.
+//! - `auth`: bearer tokens, managed identity's token endpoint, ARM's 401
+//!   and 403.
+//! - `entra`: Entra ID's token endpoint.
 //! - `routes`: parsing ARM paths (case-insensitively), the checks every ARM
 //!   request meets, and the handlers.
 //! - `wire`: the simulator's read model as ASR's JSON.
@@ -36,14 +42,19 @@ mod auth;
 mod budget;
 mod config;
 mod counters;
+mod entra;
 mod error;
 mod routes;
 mod server;
 mod tls;
 mod wire;
 
-pub use config::{Bucket, Budget, Config, HttpFaults, SimFault, SUPPORTED_API_VERSIONS};
+pub use config::{
+    App, AppCredential, Bucket, Budget, Config, HttpFaults, SimFault, MANAGED_IDENTITY_OBJECT_ID,
+    SUPPORTED_API_VERSIONS,
+};
 pub use counters::{Counters, Retry};
+pub use entra::ASSERTION_TYPE;
 pub use error::ArmError;
-pub use server::{serve, Emulator, EmulatorError, Endpoints};
+pub use server::{serve, Emulator, EmulatorError, Endpoints, DEFAULT_CLIENT_ID};
 pub use wire::{job_scenario_name, JOB_NONE};

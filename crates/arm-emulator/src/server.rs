@@ -6,8 +6,9 @@
 //! the handler applies the POST and marks its answer; the connection loop
 //! sees the mark and closes the connection instead of writing the answer.
 
+use crate::auth::random;
 use crate::auth::Tokens;
-use crate::config::{Budget, Config, HttpFaults};
+use crate::config::{App, AppCredential, Budget, Config, HttpFaults};
 use crate::counters::Counters;
 use crate::routes::{self, DropConnection, Shared};
 use crate::tls;
@@ -27,6 +28,10 @@ use tokio::task::JoinSet;
 
 /// The file the CA's PEM is written to, in the directory given at start.
 pub const CA_FILE: &str = "arm-emulator-ca.pem";
+
+/// The app registered when the configuration names none.
+pub const DEFAULT_CLIENT_ID: &str = "00000000-0000-0000-0000-0000000000c1";
+const DEFAULT_OBJECT_ID: &str = "00000000-0000-0000-0000-0000000000d1";
 
 /// Why an emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -66,15 +71,25 @@ pub struct Endpoints {
     pub vault: String,
     /// `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}`.
     pub vault_id: String,
+    /// Entra ID's authority host, `AZURE_AUTHORITY_HOST`: the ARM endpoint,
+    /// which serves `POST /{tenant}/oauth2/v2.0/token`.
+    pub authority_host: String,
+    /// The subscription's tenant.
+    pub tenant: String,
+    /// The applications the token endpoint knows, secrets included (the
+    /// default one's is random): what a client is configured with.
+    pub apps: Vec<App>,
 }
 
 impl Endpoints {
     /// The environment a client process needs: managed identity's App
-    /// Service variables, and the CA for clients that read `SSL_CERT_FILE`.
+    /// Service variables, Entra ID's authority host (for a client secret or
+    /// workload identity), and the CA for clients that read `SSL_CERT_FILE`.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("IDENTITY_ENDPOINT", self.token_endpoint.clone()),
             ("IDENTITY_HEADER", self.identity_header.clone()),
+            ("AZURE_AUTHORITY_HOST", self.authority_host.clone()),
             ("SSL_CERT_FILE", self.ca_pem_path.display().to_string()),
         ]
     }
@@ -159,7 +174,7 @@ impl Emulator {
     /// A token as the token endpoint would issue it (counted as a fetch).
     pub fn issue_token(&self) -> String {
         self.shared.counters.with(|c| c.token_fetches += 1);
-        self.shared.tokens.issue().0
+        self.shared.tokens.issue(self.shared.managed_identity()).0
     }
 
     /// Every token issued so far (by the token endpoint or
@@ -233,11 +248,20 @@ fn prepare(
     let ca_pem_path = ca_dir.join(CA_FILE);
     std::fs::write(&ca_pem_path, &tls.ca_pem).map_err(io(&ca_pem_path))?;
 
-    let secret = config.identity_secret.clone().unwrap_or_else(|| {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the OS has randomness");
-        hex::encode(bytes)
-    });
+    let secret = config
+        .identity_secret
+        .clone()
+        .unwrap_or_else(|| hex::encode(random::<16>()));
+    let apps = if config.apps.is_empty() {
+        vec![App {
+            tenant: config.tenant.clone(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            object_id: DEFAULT_OBJECT_ID.to_string(),
+            credential: AppCredential::Secret(hex::encode(random::<16>())),
+        }]
+    } else {
+        config.apps.clone()
+    };
     let base_url = format!("https://127.0.0.1:{}", port(https));
     let vault = Vault {
         subscription: config.subscription.clone(),
@@ -255,6 +279,9 @@ fn prepare(
         resource_group: config.resource_group.clone(),
         vault: config.vault.clone(),
         vault_id: vault.id(),
+        authority_host: base_url.clone(),
+        tenant: config.tenant.clone(),
+        apps: apps.clone(),
     };
     let mut shared = Shared::new(
         sim,
@@ -266,6 +293,9 @@ fn prepare(
         config.faults,
     );
     shared.recovery_plans = config.recovery_plans;
+    shared.tenant = config.tenant;
+    shared.apps = apps;
+    shared.without_role = config.without_role;
     let shared = Arc::new(shared);
     shared.budget.set(config.budget);
     Ok((

@@ -4,11 +4,11 @@
 
 use super::handlers::arm;
 use super::shared::Shared;
-use crate::auth;
 use crate::config::{HttpFaults, SimFault};
 use crate::error::ArmError;
+use crate::{auth, entra};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,11 +16,12 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The HTTPS router: the token endpoint, the admin routes, and everything
-/// else as ARM.
+/// The HTTPS router: the token endpoints (managed identity's, Entra ID's),
+/// the admin routes, and everything else as ARM.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     admin_routes()
         .route("/msi/token", get(token))
+        .route("/{tenant}/oauth2/v2.0/token", post(entra_token))
         .fallback(arm)
         .with_state(shared)
 }
@@ -47,7 +48,24 @@ pub(super) async fn token(
     headers: HeaderMap,
 ) -> Response {
     s.counters.request("GET", "token", None);
-    let (response, issued) = auth::token_response(&s.tokens, &query, &headers);
+    let (response, issued) =
+        auth::token_response(&s.tokens, s.managed_identity(), &query, &headers);
+    if issued {
+        s.counters.with(|c| c.token_fetches += 1);
+    }
+    response
+}
+
+/// Entra ID's v2 token endpoint (`entra`); a body that is no form is read
+/// as an empty one, which Entra refuses for its missing parameters.
+pub(super) async fn entra_token(
+    State(s): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    s.counters.request("POST", "token", None);
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let (response, issued) = entra::token_response(&s.tokens, &s.apps, &s.tenant, &tenant, &form);
     if issued {
         s.counters.with(|c| c.token_fetches += 1);
     }

@@ -41,9 +41,25 @@ pub(super) async fn checks(
     if faults.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
     }
-    if let Err(refused) = s.tokens.check(headers) {
-        s.counters.with(|c| c.unauthorized += 1);
-        return Err(auth::unauthorized(refused));
+    let grant = s.tokens.check(headers).and_then(|grant| {
+        if grant.tenant.eq_ignore_ascii_case(&s.tenant) {
+            Ok(grant)
+        } else {
+            Err(auth::Refused::WrongTenant {
+                token: grant.tenant,
+                home: s.tenant.clone(),
+            })
+        }
+    });
+    let grant = match grant {
+        Ok(grant) => grant,
+        Err(refused) => {
+            s.counters.with(|c| c.unauthorized += 1);
+            return Err(auth::unauthorized(refused));
+        }
+    };
+    if s.without_role.contains(&grant.object_id) {
+        return Err(auth::forbidden(&grant, method, uri.path()));
     }
     if let Some(parsed) = parsed {
         if !parsed

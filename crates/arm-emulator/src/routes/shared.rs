@@ -25,6 +25,11 @@ pub(crate) struct Shared {
     pub budget: Buckets,
     /// What `replicationRecoveryPlans` serves.
     pub recovery_plans: Vec<drbook_core::plan::RecoveryPlan>,
+    /// The subscription's tenant, the apps of the Entra token endpoint,
+    /// and the principals with no role (`Config`'s).
+    pub tenant: String,
+    pub apps: Vec<crate::config::App>,
+    pub without_role: Vec<String>,
     /// ARM requests that passed the checks, for the every-Nth faults.
     pub(super) arm_seq: AtomicU64,
     /// Operations started by a POST, for `drop_post_every`.
@@ -57,6 +62,9 @@ impl Shared {
             faults: Mutex::new(faults),
             budget: Buckets::default(),
             recovery_plans: Vec::new(),
+            tenant: String::new(),
+            apps: Vec::new(),
+            without_role: Vec::new(),
             arm_seq: AtomicU64::new(0),
             post_seq: AtomicU64::new(0),
             client_ids: Mutex::new(HashMap::new()),
@@ -72,6 +80,14 @@ impl Shared {
 
     pub fn set_faults(&self, faults: HttpFaults) {
         *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+    }
+
+    /// What managed identity's tokens are issued to.
+    pub fn managed_identity(&self) -> crate::auth::Grant {
+        crate::auth::Grant {
+            tenant: self.tenant.clone(),
+            object_id: crate::config::MANAGED_IDENTITY_OBJECT_ID.to_string(),
+        }
     }
 }
 

@@ -71,16 +71,12 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
             claims
         }
         Err(e) => {
+            let fix = credential_fix(&e.to_string(), &config.credential);
             steps.push(Step {
                 check: "credential",
                 ok: false,
                 detail: e.to_string(),
-                fix: Some(
-                    "sign in with `az login` (azure-cli), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-                     AZURE_CLIENT_SECRET (client-secret), or run where a managed or workload identity \
-                     is; `[fabric] credential` says which to try"
-                        .to_string(),
-                ),
+                fix: Some(fix),
             });
             return report(global, &steps);
         }
@@ -120,6 +116,73 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
     report(global, &steps)
 }
 
+/// What to do about a credential that gave no token: Entra ID's refusal
+/// (its AADSTS code, which `azure_identity` passes on), else a setting that
+/// is missing, else how to get any credential. The first failure of the
+/// chain that is understood decides.
+fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfig) -> String {
+    let setting = |value: &Option<String>, var: &str, what: &str| {
+        value
+            .clone()
+            .or_else(|| std::env::var(var).ok())
+            .unwrap_or_else(|| format!("(the {what} of {var})"))
+    };
+    let client = setting(&credential.client_id, "AZURE_CLIENT_ID", "client id");
+    let tenant = setting(&credential.tenant_id, "AZURE_TENANT_ID", "tenant");
+    let fixes = [
+        (
+            "AADSTS7000215",
+            format!(
+                "the client secret of application {client} is wrong or expired: set \
+                 AZURE_CLIENT_SECRET (or the file of [fabric] client-secret-file) to the value of one \
+                 of its current secrets (the value, not the secret's id; `az ad app credential list \
+                 --id {client}` shows their expiry)"
+            ),
+        ),
+        (
+            "AADSTS90002",
+            format!(
+                "there is no tenant {tenant} in this cloud's Entra ID: set [fabric] tenant-id (or \
+                 AZURE_TENANT_ID) to the tenant of the subscription (`az account show --query \
+                 tenantId`)"
+            ),
+        ),
+        (
+            "AADSTS700016",
+            format!(
+                "application {client} is not registered in tenant {tenant}: check AZURE_CLIENT_ID \
+                 (the app's client id) and AZURE_TENANT_ID (the subscription's tenant)"
+            ),
+        ),
+        (
+            "AADSTS7002",
+            format!(
+                "the federated token in AZURE_FEDERATED_TOKEN_FILE matches no federated credential \
+                 of application {client}: add one for the pod's service account (the cluster's OIDC \
+                 issuer, subject `system:serviceaccount:<namespace>:<name>`, audience \
+                 api://AzureADTokenExchange)"
+            ),
+        ),
+        (
+            "no client secret",
+            "set AZURE_CLIENT_SECRET, or [fabric] client-secret-file to a file holding the secret, \
+             or choose another [fabric] credential"
+                .to_string(),
+        ),
+    ];
+    fixes
+        .into_iter()
+        .filter_map(|(marker, fix)| error.find(marker).map(|at| (at, fix)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, fix)| fix)
+        .unwrap_or_else(|| {
+            "sign in with `az login` (azure-cli), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+             AZURE_CLIENT_SECRET (client-secret), or run where a managed or workload identity is; \
+             `[fabric] credential` says which to try"
+                .to_string()
+        })
+}
+
 /// What to do about a vault that cannot be read.
 fn fix(
     err: &ArmError,
@@ -130,19 +193,33 @@ fn fix(
     let tenant = claims
         .and_then(|c| c.tid.clone())
         .unwrap_or_else(|| "its tenant".to_string());
-    match err {
+    // ARM's 401 comes back as `Unauthenticated` (after one fresh token),
+    // its code in the message.
+    let wrong_tenant = match err {
+        ArmError::Unauthenticated(message) => message.contains("InvalidAuthenticationTokenTenant"),
         ArmError::Status {
-            status: 401, code, ..
-        }
-        | ArmError::Status {
-            status: 400, code, ..
-        } if code.to_ascii_lowercase().contains("tenant") => {
-            format!(
-                "the token is from tenant {tenant}, which is not the tenant of subscription {}: \
-                 set [fabric] tenant-id (or AZURE_TENANT_ID) to the subscription's tenant",
-                config.subscription
-            )
-        }
+            status: 400 | 401,
+            code,
+            ..
+        } => code.to_ascii_lowercase().contains("tenant"),
+        _ => false,
+    };
+    if wrong_tenant {
+        // ARM names the subscription's tenant as the issuer it wants.
+        let message = err.to_string();
+        let home = message
+            .split("must match the tenant 'https://sts.windows.net/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .map(|home| format!("the subscription's tenant, {home}"))
+            .unwrap_or_else(|| "the subscription's tenant".to_string());
+        return format!(
+            "the token is from tenant {tenant}, which is not the tenant of subscription {}: set \
+             [fabric] tenant-id (or AZURE_TENANT_ID) to {home}, with a principal of that tenant",
+            config.subscription
+        );
+    }
+    match err {
         ArmError::Unauthenticated(_) | ArmError::Status { status: 401, .. } => format!(
             "ARM refused the token: it is expired, revoked, or for another cloud than {}; \
              check [fabric] arm-endpoint and sign in again",

@@ -16,7 +16,7 @@ use drbook_core::plan::RecoveryPlan;
 use drbook_core::TimeScale;
 use drbook_fabric_sim::{demo_estate, demo_plan_toml, Options, Simulator};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use super::common::drbook;
 
@@ -36,7 +36,20 @@ pub struct AzureHost {
 
 impl AzureHost {
     /// With `page_size` items or jobs a page (the emulator's default: 100).
+    #[allow(dead_code)] // not every test that includes this asks
     pub fn start(sim: &Path, host: &Path, plans: &[&str], page_size: Option<usize>) -> Self {
+        Self::start_with(sim, host, plans, page_size, |_| {})
+    }
+
+    /// [`AzureHost::start`] with the emulator's configuration changed by
+    /// `configure` (its Entra ID apps, principals without a role).
+    pub fn start_with(
+        sim: &Path,
+        host: &Path,
+        plans: &[&str],
+        page_size: Option<usize>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let tokio = tokio::runtime::Runtime::new().unwrap();
         let simulator =
             Simulator::init_with(sim, &demo_estate(), false, Options::new(TimeScale::Instant))
@@ -47,12 +60,13 @@ impl AzureHost {
             .map(|toml| RecoveryPlan::parse(toml, "a test plan").unwrap())
             .collect();
         let defaults = Config::default();
-        let config = Config {
+        let mut config = Config {
             identity_secret: Some(SECRET.to_string()),
             page_size: page_size.unwrap_or(defaults.page_size),
             recovery_plans,
             ..defaults
         };
+        configure(&mut config);
         let emulator = tokio
             .block_on(Emulator::start(simulator, config, sim))
             .unwrap();
@@ -82,16 +96,38 @@ impl AzureHost {
     }
 
     /// `drbook args` on the host.
+    #[allow(dead_code)] // not every test that includes this asks
     pub fn run(&self, args: &[&str]) -> Output {
-        drbook(&self.host)
+        self.command(args).output().unwrap()
+    }
+
+    /// `drbook args` on the host, to run: managed identity's variables set,
+    /// no `AZURE_*` variable of the test's shell.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = drbook(&self.host);
+        for var in [
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "AZURE_AUTHORITY_HOST",
+        ] {
+            command.env_remove(var);
+        }
+        command
             .env(
                 "IDENTITY_ENDPOINT",
                 &self.emulator.endpoints().token_endpoint,
             )
             .env("IDENTITY_HEADER", SECRET)
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        command
+    }
+
+    /// The emulator: its endpoints and counters.
+    #[allow(dead_code)] // not every test that includes this asks
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
     }
 
     /// `drbook args` on the emulator's data dir: the simulator backend.

@@ -6,7 +6,7 @@
 
 use super::{Global, Outcome};
 use clap::Args;
-use drbook_arm_emulator::{serve, Budget, Config, Endpoints, HttpFaults};
+use drbook_arm_emulator::{serve, AppCredential, Budget, Config, Endpoints, HttpFaults};
 use drbook_core::plan::RecoveryPlan;
 use drbook_runtime::parse_duration;
 use std::time::Duration;
@@ -100,6 +100,7 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
         },
         budget: args.arm_budget.then_some(Budget::ARM),
         recovery_plans: recovery_plans(&data_dir),
+        ..Config::default()
     };
     let json = global.json;
     let ready = |endpoints: &Endpoints| {
@@ -158,8 +159,29 @@ fn endpoints_json(ep: &Endpoints) -> serde_json::Value {
         "resourceGroup": ep.resource_group,
         "vault": ep.vault,
         "vaultId": ep.vault_id,
+        "authorityHost": ep.authority_host,
+        "tenant": ep.tenant,
         "env": ep.env().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "clientSecretEnv": client_secret_env(ep).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     })
+}
+
+/// The environment of the client-secret credential for the emulator's
+/// first app with a secret (`azure_identity` reads `AZURE_AUTHORITY_HOST`
+/// from `env()`): what a developer tries `credential = "client-secret"`
+/// with.
+fn client_secret_env(ep: &Endpoints) -> Vec<(&'static str, String)> {
+    ep.apps
+        .iter()
+        .find_map(|app| match &app.credential {
+            AppCredential::Secret(secret) => Some(vec![
+                ("AZURE_TENANT_ID", app.tenant.clone()),
+                ("AZURE_CLIENT_ID", app.client_id.clone()),
+                ("AZURE_CLIENT_SECRET", secret.clone()),
+            ]),
+            AppCredential::FederatedTokenFile(_) => None,
+        })
+        .unwrap_or_default()
 }
 
 fn print_endpoints(ep: &Endpoints, data_dir: &std::path::Path) {
@@ -169,6 +191,7 @@ fn print_endpoints(ep: &Endpoints, data_dir: &std::path::Path) {
          \n  vault           {}\
          \n  CA certificate  {}\
          \n  token endpoint  {} (managed identity, App Service protocol)\
+         \n  Entra ID        {}/{}/oauth2/v2.0/token (client secret; the subscription's tenant)\
          \n  admin           {}/admin/counters, /admin/faults, /admin/sim-fault (X-IDENTITY-HEADER)\
          \n\nFor a client in another shell:\n",
         data_dir.display(),
@@ -176,9 +199,15 @@ fn print_endpoints(ep: &Endpoints, data_dir: &std::path::Path) {
         ep.vault_id,
         ep.ca_pem_path.display(),
         ep.token_endpoint,
+        ep.authority_host,
+        ep.tenant,
         ep.base_url,
     );
     for (name, value) in ep.env() {
+        println!("export {name}={}", shell_quote(&value));
+    }
+    println!("\nFor credential = \"client-secret\" (with AZURE_AUTHORITY_HOST above):\n");
+    for (name, value) in client_secret_env(ep) {
         println!("export {name}={}", shell_quote(&value));
     }
     println!("\nCtrl-C stops it.");
