@@ -5,5 +5,6 @@ mod common;
 
 mod auth;
 mod cycle;
+mod entra;
 mod faults;
 mod wire;
