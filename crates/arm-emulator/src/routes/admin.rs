@@ -1,6 +1,6 @@
-//! The routers, the token endpoint, and the admin routes (counters,
-//! faults, the simulator's faults, revoking tokens), guarded by the
-//! identity header's secret.
+//! The routers, the token endpoints (managed identity's, Entra ID's), and
+//! the admin routes (counters, faults, the simulator's faults, revoking
+//! tokens), guarded by the identity header's secret.
 
 use super::handlers::arm;
 use super::shared::Shared;

@@ -1,8 +1,9 @@
 //! `drbook fabric serve-arm`: the data directory's simulator behind Site
 //! Recovery's ARM routes, over HTTPS on 127.0.0.1, with a managed-identity
-//! token endpoint: what the azure backend (or Azure's SDKs, or curl) can be
-//! pointed at instead of `https://management.azure.com`. Faults of the HTTP
-//! layer are flags; the simulator's own stay `drbook fabric fault`'s.
+//! token endpoint and Entra ID's (one app with a client secret, printed):
+//! what the azure backend (or Azure's SDKs, or curl) can be pointed at
+//! instead of `https://management.azure.com`. Faults of the HTTP layer are
+//! flags; the simulator's own stay `drbook fabric fault`'s.
 
 use super::{Global, Outcome};
 use clap::Args;
