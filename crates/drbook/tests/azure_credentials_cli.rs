@@ -283,6 +283,11 @@ fn azure_check_names_each_credential_failure_and_its_fix() {
     let fails = |output: &Output, problem: &str, fix: &str| {
         assert_eq!(output.status.code(), Some(1), "{}", text(output));
         assert!(
+            !text(output).contains("`drbook azure check` says"),
+            "azure check sends the reader to itself: {}",
+            text(output)
+        );
+        assert!(
             text(output).contains(problem),
             "{problem}: {}",
             text(output)

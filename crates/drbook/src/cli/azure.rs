@@ -71,12 +71,12 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
             claims
         }
         Err(e) => {
-            let fix = credential_fix(&e.to_string(), &config.credential);
+            let detail = detail(&e);
             steps.push(Step {
                 check: "credential",
                 ok: false,
-                detail: e.to_string(),
-                fix: Some(fix),
+                fix: Some(credential_fix(&detail, &config.credential)),
+                detail,
             });
             return report(global, &steps);
         }
@@ -109,11 +109,20 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
         Err(e) => Step {
             check: "vault",
             ok: false,
-            detail: e.to_string(),
+            detail: detail(&e),
             fix: Some(fix(&e, &principal, claims.as_ref(), config)),
         },
     });
     report(global, &steps)
+}
+
+/// What went wrong, without the hint of `ArmError::Unauthenticated`'s
+/// message, which sends the reader to this very command.
+fn detail(err: &ArmError) -> String {
+    match err {
+        ArmError::Unauthenticated(why) => format!("not authenticated to Azure: {why}"),
+        other => other.to_string(),
+    }
 }
 
 /// What to do about a credential that gave no token: Entra ID's refusal
