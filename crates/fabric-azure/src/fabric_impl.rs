@@ -65,7 +65,8 @@ pub struct AzureFabric {
     /// already ended (instant at times): the first status asked of it is
     /// that read, as an ended job no longer changes. Taken once.
     ended: Mutex<HashMap<String, wire::Job>>,
-    /// Job name (lowercase) → the `Retry-After` ARM last gave with it.
+    /// Job name (lowercase) → the `Retry-After` ARM last gave with it,
+    /// until the job is seen ended.
     retry_after: Mutex<HashMap<String, Duration>>,
     poll_interval: Duration,
 }
@@ -676,7 +677,16 @@ impl Fabric for AzureFabric {
                 Err(e) => return Err(e.into_fabric()),
             },
         };
-        self.status_of(&job).await
+        let status = self.status_of(&job).await?;
+        if status.state.is_terminal() {
+            // An ended job is not polled again: its `Retry-After` goes, or
+            // a worker that runs for months keeps one per job it ever ran.
+            self.retry_after
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id.to_ascii_lowercase());
+        }
+        Ok(status)
     }
 
     async fn find_operation(

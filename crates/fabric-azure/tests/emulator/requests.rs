@@ -2,7 +2,8 @@
 //! requests of a failover by route, exactly, so that a read added back
 //! fails here (docs/benchmarks.md, "Azure backend on the ARM emulator");
 //! a fresh process's concurrent first starts list the vault once between
-//! them; and a shared read whose leader is cancelled leaves no one waiting.
+//! them; a shared read whose leader is cancelled leaves no one waiting; and
+//! a job's `Retry-After` is not kept once the job has ended.
 
 use super::{common, plan};
 use drbook_arm_emulator::{Config, Counters};
@@ -117,5 +118,33 @@ async fn a_read_whose_leader_is_cancelled_before_sending_is_read_alone() {
             ("GET protectedItems.get".to_string(), 1),
             ("GET recoveryPoints.list".to_string(), 1),
         ]
+    );
+}
+
+/// ARM's `Retry-After` for a job rules its polls while it runs, and is
+/// forgotten once the job is seen ended: a worker that runs for months does
+/// not keep one per job it ever polled.
+#[tokio::test]
+async fn a_jobs_retry_after_is_forgotten_once_the_job_has_ended() {
+    use drbook_core::fabric::OperationState;
+    use drbook_core::TimeScale;
+    use std::time::Duration;
+    // 600×: the failover runs for a fraction of a second, polled by 1 s.
+    let config = Config {
+        retry_after_secs: Some(1),
+        ..Config::default()
+    };
+    let env = common::start_at(Some(common::estate(1)), config, TimeScale::Factor(600.0)).await;
+    let fabric = env.fabric("azure");
+    let id = fabric.start("vm-000", &FAILOVER, "test").await.unwrap();
+    let running = fabric.operation(&id).await.unwrap();
+    assert_eq!(running.state, OperationState::InProgress);
+    assert_eq!(fabric.poll_interval(&running), Duration::from_secs(1));
+    let ended = fabric.wait(&id, &mut |_| {}).await.unwrap();
+    assert_eq!(ended.state, OperationState::Succeeded);
+    assert_eq!(
+        fabric.poll_interval(&running),
+        common::config(&env.emu, env.dir.path()).poll_interval,
+        "the ended job's Retry-After is still kept"
     );
 }
