@@ -132,6 +132,11 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// A random GUID's text (ARM's request ids, Entra's trace ids).
+pub(crate) fn random_guid() -> String {
+    uuid::Uuid::from_bytes(random::<16>()).to_string()
+}
+
 /// ARM's 401: its error codes, and a `WWW-Authenticate` challenge naming
 /// the authority and the error.
 pub(crate) fn unauthorized(refused: Refused) -> Response {

@@ -14,7 +14,7 @@
 //! AADSTS code in `error_codes` and first in `error_description`, and
 //! Entra's statuses (400, and 401 for a wrong client credential).
 
-use crate::auth::{random, Grant, Tokens};
+use crate::auth::{random, random_guid, Grant, Tokens};
 use crate::config::{App, AppCredential};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -75,8 +75,8 @@ struct Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let trace = uuid();
-        let correlation = uuid();
+        let trace = random_guid();
+        let correlation = random_guid();
         let now = Utc::now();
         let body = json!({
             "error": self.error,
@@ -264,18 +264,5 @@ fn jwt(app: &App, resource: &str, acr: &str, exp: i64) -> String {
         part(&header),
         part(&claims),
         URL_SAFE_NO_PAD.encode(random::<32>())
-    )
-}
-
-/// A random GUID's text.
-fn uuid() -> String {
-    let hex = hex::encode(random::<16>());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
     )
 }

@@ -226,17 +226,3 @@ pub(super) fn percent_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
-
-pub(super) fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    let h = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}

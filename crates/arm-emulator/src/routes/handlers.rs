@@ -1,10 +1,11 @@
 //! Serving an ARM request that passed the checks: reads, lists with
 //! `nextLink`, the actions and their LRO headers, jobs and operations.
 
-use super::checks::{checks, new_request_id, query_map};
+use super::checks::{checks, query_map};
 use super::input::parse_input;
 use super::path::{parse, route_name, Action, ItemPath, Route};
 use super::shared::{DropConnection, Shared, INITIATOR_PREFIX};
+use crate::auth::random_guid;
 use crate::counters::post_key;
 use crate::error::ArmError;
 use crate::wire::{self, container_name, fabric_name, JobContext};
@@ -49,7 +50,7 @@ pub(super) async fn arm(
     let key = format!("{method} {uri} {}", client_id.as_deref().unwrap_or(""));
     let method_name = method.to_string();
     s.counters.request(&method_name, &name, Some(&key));
-    let request_id = new_request_id();
+    let request_id = random_guid();
 
     let mut remaining = None;
     let mut response = match checks(&s, &method, &uri, &headers, parsed.as_ref()).await {
