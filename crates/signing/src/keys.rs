@@ -136,12 +136,7 @@ impl PublicKey {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, KeyFileError> {
-        read(path)
-            .and_then(|bytes| Self::parse(&bytes))
-            .map_err(|error| KeyFileError {
-                path: path.to_path_buf(),
-                error,
-            })
+        read(path, Self::parse)
     }
 
     /// `SHA256:` and the unpadded base64 of the SHA-256 of the key in SSH's
@@ -234,12 +229,7 @@ impl SigningKey {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, KeyFileError> {
-        read(path)
-            .and_then(|bytes| Self::parse(&bytes))
-            .map_err(|error| KeyFileError {
-                path: path.to_path_buf(),
-                error,
-            })
+        read(path, Self::parse)
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -281,8 +271,18 @@ impl SigningKey {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
-    std::fs::read(path).map_err(KeyError::Read)
+/// The key file at `path`, parsed; an error names the file.
+fn read<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, KeyError>,
+) -> Result<T, KeyFileError> {
+    std::fs::read(path)
+        .map_err(KeyError::Read)
+        .and_then(|bytes| parse(&bytes))
+        .map_err(|error| KeyFileError {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 fn verifying_key(raw: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
