@@ -210,6 +210,23 @@ impl BlockingStore {
         self.tokio.block_on(self.store.get(id))
     }
 
+    /// Job `id` once it has ended (a minute at most, else the test fails
+    /// with the job as last seen).
+    pub fn finished(&self, id: &str) -> JobRecord {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let job = self.get(id).unwrap();
+            if job.is_terminal() {
+                return job;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {id} did not end: {job:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     pub fn list(
         &self,
         state: Option<JobStatus>,

@@ -246,15 +246,7 @@ impl Server {
 
     /// Waits for job `id` to end.
     pub(crate) fn finished(&self, id: &str) -> JobRecord {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let job = self.store.get(id).unwrap();
-            if job.is_terminal() {
-                return job;
-            }
-            assert!(Instant::now() < deadline, "job {id} did not end: {job:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.store.finished(id)
     }
 
     pub(crate) fn log(&self) -> Vec<String> {
@@ -1299,20 +1291,34 @@ fn a_webhook_keeps_its_module_through_prune() {
 /// `drbook webhook create --name dr` (the demo plan's unplanned failover):
 /// the URL's path and its token.
 fn cli_webhook(cli: &crate::cli::Cli) -> (String, String) {
-    let out = cli.run(&[
-        "webhook",
-        "create",
-        "--name",
-        "dr",
-        "--runbook",
-        guests::FAILOVER_PLAN,
-        "--plan",
-        &cli.plan(),
-        "--type",
-        "unplanned",
-        "--url-base",
-        "http://placeholder",
-    ]);
+    let mut command = cli.command();
+    command.args(["--speed", "instant"]);
+    create_dr_webhook(command, &cli.plan())
+}
+
+/// `command` (a `drbook` with its global flags) creating the webhook `dr`
+/// for `plan`'s unplanned failover: the URL's path and its token.
+pub(crate) fn create_dr_webhook(
+    mut command: std::process::Command,
+    plan: &str,
+) -> (String, String) {
+    let out = command
+        .args([
+            "webhook",
+            "create",
+            "--name",
+            "dr",
+            "--runbook",
+            guests::FAILOVER_PLAN,
+            "--plan",
+            plan,
+            "--type",
+            "unplanned",
+            "--url-base",
+            "http://placeholder",
+        ])
+        .output()
+        .expect("running drbook");
     assert!(out.status.success(), "{}", crate::cli::stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let url = stdout
@@ -1443,15 +1449,7 @@ fn the_cli_creates_a_webhook_and_serve_runs_what_it_starts() {
         &alert("cli", "Sev0", "Fired", "web-01"),
     )
     .job_ids();
-    let store = BlockingStore::open(cli.dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let job = loop {
-        let job = store.get(&ids[0]).unwrap();
-        if job.is_terminal() || Instant::now() > deadline {
-            break job;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let job = BlockingStore::open(cli.dir.path()).finished(&ids[0]);
     assert_eq!(job.state, JobStatus::Completed, "{job:?}");
     assert_eq!(request(addr, "GET", "/healthz", &[], b"").status, 200);
     let status = terminate(child);
