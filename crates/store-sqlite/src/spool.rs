@@ -27,8 +27,8 @@
 //! journal, a second write and flush; syncing an overwrite of blocks the
 //! file already has flushes only the data. So a write that would pass the
 //! end of the file also writes [`PAD`] zeros after its line, and the next
-//! lines overwrite them: an intent's sync cost 105–130 µs instead of
-//! 165–220 µs on this project's VM. Readers stop at the first zero byte
+//! lines overwrite them: an intent's sync costs about two thirds of an
+//! append's (`scripts/sync-append-vs-overwrite.py`, `docs/benchmarks.md`). Readers stop at the first zero byte
 //! (JSON lines never hold one), which also drops what a power loss tore
 //! among lines never synced.
 //!
