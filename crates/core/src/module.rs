@@ -1,7 +1,8 @@
 //! The module source port: where a runbook's bytes come from. A job is
 //! pinned to the digest of its module; the module itself is fetched once,
-//! from a file today (the [`Files`] source here), from an OCI registry next,
-//! and kept in the job store for every later run of the job.
+//! from a file (the [`Files`] source here) or an OCI registry
+//! (drbook-module-oci), and kept in the job store for every later run of
+//! the job, which therefore never needs the source again.
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -14,25 +15,39 @@ pub struct Module {
     /// `sha256:<hex>` of `bytes`.
     pub digest: String,
     /// Where it came from, for messages and the job's record (a path, a
-    /// registry reference).
+    /// registry reference pinned to its manifest's digest).
     pub origin: String,
+    /// The runbook's name, which the trust policy's rules match and jobs
+    /// list: a file's name (`failover_plan.wasm`), a registry repository's
+    /// last component (`failover_plan`).
+    pub name: String,
 }
 
 impl Module {
+    /// A module read from `origin`, a path: named by its last part.
     pub fn new(bytes: Vec<u8>, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        let name = origin
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&origin)
+            .to_string();
+        Module::named(bytes, origin, name)
+    }
+
+    /// A module from `origin` (a registry reference, say) called `name`.
+    pub fn named(bytes: Vec<u8>, origin: impl Into<String>, name: impl Into<String>) -> Self {
         Module {
             digest: digest(&bytes),
             bytes,
             origin: origin.into(),
+            name: name.into(),
         }
     }
 
-    /// The runbook's name: the last part of its origin (`failover_plan.wasm`).
+    /// The runbook's name (see [`Module::name`]'s field).
     pub fn name(&self) -> &str {
-        self.origin
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(&self.origin)
+        &self.name
     }
 }
 
@@ -53,14 +68,21 @@ pub enum ModuleError {
         reference: String,
         source_name: String,
     },
+    /// A source's own failure (a registry down, refusing, serving a blob
+    /// that does not match its digest), its message naming the fix.
+    #[error("cannot fetch runbook {reference}: {source}")]
+    Fetch {
+        reference: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Where runbook modules come from. Every source guarantees that the bytes
 /// it returns hash to the digest it reports.
 #[async_trait]
 pub trait ModuleSource: Send + Sync {
-    /// The module `reference` names (a path for files, `repo:tag` or
-    /// `repo@sha256:...` for a registry).
+    /// The module `reference` names (a path for files,
+    /// `oci://host/repo:tag` or `oci://host/repo@sha256:...` for a registry).
     async fn fetch(&self, reference: &str) -> Result<Module, ModuleError>;
 }
 
