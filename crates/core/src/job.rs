@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::alert::Alert;
 use crate::fabric::Direction;
 use crate::plan::{FailoverType, RecoveryPlan};
-use crate::scope::Grant;
+use crate::scope::{Capabilities, Grant};
 use crate::webhook::WebhookData;
 
 /// What a job runs: its plan and inputs, like Azure's `RecoveryPlanContext`,
@@ -53,6 +53,11 @@ pub struct Admission {
     pub signers: Vec<Signer>,
     /// What let it in.
     pub admitted_by: AdmittedBy,
+    /// What the module may do: its manifest and the policy's caps, which
+    /// narrow the job's scope (see [`crate::scope`]). Default for jobs
+    /// admitted before manifests existed: the job's scope alone.
+    #[serde(default)]
+    pub capabilities: Capabilities,
 }
 
 /// A key that signed a module, as the trust policy knows it.
@@ -308,6 +313,7 @@ mod tests {
             admitted_by: AdmittedBy::Rule {
                 rule: "shared".into(),
             },
+            capabilities: Capabilities::default(),
         });
         let text = serde_json::to_string(&spec).unwrap();
         assert!(

@@ -9,12 +9,136 @@
 //! `grant`). The host checks every start against the scope ([`check`])
 //! before the start is journaled or reaches the fabric; a refusal is an
 //! [`OutOfScope`] naming the [`Rule`] and how to widen the scope.
+//!
+//! The module narrows it: what a job may start is the intersection of its
+//! scope, what its module declares in its capability manifest
+//! ([`Manifest`]) and what the trust policy's rule that admitted the module
+//! caps its modules at ([`PolicyCap`]), both pinned with the job's admission
+//! ([`Capabilities`]) so that a resumed job is held to what its first run
+//! was. One [`check`] decides all of it, once per start.
 
 use serde::{Deserialize, Serialize};
 
 use crate::fabric::{OperationKind, ProtectedItem};
 use crate::job::JobSpec;
 use crate::plan::FailoverType;
+
+/// A WIT interface of the `runbook` world (`wit/runbook.wit`) that a
+/// module's manifest declares it imports. `types` (no functions) and WASI
+/// (which grants nothing: no files, sockets or environment) need no
+/// declaration. New capabilities (an HTTP client, Azure calls) are new
+/// variants, named in manifests by their kebab-case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interface {
+    SiteRecovery,
+    Plan,
+    Log,
+    Clock,
+    Approval,
+}
+
+impl Interface {
+    pub const ALL: [Interface; 5] = [
+        Interface::SiteRecovery,
+        Interface::Plan,
+        Interface::Log,
+        Interface::Clock,
+        Interface::Approval,
+    ];
+
+    /// Its name in the WIT package, and in manifests: `site-recovery`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interface::SiteRecovery => "site-recovery",
+            Interface::Plan => "plan",
+            Interface::Log => "log",
+            Interface::Clock => "clock",
+            Interface::Approval => "approval",
+        }
+    }
+
+    /// The interface of this name (`site-recovery`), if drbook knows it.
+    pub fn named(name: &str) -> Option<Interface> {
+        Interface::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl std::fmt::Display for Interface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a module declares it needs, in its capability manifest (a custom
+/// section, read and written by drbook-signing's `manifest`): the
+/// interfaces it imports, and the operations it may start. A drill:
+/// `test-failover` and `test-failover-cleanup`; a read-only runbook: none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub interfaces: Vec<Interface>,
+    #[serde(default, with = "names")]
+    pub operations: Vec<OperationKind>,
+}
+
+/// A trust policy rule's cap on what the modules it admits may start
+/// (`operations = [...]` in a `[[trust.rules]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyCap {
+    /// The rule's name.
+    pub rule: String,
+    #[serde(with = "names")]
+    pub operations: Vec<OperationKind>,
+}
+
+/// What a job's module may do, pinned with its admission: its manifest and
+/// the policy's caps. The default (no manifest, no cap) leaves the job's
+/// scope as it is: what modules without a manifest get, and jobs admitted
+/// before manifests existed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// The module's manifest; `None`: it has none.
+    #[serde(default)]
+    pub manifest: Option<Manifest>,
+    /// Whether signatures the trust policy counted cover the manifest
+    /// (they cover the whole module): false with no policy configured or a
+    /// module let in with `--allow-unsigned`, whose manifest still narrows.
+    #[serde(default)]
+    pub signed: bool,
+    /// The caps of the policy's rules: the one that admitted the module,
+    /// and the one that covers it when a resumed job loads, if the policy
+    /// changed since; each narrows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps: Vec<PolicyCap>,
+}
+
+impl Capabilities {
+    /// Adds `cap` unless it is there already: a policy that changed never
+    /// widens what a job may do, only narrows it.
+    pub fn narrow(&mut self, cap: PolicyCap) {
+        if !self.caps.contains(&cap) {
+            self.caps.push(cap);
+        }
+    }
+
+    /// The manifest's operations, for listings: `test-failover, commit`,
+    /// `none`, or `no manifest`.
+    pub fn describe_operations(&self) -> String {
+        match &self.manifest {
+            None => "no manifest".to_string(),
+            Some(m) if m.operations.is_empty() => "none".to_string(),
+            Some(m) => m
+                .operations
+                .iter()
+                .map(|k| k.cli_name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
 
 /// A widening of a job's scope: VMs beyond its plan's, operations beyond
 /// its failover type's. As a plan file's `[scope]` table:
@@ -106,6 +230,10 @@ pub enum Rule {
     PlanVms,
     /// A job starts only the operations its failover type implies.
     FailoverType,
+    /// A module starts only the operations its manifest declares.
+    ModuleManifest,
+    /// A module starts only the operations its trust policy rule caps it at.
+    TrustPolicy,
 }
 
 impl Rule {
@@ -113,6 +241,8 @@ impl Rule {
         match self {
             Rule::PlanVms => "plan-vms",
             Rule::FailoverType => "failover-type",
+            Rule::ModuleManifest => "module-manifest",
+            Rule::TrustPolicy => "trust-policy",
         }
     }
 }
@@ -166,19 +296,25 @@ pub fn implied(failover_type: FailoverType) -> &'static [OperationKind] {
 /// Whether the job of `spec` may start `operation` on `vm`: a VM of its plan
 /// (by name, case-insensitively, as the fabric names items) or granted, and
 /// an operation its type implies or granted, by the plan's `[scope]` or the
-/// job's own grant. The VM is checked first.
+/// job's own grant; then an operation its module's manifest declares and
+/// every policy cap pinned with it allows. Checked in that order: the VM,
+/// the type, the manifest, the policy.
 pub fn check(spec: &JobSpec, vm: &str, operation: OperationKind) -> Result<(), OutOfScope> {
     let plan = &spec.plan;
     let grants = [&plan.scope, &spec.grant];
     let refuse = |rule: Rule, why: String, fix: String| {
+        let lead = match rule {
+            Rule::PlanVms | Rule::FailoverType => "is outside this job's scope",
+            Rule::ModuleManifest | Rule::TrustPolicy => "is not granted to this job's module",
+        };
         OutOfScope {
-        vm: vm.to_string(),
-        operation,
-        rule,
-        message: format!(
-            "{operation} on `{vm}` is outside this job's scope: {why} (rule `{rule}`); to allow it, {fix}"
-        ),
-    }
+            vm: vm.to_string(),
+            operation,
+            rule,
+            message: format!(
+                "{operation} on `{vm}` {lead}: {why} (rule `{rule}`); to allow it, {fix}"
+            ),
+        }
     };
     if plan.group_of(vm).is_none() && !grants.iter().any(|g| g.names_vm(vm)) {
         return Err(refuse(
@@ -204,6 +340,40 @@ pub fn check(spec: &JobSpec, vm: &str, operation: OperationKind) -> Result<(), O
             ),
         ));
     }
+    let Some(module) = spec.admission.as_ref().map(|a| &a.capabilities) else {
+        return Ok(());
+    };
+    if let Some(manifest) = module.manifest.as_ref() {
+        if !manifest.operations.contains(&operation) {
+            return Err(refuse(
+                Rule::ModuleManifest,
+                format!(
+                    "the module's manifest grants {}; {operation} is not among them",
+                    list_or_none(&manifest.operations)
+                ),
+                format!(
+                    "its author declares it (`drbook runbook grant FILE --operation {operation}`, \
+                     with the operations it has) and signs the module again"
+                ),
+            ));
+        }
+    }
+    if let Some(cap) = module
+        .caps
+        .iter()
+        .find(|cap| !cap.operations.contains(&operation))
+    {
+        return Err(refuse(
+            Rule::TrustPolicy,
+            format!(
+                "the trust policy's rule `{}` caps the modules it admits at {}; {operation} is not \
+                 among them",
+                cap.rule,
+                list_or_none(&cap.operations)
+            ),
+            "add it to that rule's `operations` in `[trust]`".to_string(),
+        ));
+    }
     Ok(())
 }
 
@@ -225,14 +395,23 @@ fn list(kinds: &[OperationKind]) -> String {
     }
 }
 
+/// `a, b and c`, or `no operation` (a read-only runbook's).
+fn list_or_none(kinds: &[OperationKind]) -> String {
+    match kinds {
+        [] => "no operation".to_string(),
+        kinds => list(kinds),
+    }
+}
+
 /// An operation by its kebab-case name.
-fn operation(name: &str) -> Option<OperationKind> {
+pub fn operation(name: &str) -> Option<OperationKind> {
     OperationKind::ALL
         .into_iter()
         .find(|kind| kind.cli_name().eq_ignore_ascii_case(name))
 }
 
-fn unknown_operation(name: &str) -> String {
+/// Why `name` is no operation, with the names that are.
+pub fn unknown_operation(name: &str) -> String {
     let names: Vec<&str> = OperationKind::ALL.iter().map(|k| k.cli_name()).collect();
     format!("`{name}` is not an operation; one of {}", names.join(", "))
 }
@@ -369,6 +548,99 @@ vms = ["sql-01"]
         let by_job = spec(FailoverType::Planned, PLAN, grant);
         assert!(check(&by_job, "web-10", K::TestFailover).is_ok());
         assert!(check(&by_job, "web-09", K::PlannedFailover).is_err());
+    }
+
+    #[test]
+    fn the_module_and_its_policy_narrow_the_scope_and_name_the_grant() {
+        use crate::job::{Admission, AdmittedBy};
+        let mut unplanned = spec(FailoverType::Unplanned, PLAN, Grant::default());
+        let mut capabilities = Capabilities {
+            manifest: Some(Manifest {
+                interfaces: vec![Interface::SiteRecovery],
+                operations: vec![K::TestFailover, K::TestFailoverCleanup, K::Commit],
+            }),
+            signed: true,
+            caps: vec![],
+        };
+        let admit = |spec: &mut JobSpec, capabilities: &Capabilities| {
+            spec.admission = Some(Admission {
+                digest: "sha256:00".into(),
+                source: "dr_drill.wasm".into(),
+                signers: vec![],
+                admitted_by: AdmittedBy::NoPolicy,
+                capabilities: capabilities.clone(),
+            });
+        };
+        admit(&mut unplanned, &capabilities);
+        // The intersection: the job's type allows commit and the unplanned
+        // failover, the manifest only commit of the two.
+        assert_eq!(allowed(&unplanned, "sql-01"), [K::Commit]);
+        let err = check(&unplanned, "sql-01", K::UnplannedFailover).unwrap_err();
+        assert_eq!(err.rule, Rule::ModuleManifest);
+        assert_eq!(
+            err.message,
+            "unplanned-failover on `sql-01` is not granted to this job's module: the module's \
+             manifest grants test-failover, test-failover-cleanup and commit; unplanned-failover \
+             is not among them (rule `module-manifest`); to allow it, its author declares it \
+             (`drbook runbook grant FILE --operation unplanned-failover`, with the operations it \
+             has) and signs the module again"
+        );
+        // The job's scope is checked first.
+        let err = check(&unplanned, "web-09", K::Commit).unwrap_err();
+        assert_eq!(err.rule, Rule::PlanVms);
+
+        // A policy cap narrows further, naming its rule; the same cap twice
+        // is kept once, and a wider one changes nothing.
+        capabilities.narrow(PolicyCap {
+            rule: "drills".into(),
+            operations: vec![K::TestFailover],
+        });
+        capabilities.narrow(PolicyCap {
+            rule: "drills".into(),
+            operations: vec![K::TestFailover],
+        });
+        assert_eq!(capabilities.caps.len(), 1);
+        capabilities.narrow(PolicyCap {
+            rule: "wide".into(),
+            operations: K::ALL.to_vec(),
+        });
+        admit(&mut unplanned, &capabilities);
+        let err = check(&unplanned, "sql-01", K::Commit).unwrap_err();
+        assert_eq!(err.rule, Rule::TrustPolicy);
+        assert!(
+            err.message.contains(
+                "the trust policy's rule `drills` caps the modules it admits at test-failover; \
+                 commit is not among them (rule `trust-policy`)"
+            ),
+            "{err}"
+        );
+        assert!(allowed(&unplanned, "sql-01").is_empty());
+
+        // A read-only runbook's manifest grants nothing; no manifest leaves
+        // the job's scope as it is.
+        let mut test = spec(FailoverType::Test, PLAN, Grant::default());
+        let read_only = Capabilities {
+            manifest: Some(Manifest::default()),
+            ..Capabilities::default()
+        };
+        admit(&mut test, &read_only);
+        let err = check(&test, "sql-01", K::TestFailover).unwrap_err();
+        assert!(
+            err.message
+                .contains("the module's manifest grants no operation"),
+            "{err}"
+        );
+        admit(&mut test, &Capabilities::default());
+        assert_eq!(
+            allowed(&test, "sql-01"),
+            [K::TestFailover, K::TestFailoverCleanup]
+        );
+        let stored = serde_json::to_value(&capabilities).unwrap();
+        assert_eq!(stored["manifest"]["operations"][2], "commit");
+        assert_eq!(
+            serde_json::from_value::<Capabilities>(stored).unwrap(),
+            capabilities
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@
 //! name = "shared"                    # what jobs record as the rule that admitted them
 //! runbooks = ["failover_plan", "dr_*"]   # file names without .wasm, or globs; the first matching rule decides
 //! require = ["platform", "security-review"]   # one key of each (name one twice for two keys)
+//! operations = ["test-failover", "test-failover-cleanup"]   # optional: the most its modules may start
+//! require-manifest = true              # optional: refuse its modules without a capability manifest
 //! ```
 
 use serde::Deserialize;
@@ -97,6 +99,10 @@ struct RuleSection {
     name: String,
     runbooks: Vec<String>,
     require: Vec<String>,
+    /// The most its modules may start, by kebab-case names.
+    operations: Option<Vec<String>>,
+    #[serde(default, rename = "require-manifest")]
+    require_manifest: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -337,12 +343,26 @@ fn trust(section: TrustSection, base: &Path) -> Result<TrustPolicy, String> {
     let rules = keys
         .rules
         .into_iter()
-        .map(|r| Rule {
-            name: r.name,
-            runbooks: r.runbooks,
-            require: r.require,
+        .map(|r| {
+            let operations = r
+                .operations
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|name| drbook_signing::manifest::operation(name))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|e| format!("{what}: rule `{}`: `operations`: {e}", r.name))?;
+            Ok(Rule {
+                name: r.name,
+                runbooks: r.runbooks,
+                require: r.require,
+                operations,
+                require_manifest: r.require_manifest,
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     TrustPolicy::new(organisations, rules).map_err(|e| format!("{what}: {e}"))
 }
 

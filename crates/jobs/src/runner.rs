@@ -78,6 +78,7 @@ pub async fn execute(
         Some(runbook) => runbook,
         None => load_pinned(exec, &job).await?,
     };
+    let spec = held_to(exec, &job).await?;
     // What an earlier run left in its spool (its host died) is folded into
     // the store first, so the journal is whole.
     let (run, entries) = exec.store.open_run(id, lease).await?;
@@ -93,13 +94,7 @@ pub async fn execute(
     };
     let mut outcome = exec
         .runtime
-        .run_job(
-            &runbook,
-            job.spec.clone(),
-            exec.fabric.clone(),
-            options,
-            journal,
-        )
+        .run_job(&runbook, spec, exec.fabric.clone(), options, journal)
         .await;
     // A run whose lease lapsed under it (its worker stalled) records
     // nothing: the job goes to whoever holds it next, resumed from what was
@@ -180,6 +175,36 @@ async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, 
         });
     }
     Ok(runbook)
+}
+
+/// The job's spec with what its module may do as it holds for this run: its
+/// pinned capabilities, narrowed by the trust policy's cap as it is now (a
+/// policy that changed never widens a job, see `Trust::narrow`). A job
+/// re-pinned to another module (`jobs resume --module`) is held to that
+/// module's manifest, read here from the store: its admission names the
+/// module it was created with.
+async fn held_to(
+    exec: &Execution,
+    job: &JobRecord,
+) -> Result<drbook_core::job::JobSpec, ExecuteError> {
+    let mut spec = job.spec.clone();
+    if let Some(admission) = spec.admission.as_mut() {
+        if admission.digest != job.digest {
+            let module = exec.store.module(job).await?;
+            admission.capabilities.manifest =
+                drbook_signing::manifest::read(&module).map_err(|error| {
+                    ExecuteError::Untrusted {
+                        id: job.id.clone(),
+                        source: Box::new(TrustError::Manifest {
+                            runbook: job.runbook.clone(),
+                            error,
+                        }),
+                    }
+                })?;
+        }
+        exec.trust.narrow(&job.runbook, &mut admission.capabilities);
+    }
+    Ok(spec)
 }
 
 /// Whether what an unloaded job waits for has come.

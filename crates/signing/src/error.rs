@@ -52,6 +52,13 @@ pub enum SignatureError {
     )]
     ContentChanged { signatures: usize },
     #[error(
+        "the capability manifest is not covered by the module's signatures: none of its \
+         {signatures} signature(s) covers the module as it is now (a manifest written or changed \
+         after signing, or another change); re-sign after `runbook grant` \
+         (`drbook runbook sign FILE --key KEY`), or take the module as its signers published it"
+    )]
+    ManifestNotCovered { signatures: usize },
+    #[error(
         "the signature by {fingerprint} does not verify: the `signature` section was altered; \
          take the module as its signers published it"
     )]

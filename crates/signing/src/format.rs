@@ -41,8 +41,9 @@ pub(crate) struct Layout<'a> {
     pub signature: Option<&'a [u8]>,
     /// Where the content starts: after the header and the `signature` section.
     pub content_start: usize,
-    /// Where each `signature_delimiter` section of the content ends.
-    delimiter_ends: Vec<usize>,
+    /// The content's sections: what the signatures cover, the capability
+    /// manifest among them (`manifest`).
+    pub content: Vec<Section<'a>>,
 }
 
 impl<'a> Layout<'a> {
@@ -72,11 +73,7 @@ impl<'a> Layout<'a> {
             bytes,
             signature,
             content_start: content.first().map_or(bytes.len(), |s| s.offset),
-            delimiter_ends: content
-                .iter()
-                .filter(|s| s.is_custom(DELIMITER_SECTION))
-                .map(Section::end)
-                .collect(),
+            content: content.to_vec(),
         })
     }
 
@@ -84,8 +81,13 @@ impl<'a> Layout<'a> {
     pub fn hashes(&self) -> Vec<Hash> {
         let mut hasher = Sha256::new();
         let mut hashed = self.content_start;
-        let mut hashes = Vec::with_capacity(self.delimiter_ends.len() + 1);
-        for &end in &self.delimiter_ends {
+        let delimiter_ends = self
+            .content
+            .iter()
+            .filter(|s| s.is_custom(DELIMITER_SECTION))
+            .map(Section::end);
+        let mut hashes = Vec::new();
+        for end in delimiter_ends {
             hasher.update(&self.bytes[hashed..end]);
             hashed = end;
             hashes.push(hasher.clone().finalize().into());

@@ -17,6 +17,9 @@
 //! - `format`: the signature section's data and the hashes it signs
 //! - `keys`: key files, fingerprints ([`PublicKey`], [`SigningKey`])
 //! - [`sign()`] and [`verify()`]
+//! - `manifest`: the capability manifest, a custom section declaring the
+//!   interfaces a module imports and the operations it may start, read
+//!   from the parse its signatures are verified on
 //! - `policy`: the trust policy ([`TrustPolicy`]) and what a host holds of it
 //!   ([`Trust`]): which organisations' signatures a runbook needs
 //! - `error`: [`SignatureError`], [`KeyError`]
@@ -24,6 +27,7 @@
 mod error;
 mod format;
 mod keys;
+pub mod manifest;
 mod policy;
 mod sign;
 mod verify;
@@ -31,6 +35,7 @@ mod wasm;
 
 pub use error::{KeyError, KeyFileError, SignatureError};
 pub use keys::{KeyFormat, PublicKey, SigningKey};
+pub use manifest::ManifestError;
 pub use policy::{Organisation, PolicyError, Rule, Trust, TrustError, TrustPolicy, TrustedKey};
 pub use sign::sign;
 pub use verify::{verify, Verified};

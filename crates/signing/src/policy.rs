@@ -19,9 +19,14 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use drbook_core::fabric::OperationKind;
 use drbook_core::job::{Admission, AdmittedBy, Signer};
+use drbook_core::scope::{Capabilities, Manifest, PolicyCap};
 
-use crate::{verify, PublicKey, SignatureError};
+use crate::format::Layout;
+use crate::manifest::{self, ManifestError};
+use crate::verify::verify_layout;
+use crate::{PublicKey, SignatureError};
 
 /// An organisation and the keys that sign for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,22 @@ pub struct Rule {
     pub runbooks: Vec<String>,
     /// Organisations, each needing one distinct key's signature.
     pub require: Vec<String>,
+    /// The most the modules it admits may start, whatever their manifest
+    /// declares (`operations = [...]`); `None`: no cap.
+    pub operations: Option<Vec<OperationKind>>,
+    /// Whether the modules it admits must carry a capability manifest
+    /// (`require-manifest = true`): a module without one is refused.
+    pub require_manifest: bool,
+}
+
+impl Rule {
+    /// Its cap, as pinned with the jobs it admits.
+    fn cap(&self) -> Option<PolicyCap> {
+        self.operations.as_ref().map(|operations| PolicyCap {
+            rule: self.name.clone(),
+            operations: operations.clone(),
+        })
+    }
 }
 
 /// A policy whose rules name only its organisations.
@@ -115,6 +136,16 @@ pub enum TrustError {
         /// it once.
         error: SignatureError,
     },
+    #[error("{problem}; declare what it needs with `drbook runbook grant FILE --operation OP ...` \
+             and sign it again, or pass --allow-unsigned for development", problem = self.problem())]
+    NoManifest { runbook: String, rule: String },
+    /// A manifest drbook cannot use, or imports it does not declare:
+    /// refused even with `--allow-unsigned`, as a broken module is.
+    #[error("{problem}", problem = self.problem())]
+    Manifest {
+        runbook: String,
+        error: ManifestError,
+    },
     #[error(
         "its module was admitted {was}, and the trust policy refuses it now: {problem}{dropped}; \
          the job is failed: restore the key to the policy, or have the module signed by keys \
@@ -157,6 +188,13 @@ impl TrustError {
                  requires: {missing}; {found}"
             ),
             TrustError::Broken { runbook, error } => {
+                format!("runbook `{runbook}` is refused: {error}")
+            }
+            TrustError::NoManifest { runbook, rule } => format!(
+                "runbook `{runbook}` has no capability manifest, and the trust policy's rule \
+                 `{rule}` requires one"
+            ),
+            TrustError::Manifest { runbook, error } => {
                 format!("runbook `{runbook}` is refused: {error}")
             }
             TrustError::NoLongerTrusted { .. } => self.to_string(),
@@ -239,7 +277,13 @@ impl TrustPolicy {
             .flat_map(|org| org.keys.iter().map(move |key| (org, key)))
             .collect();
         let keys: Vec<PublicKey> = held.iter().map(|(_, k)| k.key.clone()).collect();
-        let (signed, others) = match verify(module, &keys) {
+        let broken = |error| TrustError::Broken {
+            runbook: runbook.to_string(),
+            error,
+        };
+        // One parse for the signatures and the manifest they cover.
+        let layout = Layout::of(module).map_err(broken)?;
+        let (signed, others) = match verify_layout(&layout, &keys) {
             Ok(verified) => (verified.signers, verified.other_signatures),
             Err(SignatureError::Unsigned) => {
                 return Err(TrustError::Unsigned {
@@ -249,12 +293,7 @@ impl TrustPolicy {
                 })
             }
             Err(SignatureError::UnknownSigners { signatures, .. }) => (Vec::new(), signatures),
-            Err(error) => {
-                return Err(TrustError::Broken {
-                    runbook: runbook.to_string(),
-                    error,
-                })
-            }
+            Err(error) => return Err(broken(error)),
         };
         let mut signers = Vec::new();
         let mut expired = Vec::new();
@@ -285,12 +324,24 @@ impl TrustPolicy {
             }
         }
         if missing.is_empty() {
+            let manifest = manifest_of(runbook, &layout)?;
+            if manifest.is_none() && rule.require_manifest {
+                return Err(TrustError::NoManifest {
+                    runbook: runbook.to_string(),
+                    rule: rule.name.clone(),
+                });
+            }
             return Ok(Admission {
                 digest: drbook_core::module::digest(module),
                 source: source.to_string(),
                 signers,
                 admitted_by: AdmittedBy::Rule {
                     rule: rule.name.clone(),
+                },
+                capabilities: Capabilities {
+                    manifest,
+                    signed: true,
+                    caps: rule.cap().into_iter().collect(),
                 },
             });
         }
@@ -357,11 +408,14 @@ impl Trust {
                 source: source.to_string(),
                 signers: Vec::new(),
                 admitted_by: AdmittedBy::NoPolicy,
+                capabilities: unsigned_capabilities(runbook, module, None)?,
             });
         };
         match policy.check(runbook, source, module, Utc::now()) {
             Ok(admission) => Ok(admission),
-            Err(refusal @ TrustError::Broken { .. }) => Err(refusal),
+            Err(refusal @ (TrustError::Broken { .. } | TrustError::Manifest { .. })) => {
+                Err(refusal)
+            }
             Err(refusal) if allow_unsigned => Ok(Admission {
                 digest: drbook_core::module::digest(module),
                 source: source.to_string(),
@@ -372,8 +426,28 @@ impl Trust {
                 admitted_by: AdmittedBy::AllowUnsigned {
                     refusal: refusal.to_string(),
                 },
+                capabilities: unsigned_capabilities(
+                    runbook,
+                    module,
+                    policy.rule_for(runbook).and_then(Rule::cap),
+                )?,
             }),
             Err(refusal) => Err(refusal),
+        }
+    }
+
+    /// Narrows what a job's module may do to what the policy as it is now
+    /// caps the module at, at each run: a resumed job whose policy changed
+    /// is held to the narrower of then and now, never to more than it was
+    /// admitted with. A lookup of the runbook's rule, no parse.
+    pub fn narrow(&self, runbook: &str, capabilities: &mut Capabilities) {
+        if let Some(cap) = self
+            .policy
+            .as_ref()
+            .and_then(|policy| policy.rule_for(runbook))
+            .and_then(Rule::cap)
+        {
+            capabilities.narrow(cap);
         }
     }
 
@@ -393,7 +467,7 @@ impl Trust {
         let source = pinned.map_or(runbook, |a| a.source.as_str());
         let now = match policy.check(runbook, source, module, Utc::now()) {
             Ok(_) => return Ok(()),
-            Err(broken @ TrustError::Broken { .. }) => broken,
+            Err(broken @ (TrustError::Broken { .. } | TrustError::Manifest { .. })) => broken,
             Err(_)
                 if pinned
                     .is_some_and(|a| matches!(a.admitted_by, AdmittedBy::AllowUnsigned { .. })) =>
@@ -427,6 +501,34 @@ impl Trust {
             now: Box::new(now),
         })
     }
+}
+
+/// The manifest of a module parsed already, its imports checked against it.
+fn manifest_of(runbook: &str, layout: &Layout) -> Result<Option<Manifest>, TrustError> {
+    manifest::of_layout(layout).map_err(|error| TrustError::Manifest {
+        runbook: runbook.to_string(),
+        error,
+    })
+}
+
+/// What a module no signature vouches for may do: its manifest still
+/// narrows (recorded as unsigned), under the rule's cap if one applies. A
+/// file that is no module at all has no manifest here: loading it says
+/// what it is.
+fn unsigned_capabilities(
+    runbook: &str,
+    module: &[u8],
+    cap: Option<PolicyCap>,
+) -> Result<Capabilities, TrustError> {
+    let manifest = match Layout::of(module) {
+        Ok(layout) => manifest_of(runbook, &layout)?,
+        Err(_) => None,
+    };
+    Ok(Capabilities {
+        manifest,
+        signed: false,
+        caps: cap.into_iter().collect(),
+    })
 }
 
 /// How an admission reads in a message: `by rule `shared` (signed by ...)`.

@@ -2,6 +2,7 @@
 //! bytes, before anything compiles them.
 
 use crate::format::{self, Layout, SignatureData};
+use crate::manifest;
 use crate::{PublicKey, SignatureError};
 
 /// A module whose signatures verified.
@@ -26,13 +27,33 @@ pub struct Verified {
 /// refused as a change, and one added before is covered by every signature.
 /// At least one of `keys` must have signed; which did is the answer.
 pub fn verify(module: &[u8], keys: &[PublicKey]) -> Result<Verified, SignatureError> {
-    let layout = Layout::of(module)?;
+    verify_layout(&Layout::of(module)?, keys)
+}
+
+/// [`verify`] on a module already parsed: what the trust policy uses, so
+/// that the capability manifest is read from the same parse.
+pub(crate) fn verify_layout(
+    layout: &Layout,
+    keys: &[PublicKey],
+) -> Result<Verified, SignatureError> {
+    let module = layout.bytes;
     let data = SignatureData::decode(layout.signature.ok_or(SignatureError::Unsigned)?)?;
     let hashes = layout.hashes();
     let all_signatures = data.sets.iter().map(|set| set.signatures.len()).sum();
     let Some(covering) = data.sets.iter().find(|set| set.hashes == hashes) else {
-        return Err(SignatureError::ContentChanged {
-            signatures: all_signatures,
+        // The manifest is what authors most often change after signing.
+        let has_manifest = layout
+            .content
+            .iter()
+            .any(|s| s.is_custom(manifest::SECTION));
+        return Err(if has_manifest {
+            SignatureError::ManifestNotCovered {
+                signatures: all_signatures,
+            }
+        } else {
+            SignatureError::ContentChanged {
+                signatures: all_signatures,
+            }
         });
     };
     let message = covering.message();

@@ -18,15 +18,24 @@ const CUSTOM_SECTION_ID: u8 = 0;
 pub(crate) struct Section<'a> {
     /// Where the section starts in the module (its id byte).
     pub offset: usize,
+    /// Its id: 0 for a custom section, 10 for a component's imports, ...
+    pub id: u8,
+    /// Where its payload (after the id and length) starts in the module.
+    pub payload_offset: usize,
     /// The whole section: id, length and payload.
     pub raw: &'a [u8],
     /// A custom section's name and the data after it; `None` for the others.
     pub custom: Option<(&'a str, &'a [u8])>,
 }
 
-impl Section<'_> {
+impl<'a> Section<'a> {
     pub fn end(&self) -> usize {
         self.offset + self.raw.len()
+    }
+
+    /// The section's payload: what follows its id and length.
+    pub fn payload(&self) -> &'a [u8] {
+        &self.raw[self.payload_offset - self.offset..]
     }
 
     pub fn is_custom(&self, name: &str) -> bool {
@@ -76,6 +85,8 @@ pub(crate) fn sections(bytes: &[u8]) -> Result<Vec<Section<'_>>, SignatureError>
         };
         sections.push(Section {
             offset,
+            id,
+            payload_offset: payload_start,
             raw: &bytes[offset..end],
             custom,
         });

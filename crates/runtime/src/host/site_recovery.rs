@@ -6,9 +6,11 @@
 //! runbook.
 //!
 //! A start outside the job's scope (`drbook_core::scope`: its plan's VMs, its
-//! failover type's operations, and what a grant adds) is refused before its
-//! intent is journaled and before the fabric hears of it: `not-allowed`,
-//! naming the rule. The refusal is journaled as the start's reply (with a
+//! failover type's operations, and what a grant adds) or outside what its
+//! module may do (the operations its capability manifest declares, and the
+//! trust policy's cap, pinned with the job's admission) is refused before
+//! its intent is journaled and before the fabric hears of it:
+//! `not-allowed`, naming the rule. One check decides both (`scope::check`). The refusal is journaled as the start's reply (with a
 //! warning line in the job's streams), so a replay gives the same answer,
 //! and recorded in the fabric's audit trail (`Fabric::record_refusal`).
 
@@ -155,7 +157,8 @@ impl InstanceState {
         Ok(Ok(self.table.push(OperationHandle { id, vm })?))
     }
 
-    /// Records a start outside the job's scope in the fabric's audit trail,
+    /// Records a refused start (outside the job's scope or its module's
+    /// grant) in the fabric's audit trail,
     /// and logs it; returns the line for the job's warning stream. A fabric
     /// that cannot take the record does not change the refusal: the line
     /// says so. (`&mut self`: the future must be `Send`, and the instance's
@@ -173,7 +176,7 @@ impl InstanceState {
             operation = %refusal.operation,
             rule = %refusal.rule,
             %initiator,
-            "start refused: outside the job's scope"
+            "start refused: outside the job's scope or its module's grant"
         );
         let refused = RefusedStart {
             vm: vm.to_string(),

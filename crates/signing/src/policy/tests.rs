@@ -36,6 +36,8 @@ fn rule(name: &str, runbooks: &[&str], require: &[&str]) -> Rule {
         name: name.into(),
         runbooks: runbooks.iter().map(|s| s.to_string()).collect(),
         require: require.iter().map(|s| s.to_string()).collect(),
+        operations: None,
+        require_manifest: false,
     }
 }
 
