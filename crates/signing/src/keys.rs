@@ -164,8 +164,9 @@ impl PublicKey {
         Ok(format!("{}\n", encoded.trim_end()))
     }
 
-    /// The id wasmsign2 gives this key, which drbook's signatures carry.
-    pub(crate) fn key_id(&self) -> Vec<u8> {
+    /// The id wasmsign2 gives this key, which drbook's signatures carry
+    /// (a [`crate::Signature`] shows it in hex).
+    pub fn key_id(&self) -> Vec<u8> {
         format::key_id(self.key.as_bytes())
     }
 

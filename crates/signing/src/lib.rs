@@ -38,4 +38,4 @@ pub use keys::{KeyFormat, PublicKey, SigningKey};
 pub use manifest::ManifestError;
 pub use policy::{Organisation, PolicyError, Rule, Trust, TrustError, TrustPolicy, TrustedKey};
 pub use sign::sign;
-pub use verify::{verify, Verified};
+pub use verify::{signatures, verify, Signature, Verified};

@@ -249,6 +249,11 @@ impl TrustPolicy {
         })
     }
 
+    /// Its organisations and their keys.
+    pub fn organisations(&self) -> &[Organisation] {
+        &self.organisations
+    }
+
     /// The rule that decides for `runbook` (a file name; `.wasm` aside).
     pub fn rule_for(&self, runbook: &str) -> Option<&Rule> {
         let name = bare(runbook);
@@ -384,6 +389,11 @@ impl Trust {
     /// No policy: every module is admitted, unchecked, and recorded so.
     pub fn none() -> Self {
         Trust::default()
+    }
+
+    /// The policy enforced, if any.
+    pub fn policy(&self) -> Option<&TrustPolicy> {
+        self.policy.as_deref()
     }
 
     pub fn enforce(policy: TrustPolicy) -> Self {

@@ -121,3 +121,46 @@ fn digest(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
+
+/// One signature a module carries, as read without any key: what
+/// `drbook runbook inspect` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The key id it names (wasmsign2's, see [`PublicKey::key_id`]), hex;
+    /// empty when it names none.
+    pub key_id: String,
+    /// Whether it is of a scheme drbook verifies (ed25519).
+    pub known_scheme: bool,
+    /// Whether it signs the module as it is now (its whole content, the
+    /// capability manifest included), not an earlier version of it.
+    pub covers: bool,
+}
+
+impl Signature {
+    /// Whether it names `key`'s id.
+    pub fn names(&self, key: &PublicKey) -> bool {
+        self.key_id == hex::encode(key.key_id())
+    }
+}
+
+/// The signatures `module` carries (none if it is unsigned), unverified.
+pub fn signatures(module: &[u8]) -> Result<Vec<Signature>, SignatureError> {
+    let layout = Layout::of(module)?;
+    let Some(section) = layout.signature else {
+        return Ok(Vec::new());
+    };
+    let hashes = layout.hashes();
+    let data = SignatureData::decode(section)?;
+    Ok(data
+        .sets
+        .iter()
+        .flat_map(|set| {
+            let covers = set.hashes == hashes;
+            set.signatures.iter().map(move |record| Signature {
+                key_id: hex::encode(&record.key_id),
+                known_scheme: record.algorithm == format::ED25519,
+                covers,
+            })
+        })
+        .collect())
+}

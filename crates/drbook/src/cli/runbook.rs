@@ -1,6 +1,10 @@
 //! `drbook runbook`: what a runbook file is, before anyone runs it
-//! (`inspect`), and its signatures (`sign`, `verify`), embedded in the file
-//! in the WebAssembly tool-conventions format, which wasmsign2 reads too.
+//! (`inspect`), its capability manifest (`grant`), and its signatures
+//! (`sign`, `verify`), embedded in the file in the WebAssembly
+//! tool-conventions format, which wasmsign2 reads too.
+
+mod grant;
+mod inspect;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -18,11 +22,17 @@ pub struct RunbookArgs {
 
 #[derive(Subcommand)]
 enum RunbookCommand {
-    /// Shows a runbook's world, imports, exports, size and digest.
+    /// Shows a runbook's digest, size, signers (and the trust policy's keys
+    /// they are), capability manifest and whether its signatures cover it,
+    /// what the policy decides, and its world's imports and exports.
     Inspect {
         /// The runbook (a WebAssembly component).
         file: PathBuf,
     },
+    /// Writes the runbook's capability manifest (the operations it may
+    /// start, the interfaces it imports), replacing the one it has. Sign it
+    /// after: signatures cover the manifest only if made after it.
+    Grant(grant::GrantArgs),
     /// Signs a runbook, keeping the signatures it already has: an author
     /// signs, then a reviewer countersigns the same file.
     Sign {
@@ -49,45 +59,13 @@ enum RunbookCommand {
 
 pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
     match args.command {
-        RunbookCommand::Inspect { file } => inspect(global, &file),
+        RunbookCommand::Inspect { file } => inspect::run(global, &file),
+        RunbookCommand::Grant(args) => grant::run(global, args),
         RunbookCommand::Sign { file, key, out } => {
             sign(global, &file, &key, out.as_deref().unwrap_or(&file))
         }
         RunbookCommand::Verify { file, keys } => verify(global, &file, &keys),
     }
-}
-
-fn inspect(global: &Global, file: &Path) -> anyhow::Result<Outcome> {
-    let runtime = global.runtime(false)?;
-    let runbook = runtime
-        .load(file)
-        .map_err(|e| InputError::new(e.to_string()))?;
-    let (imports, exports) = runtime.describe(&runbook);
-    if global.json {
-        let doc = serde_json::json!({
-            "file": file.display().to_string(),
-            "world": "drbook:runbook/runbook@0.1.0",
-            "digest": runbook.digest,
-            "size": runbook.size,
-            "imports": imports,
-            "exports": exports,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        println!("file:    {}", file.display());
-        println!("world:   drbook:runbook/runbook@0.1.0 (checked: it links against this host)");
-        println!("digest:  {}", runbook.digest);
-        println!("size:    {} bytes", runbook.size);
-        println!("imports:");
-        for name in &imports {
-            println!("  {name}");
-        }
-        println!("exports:");
-        for name in &exports {
-            println!("  {name}");
-        }
-    }
-    Ok(Outcome::Success)
 }
 
 fn sign(global: &Global, file: &Path, key: &Path, out: &Path) -> anyhow::Result<Outcome> {

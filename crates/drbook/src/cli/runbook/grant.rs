@@ -1,0 +1,114 @@
+//! `drbook runbook grant`: writes a module's capability manifest (the
+//! interfaces it imports, the operations it may start), replacing the one
+//! it has, before it is signed: a signature covers the manifest only if it
+//! was made after it, so signatures the module had are dropped, and the
+//! author signs again.
+
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+use super::{read_module, write_replacing};
+use crate::cli::{Global, InputError, Outcome};
+use drbook_core::fabric::OperationKind;
+use drbook_core::scope::{Interface, Manifest};
+use drbook_signing::manifest;
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("grants").required(true).args(["operations", "read_only"])))]
+pub struct GrantArgs {
+    /// The runbook (a WebAssembly component).
+    file: PathBuf,
+    /// An operation the runbook may start, kebab-case (`test-failover`):
+    /// repeat the flag or list several. Nothing else starts.
+    #[arg(long = "operation", num_args = 1.., value_parser = manifest::operation)]
+    operations: Vec<OperationKind>,
+    /// The runbook starts no operation: it only reads.
+    #[arg(long, conflicts_with = "operations")]
+    read_only: bool,
+    /// An interface it imports (`site-recovery`, `plan`, `log`, `clock`,
+    /// `approval`). Default: those the runbook imports, as its file says.
+    #[arg(long = "interface", num_args = 1.., value_parser = manifest::interface)]
+    interfaces: Vec<Interface>,
+    /// Where to write the runbook (default: FILE, replaced).
+    #[arg(long, short = 'o')]
+    out: Option<PathBuf>,
+}
+
+pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
+    let module = read_module(&args.file)?;
+    let bad = |e: manifest::ManifestError| InputError::new(format!("{}: {e}", args.file.display()));
+    let interfaces = if args.interfaces.is_empty() {
+        imported(&module).map_err(bad)?
+    } else {
+        args.interfaces
+    };
+    let declared = Manifest {
+        interfaces,
+        operations: args.operations,
+    };
+    let written = manifest::write(&module, &declared).map_err(bad)?;
+    let out = args.out.as_deref().unwrap_or(&args.file);
+    write_replacing(out, &written.module)?;
+    report(global, out, &declared, written.dropped_signatures)
+}
+
+/// The interfaces of drbook's world that `module` imports.
+fn imported(module: &[u8]) -> Result<Vec<Interface>, manifest::ManifestError> {
+    let imports = manifest::imports(module)?;
+    Ok(Interface::ALL
+        .into_iter()
+        .filter(|i| {
+            imports
+                .iter()
+                .any(|name| name.starts_with(&format!("drbook:runbook/{}@", i.name())))
+        })
+        .collect())
+}
+
+fn report(
+    global: &Global,
+    out: &Path,
+    declared: &Manifest,
+    dropped: usize,
+) -> anyhow::Result<Outcome> {
+    let names = |items: Vec<&str>| items.join(", ");
+    let operations = names(declared.operations.iter().map(|k| k.cli_name()).collect());
+    let interfaces = names(declared.interfaces.iter().map(|i| i.name()).collect());
+    let digest = drbook_core::module::digest(&std::fs::read(out)?);
+    if global.json {
+        let doc = serde_json::json!({
+            "file": out.display().to_string(),
+            "digest": digest,
+            "manifest": declared,
+            "dropped_signatures": dropped,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("granted:    {}", out.display());
+        println!("interfaces: {interfaces}");
+        println!(
+            "operations: {}",
+            if operations.is_empty() {
+                "none (read-only)"
+            } else {
+                &operations
+            }
+        );
+        println!("digest:     {digest}");
+    }
+    if dropped > 0 {
+        eprintln!(
+            "the {dropped} signature(s) {} had no longer cover it and were dropped: sign it again \
+             (`drbook runbook sign {} --key KEY`)",
+            out.display(),
+            out.display()
+        );
+    } else {
+        eprintln!(
+            "not signed: sign it now (`drbook runbook sign {} --key KEY`), so that its signatures \
+             cover the manifest",
+            out.display()
+        );
+    }
+    Ok(Outcome::Success)
+}
