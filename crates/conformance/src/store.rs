@@ -1,10 +1,10 @@
 //! The conformance suite of the job store port ([`JobStore`], with the
 //! [`RunLog`](drbook_core::store::RunLog) of a run): one public function per
-//! guarantee the port's docs give, and [`run_all`]. SQLite passes it, and
-//! PostgreSQL must pass the same.
+//! guarantee the port's docs give, and [`store_conformance_tests!`](crate::store_conformance_tests)
+//! to run them all. SQLite and PostgreSQL pass it.
 //!
-//! A backend runs every function in a test of its own, so that a failure
-//! names the guarantee, each on a store of its own that starts empty. The
+//! A backend runs every function in a test of its own (the macro makes
+//! them), so that a failure names the guarantee, each on a store of its own that starts empty. The
 //! suite holds a store only as `Arc<dyn JobStore>`, and opens it again
 //! ([`Backend::open`]) wherever a guarantee is about another process: a
 //! reader on another host, the worker that resumes a job. The guarantee that
@@ -73,33 +73,55 @@ pub trait Backend: Send + Sync + Sized {
     fn at(place: &str) -> Self;
 }
 
-/// Every guarantee, each on a store of its own from `fresh`, in one test
-/// named `test` (the crash test runs that test again as its child). The
-/// crash test comes first: the child then writes its intent and dies before
-/// it would run anything else.
-pub async fn run_all<B: Backend>(test: &str, fresh: impl Fn() -> B) {
-    an_intent_survives_a_crash_of_its_writer(test, &fresh).await;
-    jobs_are_created_read_listed_and_counted(&fresh()).await;
-    a_job_reads_the_module_it_is_pinned_to(&fresh()).await;
-    finish_ends_a_job_for_good(&fresh()).await;
-    a_stop_is_requested_and_read_back(&fresh()).await;
-    prune_removes_old_ended_jobs_with_their_journals_and_streams(&fresh()).await;
-    runnable_jobs_are_new_or_interrupted_oldest_first(&fresh()).await;
-    a_claimed_job_is_running_under_its_lease(&fresh()).await;
-    a_lease_not_yet_renewed_claims_nothing(&fresh()).await;
-    a_lapsed_lease_is_never_renewed_and_claims_nothing(&fresh()).await;
-    a_dead_workers_job_is_claimable_after_its_lease_ends(&fresh()).await;
-    a_run_taken_over_writes_nothing_more(&fresh()).await;
-    readers_see_what_a_running_job_appended(&fresh()).await;
-    a_waiting_job_is_unloaded_until_woken(&fresh()).await;
-    a_finished_run_ends_its_job_and_releases_its_lease(&fresh()).await;
-    a_decision_resumes_a_suspended_job(&fresh()).await;
-    housekeeping_keeps_what_runs_wrote(&fresh()).await;
-    webhooks_are_created_once_listed_enabled_and_deleted(&fresh()).await;
-    a_retried_message_gets_the_first_answer(&fresh()).await;
-    an_alert_is_recorded_once_with_its_jobs(&fresh()).await;
-    a_delivery_creates_its_jobs_atomically(&fresh()).await;
-    alerts_are_listed_newest_first_and_deleted_with_their_webhook(&fresh()).await;
-    a_busy_plan_attaches_queues_or_refuses_a_start(&fresh()).await;
-    starts_racing_for_a_plan_create_one_job(&fresh()).await;
+/// Defines, in a backend's test file, one test per guarantee, named after
+/// it, each on a store of its own from `$fresh` (an expression: a future of
+/// the [`Backend`], made again for every test), so that a failure names the
+/// guarantee and a new guarantee reaches every backend. The crash test runs
+/// itself again as its child, which makes no store of its own. The test
+/// file needs tokio's `macros` and `rt-multi-thread` features.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:expr) => {
+        $crate::store_conformance_tests!(@each $fresh;
+            jobs_are_created_read_listed_and_counted,
+            a_job_reads_the_module_it_is_pinned_to,
+            finish_ends_a_job_for_good,
+            a_stop_is_requested_and_read_back,
+            prune_removes_old_ended_jobs_with_their_journals_and_streams,
+            runnable_jobs_are_new_or_interrupted_oldest_first,
+            a_claimed_job_is_running_under_its_lease,
+            a_lease_not_yet_renewed_claims_nothing,
+            a_lapsed_lease_is_never_renewed_and_claims_nothing,
+            a_dead_workers_job_is_claimable_after_its_lease_ends,
+            a_run_taken_over_writes_nothing_more,
+            readers_see_what_a_running_job_appended,
+            a_waiting_job_is_unloaded_until_woken,
+            a_finished_run_ends_its_job_and_releases_its_lease,
+            a_decision_resumes_a_suspended_job,
+            housekeeping_keeps_what_runs_wrote,
+            webhooks_are_created_once_listed_enabled_and_deleted,
+            a_retried_message_gets_the_first_answer,
+            an_alert_is_recorded_once_with_its_jobs,
+            a_delivery_creates_its_jobs_atomically,
+            alerts_are_listed_newest_first_and_deleted_with_their_webhook,
+            a_busy_plan_attaches_queues_or_refuses_a_start,
+            starts_racing_for_a_plan_create_one_job,
+        );
+
+        /// Its writer runs in a child process: this test, run again.
+        #[tokio::test(flavor = "multi_thread")]
+        async fn an_intent_survives_a_crash_of_its_writer() {
+            $crate::store::an_intent_survives_a_crash_of_its_writer(
+                "an_intent_survives_a_crash_of_its_writer",
+                || $fresh,
+            )
+            .await;
+        }
+    };
+    (@each $fresh:expr; $($guarantee:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $guarantee() {
+            $crate::store::$guarantee(&$fresh.await).await;
+        }
+    )*};
 }

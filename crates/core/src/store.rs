@@ -21,7 +21,11 @@
 //!   makes again.
 //! - **Readers see what was appended.** [`JobStore::journal`] and
 //!   [`JobStore::streams`] include what a running job appended, in order,
-//!   once each.
+//!   once each: what [`RunLog::append_intent`] and [`RunLog::end`] wrote as
+//!   soon as they return, buffered appends once the backend has committed
+//!   them (at once on SQLite, whose spool is on the host; a group commit
+//!   later on PostgreSQL). A line a reader has seen is never lost nor
+//!   repeated by a takeover.
 //! - **One decision per step, one job per alert.** Approvals, stop requests
 //!   and deliveries are each one atomic change.
 //! - **One job at a time changes a plan.** A store serves one fabric, and
@@ -164,6 +168,33 @@ impl std::fmt::Display for Busy {
     }
 }
 
+/// A delivery's answer, built as each of its jobs is placed: the job ids it
+/// names and the first busy plan it met. One rule for every backend's
+/// [`JobStore::record_delivery`]: a job created (or queued) is named, an
+/// attached one names the busy job, a refused one nothing.
+#[derive(Debug, Default)]
+pub struct Placed {
+    pub job_ids: Vec<String>,
+    pub busy: Option<Busy>,
+}
+
+impl Placed {
+    /// Job `job_id` was placed: created if `found` is `None`, else its plan
+    /// was busy and `found` says what was done.
+    pub fn add(&mut self, job_id: &str, found: Option<Busy>) {
+        let Some(found) = found else {
+            self.job_ids.push(job_id.to_string());
+            return;
+        };
+        match found.on_busy {
+            OnBusy::Attach => self.job_ids.push(found.job.clone()),
+            OnBusy::Queue => self.job_ids.push(job_id.to_string()),
+            OnBusy::Refuse => {}
+        }
+        self.busy.get_or_insert(found);
+    }
+}
+
 /// What a plan is known by in a store: its name with its primary and
 /// recovery regions, in ASCII lowercase (ARM names are case-insensitive),
 /// separated by U+001F. Every backend keys busy plans by it.
@@ -281,6 +312,16 @@ pub trait JobStore: Send + Sync {
     /// Periodic upkeep off the path of host calls (a worker calls it every
     /// second): SQLite checkpoints its write-ahead log.
     async fn maintain(&self) -> Result<(), StoreError>;
+
+    /// Resolves when the store learns that a job may have become runnable
+    /// (created, woken, decided, or its plan's job ended, by any process on
+    /// any host), so that a worker looks at once instead of at its next
+    /// poll; PostgreSQL listens for it. A wake-up may be lost, so workers
+    /// keep polling. The default never resolves: SQLite's workers poll (and
+    /// `drbook serve` wakes its own worker directly).
+    async fn changed(&self) {
+        std::future::pending::<()>().await
+    }
 
     // What people and programs ask of a job.
 

@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::db::{decode, encode, from_millis, millis, Result, SqliteStore};
 use crate::jobs::place;
-use drbook_core::store::{NewWebhookRow, OnBusy, StoreError};
+use drbook_core::store::{NewWebhookRow, Placed, StoreError};
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 const COLUMNS: &str =
@@ -206,21 +206,11 @@ fn record(tx: &rusqlite::Transaction<'_>, delivery: &NewDelivery<'_>) -> Result<
             });
         }
     }
-    let mut job_ids = Vec::with_capacity(delivery.jobs.len());
-    let mut busy = None;
+    let mut placed = Placed::default();
     for job in &delivery.jobs {
-        match place(tx, *job, delivery.on_busy)? {
-            None => job_ids.push(job.spec.job_id.clone()),
-            Some(found) => {
-                match found.on_busy {
-                    OnBusy::Attach => job_ids.push(found.job.clone()),
-                    OnBusy::Queue => job_ids.push(job.spec.job_id.clone()),
-                    OnBusy::Refuse => {}
-                }
-                busy.get_or_insert(found);
-            }
-        }
+        placed.add(&job.spec.job_id, place(tx, *job, delivery.on_busy)?);
     }
+    let Placed { job_ids, busy } = placed;
     let now = millis(Utc::now());
     if let Some((alert_id, condition)) = delivery.alert {
         let decision = match &busy {
@@ -254,6 +244,7 @@ fn record(tx: &rusqlite::Transaction<'_>, delivery: &NewDelivery<'_>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drbook_core::store::OnBusy;
 
     #[test]
     fn a_schema_1_store_opens_and_gains_the_webhook_tables_and_its_jobs_their_plans() {

@@ -94,13 +94,16 @@ async fn write_an_intent<B: Backend>(backend: B) {
 /// dead one's lease ended, claims the job and replays it with the intent,
 /// unanswered, and what came before it (a replay is of a journal without
 /// gaps). `test` is the full name of the test calling this (its child runs
-/// it again); `fresh` makes the store, in the parent only.
-pub async fn an_intent_survives_a_crash_of_its_writer<B: Backend>(
+/// it again); `fresh` makes the store, in the parent only (a backend may
+/// have to create it: a database on a server).
+pub async fn an_intent_survives_a_crash_of_its_writer<B: Backend, F>(
     test: &str,
-    fresh: impl FnOnce() -> B,
-) {
+    fresh: impl FnOnce() -> F,
+) where
+    F: Future<Output = B>,
+{
     crash_child_or(|place| write_an_intent(B::at(&place))).await;
-    let backend = fresh();
+    let backend = fresh().await;
     let id = create(&*backend.open().await, MODULE).await;
     spawn_crash_child(test, &backend.place()).await;
 

@@ -193,7 +193,11 @@ pub(crate) async fn texts(store: &dyn JobStore, id: &str, after: i64) -> Vec<Str
 }
 
 /// Asserts what every one of `readers` reads of job `id`: its journal, and
-/// its stream lines with their numbers.
+/// its stream lines with their numbers, once the store has committed what
+/// the run appended: at once on SQLite (its spool is on the host), a group
+/// commit later on PostgreSQL. Until then each read must be part of what is
+/// expected: stream lines in order from the first, none twice, and no more
+/// journal entries than were appended.
 pub(crate) async fn assert_reads(
     readers: &[&dyn JobStore],
     id: &str,
@@ -202,10 +206,29 @@ pub(crate) async fn assert_reads(
     when: &str,
 ) {
     for (n, reader) in readers.iter().enumerate() {
-        let read = reader.journal(id).await.must("read the journal");
-        assert_eq!(read, journal, "the journal reader {n} reads {when}");
-        let read = reader.streams(id, 0).await.must("read streams");
-        assert_eq!(read, streams, "the stream lines reader {n} reads {when}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let read_journal = reader.journal(id).await.must("read the journal");
+            let read_streams = reader.streams(id, 0).await.must("read streams");
+            assert!(
+                streams.starts_with(&read_streams),
+                "the stream lines reader {n} reads {when}: {read_streams:?}, not a part of {streams:?}"
+            );
+            assert!(
+                read_journal.len() <= journal.len(),
+                "the journal reader {n} reads {when}: {read_journal:?}, more than {journal:?}"
+            );
+            let seen = read_journal == journal && read_streams == streams;
+            if seen || tokio::time::Instant::now() >= deadline {
+                assert_eq!(read_journal, journal, "the journal reader {n} reads {when}");
+                assert_eq!(
+                    read_streams, streams,
+                    "the stream lines reader {n} reads {when}"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
