@@ -5,6 +5,7 @@
 mod azure;
 mod bad_input;
 mod busy_plans;
+mod capabilities;
 mod cli;
 mod crash;
 mod eviction;

@@ -22,11 +22,11 @@ use crate::support::BlockingStore;
 use crate::webhooks::Server;
 
 /// A plan of two web servers: the demo's other ten VMs are outside it.
-const WEB_PLAN: &str =
+pub(crate) const WEB_PLAN: &str =
     "name = \"web-only\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
                         [[groups]]\nname = \"web\"\nvms = [\"web-01\", \"web-02\"]\n";
 
-fn write_plan(cli: &Cli, name: &str, text: &str) -> String {
+pub(crate) fn write_plan(cli: &Cli, name: &str, text: &str) -> String {
     let path = cli.dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
@@ -51,7 +51,7 @@ fn overreach(cli: &Cli, plan: &str, attempts: &str, extra: &[&str]) -> Value {
 }
 
 /// What the runbook reported for each attempt, in order.
-fn report(doc: &Value) -> Vec<String> {
+pub(crate) fn report(doc: &Value) -> Vec<String> {
     doc["output"]
         .as_str()
         .unwrap_or_else(|| panic!("no output: {doc:#}"))
@@ -60,13 +60,13 @@ fn report(doc: &Value) -> Vec<String> {
         .collect()
 }
 
-fn json(out: Output) -> Value {
+pub(crate) fn json(out: Output) -> Value {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 /// `drbook fabric history --json`.
-fn history(cli: &Cli) -> Vec<Value> {
+pub(crate) fn history(cli: &Cli) -> Vec<Value> {
     json(cli.run(&["fabric", "history", "--json"]))
         .as_array()
         .unwrap()
@@ -74,7 +74,7 @@ fn history(cli: &Cli) -> Vec<Value> {
 }
 
 /// The audit trail's entries of one outcome, as `(vm, operation)`.
-fn audited(history: &[Value], outcome: &str) -> Vec<(String, String)> {
+pub(crate) fn audited(history: &[Value], outcome: &str) -> Vec<(String, String)> {
     history
         .iter()
         .filter(|h| h["outcome"] == outcome)
@@ -87,7 +87,7 @@ fn audited(history: &[Value], outcome: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))

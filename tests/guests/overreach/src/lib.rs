@@ -4,7 +4,8 @@
 //! reports one line per attempt: `<operation> on <vm>: started: <state>` or
 //! `<operation> on <vm>: refused (<error>): <message>`. With
 //! `approval=after` it then waits for a person, so that its job unloads and
-//! is replayed from its journal when approved.
+//! is replayed from its journal when approved, and makes the attempts of
+//! `attempts-after` once approved.
 
 use drbook_sdk::fabric::{self, FabricError, Operation, RecoveryPointChoice};
 use drbook_sdk::prelude::*;
@@ -13,11 +14,17 @@ drbook_sdk::runbook!(run);
 
 fn run(ctx: &Context) -> Result<String> {
     let mut report = Vec::new();
-    for attempt in ctx
-        .param_or("attempts", "")
-        .split(',')
-        .filter(|a| !a.is_empty())
-    {
+    attempt_all(ctx, "attempts", &mut report)?;
+    if ctx.param("approval") == Some("after") {
+        drbook_sdk::approval::require("after-attempts", "The attempts are made; approve to end")?;
+        attempt_all(ctx, "attempts-after", &mut report)?;
+    }
+    Ok(report.join("\n"))
+}
+
+/// Makes the attempts the input `param` lists, a line each in `report`.
+fn attempt_all(ctx: &Context, param: &str, report: &mut Vec<String>) -> Result<()> {
+    for attempt in ctx.param_or(param, "").split(',').filter(|a| !a.is_empty()) {
         let (operation, vm) = attempt
             .split_once('@')
             .ok_or_else(|| Error::new(format!("attempt `{attempt}` is not `operation@vm`")))?;
@@ -35,10 +42,7 @@ fn run(ctx: &Context) -> Result<String> {
         output!("{line}");
         report.push(line);
     }
-    if ctx.param("approval") == Some("after") {
-        drbook_sdk::approval::require("after-attempts", "The attempts are made; approve to end")?;
-    }
-    Ok(report.join("\n"))
+    Ok(())
 }
 
 /// Starts `operation` on `vm` in the job's direction.

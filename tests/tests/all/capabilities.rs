@@ -1,0 +1,394 @@
+//! Capability grants (issue 12, item 3): a module's manifest, written by
+//! `drbook runbook grant`, narrows what its jobs may start to the
+//! intersection of the manifest, the job's scope and the trust policy's
+//! cap. A start outside it is `not-allowed` naming the grant that refused
+//! it, on the job's record (journal, streams) and in the fabric's audit
+//! trail, with the fabric unchanged. The `overreach` guest, granted
+//! narrowly, makes the attempts through the real `drbook` binary.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use drbook_tests::guests;
+use serde_json::Value;
+
+use crate::cli::{signal, stderr, Cli};
+use crate::scope::{audited, history, json, pairs, report, write_plan, WEB_PLAN};
+use crate::support::BlockingStore;
+
+/// `drbook runbook grant` of the `overreach` guest into `name` in the data
+/// directory, with `operations`; its path.
+fn granted(cli: &Cli, name: &str, operations: &[&str]) -> String {
+    let out = cli.dir.path().join(name).display().to_string();
+    let mut args = vec!["runbook", "grant", guests::OVERREACH, "-o", &out];
+    for op in operations {
+        args.extend(["--operation", op]);
+    }
+    let done = cli.run(&args);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    out
+}
+
+/// `drbook run FILE --json` with `attempts` and `extra`, which completes.
+fn attempt(cli: &Cli, file: &str, attempts: &str, extra: &[&str]) -> Value {
+    let plan = write_plan(cli, "web.toml", WEB_PLAN);
+    let attempts = format!("attempts={attempts}");
+    let mut args = vec!["run", file, "--plan", &plan, "--json", "--param", &attempts];
+    args.extend_from_slice(extra);
+    let doc = json(cli.run(&args));
+    assert_eq!(doc["status"], "Completed", "{doc:#}");
+    doc
+}
+
+/// No item of the demo fabric has moved: all protected, on their primary.
+fn assert_untouched(cli: &Cli) {
+    let items = json(cli.run(&["fabric", "show", "--json"]));
+    for item in items.as_array().unwrap() {
+        assert_eq!(
+            (&item["protectionState"], &item["activeLocation"]),
+            (&Value::from("Protected"), &Value::from("Primary")),
+            "{item}"
+        );
+    }
+}
+
+/// The rules of the audit trail's refusals, in order.
+fn refusal_rules(trail: &[Value]) -> Vec<String> {
+    trail
+        .iter()
+        .filter(|h| h["outcome"] == "Refused")
+        .map(|h| h["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A drill-only module (test failover and cleanup) in a job of type
+/// unplanned, whose scope allows an unplanned failover: refused by the
+/// manifest, naming it. What the manifest allows and the job's scope does
+/// not (a test failover in an unplanned job), and a VM outside the plan,
+/// are refused by the scope's rules. Nothing reaches the fabric.
+#[test]
+fn a_drill_only_module_cannot_fail_over_even_where_its_job_could() {
+    let cli = Cli::demo();
+    let drill = granted(
+        &cli,
+        "drill_only.wasm",
+        &["test-failover", "test-failover-cleanup"],
+    );
+    let doc = attempt(
+        &cli,
+        &drill,
+        "unplanned-failover@web-01,test-failover@web-02,test-failover@sql-01",
+        &["--type", "unplanned"],
+    );
+    let report = report(&doc);
+    assert_eq!(
+        report[0],
+        "unplanned-failover on web-01: refused (not-allowed): unplanned-failover on `web-01` is \
+         not granted to this job's module: the module's manifest grants test-failover and \
+         test-failover-cleanup; unplanned-failover is not among them (rule `module-manifest`); \
+         to allow it, its author declares it (`drbook runbook grant FILE --operation \
+         unplanned-failover`, with the operations it has) and signs the module again"
+    );
+    assert!(
+        report[1].contains("a unplanned job starts only unplanned-failover")
+            && report[1].contains("(rule `failover-type`)"),
+        "{}",
+        report[1]
+    );
+    assert!(
+        report[2].contains("`sql-01` is not in plan `web-only`")
+            && report[2].contains("(rule `plan-vms`)"),
+        "{}",
+        report[2]
+    );
+
+    // The fabric started nothing; the audit trail has each refusal with
+    // its rule, the job as initiator.
+    let trail = history(&cli);
+    assert!(audited(&trail, "Succeeded").is_empty(), "{trail:?}");
+    assert_eq!(
+        audited(&trail, "Refused"),
+        pairs(&[
+            ("web-01", "UnplannedFailover"),
+            ("web-02", "TestFailover"),
+            ("sql-01", "TestFailover"),
+        ])
+    );
+    assert_eq!(
+        refusal_rules(&trail),
+        ["module-manifest", "failover-type", "plan-vms"]
+    );
+    assert_untouched(&cli);
+
+    // On the job's record: each refusal is its start's journaled reply,
+    // and the manifest it was held to is pinned with its admission,
+    // unsigned (no trust policy is configured).
+    let job = doc["jobId"].as_str().unwrap();
+    let store = BlockingStore::open(cli.dir.path());
+    let starts: Vec<_> = store
+        .journal(job)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.call.starts_an_operation())
+        .collect();
+    assert_eq!(starts.len(), 3);
+    for start in &starts {
+        let reply = start.reply.as_ref().expect("a reply");
+        assert_eq!(reply["Err"]["error"], "outOfScope", "{reply}");
+    }
+    assert_eq!(
+        starts[0].reply.as_ref().unwrap()["Err"]["rule"],
+        "module-manifest"
+    );
+    let record = store.get(job).unwrap();
+    let capabilities = &record.spec.admission.as_ref().unwrap().capabilities;
+    assert_eq!(
+        capabilities.describe_operations(),
+        "test-failover, test-failover-cleanup"
+    );
+    assert!(!capabilities.signed);
+    drop(store);
+    let warnings = doc["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["stream"] == "Warning")
+        .count();
+    assert_eq!(warnings, 3);
+}
+
+/// A module importing an interface its manifest does not declare (here
+/// `site-recovery`, forged after the build without `runbook grant`, which
+/// refuses it) is refused at admission, before anything compiles it: bad
+/// input, no job stored.
+#[test]
+fn a_module_importing_an_undeclared_interface_is_refused_at_admission() {
+    let cli = Cli::demo();
+    let json = br#"{"version":1,"interfaces":["plan","log"],"operations":[]}"#;
+    let name = b"drbook-capabilities";
+    let mut module = std::fs::read(guests::OVERREACH).unwrap();
+    let payload_len = 1 + name.len() + json.len();
+    assert!(payload_len < 128, "one LEB128 byte");
+    module.extend([0, payload_len as u8, name.len() as u8]);
+    module.extend(name);
+    module.extend(json);
+    let forged = cli.dir.path().join("forged.wasm");
+    std::fs::write(&forged, &module).unwrap();
+    let plan = cli.plan();
+    let out = cli.run(&["run", forged.to_str().unwrap(), "--plan", &plan]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "it imports `drbook:runbook/site-recovery@0.1.0`, an interface its capability \
+             manifest does not declare (it declares plan, log)"
+        ) && err.contains("--interface site-recovery"),
+        "{err}"
+    );
+    let jobs = json_of(&cli, &["--json", "jobs", "list"]);
+    assert_eq!(jobs, Value::Array(vec![]));
+    // `runbook grant` refuses to write such a manifest in the first place.
+    let out = cli.run(&[
+        "runbook",
+        "grant",
+        guests::OVERREACH,
+        "--read-only",
+        "--interface",
+        "plan",
+        "log",
+        "-o",
+        cli.dir.path().join("x.wasm").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("an interface its capability manifest does not declare"));
+}
+
+fn json_of(cli: &Cli, args: &[&str]) -> Value {
+    json(cli.run(args))
+}
+
+/// A data directory with a trust policy: `platform`'s key, and the rule
+/// `drills` for `drill_*`, capping its modules at `cap`.
+fn trusted(cli: &Cli, cap: &str) {
+    let dir = cli.dir.path();
+    if !dir.join("platform.pub").exists() {
+        let out = cli
+            .command()
+            .current_dir(dir)
+            .args(["key", "generate", "platform"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let policy = format!(
+        "[trust]\n[trust.organisations.platform]\nkeys = [\"platform.pub\"]\n\
+         [[trust.rules]]\nname = \"drills\"\nrunbooks = [\"drill_*\"]\n\
+         require = [\"platform\"]\n{cap}"
+    );
+    std::fs::write(dir.join("drbook.toml"), policy).unwrap();
+}
+
+fn sign(cli: &Cli, file: &str) {
+    let key = cli.dir.path().join("platform").display().to_string();
+    let out = cli.run(&["runbook", "sign", file, "--key", &key]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// A trust policy whose rule caps its modules at less than their manifest
+/// declares: what the manifest grants and the cap does not is refused,
+/// naming the policy's rule; the manifest is pinned as signed.
+#[test]
+fn a_policy_cap_narrower_than_the_manifest_is_refused_naming_the_rule() {
+    let cli = Cli::demo();
+    trusted(&cli, "operations = [\"test-failover\"]\n");
+    let drill = granted(
+        &cli,
+        "drill_only.wasm",
+        &["test-failover", "test-failover-cleanup"],
+    );
+    sign(&cli, &drill);
+    let doc = attempt(
+        &cli,
+        &drill,
+        "test-failover@web-01,test-failover-cleanup@web-01",
+        &["--type", "test"],
+    );
+    let report = report(&doc);
+    assert_eq!(report[0], "test-failover on web-01: started: Succeeded");
+    assert_eq!(
+        report[1],
+        "test-failover-cleanup on web-01: refused (not-allowed): test-failover-cleanup on \
+         `web-01` is not granted to this job's module: the trust policy's rule `drills` caps the \
+         modules it admits at test-failover; test-failover-cleanup is not among them (rule \
+         `trust-policy`); to allow it, add it to that rule's `operations` in `[trust]`"
+    );
+    let trail = history(&cli);
+    assert_eq!(
+        audited(&trail, "Succeeded"),
+        pairs(&[("web-01", "TestFailover")])
+    );
+    assert_eq!(
+        audited(&trail, "Refused"),
+        pairs(&[("web-01", "TestFailoverCleanup")])
+    );
+    assert_eq!(refusal_rules(&trail), ["trust-policy"]);
+    let job = json_of(
+        &cli,
+        &["--json", "jobs", "show", doc["jobId"].as_str().unwrap()],
+    );
+    let capabilities = &job["spec"]["admission"]["capabilities"];
+    assert_eq!(capabilities["signed"], true, "{job:#}");
+    assert_eq!(
+        capabilities["caps"],
+        serde_json::json!([{ "rule": "drills", "operations": ["test-failover"] }])
+    );
+}
+
+/// A job resumed after its host died is held to the grant pinned with it:
+/// the manifest it was admitted with, though the file was granted more
+/// since, narrowed by the policy as it is when it resumes. What it started
+/// before is replayed, neither re-checked nor started again.
+#[test]
+fn a_resumed_job_keeps_its_pinned_grant_and_is_narrowed_by_a_changed_policy() {
+    let cli = Cli::demo();
+    trusted(&cli, "");
+    let drill = granted(
+        &cli,
+        "drill_only.wasm",
+        &["test-failover", "test-failover-cleanup"],
+    );
+    sign(&cli, &drill);
+    let plan = write_plan(&cli, "web.toml", WEB_PLAN);
+    // A test job granted an unplanned failover too: its scope allows it.
+    let mut run = cli
+        .command()
+        .args(["--speed", "instant", "run", &drill, "--plan", &plan])
+        .args([
+            "--type",
+            "test",
+            "--grant",
+            "op=unplanned-failover",
+            "--json",
+        ])
+        .args([
+            "--param",
+            "approval=after",
+            "--param",
+            "attempts=test-failover@web-02",
+        ])
+        .args([
+            "--param",
+            "attempts-after=unplanned-failover@web-01,test-failover-cleanup@web-02",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting drbook run");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let jobs = json_of(&cli, &["--json", "jobs", "list"]);
+        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
+            if job["status"] == "Suspended" {
+                break job["id"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "the job never waited: {jobs}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The host dies while the job waits for its approval.
+    signal(&run, "-KILL");
+    run.wait().unwrap();
+
+    // Since: the file is granted an unplanned failover too (the job is
+    // pinned to the module it was admitted with), and the policy caps
+    // `drills` at what excludes the test failover the job already started.
+    granted(
+        &cli,
+        "drill_only.wasm",
+        &[
+            "test-failover",
+            "test-failover-cleanup",
+            "unplanned-failover",
+        ],
+    );
+    sign(&cli, &drill);
+    trusted(&cli, "operations = [\"unplanned-failover\", \"commit\"]\n");
+    let out = cli.run(&["jobs", "approve", &job]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(cli.run(&["--json", "jobs", "resume", &job]));
+    assert_eq!(doc["status"], "Completed", "{doc:#}");
+    let report = report(&doc);
+    assert_eq!(report.len(), 3, "{report:?}");
+    // Before the host died, replayed now: started once.
+    assert_eq!(report[0], "test-failover on web-02: started: Succeeded");
+    // After: the pinned manifest, not the file's, refuses the failover the
+    // job's scope and the new cap allow; the cap refuses the cleanup.
+    assert!(
+        report[1].starts_with("unplanned-failover on web-01: refused")
+            && report[1].contains("(rule `module-manifest`)"),
+        "{}",
+        report[1]
+    );
+    assert!(
+        report[2].contains(
+            "the trust policy's rule `drills` caps the modules it admits at \
+             unplanned-failover and commit"
+        ) && report[2].contains("(rule `trust-policy`)"),
+        "{}",
+        report[2]
+    );
+    let trail = history(&cli);
+    assert_eq!(
+        audited(&trail, "Succeeded"),
+        pairs(&[("web-02", "TestFailover")])
+    );
+    assert_eq!(refusal_rules(&trail), ["module-manifest", "trust-policy"]);
+    let items = json_of(&cli, &["fabric", "show", "--json"]);
+    let web_01 = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["name"] == "web-01")
+        .unwrap();
+    assert_eq!(web_01["activeLocation"], "Primary", "{web_01}");
+}
