@@ -27,6 +27,11 @@
 //! kind = "sqlite"        # the job store (the only kind yet)
 //! path = "/var/lib/drbook"   # the directory of jobs.db; default: the data dir
 //!
+//! # Runbook registries (oci:// references, drbook-module-oci). Plain HTTP is
+//! # spoken only to loopback hosts and to the registries listed here.
+//! [registries]
+//! insecure = ["reg.lab:5000"]   # host:port, or a host for every port
+//!
 //! # The trust policy (drbook_signing::policy). Without `[trust]`, modules run
 //! # unchecked, recorded as admitted with no policy; with it, a module must be
 //! # signed as its rule requires (or run with --allow-unsigned, recorded).
@@ -63,6 +68,17 @@ struct File {
     #[serde(default)]
     store: StoreSection,
     trust: Option<TrustSection>,
+    #[serde(default)]
+    registries: RegistriesSection,
+}
+
+/// `[registries]`: how runbook registries are reached.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistriesSection {
+    /// Registries spoken to over plain HTTP although not on loopback.
+    #[serde(default)]
+    insecure: Vec<String>,
 }
 
 /// `[trust]`: the policy itself, or `file`, which holds it.
@@ -180,6 +196,9 @@ pub struct Config {
     pub store: StoreChoice,
     /// The trust policy, if `[trust]` is there: see the module docs.
     pub trust: Option<TrustPolicy>,
+    /// `[registries] insecure`: registries reached over plain HTTP although
+    /// not on loopback.
+    pub insecure_registries: Vec<String>,
     /// The file it was read from, if there was one.
     pub file: Option<PathBuf>,
 }
@@ -281,6 +300,7 @@ impl Config {
             fabric,
             store,
             trust,
+            insecure_registries: written.registries.insecure,
             file: text.map(|_| path),
         })
     }
@@ -521,9 +541,21 @@ mod tests {
                     dir: PathBuf::from("<data-dir>")
                 },
                 trust: None,
+                insecure_registries: Vec::new(),
                 file: None,
             }
         );
+    }
+
+    #[test]
+    fn registries_listed_as_insecure_are_read_and_an_unknown_key_is_refused() {
+        let text = "[registries]\ninsecure = [\"reg.lab:5000\", \"10.0.0.7\"]\n";
+        let config = load(Some(text), &Overrides::default()).unwrap();
+        assert_eq!(config.insecure_registries, ["reg.lab:5000", "10.0.0.7"]);
+        let err = load(Some("[registries]\nplain = true\n"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `plain`"), "{err}");
     }
 
     #[test]
