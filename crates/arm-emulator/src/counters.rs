@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 /// e.g. `protectedItems.plannedFailover`), `recoveryPoints.list`,
 /// `recoveryPoints.get`, `jobs.list`, `jobs.get`, `recoveryPlans.list`,
 /// `recoveryPlans.get`, `operationStatus.get`,
-/// `operationResults.get`, `unknown`; `token` for the token endpoint.
+/// `operationResults.get`, `unknown`; `token` for the token endpoint;
+/// `metadata.endpoints`, `openidConfiguration`, `subscriptions.list` for
+/// what a client reads before the vault (`az login`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counters {

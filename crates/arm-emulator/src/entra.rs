@@ -105,6 +105,62 @@ fn refuse(status: StatusCode, error: &'static str, code: u32, description: Strin
     }
 }
 
+/// Entra's OpenID Connect discovery document of `tenant` (`GET
+/// /{tenant}/v2.0/.well-known/openid-configuration`), what MSAL reads
+/// before its first token (`az login`): the endpoints under `base` (the
+/// emulator's authority host), the v2 issuer. An unknown tenant gets
+/// Entra's 400 `invalid_tenant`, AADSTS90002.
+pub(crate) fn openid_configuration(apps: &[App], home: &str, tenant: &str, base: &str) -> Response {
+    if let Err(refusal) = known_tenant(apps, home, tenant, "invalid_tenant") {
+        return refusal.into_response();
+    }
+    let at = |path: &str| format!("{base}/{tenant}/{path}");
+    let body = json!({
+        "token_endpoint": at("oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": at("discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": at("v2.0"),
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": at("oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": at("oauth2/v2.0/devicecode"),
+        "end_session_endpoint": at("oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+        "tenant_region_scope": null,
+        "cloud_instance_name": "drbook-arm-emulator",
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// Whether Entra knows `tenant` (the subscription's, or one of an app's);
+/// its refusal, AADSTS90002 under the OAuth `error` its endpoint uses.
+fn known_tenant(
+    apps: &[App],
+    home: &str,
+    tenant: &str,
+    error: &'static str,
+) -> Result<(), Refusal> {
+    let known = tenant.eq_ignore_ascii_case(home)
+        || apps.iter().any(|a| a.tenant.eq_ignore_ascii_case(tenant));
+    if known {
+        return Ok(());
+    }
+    Err(refuse(
+        StatusCode::BAD_REQUEST,
+        error,
+        90002,
+        format!(
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and \
+             are signing into the correct cloud. Check with your subscription administrator, this \
+             may happen if there are no active subscriptions for the tenant."
+        ),
+    ))
+}
+
 /// The app the form authenticates, the resource of its scope, and its
 /// `appidacr` ("1": a secret, "2": an assertion); or Entra's refusal, in
 /// Entra's order: the tenant, the request's parameters, the app, its
@@ -115,20 +171,7 @@ fn grant<'a>(
     tenant: &str,
     form: &HashMap<String, String>,
 ) -> Result<(&'a App, String, &'static str), Refusal> {
-    let known = tenant.eq_ignore_ascii_case(home)
-        || apps.iter().any(|a| a.tenant.eq_ignore_ascii_case(tenant));
-    if !known {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            90002,
-            format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and \
-                 are signing into the correct cloud. Check with your subscription administrator, this \
-                 may happen if there are no active subscriptions for the tenant."
-            ),
-        ));
-    }
+    known_tenant(apps, home, tenant, "invalid_request")?;
     let param = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let missing = |name: &str| {
         refuse(

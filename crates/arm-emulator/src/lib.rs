@@ -16,6 +16,12 @@
 //!   v2.0/token`: client secret, or workload identity's assertion), for the
 //!   applications of the configuration; ARM refuses tokens of another tenant
 //!   than the subscription's, and answers 403 to principals with no role.
+//! - What a client reads before the vault, as the Azure CLI does: ARM's
+//!   metadata of the cloud (`GET /metadata/endpoints?api-version=
+//!   2022-09-01`, no token; login endpoint and audience are the emulator's),
+//!   Entra's OpenID discovery (`GET /{tenant}/v2.0/.well-known/
+//!   openid-configuration`), and `GET /subscriptions` (the subscription, to
+//!   a principal of its tenant with a role).
 //! - HTTP, on its own port: a managed-identity token endpoint in the style of
 //!   App Service's (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), which
 //!   `azure_identity`'s `ManagedIdentityCredential` accepts over plain HTTP.
@@ -32,7 +38,8 @@
 //!   and 403.
 //! - `entra`: Entra ID's token endpoint.
 //! - `routes`: parsing ARM paths (case-insensitively), the checks every ARM
-//!   request meets, and the handlers.
+//!   request meets, and the handlers; `routes::cloud` the cloud's metadata,
+//!   OpenID discovery and the subscription list.
 //! - `wire`: the simulator's read model as ASR's JSON.
 //! - `error`: ARM's error bodies.
 //! - `budget`: ARM's token buckets, when enforced.

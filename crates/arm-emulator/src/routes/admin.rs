@@ -2,6 +2,7 @@
 //! the admin routes (counters, faults, the simulator's faults, revoking
 //! tokens), guarded by the identity header's secret.
 
+use super::cloud;
 use super::handlers::arm;
 use super::shared::Shared;
 use crate::config::{HttpFaults, SimFault};
@@ -17,11 +18,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The HTTPS router: the token endpoints (managed identity's, Entra ID's),
-/// the admin routes, and everything else as ARM.
+/// what a client reads before the vault (`cloud`), the admin routes, and
+/// everything else as ARM.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     admin_routes()
         .route("/msi/token", get(token))
         .route("/{tenant}/oauth2/v2.0/token", post(entra_token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(cloud::openid_configuration),
+        )
+        .route("/metadata/endpoints", get(cloud::metadata))
+        // `az cloud register --endpoint-resource-manager https://host/`
+        // appends `/metadata/...` to the endpoint as written.
+        .route("//metadata/endpoints", get(cloud::metadata))
+        .route("/subscriptions", get(cloud::subscriptions))
         .fallback(arm)
         .with_state(shared)
 }

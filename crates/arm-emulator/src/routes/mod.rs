@@ -3,6 +3,8 @@
 //! Layout, in the order a request meets them:
 //! - `admin`: the routers (HTTPS: everything; plain HTTP: the token
 //!   endpoint and admin), the token endpoint, the admin routes.
+//! - `cloud`: the cloud's metadata, Entra's OpenID discovery, the
+//!   subscriptions a token sees: what `az login` reads.
 //! - `path`: parsing an ARM path into a route.
 //! - `checks`: what every ARM request meets before it is served.
 //! - `handlers`: serving it.
@@ -11,6 +13,7 @@
 
 mod admin;
 mod checks;
+mod cloud;
 mod handlers;
 mod input;
 mod path;

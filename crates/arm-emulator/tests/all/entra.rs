@@ -8,9 +8,9 @@ use drbook_arm_emulator::{App, AppCredential, Config};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-const CLIENT_ID: &str = "app-with-role";
-const SECRET: &str = "entra-test-secret";
-const OTHER_TENANT: &str = "00000000-0000-0000-0000-0000000000f2";
+pub(crate) const CLIENT_ID: &str = "app-with-role";
+pub(crate) const SECRET: &str = "entra-test-secret";
+pub(crate) const OTHER_TENANT: &str = "00000000-0000-0000-0000-0000000000f2";
 const UNROLED_OBJECT_ID: &str = "object-without-role";
 
 fn app(tenant: &str, client_id: &str, object_id: &str) -> App {
@@ -22,7 +22,7 @@ fn app(tenant: &str, client_id: &str, object_id: &str) -> App {
     }
 }
 
-async fn emulator() -> Env {
+pub(crate) async fn emulator() -> Env {
     let home = Config::default().tenant;
     start(
         1,
@@ -40,7 +40,7 @@ async fn emulator() -> Env {
 }
 
 /// The token endpoint's status and JSON for `form`, in `tenant`.
-async fn token(env: &Env, tenant: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn token(env: &Env, tenant: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let answer = env
         .client
         .post(format!(
@@ -55,7 +55,7 @@ async fn token(env: &Env, tenant: &str, form: &[(&str, &str)]) -> (StatusCode, V
     (answer.status(), answer.json().await.unwrap())
 }
 
-fn secret_form<'a>(client_id: &'a str, secret: &'a str) -> [(&'a str, &'a str); 4] {
+pub(crate) fn secret_form<'a>(client_id: &'a str, secret: &'a str) -> [(&'a str, &'a str); 4] {
     [
         ("grant_type", "client_credentials"),
         ("client_id", client_id),

@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod cloud;
 mod cycle;
 mod entra;
 mod faults;
