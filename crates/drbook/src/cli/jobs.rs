@@ -2,13 +2,11 @@
 //! follow their streams, resume one here, decide a manual step, stop one.
 
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Wake};
 use drbook_core::journal::{Call, Stream};
-use drbook_core::module::{Files, ModuleSource};
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
 
@@ -40,10 +38,12 @@ enum JobsCommand {
     /// Runs an interrupted or waiting job here, replaying its journal.
     Resume {
         id: String,
-        /// Re-pin the job to this module first (e.g. a fixed runbook); the
-        /// replay checks that it makes the same calls.
+        /// Re-pin the job to this module first (e.g. a fixed runbook): a file
+        /// or an `oci://` reference; the replay checks that it makes the same
+        /// calls. Without it, the job runs the module it is pinned to, from
+        /// the job store: no file or registry is needed.
         #[arg(long)]
-        module: Option<PathBuf>,
+        module: Option<String>,
         /// If another live process holds the job, wait for its lease to end
         /// and take the job over then (a holder on this host that no longer
         /// runs is taken over at once, without this).
@@ -193,7 +193,7 @@ async fn resume(
     global: &Global,
     store: &dyn JobStore,
     job: JobRecord,
-    module: Option<PathBuf>,
+    module: Option<String>,
     wait: bool,
     options: RunOptions,
 ) -> anyhow::Result<Outcome> {
@@ -239,11 +239,8 @@ async fn resume(
         };
         let view = progress::Live::new(&job.spec.plan, mode, options.verbose);
         let exec = super::execution(global, &options, super::Host::Here, view.observer())?;
-        if let Some(path) = module {
-            let module = Files
-                .fetch(&path.display().to_string())
-                .await
-                .map_err(|e| InputError::new(e.to_string()))?;
+        if let Some(reference) = module {
+            let module = super::modules::fetch(global, &reference).await?;
             // The new module is held to the policy as the job's own is when
             // it loads (a job run with --allow-unsigned keeps that), before
             // anything compiles it.
@@ -256,9 +253,8 @@ async fn resume(
                 .admit(&job.runbook, &module.origin, &module.bytes, allowed)
                 .map_err(|e| {
                     InputError::new(format!(
-                        "--module {}: {}; re-pin the job only to a module the policy trusts \
+                        "--module {reference}: {}; re-pin the job only to a module the policy trusts \
                          (`drbook runbook sign FILE --key KEY`)",
-                        path.display(),
                         e.problem()
                     ))
                 })?;

@@ -12,6 +12,7 @@ mod fabric;
 mod jobs;
 mod key;
 mod lease;
+mod modules;
 mod plan;
 mod progress;
 mod run;
@@ -218,7 +219,7 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run a runbook against a recovery plan.
     Run(run::RunArgs),
-    /// Inspect, sign and verify runbook files.
+    /// Inspect, sign and verify runbook files; push them to and pull them from registries.
     Runbook(runbook::RunbookArgs),
     /// Make keys that sign runbooks.
     Key(key::KeyArgs),

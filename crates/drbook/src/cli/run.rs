@@ -11,7 +11,11 @@
 //! Under a trust policy (`[trust]`), the module is checked on its bytes
 //! before anything compiles it, and refused (exit 2) unless signed as its
 //! rule requires or run with `--allow-unsigned`; how it was admitted is
-//! pinned to the job (`JobSpec::admission`).
+//! pinned to the job (`JobSpec::admission`). The runbook is a file or a
+//! registry reference (`oci://HOST/REPO:TAG`, `...@sha256:DIGEST`): a tag is
+//! resolved to its manifest's digest once, here, and the job records the
+//! reference pinned to it; the job keeps the module's bytes, so nothing
+//! of it needs the registry again.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -22,15 +26,15 @@ use std::path::PathBuf;
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::fabric::{Direction, ProtectedItem};
 use drbook_core::job::{new_id, AdmittedBy, JobSpec, NewJob, Trigger};
-use drbook_core::module::{Files, ModuleSource};
 use drbook_core::plan::{check_against, FailoverType, RecoveryPlan};
 use drbook_core::scope::Grant;
 use drbook_core::store::OnBusy;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The runbook: a WebAssembly component built with drbook-sdk.
-    runbook: PathBuf,
+    /// The runbook: a WebAssembly component built with drbook-sdk, as a file
+    /// or in a registry (`oci://HOST[:PORT]/REPO:TAG` or `...@sha256:DIGEST`).
+    runbook: String,
     #[command(flatten)]
     job: JobArgs,
     /// Create the job and leave it to a worker (`drbook worker`); print its id.
@@ -117,10 +121,7 @@ impl From<DirectionArg> for Direction {
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
     let parameters = parse_params(&args.job.params)?;
     let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
-    let module = Files
-        .fetch(&args.runbook.display().to_string())
-        .await
-        .map_err(|e| InputError::new(e.to_string()))?;
+    let module = super::modules::fetch(global, &args.runbook).await?;
 
     let mode = match (global.json, std::io::stderr().is_terminal()) {
         (true, _) => progress::Mode::Quiet,

@@ -1,10 +1,12 @@
 //! `drbook runbook`: what a runbook file is, before anyone runs it
 //! (`inspect`), its capability manifest (`grant`), and its signatures
 //! (`sign`, `verify`), embedded in the file in the WebAssembly
-//! tool-conventions format, which wasmsign2 reads too.
+//! tool-conventions format, which wasmsign2 reads too; `push` and `pull`
+//! to and from OCI registries (`registry`).
 
 mod grant;
 mod inspect;
+mod registry;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -55,6 +57,12 @@ enum RunbookCommand {
         #[arg(long = "key", required = true, num_args = 1..)]
         keys: Vec<PathBuf>,
     },
+    /// Pushes a runbook to an OCI registry (`oci://HOST[:PORT]/REPO:TAG`) as a
+    /// CNCF Wasm artifact; prints the reference pinned to its digest.
+    Push(registry::PushArgs),
+    /// Pulls a runbook from an OCI registry (by tag or digest) into a file;
+    /// prints the reference pinned to its digest.
+    Pull(registry::PullArgs),
 }
 
 pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
@@ -65,6 +73,8 @@ pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
             sign(global, &file, &key, out.as_deref().unwrap_or(&file))
         }
         RunbookCommand::Verify { file, keys } => verify(global, &file, &keys),
+        RunbookCommand::Push(args) => registry::push(global, args),
+        RunbookCommand::Pull(args) => registry::pull(global, args),
     }
 }
 

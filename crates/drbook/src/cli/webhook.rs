@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Global, InputError, Outcome};
+use drbook_core::module::Module;
 use drbook_core::plan::{check_against, RecoveryPlan};
 use drbook_core::webhook::AlertRecord;
 use drbook_runtime::parse_duration;
@@ -47,9 +48,11 @@ struct CreateArgs {
     /// The webhook's name, in its URL: letters, digits, `-`, `_`, `.`.
     #[arg(long)]
     name: String,
-    /// The runbook a delivery runs (stored in the job store now).
+    /// The runbook a delivery runs (stored in the job store now): a file or
+    /// an `oci://` reference, whose tag is resolved now, once: every job the
+    /// webhook starts runs the module it named at creation.
     #[arg(long)]
-    runbook: PathBuf,
+    runbook: String,
     /// The plan (read now), type, direction, inputs and grants of its jobs;
     /// the inputs are fixed: callers cannot change them.
     #[command(flatten)]
@@ -136,28 +139,33 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
     // Every module the webhook runs is held to the trust policy now, on its
     // bytes, before anything compiles it; its admission goes on each job it
     // starts, and those jobs are checked again when they load.
-    let load = |path: &Path| -> Result<LoadedRunbook, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let origin = path.display().to_string();
+    let admit = |module: Module| -> Result<LoadedRunbook, String> {
         let admission = trust
-            .admit(&name, &origin, &bytes, args.allow_unsigned)
+            .admit(
+                module.name(),
+                &module.origin,
+                &module.bytes,
+                args.allow_unsigned,
+            )
             .map_err(|e| e.to_string())?;
         let runbook = runtime
-            .load_bytes(&bytes, &origin)
+            .load_bytes(&module.bytes, &module.origin)
             .map_err(|e| e.to_string())?;
         Ok(LoadedRunbook {
-            name,
+            name: module.name,
             digest: runbook.digest.clone(),
-            bytes,
+            bytes: module.bytes,
             admission,
         })
     };
-    let loaded = load(&args.runbook).map_err(InputError::new)?;
+    // A rules file's runbooks are files beside it.
+    let load = |path: &Path| -> Result<LoadedRunbook, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
+        admit(Module::new(bytes, path.display().to_string()))
+    };
+    let module = super::modules::fetch(global, &args.runbook).await?;
+    let loaded = admit(module).map_err(InputError::new)?;
     let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
