@@ -11,6 +11,12 @@ rustup target add wasm32-wasip2
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
+# The registry tests (crates/module-oci/tests/, crates/drbook/tests/oci_cli.rs)
+# start Debian's CNCF distribution registry on 127.0.0.1 (.ci/run gets it
+# through this script).
+if ! command -v docker-registry >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq docker-registry
+fi
 cargo test --locked "$@"
 # The SDK is a guest crate (not a default member); its tests and doc examples
 # run natively.
