@@ -193,6 +193,7 @@ impl Bench {
             observer: Observer::none(),
             unload_after: Duration::from_secs(60),
             trust: Default::default(),
+            checked: Default::default(),
         }
     }
 }

@@ -140,6 +140,7 @@ fn main() {
         observer: Observer::none(),
         unload_after: Duration::from_millis(100),
         trust: Default::default(),
+        checked: Default::default(),
     };
     let options = WorkerOptions {
         lease: Duration::from_secs(30),

@@ -167,6 +167,7 @@ fn main() {
         observer,
         unload_after: Duration::from_secs(600),
         trust: Default::default(),
+        checked: Default::default(),
     };
     let webhooks = Webhooks::new(store.clone());
     let target = RunTarget {

@@ -466,3 +466,52 @@ fn a_webhooks_jobs_record_how_its_module_was_admitted_and_run_under_the_policy()
     assert_eq!(admission["digest"], job["digest"]);
     assert_eq!(admission["signers"].as_array().unwrap().len(), 2);
 }
+
+/// A plan of `vm` alone, named `name`, in the host's data dir: its path.
+fn one_vm_plan(host: &Host, name: &str, vm: &str) -> String {
+    let path = host.dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+             [[groups]]\nname = \"g\"\nvms = [\"{vm}\"]\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_worker_checks_each_job_against_its_own_admission_even_when_the_module_is_compiled_already() {
+    let host = Host::new(true);
+    host.sign("platform");
+    host.sign("review");
+    let (a, b) = (
+        one_vm_plan(&host, "a", "sql-01"),
+        one_vm_plan(&host, "b", "web-01"),
+    );
+    // Job A: run under a policy that no longer trusts the reviewer's key,
+    // with --allow-unsigned on its record.
+    host.trust(&policy(r#""stranger.pub""#));
+    let allowed = &[
+        "run",
+        "failover_plan.wasm",
+        "--plan",
+        &a,
+        "--detach",
+        "--allow-unsigned",
+    ];
+    let first = String::from_utf8(host.run(allowed, 0).stdout).unwrap();
+    // Job B: the same module, admitted by the rule while the key counted.
+    host.trust(&policy(r#""review.pub""#));
+    let admitted = &["run", "failover_plan.wasm", "--plan", &b, "--detach"];
+    let second = String::from_utf8(host.run(admitted, 0).stdout).unwrap();
+    // One worker runs both, A first (it is older): A's allowance compiles the
+    // module, and must not carry B, whose rule no longer admits it.
+    host.trust(&policy(r#""stranger.pub""#));
+    host.run(&["worker", "--exit-when-idle", "--concurrency", "1"], 0);
+    assert_eq!(host.job(first.trim())["status"], "Completed");
+    let job = host.job(second.trim());
+    assert_eq!(job["status"], "Failed", "{job}");
+    assert_says(job["reason"].as_str().unwrap(), &["no longer"]);
+}

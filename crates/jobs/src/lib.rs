@@ -13,5 +13,5 @@ mod memory;
 mod runner;
 mod worker;
 
-pub use runner::{execute, wake_ready, ExecuteError, Execution};
+pub use runner::{execute, wake_ready, Checked, ExecuteError, Execution};
 pub use worker::{Report, Worker, WorkerOptions};

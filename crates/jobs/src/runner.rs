@@ -2,11 +2,12 @@
 //! the trust policy first), replay its journal, go on live, and record how
 //! this run ended: finished for good, or unloaded to wait for its wake-up.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drbook_core::fabric::{Fabric, FabricError};
-use drbook_core::job::{JobRecord, JobStatus, Wake};
+use drbook_core::job::{Admission, AdmittedBy, JobRecord, JobStatus, Wake};
 use drbook_core::lease::Lease;
 use drbook_core::store::{JobStore, RunEnd, StoreError};
 use drbook_core::TimeScale;
@@ -30,6 +31,41 @@ pub struct Execution {
     /// The trust policy a job's module is checked against again when it is
     /// loaded (none: every module runs, as before policies existed).
     pub trust: Trust,
+    /// What passed that check in this process (see [`Checked`]).
+    pub checked: Checked,
+}
+
+/// The modules this process found trusted for a job, by what the check's
+/// answer depends on: the module's digest, the runbook's name (which picks
+/// the rule) and whether the job may run it unsigned (`--allow-unsigned` on
+/// its record). The policy is read once per process, so a job like one
+/// checked before needs no second verification of the signatures, and its
+/// start stays in microseconds; a job that differs in any of the three is
+/// checked itself, even when its module is compiled already (a job allowed
+/// to run it unsigned does not let through another, admitted by a rule the
+/// policy no longer holds).
+#[derive(Clone, Debug, Default)]
+pub struct Checked(Arc<Mutex<HashSet<(String, String, bool)>>>);
+
+impl Checked {
+    fn key(digest: &str, runbook: &str, admission: Option<&Admission>) -> (String, String, bool) {
+        let unsigned =
+            admission.is_some_and(|a| matches!(a.admitted_by, AdmittedBy::AllowUnsigned { .. }));
+        (digest.to_string(), runbook.to_string(), unsigned)
+    }
+
+    /// Records that module `digest` of `runbook`, as `admission` let it
+    /// in, passed the trust check here (`drbook run` admits a module and
+    /// runs its job in one process).
+    pub fn note(&self, digest: &str, runbook: &str, admission: Option<&Admission>) {
+        let key = Checked::key(digest, runbook, admission);
+        self.0.lock().expect("the checked set").insert(key);
+    }
+
+    fn has(&self, job: &JobRecord) -> bool {
+        let key = Checked::key(&job.digest, &job.runbook, job.spec.admission.as_ref());
+        self.0.lock().expect("the checked set").contains(&key)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +111,8 @@ pub async fn execute(
         stop.stop(by);
     }
     let runbook = match exec.runtime.loaded(&job.digest) {
-        Some(runbook) => runbook,
-        None => load_pinned(exec, &job).await?,
+        Some(runbook) if exec.checked.has(&job) => runbook,
+        _ => load_pinned(exec, &job).await?,
     };
     let spec = held_to(exec, &job).await?;
     // What an earlier run left in its spool (its host died) is folded into
@@ -149,9 +185,9 @@ pub async fn execute(
 /// Loads the module a job is pinned to from the store, checking it against
 /// the trust policy as it is now before compiling it, and its digest.
 ///
-/// A module this process compiled was checked then (here, or by whoever
-/// created its job in this process) under the same policy, which is read
-/// once per process: so the check runs once per digest, not at every start.
+/// What passes is noted in [`Execution::checked`], so that the check runs
+/// once per digest (and rule and allowance), not at every start; compiling
+/// is once per digest too, in the runtime's cache.
 async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, ExecuteError> {
     let module = exec.store.module(job).await?;
     exec.trust
@@ -174,6 +210,8 @@ async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, 
             found: runbook.digest.clone(),
         });
     }
+    exec.checked
+        .note(&job.digest, &job.runbook, job.spec.admission.as_ref());
     Ok(runbook)
 }
 

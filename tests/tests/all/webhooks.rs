@@ -107,6 +107,7 @@ impl Server {
             observer: Observer::none(),
             unload_after: Duration::from_secs(600),
             trust: Default::default(),
+            checked: Default::default(),
         };
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();

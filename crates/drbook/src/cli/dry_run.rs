@@ -88,6 +88,7 @@ pub async fn prepare(
         observer,
         unload_after: options.unload_after(Host::Here),
         trust: super::execute::trust(global)?,
+        checked: Default::default(),
     };
     Ok(Prepared {
         exec,

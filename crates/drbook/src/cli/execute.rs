@@ -65,6 +65,7 @@ pub fn execution(
         observer,
         unload_after: options.unload_after(host),
         trust: trust(global)?,
+        checked: Default::default(),
     })
 }
 

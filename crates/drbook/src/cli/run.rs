@@ -161,6 +161,9 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         .load_bytes(&module.bytes, &module.origin)
         .and_then(|runbook| runbook.fits(exec.limits.memory_bytes, &module.origin))
         .map_err(|e| InputError::new(e.to_string()))?;
+    // Checked just now: the worker below need not verify it again.
+    exec.checked
+        .note(&module.digest, module.name(), Some(&admission));
     let items = exec
         .fabric
         .list_items()
