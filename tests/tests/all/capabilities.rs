@@ -158,30 +158,36 @@ fn a_drill_only_module_cannot_fail_over_even_where_its_job_could() {
 }
 
 /// A module importing an interface its manifest does not declare (here
-/// `site-recovery`, forged after the build without `runbook grant`, which
-/// refuses it) is refused at admission, before anything compiles it: bad
-/// input, no job stored.
+/// `site-recovery`, blanked out of a granted manifest: `runbook grant`
+/// refuses to write it) is refused at admission, before anything compiles
+/// it: bad input, no job stored.
 #[test]
 fn a_module_importing_an_undeclared_interface_is_refused_at_admission() {
     let cli = Cli::demo();
-    let json = br#"{"version":1,"interfaces":["plan","log"],"operations":[]}"#;
-    let name = b"drbook-capabilities";
-    let mut module = std::fs::read(guests::OVERREACH).unwrap();
-    let payload_len = 1 + name.len() + json.len();
-    assert!(payload_len < 128, "one LEB128 byte");
-    module.extend([0, payload_len as u8, name.len() as u8]);
-    module.extend(name);
-    module.extend(json);
-    let forged = cli.dir.path().join("forged.wasm");
-    std::fs::write(&forged, &module).unwrap();
+    let granted = granted(&cli, "forged.wasm", &["test-failover"]);
+    let mut module = std::fs::read(&granted).unwrap();
+    // JSON's whitespace keeps the section's length, and its framing.
+    let (declared, blank) = (br#""site-recovery","#, [b' '; 16]);
+    let at = module
+        .windows(declared.len())
+        .position(|w| w == declared)
+        .expect("the manifest's interfaces");
+    module[at..at + declared.len()].copy_from_slice(&blank);
+    let operations = br#""operations":["test-failover"]"#;
+    let at = module
+        .windows(operations.len())
+        .position(|w| w == operations)
+        .expect("the manifest's operations");
+    module[at..at + operations.len()].copy_from_slice(br#""operations":[               ]"#);
+    std::fs::write(&granted, &module).unwrap();
     let plan = cli.plan();
-    let out = cli.run(&["run", forged.to_str().unwrap(), "--plan", &plan]);
+    let out = cli.run(&["run", &granted, "--plan", &plan]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains(
             "it imports `drbook:runbook/site-recovery@0.1.0`, an interface its capability \
-             manifest does not declare (it declares plan, log)"
+             manifest does not declare (it declares plan, log, approval)"
         ) && err.contains("--interface site-recovery"),
         "{err}"
     );
