@@ -14,7 +14,7 @@ mod azure;
 #[allow(dead_code)] // serve_arm() is for the tests of serve-arm itself
 mod common;
 
-use azure::{text, AzureHost};
+use azure::{assert_nowhere, fails, text, AzureHost};
 
 const CLIENT_ID: &str = "6f1c2a4e-0000-4000-8000-00000000a001";
 const OBJECT_ID: &str = "6f1c2a4e-0000-4000-8000-00000000b001";
@@ -123,38 +123,6 @@ fn secret_env<'a>(tenant: &'a str, client_id: &'a str, secret: &'a str) -> [(&'a
         ("AZURE_CLIENT_ID", client_id),
         ("AZURE_CLIENT_SECRET", secret),
     ]
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-fn assert_nowhere(secret: &str, outputs: &[&Output], dir: &Path) {
-    for output in outputs {
-        assert!(
-            !text(output).contains(secret),
-            "a log holds the secret: {}",
-            text(output)
-        );
-    }
-    for path in files(dir) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(secret),
-            "{} holds the secret",
-            path.display()
-        );
-    }
 }
 
 #[test]
@@ -280,24 +248,6 @@ fn azure_check_names_each_credential_failure_and_its_fix() {
     let (azure, tenant, data, dir) = fixture.parts();
     let check =
         |credential: &str, env: &[(&str, &str)]| with(azure, credential, env, &["azure", "check"]);
-    let fails = |output: &Output, problem: &str, fix: &str| {
-        assert_eq!(output.status.code(), Some(1), "{}", text(output));
-        assert!(
-            !text(output).contains("`drbook azure check` says"),
-            "azure check sends the reader to itself: {}",
-            text(output)
-        );
-        assert!(
-            text(output).contains(problem),
-            "{problem}: {}",
-            text(output)
-        );
-        assert!(
-            text(output).contains(&format!("fix: {fix}")),
-            "{fix}: {}",
-            text(output)
-        );
-    };
 
     // No credential: nothing in the environment, no managed identity, no
     // Azure CLI on the PATH.

@@ -11,73 +11,29 @@
 //! through the SDK's models and any field the specification does not know,
 //! or of another type, fails the script.
 //!
-//! The SDK lives in a venv under the target dir, made with `python3 -m
-//! venv` and filled from `tests/sdk/requirements.txt` (pinned) on the first
-//! run, then reused while the requirements are the same. A machine without
-//! Python 3, its venv module or PyPI fails this test: it does not skip.
+//! The SDK lives in a venv under the target dir (`common/python.rs`),
+//! filled from `tests/sdk/requirements.txt` (pinned) on the first run, then
+//! reused while the requirements are the same. A machine without Python 3,
+//! its venv module or PyPI fails this test: it does not skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
+#[path = "common/python.rs"]
+mod python;
+
+use python::run;
 
 /// The repository's `tests/sdk/`.
 fn sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk")
 }
 
-/// `command`'s output; a failure to run it, or its non-zero exit, panics
-/// with what it printed and `what` it was for.
-fn run(command: &mut Command, what: &str) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what}: {command:?} exited {}:\n{text}",
-        out.status
-    );
-    text
-}
-
-/// The venv's Python with the pinned SDK installed: `target/tmp/sdk-venv`,
-/// made again when it is missing or was filled from other requirements (a
-/// copy of the file it was filled from is kept in it).
+/// The venv's Python with the pinned SDK installed: `target/tmp/sdk-venv`.
 fn sdk_python() -> PathBuf {
     let requirements = sdk_dir().join("requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("tests/sdk/requirements.txt");
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
-    let python = venv.join("bin/python");
-    let installed = venv.join("installed-requirements.txt");
-    if python.exists() && std::fs::read_to_string(&installed).ok().as_ref() == Some(&wanted) {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "making the SDK's venv (needs Python 3 with its venv module: \
-         Debian's python3-venv)",
-    );
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "installing Azure's Python SDK from PyPI into the venv",
-    );
-    std::fs::write(&installed, &wanted).expect("recording the venv's requirements");
-    python
+    python::venv("sdk-venv", &requirements, "Azure's Python SDK").join("python")
 }
 
 #[test]

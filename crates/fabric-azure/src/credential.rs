@@ -175,7 +175,9 @@ impl CredentialConfig {
                 .map(|c| c as _)
             }
             CredentialKind::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions {
-                tenant_id: self.tenant_id.clone(),
+                // `az account get-access-token --tenant`: the token of that
+                // tenant, whichever az's default account is.
+                tenant_id: self.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID")),
                 ..AzureCliCredentialOptions::default()
             }))
             .map(|c| c as _),
@@ -307,14 +309,34 @@ impl TokenCredential for EndpointCredential {
 }
 
 /// The process's tokens for ARM: the first credential of the chain that
-/// gives one, reused while its cache holds the token.
+/// gives one, and its token, reused until five minutes before it expires.
+/// The token is kept here, not only in the credential: azure_identity's
+/// `AzureCliCredential` keeps none, so without this every ARM request
+/// would run `az account get-access-token` (a Python process) again.
 pub struct Credentials {
     config: CredentialConfig,
     http: reqwest::Client,
     scope: String,
-    current: tokio::sync::Mutex<Option<(CredentialKind, Arc<dyn TokenCredential>)>>,
+    current: tokio::sync::Mutex<Option<Current>>,
     fetches: AtomicU64,
     refreshes: AtomicU64,
+}
+
+/// The credential that gave the last token, and that token.
+struct Current {
+    kind: CredentialKind,
+    credential: Arc<dyn TokenCredential>,
+    token: azure_core::credentials::AccessToken,
+}
+
+impl Current {
+    /// The token, while it is good for five more minutes (azure_identity's
+    /// own margin).
+    fn fresh(&self) -> Option<Secret> {
+        let margin = azure_core::time::Duration::seconds(300);
+        (self.token.expires_on > azure_core::time::OffsetDateTime::now_utc() + margin)
+            .then(|| self.token.token.clone())
+    }
 }
 
 impl Credentials {
@@ -338,11 +360,17 @@ impl Credentials {
     /// A bearer token for ARM, and the kind of credential that gave it.
     pub async fn token(&self) -> Result<(Secret, CredentialKind), ArmError> {
         let mut current = self.current.lock().await;
-        if let Some((kind, credential)) = current.as_ref() {
-            match credential.get_token(&[&self.scope], None).await {
-                Ok(token) => return Ok((token.token, kind.clone())),
+        if let Some(held) = current.as_mut() {
+            if let Some(token) = held.fresh() {
+                return Ok((token, held.kind.clone()));
+            }
+            match held.credential.get_token(&[&self.scope], None).await {
+                Ok(token) => {
+                    held.token = token;
+                    return Ok((held.token.token.clone(), held.kind.clone()));
+                }
                 Err(e) => {
-                    tracing::warn!(credential = kind.name(), error = %e, "token refresh failed; trying the chain again");
+                    tracing::warn!(credential = held.kind.name(), error = %failure(&held.kind, &e), "token refresh failed; trying the chain again");
                     *current = None;
                 }
             }
@@ -360,10 +388,15 @@ impl Credentials {
             match credential.get_token(&[&self.scope], None).await {
                 Ok(token) => {
                     tracing::debug!(credential = kind.name(), "got an ARM token");
-                    *current = Some((kind.clone(), credential));
-                    return Ok((token.token, kind));
+                    let secret = token.token.clone();
+                    *current = Some(Current {
+                        kind: kind.clone(),
+                        credential,
+                        token,
+                    });
+                    return Ok((secret, kind));
                 }
-                Err(e) => failures.push(format!("{}: {e}", kind.name())),
+                Err(e) => failures.push(format!("{}: {}", kind.name(), failure(&kind, &e))),
             }
         }
         Err(ArmError::Unauthenticated(format!(
@@ -388,6 +421,28 @@ impl Credentials {
             self.refreshes.load(Ordering::Relaxed),
         )
     }
+}
+
+/// Why `kind` gave no token. The Azure CLI's error is its stderr, which
+/// for an unexpected error holds a Python traceback: its lines are left
+/// out (az's own `ERROR:` and `WARNING:` lines, and the exceptions they
+/// end in, say what happened), so that the message fits on a screen.
+fn failure(kind: &CredentialKind, error: &azure_core::Error) -> String {
+    let text = error.to_string();
+    if *kind != CredentialKind::AzureCli {
+        return text;
+    }
+    text.lines()
+        .filter(|line| {
+            !(line.starts_with(char::is_whitespace)
+                || line.trim().is_empty()
+                || line.starts_with("Traceback (most recent call last)")
+                || line.starts_with("During handling of the above exception")
+                || line.contains("Here is the traceback:")
+                || line.starts_with("To check existing issues"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What a token says about who holds it: its claims, decoded without

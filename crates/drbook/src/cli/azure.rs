@@ -6,7 +6,7 @@
 use super::{Global, InputError, Outcome};
 use crate::config::FabricChoice;
 use clap::{Args, Subcommand};
-use drbook_fabric_azure::{wire, ArmError, Claims};
+use drbook_fabric_azure::{wire, ArmError, Claims, CredentialKind};
 
 #[derive(Args)]
 pub struct AzureArgs {
@@ -43,7 +43,7 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
     };
     let fabric = super::open_azure(config)?;
     let mut steps = Vec::new();
-    let claims = match fabric.arm().credentials().token().await {
+    let (claims, kind) = match fabric.arm().credentials().token().await {
         Ok((token, kind)) => {
             let claims = Claims::of(token.secret());
             let detail = match &claims {
@@ -68,7 +68,7 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
                 detail,
                 fix: None,
             });
-            claims
+            (claims, kind)
         }
         Err(e) => {
             let detail = detail(&e);
@@ -110,7 +110,7 @@ pub async fn run(global: &Global, args: AzureArgs) -> anyhow::Result<Outcome> {
             check: "vault",
             ok: false,
             detail: detail(&e),
-            fix: Some(fix(&e, &principal, claims.as_ref(), config)),
+            fix: Some(fix(&e, &principal, claims.as_ref(), &kind, config)),
         },
     });
     report(global, &steps)
@@ -125,9 +125,12 @@ fn detail(err: &ArmError) -> String {
     }
 }
 
+/// What azure_identity says when the shell finds no `az`.
+const AZ_MISSING: &str = "az not found on PATH";
+
 /// What to do about a credential that gave no token: Entra ID's refusal
-/// (its AADSTS code, which `azure_identity` passes on), else a setting that
-/// is missing, else how to get any credential. The first failure of the
+/// (its AADSTS code, which `azure_identity` passes on) or the Azure CLI's,
+/// else a setting that is missing, else how to get any credential. The first failure of the
 /// chain that is understood decides.
 fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfig) -> String {
     let setting = |value: &Option<String>, var: &str, what: &str| {
@@ -139,6 +142,34 @@ fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfi
     let client = setting(&credential.client_id, "AZURE_CLIENT_ID", "client id");
     let tenant = setting(&credential.tenant_id, "AZURE_TENANT_ID", "tenant");
     let fixes = [
+        // The Azure CLI's failures, by what az (or the shell that runs it)
+        // prints; ahead of Entra's codes, which its messages may carry too.
+        (
+            AZ_MISSING,
+            "install the Azure CLI (https://learn.microsoft.com/cli/azure/install-azure-cli, or \
+             `pip install azure-cli`) where drbook can find `az` on its PATH, and sign in with `az \
+             login`; or choose another [fabric] credential"
+                .to_string(),
+        ),
+        (
+            "Please run 'az login'",
+            "sign in to the Azure CLI as the user that runs drbook: `az login` (a user), `az login \
+             --service-principal --username <app id> --password <secret> --tenant <tenant>`, or \
+             `az login --identity`; for a cloud other than Azure's public one, `az cloud set --name \
+             <cloud>` first"
+                .to_string(),
+        ),
+        (
+            // az's warning when it has no account in the tenant asked for
+            // (`--tenant`, from [fabric] tenant-id or AZURE_TENANT_ID).
+            "Could not retrieve credential from local cache",
+            format!(
+                "the Azure CLI is not signed in to tenant {tenant}, which drbook asks it for \
+                 ([fabric] tenant-id or AZURE_TENANT_ID): sign in to it with `az login --tenant \
+                 {tenant}` as a principal of that tenant, or leave tenant-id unset to use az's \
+                 default account"
+            ),
+        ),
         (
             "AADSTS7000215",
             format!(
@@ -181,6 +212,9 @@ fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfi
     ];
     fixes
         .into_iter()
+        // The chain tries az last: its absence says what to install only
+        // when azure-cli was asked for, else the chain's fix below says more.
+        .filter(|(marker, _)| !(*marker == AZ_MISSING && credential.kinds.is_empty()))
         .filter_map(|(marker, fix)| error.find(marker).map(|at| (at, fix)))
         .min_by_key(|(at, _)| *at)
         .map(|(_, fix)| fix)
@@ -197,6 +231,7 @@ fn fix(
     err: &ArmError,
     principal: &str,
     claims: Option<&Claims>,
+    kind: &CredentialKind,
     config: &drbook_fabric_azure::AzureConfig,
 ) -> String {
     let tenant = claims
@@ -219,7 +254,17 @@ fn fix(
         let home = message
             .split("must match the tenant 'https://sts.windows.net/")
             .nth(1)
-            .and_then(|rest| rest.split('/').next())
+            .and_then(|rest| rest.split('/').next());
+        if *kind == CredentialKind::AzureCli {
+            let home = home.unwrap_or("<the subscription's tenant>");
+            return format!(
+                "the token is from tenant {tenant}, where the Azure CLI is signed in, which is not \
+                 the tenant of subscription {}: sign in to the subscription's tenant with `az login \
+                 --tenant {home}`, as a principal of it",
+                config.subscription
+            );
+        }
+        let home = home
             .map(|home| format!("the subscription's tenant, {home}"))
             .unwrap_or_else(|| "the subscription's tenant".to_string());
         return format!(

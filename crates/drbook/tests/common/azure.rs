@@ -105,16 +105,7 @@ impl AzureHost {
     /// no `AZURE_*` variable of the test's shell.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = drbook(&self.host);
-        for var in [
-            "AZURE_TENANT_ID",
-            "AZURE_CLIENT_ID",
-            "AZURE_CLIENT_SECRET",
-            "AZURE_FEDERATED_TOKEN_FILE",
-            "AZURE_AUTHORITY_HOST",
-        ] {
-            command.env_remove(var);
-        }
-        command
+        without_azure_env(&mut command)
             .env(
                 "IDENTITY_ENDPOINT",
                 &self.emulator.endpoints().token_endpoint,
@@ -146,4 +137,74 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr),
         output.status
     )
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `secret` is in none of `outputs` (stdout and stderr) and no file under
+/// `dir`.
+#[allow(dead_code)] // not every test that includes this asks
+pub fn assert_nowhere(secret: &str, outputs: &[&Output], dir: &Path) {
+    for output in outputs {
+        assert!(
+            !text(output).contains(secret),
+            "a log holds the secret: {}",
+            text(output)
+        );
+    }
+    for path in files(dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+/// `command` without the `AZURE_*` credential variables of the test's
+/// shell.
+pub fn without_azure_env(command: &mut Command) -> &mut Command {
+    for var in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// `output` says `what`, or the test fails showing all it said.
+#[allow(dead_code)] // not every test that includes this asks
+pub fn says(output: &Output, what: &str) {
+    assert!(text(output).contains(what), "{what}: {}", text(output));
+}
+
+/// `drbook azure check` failed (exit 1) naming `problem`, with `fix: {fix}`,
+/// and without sending the reader to itself.
+#[allow(dead_code)] // not every test that includes this asks
+pub fn fails(output: &Output, problem: &str, fix: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", text(output));
+    assert!(
+        !text(output).contains("`drbook azure check` says"),
+        "azure check sends the reader to itself: {}",
+        text(output)
+    );
+    says(output, problem);
+    says(output, &format!("fix: {fix}"));
 }
