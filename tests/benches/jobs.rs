@@ -14,6 +14,12 @@
 //!   the module from the runtime's cache, read the journal, mark it running,
 //!   replay, read its streams, record its end).
 //!
+//! - `start/*` (issue 12): a job's start under a trust policy, from
+//!   `drbook_jobs::execute` to the runbook's first host call (≤ 50 µs), for a
+//!   signed probe whose signatures a job like it had checked already
+//!   (`checked-once`, what every job after a digest's first pays), and, for
+//!   comparison, with the check forgotten before each start (`verify-each`).
+//!
 //! The 10,000 waiting jobs of the issue are measured by `waiting_jobs.rs`.
 //! Every job's outcome is checked, so a failing job stops the bench instead
 //! of being measured. Results and method: `docs/benchmarks.md`.
@@ -344,12 +350,115 @@ fn resume(c: &mut Criterion) {
     group.finish();
 }
 
+/// A job's start under a trust policy that requires the probe's signer,
+/// to the probe's first host call (see the module docs).
+fn start(c: &mut Criterion) {
+    use drbook_signing::{Organisation, Rule, SigningKey, Trust, TrustPolicy, TrustedKey};
+    let bench = Bench::new();
+    let key = SigningKey::generate("bench").expect("a key");
+    let signed = drbook_signing::sign(&bench.module, &key).expect("signing the probe");
+    let policy = TrustPolicy::new(
+        vec![Organisation {
+            name: "platform".into(),
+            keys: vec![TrustedKey {
+                key: key.public_key(),
+                expires: None,
+            }],
+        }],
+        vec![Rule {
+            name: "bench".into(),
+            runbooks: vec!["probe".into()],
+            require: vec!["platform".into()],
+            operations: None,
+            require_manifest: false,
+        }],
+    )
+    .expect("the policy");
+    let trust = Trust::enforce(policy);
+    let admission = trust
+        .admit("probe.wasm", "probe.wasm", &signed, false)
+        .expect("the signed probe is admitted");
+    let runbook = bench
+        .runtime
+        .load_bytes(&signed, "probe.wasm")
+        .expect("loading the signed probe");
+    let first: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
+    let seen = first.clone();
+    let exec = Execution {
+        trust,
+        observer: Observer::new(move |event| {
+            if let drbook_runtime::JobEvent::Started { .. } = event {
+                seen.lock().unwrap().get_or_insert_with(Instant::now);
+            }
+        }),
+        ..bench.execution()
+    };
+    let new_job = || {
+        let id = format!("start-{}", bench.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut spec = bench.spec(&id, 0);
+        spec.admission = Some(admission.clone());
+        bench
+            .tokio
+            .block_on(bench.store.create(
+                NewJob {
+                    digest: &runbook.digest,
+                    runbook: "probe.wasm",
+                    spec: &spec,
+                },
+                &signed,
+            ))
+            .expect("creating a job");
+        assert!(bench
+            .tokio
+            .block_on(bench.store.claim(&id, &bench.lease))
+            .unwrap());
+        id
+    };
+    // `execute` to the first host call of a new job, `iters` times; each job
+    // runs to its end, untimed after that call.
+    let time = |exec: &Execution, forget: bool, iters: u64| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let id = new_job();
+            let exec = if forget {
+                Execution {
+                    checked: Default::default(),
+                    ..exec.clone()
+                }
+            } else {
+                exec.clone()
+            };
+            *first.lock().unwrap() = None;
+            let start = Instant::now();
+            let outcome = bench
+                .tokio
+                .block_on(execute(&exec, &id, &bench.lease, StopSignal::default()))
+                .expect("starting the job");
+            check(&outcome, 0);
+            let at = first
+                .lock()
+                .unwrap()
+                .expect("the probe made its first host call");
+            total += at - start;
+        }
+        total
+    };
+    let mut group = c.benchmark_group("start");
+    group.bench_function("checked-once", |b| {
+        b.iter_custom(|iters| time(&exec, false, iters))
+    });
+    group.bench_function("verify-each", |b| {
+        b.iter_custom(|iters| time(&exec, true, iters))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    targets = journal, resume
+    targets = journal, resume, start
 }
 criterion_main!(benches);
