@@ -24,8 +24,12 @@
 //! ca-file = "/tmp/arm-emulator-ca.pem"      # extra roots to trust (an emulator's CA)
 //!
 //! [store]
-//! kind = "sqlite"        # the job store (the only kind yet)
-//! path = "/var/lib/drbook"   # the directory of jobs.db; default: the data dir
+//! kind = "sqlite"        # the job store (default), or "postgres"
+//! path = "/var/lib/drbook"   # sqlite: the directory of jobs.db; default: the data dir
+//! # kind = "postgres" (drbook-store-postgres): one store for several hosts
+//! url = "postgres://drbook@db.example:5432/drbook"   # a URL here, in DRBOOK_STORE_URL or --store-url
+//!                        # makes "postgres" the default kind; keep a password out of this
+//!                        # file (DRBOOK_STORE_URL, or PostgreSQL's ~/.pgpass)
 //!
 //! # Runbook registries (oci:// references, drbook-module-oci). Plain HTTP is
 //! # spoken only to loopback hosts and to the registries listed here.
@@ -146,6 +150,7 @@ struct FabricSection {
 struct StoreSection {
     kind: Option<String>,
     path: Option<PathBuf>,
+    url: Option<String>,
 }
 
 /// What flags and environment variables said, each `None` when not given.
@@ -155,6 +160,7 @@ pub struct Overrides {
     pub speed: Option<TimeScale>,
     pub store: Option<String>,
     pub store_path: Option<PathBuf>,
+    pub store_url: Option<String>,
     pub azure: AzureOverrides,
 }
 
@@ -186,7 +192,16 @@ pub enum FabricChoice {
 pub enum StoreChoice {
     /// `jobs.db` (and its spool) in this directory.
     Sqlite { dir: PathBuf },
+    /// The database at this URL (it may hold a password: never print it,
+    /// print the store's `location()`).
+    Postgres { url: String },
 }
+
+const URL_FOR_SQLITE: &str = "[store] url (or DRBOOK_STORE_URL, --store-url) is a PostgreSQL \
+     store's, and [store] kind is `sqlite`: set kind = \"postgres\", or drop the url";
+
+const POSTGRES_WITHOUT_URL: &str = "[store] kind = \"postgres\" needs the database's URL: [store] \
+     url = \"postgres://USER@HOST:PORT/DATABASE\", DRBOOK_STORE_URL or --store-url";
 
 /// The resolved configuration: flags over environment over file over
 /// defaults.
@@ -272,12 +287,20 @@ impl Config {
             }
         };
 
+        let store_url = overrides.store_url.clone().or(written.store.url);
         let store_kind = overrides
             .store
             .clone()
             .or(written.store.kind)
-            .unwrap_or_else(|| "sqlite".to_string());
+            .unwrap_or_else(|| match store_url {
+                Some(_) => "postgres".to_string(),
+                None => "sqlite".to_string(),
+            });
         let store = match store_kind.as_str() {
+            "sqlite" if store_url.is_some() => return Err(invalid(URL_FOR_SQLITE.to_string())),
+            "postgres" => StoreChoice::Postgres {
+                url: store_url.ok_or_else(|| invalid(POSTGRES_WITHOUT_URL.to_string()))?,
+            },
             "sqlite" => StoreChoice::Sqlite {
                 dir: overrides
                     .store_path
@@ -287,7 +310,7 @@ impl Config {
             },
             other => {
                 return Err(invalid(format!(
-                    "[store] kind `{other}` is not one this build has; use `sqlite`"
+                    "[store] kind `{other}` is not one this build has; use `sqlite` or `postgres`"
                 )))
             }
         };
@@ -520,9 +543,10 @@ mod tests {
             if let FabricChoice::Azure(azure) = &mut c.fabric {
                 azure.data_dir = PathBuf::from("<data-dir>");
             }
-            let StoreChoice::Sqlite { dir: d } = &mut c.store;
-            if d == dir.path() {
-                *d = PathBuf::from("<data-dir>");
+            if let StoreChoice::Sqlite { dir: d } = &mut c.store {
+                if d == dir.path() {
+                    *d = PathBuf::from("<data-dir>");
+                }
             }
             c
         })
@@ -604,7 +628,8 @@ mod tests {
                 "[fabric]\nkind = \"azure\"\nsubscription = \"s\"\nresource-group = \"g\"\nvault = \"v\"\ncredential = \"password\"\n",
                 "credential `password`",
             ),
-            ("[store]\nkind = \"postgres\"\n", "use `sqlite`"),
+            ("[store]\nkind = \"postgres\"\n", "needs the database's URL"),
+            ("[store]\nkind = \"sqlite\"\nurl = \"postgres://h/d\"\n", "drop the url"),
             ("[fabric]\nspeed = -3\n", "[fabric] speed"),
             ("[fabric]\nsped = 3\n", "sped"),
             ("[stores]\n", "stores"),
@@ -622,6 +647,24 @@ mod tests {
         };
         let error = load(None, &overrides).unwrap_err().to_string();
         assert!(error.contains("`redis`"), "{error}");
+    }
+
+    /// A URL anywhere makes the store PostgreSQL's; the flag's (or the
+    /// environment's) wins over the file's.
+    #[test]
+    fn a_store_url_chooses_postgres() {
+        let text = "[store]\nurl = \"postgres://drbook@db/jobs\"\n";
+        let config = load(Some(text), &Overrides::default()).unwrap();
+        let url = |u: &str| StoreChoice::Postgres { url: u.to_string() };
+        assert_eq!(config.store, url("postgres://drbook@db/jobs"));
+        let overrides = Overrides {
+            store_url: Some("postgres://drbook@other/jobs".into()),
+            ..Overrides::default()
+        };
+        let config = load(Some(text), &overrides).unwrap();
+        assert_eq!(config.store, url("postgres://drbook@other/jobs"));
+        let config = load(None, &overrides).unwrap();
+        assert_eq!(config.store, url("postgres://drbook@other/jobs"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ fn drbook(data_dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Output {
         "DRBOOK_DATA_DIR",
         "DRBOOK_CONFIG",
         "DRBOOK_STORE_PATH",
+        "DRBOOK_STORE_URL",
         "DRBOOK_SPEED",
     ] {
         command.env_remove(var);
@@ -60,12 +61,12 @@ fn the_store_path_comes_from_the_file_then_the_environment_then_the_flag() {
 fn a_bad_configuration_is_an_input_error_naming_the_fix() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("drbook.toml");
-    std::fs::write(&config, "[store]\nkind = \"postgres\"\n").unwrap();
+    std::fs::write(&config, "[store]\nkind = \"redis\"\n").unwrap();
     let out = drbook(data.path(), &[], &["jobs", "list"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("[store] kind `postgres`") && stderr.contains("use `sqlite`"),
+        stderr.contains("[store] kind `redis`") && stderr.contains("use `sqlite` or `postgres`"),
         "{stderr}"
     );
     assert!(!data.path().join("jobs.db").exists(), "nothing was opened");

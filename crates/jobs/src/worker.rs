@@ -305,6 +305,9 @@ impl Worker {
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll) => {}
                 _ = woken_up => {}
+                // Another process or host made a job runnable (PostgreSQL's
+                // NOTIFY); the poll above stays for a wake-up that was lost.
+                _ = store.changed() => {}
                 Some(id) = ends.recv() => ended_ids.push(id),
                 _ = &mut shutdown => {
                     for (id, job) in loaded.drain() {

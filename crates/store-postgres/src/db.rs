@@ -6,7 +6,8 @@
 //! created, a schema not migrated), and each message says how; once open,
 //! errors are the port's [`StoreError`].
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::Connection as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,6 +33,15 @@ pub struct PostgresStore {
     /// Wakes the workers of this process when another process (or host)
     /// makes a job runnable (see `notify`).
     pub(crate) events: Arc<tokio::sync::Notify>,
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// The store's URL without its password.
+    pub location: String,
+    /// The schema it had ([`SCHEMA_VERSION`] now).
+    pub from: i64,
 }
 
 /// Why a store could not be opened: each says what to do.
@@ -102,31 +112,48 @@ impl PostgresStore {
     }
 
     /// Migrates the store at `url` to this build's schema (several hosts
-    /// migrating at once take turns); returns the version it had before.
-    /// A newer store is refused, and left untouched.
-    pub async fn migrate(url: &str) -> Result<i64, OpenError> {
+    /// migrating at once take turns). A newer store is refused, and left
+    /// untouched.
+    pub async fn migrate(url: &str) -> Result<Migrated, OpenError> {
         let store = Self::connect(url).await?;
         let migrated = schema::migrate(&store).await;
         // Its connections closed now: a database is copied (a template) only
         // when nobody is connected to it.
         store.pool.close().await;
-        Ok(migrated?)
+        Ok(Migrated {
+            location: store.location.to_string(),
+            from: migrated?,
+        })
     }
 
-    /// A pool on `url`, with one connection made to check the server, the
-    /// user and the database.
+    /// A pool on `url`, after one connection made on its own to check the
+    /// server, the user and the database (a pool would retry until its
+    /// timeout and then say only that it timed out).
     async fn connect(url: &str) -> Result<Self, OpenError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| OpenError::BadUrl {
+        let bad_url = |detail: String| OpenError::BadUrl {
             url: redact(url),
-            detail: e.to_string(),
-        })?;
+            detail,
+        };
+        if !["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(bad_url("it must start with postgres://".to_string()));
+        }
+        let options = PgConnectOptions::from_str(url).map_err(|e| bad_url(e.to_string()))?;
         let location = location(&options);
+        let first = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| OpenError::Unreachable {
+                location: location.clone(),
+                detail: format!("no answer within {ACQUIRE_TIMEOUT:?}"),
+            })?
+            .map_err(|e| open_error(e, &location, &options))?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| open_error(e, &location, &options))?;
+            .connect_lazy_with(options);
         Ok(PostgresStore {
             pool,
             location: location.into(),

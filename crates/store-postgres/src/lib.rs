@@ -44,5 +44,5 @@ mod schema;
 pub mod testing;
 mod webhooks;
 
-pub use db::{OpenError, PostgresStore};
+pub use db::{Migrated, OpenError, PostgresStore};
 pub use schema::SCHEMA_VERSION;

@@ -99,6 +99,18 @@ async fn new_database(prefix: &str, template: Option<&str>) -> String {
     cluster.url(&name)
 }
 
+/// Runs `sql` on the database at `url` (what a test sets up that the
+/// store would not write: a schema from a newer build, say).
+pub async fn execute(url: &str, sql: &'static str) {
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the test database");
+    sqlx::query(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 async fn create_database(cluster: &Cluster, name: &str, template: Option<&str>) {
     let mut admin = sqlx::PgConnection::connect(&cluster.url("postgres"))
         .await

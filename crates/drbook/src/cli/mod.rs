@@ -18,6 +18,7 @@ mod progress;
 mod run;
 mod runbook;
 mod serve;
+mod store;
 mod summary;
 mod table;
 mod webhook;
@@ -35,6 +36,7 @@ use drbook_core::store::JobStore;
 use drbook_core::TimeScale;
 use drbook_fabric_azure::AzureFabric;
 use drbook_fabric_sim::Simulator;
+use drbook_store_postgres::PostgresStore;
 use drbook_store_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -98,9 +100,14 @@ pub struct Global {
     #[arg(long, global = true, env = "DRBOOK_SPEED")]
     pub speed: Option<TimeScale>,
 
-    /// The job store backend (`[store] kind`): `sqlite`.
+    /// The job store backend (`[store] kind`): `sqlite` or `postgres`.
     #[arg(long, global = true, env = "DRBOOK_STORE")]
     pub store: Option<String>,
+
+    /// The PostgreSQL job store's URL (`[store] url`), postgres://USER:PASSWORD@HOST:PORT/DATABASE;
+    /// it makes `postgres` the default kind.
+    #[arg(long, global = true, env = "DRBOOK_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<String>,
 
     /// The directory of the SQLite job store (`[store] path`; default: the
     /// data dir).
@@ -163,6 +170,7 @@ impl Global {
             speed: self.speed,
             store: self.store.clone(),
             store_path: self.store_path.clone(),
+            store_url: self.store_url.clone(),
             azure: AzureOverrides {
                 subscription: self.azure_subscription.clone(),
                 resource_group: self.azure_resource_group.clone(),
@@ -233,6 +241,8 @@ enum Command {
     Webhook(webhook::WebhookArgs),
     /// Check the Azure backend: the principal, its tenant, and the vault.
     Azure(azure::AzureArgs),
+    /// The job store itself: migrate its schema.
+    Store(store::StoreArgs),
 }
 
 /// An error in what the operator asked for (exit code 2), as opposed to an
@@ -285,10 +295,19 @@ pub fn open_azure(config: &drbook_fabric_azure::AzureConfig) -> anyhow::Result<A
     })
 }
 
-/// Opens the configured job store.
+/// Opens the configured job store. PostgreSQL's is opened on this
+/// command's runtime, whose thread this call lends it (`block_in_place`:
+/// the commands that open a store are not in a hurry, and stay sync).
 pub fn open_store(global: &Global) -> anyhow::Result<Arc<dyn JobStore>> {
     match &global.config()?.store {
         StoreChoice::Sqlite { dir } => Ok(Arc::new(SqliteStore::open(dir)?)),
+        StoreChoice::Postgres { url } => {
+            let open = PostgresStore::open(url);
+            let store =
+                tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(open))
+                    .map_err(|e| InputError::new(format!("cannot open the job store: {e}")))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -366,6 +385,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve::run(global, args).await,
         Command::Webhook(args) => webhook::run(global, args).await,
         Command::Azure(args) => azure::run(global, args).await,
+        Command::Store(args) => store::run(global, args).await,
     }
 }
 

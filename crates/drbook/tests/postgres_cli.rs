@@ -1,0 +1,249 @@
+//! The CLI on a PostgreSQL job store, on the throwaway cluster of
+//! `drbook_store_postgres::testing` (feature `postgres-tests`; scripts/test.sh
+//! turns it on where PostgreSQL's server binaries are): `drbook store
+//! migrate`, a run of a plan on the simulator, `jobs list` and `show`, a
+//! worker that resumes a job after the first was killed with SIGKILL mid-plan
+//! (every VM failed over once, every stream line once), and each bad store
+//! refused with its fix, never printing a password.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[allow(dead_code)] // the emulator's helpers: these tests need only `drbook()`
+mod common;
+mod runbooks;
+
+use drbook_store_postgres::testing;
+
+/// Simulated time runs 1,200× faster: a 4-minute failover takes 200 ms.
+const SPEED: &str = "1200";
+
+/// How long a worker has to finish the job.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// `drbook` on `dir`'s simulator with its job store at `url`.
+fn drbook(dir: &Path, url: &str) -> Command {
+    let mut command = common::drbook(dir);
+    for var in ["DRBOOK_STORE", "DRBOOK_STORE_PATH"] {
+        command.env_remove(var);
+    }
+    command
+        .env("DRBOOK_STORE_URL", url)
+        .args(["--speed", SPEED]);
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `command`, asserting it exits with `code`.
+fn exits(command: &mut Command, code: i32) -> Output {
+    let output = command.output().expect("running drbook");
+    assert_eq!(output.status.code(), Some(code), "{}", text(&output));
+    output
+}
+
+fn json(command: &mut Command) -> Value {
+    serde_json::from_slice(&exits(command, 0).stdout).expect("JSON output")
+}
+
+/// The demo estate in `dir`'s simulator; its plan file.
+fn demo(dir: &Path, url: &str) -> PathBuf {
+    exits(drbook(dir, url).args(["fabric", "init", "--demo"]), 0);
+    dir.join("plans").join("contoso-3tier.toml")
+}
+
+/// Asserts that every VM of the demo estate failed over once, and, if
+/// `job` is given, that its log says so once per VM.
+fn assert_each_vm_failed_over_once(dir: &Path, url: &str, job: &str) {
+    let history = json(drbook(dir, url).args(["fabric", "history", "--json"]));
+    let items = json(drbook(dir, url).args(["fabric", "show", "--json"]));
+    let items = items.as_array().expect("the VMs");
+    assert_eq!(items.len(), 12);
+    let logs = exits(drbook(dir, url).args(["jobs", "logs", job]), 0);
+    let logs = String::from_utf8(logs.stdout).unwrap();
+    let count = |needle: &str| logs.lines().filter(|l| l.contains(needle)).count();
+    for item in items {
+        let vm = item["name"].as_str().unwrap();
+        let failovers = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["vm"] == vm && h["operation"] == "PlannedFailover")
+            .count();
+        assert_eq!(failovers, 1, "{vm} failed over {failovers} times");
+        assert_eq!(item["activeLocation"], "Recovery", "{vm}");
+        let line = format!("planned failover of {vm}: succeeded");
+        assert_eq!(count(&line), 1, "`{line}`:\n{logs}");
+    }
+    assert_eq!(count("all 3 groups done"), 1, "{logs}");
+    assert_eq!(count("failover of plan `contoso-3tier`"), 1, "{logs}");
+}
+
+/// A store is migrated by `drbook store migrate` (refused before, with the
+/// command to run), then a plan's failover runs on it: the job is listed and
+/// shown from it, and no SQLite store is made in the data dir.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_store_migrate_then_run_list_and_show() {
+    let url = testing::empty_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    let refused = exits(drbook(dir, &url).args(["jobs", "list"]), 2);
+    let refused = text(&refused);
+    assert!(
+        refused.contains("has schema 0") && refused.contains("drbook store migrate"),
+        "{refused}"
+    );
+    let migrated = text(&exits(drbook(dir, &url).args(["store", "migrate"]), 0));
+    assert!(migrated.contains("from schema 0 to 1"), "{migrated}");
+    assert!(
+        migrated.contains("postgres://postgres@127.0.0.1:") && !migrated.contains(":drbook-test"),
+        "the location, without the password: {migrated}"
+    );
+    let again = text(&exits(drbook(dir, &url).args(["store", "migrate"]), 0));
+    assert!(again.contains("is at schema 1"), "{again}");
+
+    let plan = demo(dir, &url);
+    let run = exits(
+        drbook(dir, &url)
+            .arg("run")
+            .arg(runbooks::failover_plan())
+            .arg("--plan")
+            .arg(&plan)
+            .args(["--type", "planned", "--json"]),
+        0,
+    );
+    let run: Value = serde_json::from_slice(&run.stdout).expect("the run's JSON");
+    let job = run["jobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the run names its job: {run:#}"))
+        .to_string();
+
+    let listed = json(drbook(dir, &url).args(["--json", "jobs", "list"]));
+    let listed = listed.as_array().expect("a list of jobs");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], job.as_str());
+    assert_eq!(listed[0]["status"], "Completed");
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Completed", "{shown:#}");
+    assert_each_vm_failed_over_once(dir, &url, &job);
+    assert!(
+        !dir.join("jobs.db").exists(),
+        "the job store is PostgreSQL, not a file in the data dir"
+    );
+}
+
+/// A worker that takes over a dead worker's job within 200 ms.
+fn worker(dir: &Path, url: &str, extra: &[&str]) -> Child {
+    drbook(dir, url)
+        .args(["worker", "--lease", "200ms", "--poll", "10ms"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting a worker")
+}
+
+/// A worker killed with SIGKILL mid-plan, again and again, and then one
+/// that finishes: the job completes, every VM failed over once (the
+/// simulator's audit trail counts the starts), every stream line once.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm() {
+    let url = testing::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let plan = demo(dir, &url);
+    let detached = exits(
+        drbook(dir, &url)
+            .arg("run")
+            .arg(runbooks::failover_plan())
+            .arg("--plan")
+            .arg(&plan)
+            .arg("--detach"),
+        0,
+    );
+    let job = String::from_utf8(detached.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    for after in [150, 250, 350, 450, 550] {
+        let mut child = worker(dir, &url, &[]);
+        std::thread::sleep(Duration::from_millis(after));
+        child.kill().expect("SIGKILL the worker");
+        child.wait().unwrap();
+    }
+    let mut last = worker(dir, &url, &["--exit-when-idle"]);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = last.try_wait().unwrap() {
+            assert!(status.success(), "the last worker failed");
+            break;
+        }
+        assert!(start.elapsed() < PATIENCE, "the job did not finish in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Completed", "{shown:#}");
+    assert_each_vm_failed_over_once(dir, &url, &job);
+}
+
+/// Each bad store is refused (exit 2) with what is wrong and how to fix
+/// it, and no message shows a password.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_bad_stores_are_refused_with_their_fix() {
+    let url = testing::database().await;
+    let cluster = testing::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let secret = "s3cret-not-shown";
+    let newer = testing::database().await;
+    testing::execute(&newer, "INSERT INTO schema_version (version) VALUES (99)").await;
+    let database = url.rsplit('/').next().unwrap();
+    let cases = [
+        (
+            format!("mysql://root:{secret}@127.0.0.1/db"),
+            "is not a PostgreSQL URL",
+        ),
+        (
+            format!("postgres://postgres:{secret}@127.0.0.1:1/db"),
+            "cannot reach PostgreSQL at postgres://postgres@127.0.0.1:1/db",
+        ),
+        (
+            cluster.url_with(secret, database),
+            "refused user `postgres`",
+        ),
+        (
+            cluster.url("no_such_database"),
+            "database `no_such_database` does not exist",
+        ),
+        (
+            newer.clone(),
+            "written by a newer drbook (schema 99, this build reads 1); upgrade drbook",
+        ),
+    ];
+    for (url, expected) in cases {
+        let out = text(&exits(drbook(dir, &url).args(["jobs", "list"]), 2));
+        assert!(out.contains(expected), "{url}: {out}");
+        assert!(!out.contains(secret), "a password shown: {out}");
+        assert!(
+            !out.contains("drbook-test-password"),
+            "a password shown: {out}"
+        );
+    }
+    let config = dir.join("drbook.toml");
+    std::fs::write(&config, "[store]\nkind = \"postgres\"\n").unwrap();
+    let mut command = common::drbook(dir);
+    command
+        .env_remove("DRBOOK_STORE_URL")
+        .args(["jobs", "list"]);
+    let out = text(&exits(&mut command, 2));
+    assert!(out.contains("needs the database's URL"), "{out}");
+}
