@@ -4,10 +4,17 @@
 //! the build that runs this script), and writes their paths as constants:
 //! `FAILOVER_PLAN`, `HOSTILE`, ..., and `foreach_guest!`, which names them
 //! all (the tests use it to insist that every guest has a test). The tests
-//! use exactly what users ship.
+//! use exactly what users ship: an example runbook whose `Cargo.toml` has
+//! `[package.metadata.drbook] operations = [...]` carries that capability
+//! manifest, written as `drbook runbook grant` writes it (declaring the
+//! interfaces it imports) into a copy in `target/guests/granted/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use drbook_core::fabric::OperationKind;
+use drbook_core::scope::Manifest;
+use drbook_signing::manifest;
 
 fn main() {
     // Read when the script runs, not when it is compiled: cargo shares one
@@ -65,17 +72,21 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut constants = String::new();
     let mut names = String::new();
-    for (package, _) in &packages {
+    for (package, dir) in &packages {
         let file = package.replace('-', "_");
-        let wasm = target_dir
+        let built = target_dir
             .join("wasm32-wasip2")
             .join("runbook")
             .join(format!("{file}.wasm"));
         assert!(
-            wasm.exists(),
+            built.exists(),
             "cargo built {package} but {} is missing",
-            wasm.display()
+            built.display()
         );
+        let wasm = match declared_operations(dir) {
+            Some(operations) => granted(&built, operations, &target_dir.join("granted")),
+            None => built,
+        };
         constants.push_str(&format!(
             "/// `{package}`, built for wasm32-wasip2.\npub const {}: &str = {:?};\n",
             file.to_uppercase(),
@@ -89,6 +100,44 @@ fn main() {
         "/// Calls `$mac!(name)` for every runbook and test guest built.\n#[macro_export]\nmacro_rules! foreach_guest {{\n    ($mac:ident) => {{\n{names}    }};\n}}\n"
     ));
     std::fs::write(out_dir.join("guests.rs"), constants).expect("writing guests.rs");
+}
+
+/// The operations `[package.metadata.drbook]` of the crate in `dir`
+/// declares, if it declares any.
+fn declared_operations(dir: &Path) -> Option<Vec<OperationKind>> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("a valid Cargo.toml");
+    let names = manifest
+        .get("package")?
+        .get("metadata")?
+        .get("drbook")?
+        .get("operations")?
+        .as_array()
+        .expect("`[package.metadata.drbook] operations` is a list");
+    let operations = names
+        .iter()
+        .map(|name| {
+            let name = name.as_str().expect("operations are names");
+            manifest::operation(name).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        })
+        .collect();
+    Some(operations)
+}
+
+/// A copy of `built` in `dir` with its capability manifest: `operations`,
+/// and the interfaces it imports.
+fn granted(built: &Path, operations: Vec<OperationKind>, dir: &Path) -> PathBuf {
+    let module = std::fs::read(built).expect("reading a built runbook");
+    let declared = Manifest {
+        interfaces: manifest::imported_interfaces(&module).expect("a component's imports"),
+        operations,
+    };
+    let written = manifest::write(&module, &declared)
+        .unwrap_or_else(|e| panic!("granting {}: {e}", built.display()));
+    std::fs::create_dir_all(dir).expect("creating the granted runbooks' dir");
+    let path = dir.join(built.file_name().expect("a file name"));
+    std::fs::write(&path, written.module).expect("writing a granted runbook");
+    path
 }
 
 /// `(package name, dir)` of every crate directly below `dir`.

@@ -204,6 +204,19 @@ pub fn imports(module: &[u8]) -> Result<Vec<String>, ManifestError> {
     imports_of(&Layout::of(module)?)
 }
 
+/// The interfaces of drbook's world that `module` imports: what a manifest
+/// written without `--interface` declares.
+pub fn imported_interfaces(module: &[u8]) -> Result<Vec<Interface>, ManifestError> {
+    let imports = imports(module)?;
+    Ok(Interface::ALL
+        .into_iter()
+        .filter(|i| {
+            let prefix = format!("{PACKAGE}{}@", i.name());
+            imports.iter().any(|name| name.starts_with(&prefix))
+        })
+        .collect())
+}
+
 /// A module with its manifest written: and how many signatures were
 /// dropped, which could no longer cover it.
 #[derive(Debug)]

@@ -89,10 +89,16 @@ impl Demo {
         }
     }
 
+    /// Runs `job` to its end, its module admitted as `drbook run` admits
+    /// one with no trust policy: a runbook's capability manifest holds.
     pub fn run(&self, job: Job<'_>) -> JobOutcome {
         let runbook = runtime()
             .load(Path::new(job.wasm))
             .expect("the runbook loads");
+        let bytes = std::fs::read(job.wasm).expect("the runbook's bytes");
+        let admission = drbook_signing::Trust::none()
+            .admit(job.wasm, job.wasm, &bytes, false)
+            .expect("admitted with no trust policy");
         let spec = JobSpec {
             job_id: "test-job".to_string(),
             plan: self.plan.clone(),
@@ -107,7 +113,7 @@ impl Demo {
                 user: "test".into(),
             },
             grant: Default::default(),
-            admission: None,
+            admission: Some(admission),
         };
         let fabric: Arc<dyn Fabric> = Arc::new(self.sim.clone());
         let options = JobOptions {

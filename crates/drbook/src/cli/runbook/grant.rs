@@ -38,7 +38,7 @@ pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
     let module = read_module(&args.file)?;
     let bad = |e: manifest::ManifestError| InputError::new(format!("{}: {e}", args.file.display()));
     let interfaces = if args.interfaces.is_empty() {
-        imported(&module).map_err(bad)?
+        manifest::imported_interfaces(&module).map_err(bad)?
     } else {
         args.interfaces
     };
@@ -50,19 +50,6 @@ pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
     let out = args.out.as_deref().unwrap_or(&args.file);
     write_replacing(out, &written.module)?;
     report(global, out, &declared, written.dropped_signatures)
-}
-
-/// The interfaces of drbook's world that `module` imports.
-fn imported(module: &[u8]) -> Result<Vec<Interface>, manifest::ManifestError> {
-    let imports = manifest::imports(module)?;
-    Ok(Interface::ALL
-        .into_iter()
-        .filter(|i| {
-            imports
-                .iter()
-                .any(|name| name.starts_with(&format!("drbook:runbook/{}@", i.name())))
-        })
-        .collect())
 }
 
 fn report(
