@@ -279,6 +279,9 @@ fn the_azure_cli_signed_in_to_the_emulator_gives_drbook_its_arm_token() {
     );
     let tokens = emu.issued_tokens();
     assert!(!tokens.is_empty());
+    // The logs searched are trace level's: azure_identity's own lines
+    // (the az command it runs) among them.
+    says(&check, "running Azure CLI command");
     for token in &tokens {
         let claims = drbook_fabric_azure::Claims::of(token).expect("an Entra JWT");
         assert_eq!(claims.appid.as_deref(), Some(CLIENT_ID));
