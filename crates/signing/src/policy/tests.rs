@@ -1,5 +1,6 @@
 use super::*;
 use crate::{sign, SigningKey};
+use drbook_core::scope::PolicyCap;
 
 /// A component: its header and one custom section (signing reads sections
 /// only).
@@ -415,4 +416,115 @@ fn a_pinned_module_whose_signer_was_removed_fails_its_recheck_naming_the_rule_an
         "{error}"
     );
     assert!(error.contains("is not signed"), "{error}");
+}
+
+/// `module()` with a manifest of `operations` (it imports nothing, so any
+/// interfaces do).
+fn granted(operations: &[drbook_core::fabric::OperationKind]) -> Vec<u8> {
+    let manifest = Manifest {
+        interfaces: vec![drbook_core::scope::Interface::SiteRecovery],
+        operations: operations.to_vec(),
+    };
+    crate::manifest::write(&module(), &manifest).unwrap().module
+}
+
+#[test]
+fn an_admission_pins_the_manifest_and_the_rules_cap() {
+    use drbook_core::fabric::OperationKind as K;
+    let f = fixture();
+    let mut rules = vec![rule("shared", &["dr_*"], &["platform"])];
+    rules[0].operations = Some(vec![K::TestFailover]);
+    rules[0].require_manifest = true;
+    let policy = TrustPolicy::new(f.policy.organisations.clone(), rules).unwrap();
+    let trust = Trust::enforce(policy);
+    let drill = granted(&[K::TestFailover, K::TestFailoverCleanup]);
+    let signed = sign(&drill, &f.platform[0].0).unwrap();
+    let admission = trust
+        .admit("dr_drill", "dr_drill.wasm", &signed, false)
+        .unwrap();
+    let capabilities = &admission.capabilities;
+    assert!(capabilities.signed);
+    assert_eq!(
+        capabilities.manifest.as_ref().unwrap().operations,
+        [K::TestFailover, K::TestFailoverCleanup]
+    );
+    assert_eq!(
+        capabilities.caps,
+        [PolicyCap {
+            rule: "shared".into(),
+            operations: vec![K::TestFailover]
+        }]
+    );
+
+    // Without a manifest: refused, as the rule requires one; with
+    // --allow-unsigned, the refusal is recorded, no manifest pinned.
+    let bare = sign(&module(), &f.platform[0].0).unwrap();
+    let refusal = trust
+        .admit("dr_drill", "dr_drill.wasm", &bare, false)
+        .unwrap_err();
+    assert!(
+        refusal.to_string().contains(
+            "runbook `dr_drill` has no capability manifest, and the trust policy's rule \
+             `shared` requires one"
+        ),
+        "{refusal}"
+    );
+    let allowed = trust
+        .admit("dr_drill", "dr_drill.wasm", &bare, true)
+        .unwrap();
+    assert!(matches!(
+        allowed.admitted_by,
+        AdmittedBy::AllowUnsigned { .. }
+    ));
+    assert_eq!(allowed.capabilities.manifest, None);
+
+    // Unsigned, allowed: the manifest still narrows, recorded unsigned,
+    // under the rule's cap.
+    let allowed = trust
+        .admit("dr_drill", "dr_drill.wasm", &drill, true)
+        .unwrap();
+    assert!(!allowed.capabilities.signed);
+    assert!(allowed.capabilities.manifest.is_some());
+    assert_eq!(allowed.capabilities.caps.len(), 1);
+
+    // A manifest that cannot be read is refused even with --allow-unsigned.
+    let mut broken = module();
+    broken.extend(crate::wasm::custom_section(
+        crate::manifest::SECTION,
+        br#"{"version":7}"#,
+    ));
+    let refusal = trust
+        .admit("dr_drill", "dr_drill.wasm", &broken, true)
+        .unwrap_err();
+    assert!(matches!(refusal, TrustError::Manifest { .. }), "{refusal}");
+
+    // No policy: the manifest narrows, unsigned; a file that is no module
+    // has none here (loading it says what it is).
+    let none = Trust::none().admit("x", "x", &drill, false).unwrap();
+    assert!(none.capabilities.manifest.is_some() && !none.capabilities.signed);
+    let text = Trust::none().admit("x", "x", b"not wasm", false).unwrap();
+    assert_eq!(text.capabilities, Capabilities::default());
+}
+
+#[test]
+fn a_policy_narrows_a_jobs_capabilities_as_it_is_now_and_never_widens_them() {
+    use drbook_core::fabric::OperationKind as K;
+    let f = fixture();
+    let cap = |ops: &[K]| {
+        let mut r = rule("shared", &["dr_*"], &["platform"]);
+        r.operations = Some(ops.to_vec());
+        Trust::enforce(TrustPolicy::new(f.policy.organisations.clone(), vec![r]).unwrap())
+    };
+    let mut pinned = Capabilities::default();
+    cap(&[K::TestFailover, K::Commit]).narrow("dr_drill.wasm", &mut pinned);
+    cap(&[K::TestFailover]).narrow("dr_drill.wasm", &mut pinned);
+    assert_eq!(pinned.caps.len(), 2, "both hold: the narrower decides");
+    // No policy, or a rule without a cap, adds nothing.
+    Trust::none().narrow("dr_drill.wasm", &mut pinned);
+    assert_eq!(
+        fixture().policy.rule_for("dr_drill").unwrap().operations,
+        None
+    );
+    Trust::enforce(fixture().policy).narrow("dr_drill.wasm", &mut pinned);
+    assert_eq!(pinned.caps.len(), 2);
 }
