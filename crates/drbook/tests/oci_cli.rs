@@ -340,15 +340,16 @@ fn registry_credentials_come_from_docker_s_config_its_helpers_and_the_environmen
     let refused = stderr(&host.run(&["runbook", "push", "failover_plan.wasm", &tagged], 2));
     assert_says(&refused, &["wants credentials (401", "docker login"]);
 
-    let auth = |user_pass: &str| base64::engine::general_purpose::STANDARD.encode(user_pass);
-    let wrong = docker_config(
-        &host.dir,
-        &format!(
-            r#"{{"auths": {{"{address}": {{"auth": "{}"}}}}}}"#,
-            auth("alice:wrong")
-        ),
-    );
-    host.env = vec![("DOCKER_CONFIG".into(), wrong)];
+    // `docker login`'s entry for the registry, without a credential store.
+    let logged_in = |user_pass: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(user_pass);
+        let config = format!(r#"{{"auths": {{"{address}": {{"auth": "{auth}"}}}}}}"#);
+        vec![(
+            "DOCKER_CONFIG".to_string(),
+            docker_config(&host.dir, &config),
+        )]
+    };
+    host.env = logged_in("alice:wrong");
     let refused = stderr(&host.run(&["runbook", "push", "failover_plan.wasm", &tagged], 2));
     assert_says(
         &refused,
@@ -356,14 +357,7 @@ fn registry_credentials_come_from_docker_s_config_its_helpers_and_the_environmen
     );
     assert!(!refused.contains("wrong"), "no credential in: {refused}");
 
-    let right = docker_config(
-        &host.dir,
-        &format!(
-            r#"{{"auths": {{"{address}": {{"auth": "{}"}}}}}}"#,
-            auth("alice:s3cret")
-        ),
-    );
-    host.env = vec![("DOCKER_CONFIG".into(), right)];
+    host.env = logged_in("alice:s3cret");
     host.push("failover_plan.wasm", &tagged);
 
     // A credential helper, as `docker login` with a store leaves it.

@@ -403,3 +403,34 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     }
     cause.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_for_loopback_and_the_insecure_list_only() {
+        let registry = Registry::new(Settings {
+            insecure: vec!["reg.lab:5000".into(), "10.0.0.7".into()],
+            ..Settings::new(PathBuf::from("/nonexistent"))
+        });
+        for plain in [
+            "127.0.0.1:5000",
+            "localhost",
+            "[::1]:5000",
+            "reg.lab:5000",
+            "10.0.0.7:443",
+        ] {
+            assert!(registry.plain_http(plain), "{plain}");
+        }
+        for https in [
+            "reg.lab:5001",
+            "reg.lab",
+            "registry.example.com",
+            "127.0.0.2:5000",
+            "localhost.example.com",
+        ] {
+            assert!(!registry.plain_http(https), "{https}");
+        }
+    }
+}

@@ -130,17 +130,11 @@ async fn the_artifact_has_the_cncf_wasm_media_types_on_the_wire() {
         .push(&module, &reference(&registry.reference("dr/interop:v1")))
         .await
         .unwrap();
-    let http = reqwest::Client::new();
     let base = format!("http://{}/v2/dr/interop", registry.address());
-    let manifest: serde_json::Value = http
-        .get(format!("{base}/manifests/v1"))
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The registry's own answer, over plain HTTP, not drbook's reading of it.
+    let get = |path: String| raw_get(format!("{base}/{path}"));
+    let json = |bytes: Vec<u8>| -> serde_json::Value { serde_json::from_slice(&bytes).unwrap() };
+    let manifest = json(get("manifests/v1".into()).await);
     assert_eq!(manifest["schemaVersion"], 2);
     assert_eq!(
         manifest["mediaType"],
@@ -156,14 +150,7 @@ async fn the_artifact_has_the_cncf_wasm_media_types_on_the_wire() {
     assert_eq!(layers[0]["digest"], drbook_core::module::digest(&module));
     assert_eq!(layers[0]["size"], module.len());
     let config_digest = manifest["config"]["digest"].as_str().unwrap();
-    let config: serde_json::Value = http
-        .get(format!("{base}/blobs/{config_digest}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = json(get(format!("blobs/{config_digest}")).await);
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "wasip2");
     assert_eq!(
@@ -173,19 +160,24 @@ async fn the_artifact_has_the_cncf_wasm_media_types_on_the_wire() {
     assert!(config["created"].is_string(), "{config}");
     assert!(config["component"]["imports"].is_array(), "{config}");
     assert!(config["component"]["exports"].is_array(), "{config}");
-    let layer: Vec<u8> = http
-        .get(format!(
-            "{base}/blobs/{}",
-            layers[0]["digest"].as_str().unwrap()
-        ))
+    let layer = get(format!("blobs/{}", layers[0]["digest"].as_str().unwrap())).await;
+    assert_eq!(layer, module, "the layer is the module as is");
+}
+
+/// The body of `url`, which must answer 2xx.
+async fn raw_get(url: String) -> Vec<u8> {
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
         .send()
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec();
-    assert_eq!(layer, module, "the layer is the module as is");
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "GET {url}: {}",
+        answer.status()
+    );
+    answer.bytes().await.unwrap().to_vec()
 }
 
 /// `err`'s message has each of `parts`.
