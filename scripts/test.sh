@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
-# Azure's Python SDK test (crates/drbook/tests/azure_sdk_cli.rs) makes a venv:
-# Debian's python3 needs python3-venv for that.
+# Azure's Python SDK test (crates/drbook/tests/azure_sdk_cli.rs) and the Azure
+# CLI's (crates/drbook/tests/azure_cli_credential_cli.rs) make venvs: Debian's
+# python3 needs python3-venv for that.
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
