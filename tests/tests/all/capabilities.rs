@@ -398,3 +398,49 @@ fn a_resumed_job_keeps_its_pinned_grant_and_is_narrowed_by_a_changed_policy() {
         .unwrap();
     assert_eq!(web_01["activeLocation"], "Primary", "{web_01}");
 }
+
+/// A job re-pinned to another module (`jobs resume --module`) is held to
+/// that module's manifest, not to the one it was admitted with.
+#[test]
+fn a_job_re_pinned_to_another_module_is_held_to_its_manifest() {
+    let cli = Cli::demo();
+    let drill = granted(
+        &cli,
+        "drill_only.wasm",
+        &["test-failover", "test-failover-cleanup"],
+    );
+    let wider = granted(
+        &cli,
+        "drill_wider.wasm",
+        &[
+            "test-failover",
+            "test-failover-cleanup",
+            "unplanned-failover",
+        ],
+    );
+    let plan = write_plan(&cli, "web.toml", WEB_PLAN);
+    let out = cli.run(&[
+        "run",
+        &drill,
+        "--plan",
+        &plan,
+        "--type",
+        "test",
+        "--grant",
+        "op=unplanned-failover",
+        "--param",
+        "attempts=unplanned-failover@web-01",
+        "--detach",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let doc = json(cli.run(&["--json", "jobs", "resume", &job, "--module", &wider]));
+    assert_eq!(
+        report(&doc),
+        ["unplanned-failover on web-01: started: Succeeded"]
+    );
+    assert_eq!(
+        audited(&history(&cli), "Succeeded"),
+        pairs(&[("web-01", "UnplannedFailover")])
+    );
+}
