@@ -327,6 +327,17 @@ fn azure_check_says_what_to_do_when_the_azure_cli_gives_no_token() {
         &format!("the token is from tenant {OTHER_TENANT}"),
     );
     says(&other, &format!("az login --tenant {}", f.tenant));
+
+    // AZURE_TENANT_ID asks az for that tenant's token, as tenant-id does.
+    let mut asked = f.azure.command(&["azure", "check"]);
+    f.az.isolate(&mut asked)
+        .env_remove("IDENTITY_ENDPOINT")
+        .env("AZURE_TENANT_ID", &f.tenant);
+    fails(
+        &asked.output().unwrap(),
+        "AADSTS700016",
+        &format!("the Azure CLI is not signed in to tenant {}", f.tenant),
+    );
 }
 
 /// With `tenant-id` set, drbook asks az for that tenant's token
