@@ -239,12 +239,13 @@ impl Registry {
                     .pull_blob(&target, &descriptor, &mut bytes)
                     .await
                     .map_err(fail)?;
+                // Checked by pull_blob against the layer's digest, and by
+                // put again: the layer first, so that a manifest in the
+                // store always has its module there.
+                self.store.put(&layer.digest, &bytes)?;
                 bytes
             }
         };
-        // Stored only once both are known good: the layer first, so that
-        // a manifest in the store always has its module there.
-        self.store.put(&layer.digest, &bytes)?;
         self.store.put(&actual, &manifest)?;
         Ok(module(&pinned, bytes))
     }
