@@ -19,12 +19,44 @@ use std::time::Duration;
 /// The header App Service's token endpoint reads its secret from.
 pub const IDENTITY_HEADER: &str = "x-identity-header";
 
-/// Whom a token was issued to: what ARM checks after its validity (the
-/// tenant against the subscription's, the principal's role).
+/// Whom a token was issued to, and for what: what ARM checks after its
+/// validity (the audience, the tenant against the subscription's, the
+/// principal's role).
 #[derive(Debug, Clone)]
 pub(crate) struct Grant {
     pub tenant: String,
     pub object_id: String,
+    /// The resource it was asked for (`resource`, or the scope without
+    /// `/.default`): its `aud`.
+    pub audience: String,
+}
+
+/// ARM's own audiences, which it accepts besides none: the public cloud's,
+/// with and without the slash.
+const ARM_AUDIENCES: &[&str] = &[
+    "https://management.core.windows.net/",
+    "https://management.core.windows.net",
+    "https://management.azure.com/",
+    "https://management.azure.com",
+];
+
+impl Grant {
+    /// Whether ARM at `base` (the emulator's `https://127.0.0.1:<port>`)
+    /// takes a token of this audience: its own URL, with or without the
+    /// slash (what a client whose cloud is the emulator asks for), or the
+    /// public cloud's audiences.
+    pub fn for_arm(&self, base: &str) -> Result<(), Refused> {
+        let audience = self.audience.as_str();
+        if audience.trim_end_matches('/') == base.trim_end_matches('/')
+            || ARM_AUDIENCES.contains(&audience)
+        {
+            return Ok(());
+        }
+        Err(Refused::WrongAudience {
+            audience: audience.to_string(),
+            base: base.trim_end_matches('/').to_string(),
+        })
+    }
 }
 
 pub(crate) struct Tokens {
@@ -41,6 +73,11 @@ pub(crate) enum Refused {
     Missing,
     Invalid,
     Expired,
+    /// Issued for another resource than ARM at `base`.
+    WrongAudience {
+        audience: String,
+        base: String,
+    },
     /// Issued in `token` (a tenant id), not the subscription's `home`.
     WrongTenant {
         token: String,
@@ -157,6 +194,19 @@ pub(crate) fn unauthorized(refused: Refused) -> Response {
             "The access token expiry UTC time is earlier than current UTC time.".to_string(),
             "invalid_token",
         ),
+        Refused::WrongAudience { audience, base } => (
+            "InvalidAuthenticationToken",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{audience}'. \
+                 It should exactly match with one of the allowed audiences '{base}/','{base}',{}.",
+                ARM_AUDIENCES
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "invalid_token",
+        ),
         Refused::WrongTenant { token, home } => {
             authority = format!("https://login.windows.net/{home}");
             (
@@ -259,6 +309,10 @@ pub(crate) fn token_response(
             (StatusCode::BAD_REQUEST, axum::Json(body)).into_response(),
             false,
         );
+    };
+    let grant = Grant {
+        audience: resource.clone(),
+        ..grant
     };
     let (token, expires) = tokens.issue(grant);
     let body = json!({

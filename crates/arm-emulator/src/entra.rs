@@ -43,6 +43,7 @@ pub(crate) fn token_response(
             let grant = Grant {
                 tenant: app.tenant.clone(),
                 object_id: app.object_id.clone(),
+                audience: resource.clone(),
             };
             let mut expires_in = 0;
             let (token, _) = tokens.issue_with(grant, |expires| {

@@ -11,7 +11,8 @@
 //!   (POST, answered 202 with `Azure-AsyncOperation`, `Location` and
 //!   `Retry-After`), recovery points, jobs (`replicationJobs`: one ASR job per
 //!   simulator operation), and the operation status and result endpoints.
-//!   Every ARM route needs a bearer token and a supported `api-version`.
+//!   Every ARM route needs a bearer token (for ARM's audience: the
+//!   emulator's URL or the public cloud's) and a supported `api-version`.
 //! - Entra ID's v2 token endpoint on the HTTPS port (`POST /{tenant}/oauth2/
 //!   v2.0/token`: client secret, or workload identity's assertion), for the
 //!   applications of the configuration; ARM refuses tokens of another tenant

@@ -1,5 +1,6 @@
 //! The checks every ARM request meets before it is served, in ARM's order:
-//! the injected delay, the bearer token (401), the vault (404), the
+//! the injected delay, the bearer token (401: missing, unknown, expired, for
+//! another audience, of another tenant), the vault (404), the
 //! `api-version` (400), the enforced budget (429), then the injected 429s
 //! and 5xx.
 
@@ -41,7 +42,7 @@ pub(super) async fn checks(
     if faults.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
     }
-    let grant = s.tokens.check(headers).and_then(|grant| {
+    let grant = s.authenticate(headers).and_then(|grant| {
         if grant.tenant.eq_ignore_ascii_case(&s.tenant) {
             Ok(grant)
         } else {

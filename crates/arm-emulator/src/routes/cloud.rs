@@ -97,7 +97,7 @@ pub(super) async fn subscriptions(
     headers: HeaderMap,
 ) -> Response {
     s.counters.request("GET", "subscriptions.list", None);
-    let grant = match s.tokens.check(&headers) {
+    let grant = match s.authenticate(&headers) {
         Ok(grant) => grant,
         Err(refused) => {
             s.counters.with(|c| c.unauthorized += 1);

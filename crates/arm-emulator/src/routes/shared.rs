@@ -82,12 +82,25 @@ impl Shared {
         *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
-    /// What managed identity's tokens are issued to.
+    /// What managed identity's tokens are issued to (for ARM, until the
+    /// token endpoint names the resource asked for).
     pub fn managed_identity(&self) -> crate::auth::Grant {
         crate::auth::Grant {
             tenant: self.tenant.clone(),
             object_id: crate::config::MANAGED_IDENTITY_OBJECT_ID.to_string(),
+            audience: self.base_url.clone(),
         }
+    }
+
+    /// Whom the request's token was issued to, if it is valid and for ARM
+    /// (any tenant: ARM's tenant-level routes take them all).
+    pub fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<crate::auth::Grant, crate::auth::Refused> {
+        let grant = self.tokens.check(headers)?;
+        grant.for_arm(&self.base_url)?;
+        Ok(grant)
     }
 }
 

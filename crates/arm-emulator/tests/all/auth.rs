@@ -1,5 +1,6 @@
 //! Tokens: every ARM route needs one (401 with `WWW-Authenticate` without,
-//! with a bad one, with an expired or revoked one); the token endpoint
+//! with a bad one, with an expired or revoked one, with one for another
+//! audience); the token endpoint
 //! speaks managed identity's App Service protocol and counts its fetches.
 
 use crate::common::{fetch_token, start};
@@ -148,4 +149,69 @@ async fn azure_identitys_managed_identity_credential_gets_tokens() {
         .await
         .unwrap();
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+/// ARM takes a token only for its own audience: the emulator's URL (what
+/// a client whose cloud is the emulator asks for, with the slash as the
+/// Azure CLI asks or without as drbook does) or the public cloud's ARM; a
+/// token for another resource is refused 401 as ARM refuses it.
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused_as_arm_refuses_it() {
+    let env = start(1, Config::default()).await;
+    let ep = env.emu.endpoints();
+    let token_for = |resource: String| {
+        let (client, ep) = (&env.client, ep);
+        async move {
+            let body: serde_json::Value = client
+                .get(&ep.token_endpoint)
+                .query(&[("api-version", "2019-08-01"), ("resource", &resource)])
+                .header("X-IDENTITY-HEADER", &ep.identity_header)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let url = env.url("/replicationProtectedItems");
+    for resource in [
+        ep.base_url.clone(),
+        format!("{}/", ep.base_url),
+        "https://management.core.windows.net/".to_string(),
+    ] {
+        let token = token_for(resource.clone()).await;
+        let answer = env
+            .call_with(Method::GET, &url, None, Some(&token), None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK, "{resource}: {}", answer.body);
+    }
+
+    let vault = token_for("https://vault.azure.net".to_string()).await;
+    let answer = env
+        .call_with(Method::GET, &url, None, Some(&vault), None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "InvalidAuthenticationToken");
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "The access token has been obtained for wrong audience or resource \
+             'https://vault.azure.net'."
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("'{}/'", ep.base_url)),
+        "{message}"
+    );
+    let subscriptions = format!("{}/subscriptions?api-version=2022-12-01", ep.base_url);
+    let answer = env
+        .call_with(Method::GET, &subscriptions, None, Some(&vault), None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
 }
