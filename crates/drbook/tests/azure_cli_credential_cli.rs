@@ -329,15 +329,30 @@ fn azure_check_says_what_to_do_when_the_azure_cli_gives_no_token() {
     says(&other, &format!("az login --tenant {}", f.tenant));
 
     // AZURE_TENANT_ID asks az for that tenant's token, as tenant-id does.
-    let mut asked = f.azure.command(&["azure", "check"]);
-    f.az.isolate(&mut asked)
-        .env_remove("IDENTITY_ENDPOINT")
-        .env("AZURE_TENANT_ID", &f.tenant);
+    let asking = |tenant: &str| {
+        let mut asked = f.azure.command(&["azure", "check"]);
+        f.az.isolate(&mut asked)
+            .env_remove("IDENTITY_ENDPOINT")
+            .env("AZURE_TENANT_ID", tenant);
+        asked.output().unwrap()
+    };
     fails(
-        &asked.output().unwrap(),
+        &asking(&f.tenant),
         "AADSTS700016",
         &format!("the Azure CLI is not signed in to tenant {}", f.tenant),
     );
+    // A tenant there is not: az fails with a Python traceback, which
+    // drbook leaves out, keeping the exception that names Entra's code.
+    let nowhere = "00000000-0000-0000-0000-0000000000f9";
+    let unknown = asking(nowhere);
+    fails(
+        &unknown,
+        &format!("AADSTS90002: Tenant '{nowhere}' not found"),
+        &format!("there is no tenant {nowhere} in this cloud's Entra ID"),
+    );
+    for traceback in ["Traceback (most recent call last)", "  File \""] {
+        assert!(!text(&unknown).contains(traceback), "{}", text(&unknown));
+    }
 }
 
 /// With `tenant-id` set, drbook asks az for that tenant's token

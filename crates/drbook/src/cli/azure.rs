@@ -128,6 +128,9 @@ fn detail(err: &ArmError) -> String {
 /// What azure_identity says when the shell finds no `az`.
 const AZ_MISSING: &str = "az not found on PATH";
 
+/// Entra's code for a tenant it does not know.
+const UNKNOWN_TENANT: &str = "AADSTS90002";
+
 /// What to do about a credential that gave no token: Entra ID's refusal
 /// (its AADSTS code, which `azure_identity` passes on) or the Azure CLI's,
 /// else a setting that is missing, else how to get any credential. The first failure of the
@@ -180,7 +183,7 @@ fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfi
             ),
         ),
         (
-            "AADSTS90002",
+            UNKNOWN_TENANT,
             format!(
                 "there is no tenant {tenant} in this cloud's Entra ID: set [fabric] tenant-id (or \
                  AZURE_TENANT_ID) to the tenant of the subscription (`az account show --query \
@@ -215,9 +218,11 @@ fn credential_fix(error: &str, credential: &drbook_fabric_azure::CredentialConfi
         // The chain tries az last: its absence says what to install only
         // when azure-cli was asked for, else the chain's fix below says more.
         .filter(|(marker, _)| !(*marker == AZ_MISSING && credential.kinds.is_empty()))
-        .filter_map(|(marker, fix)| error.find(marker).map(|at| (at, fix)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(_, fix)| fix)
+        .filter_map(|(marker, fix)| error.find(marker).map(|at| (at, marker, fix)))
+        // A tenant Entra does not know is the cause, whatever came before
+        // it (az warns that it has no account there, then finds none).
+        .min_by_key(|(at, marker, _)| (*marker != UNKNOWN_TENANT, *at))
+        .map(|(_, _, fix)| fix)
         .unwrap_or_else(|| {
             "sign in with `az login` (azure-cli), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
              AZURE_CLIENT_SECRET (client-secret), or run where a managed or workload identity is; \
