@@ -111,6 +111,34 @@ pub async fn execute(url: &str, sql: &'static str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Job `id`'s row locked `FOR UPDATE` in a transaction of its own, as a
+/// claim under way holds it, until [`Locked::release`].
+pub async fn lock_job(url: &str, id: &str) -> Locked {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("connect to the test database");
+    let mut tx = pool.begin().await.expect("begin");
+    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .expect("lock the job's row");
+    assert!(locked.is_some(), "no job `{id}` to lock");
+    Locked(tx)
+}
+
+/// A job's row held locked ([`lock_job`]).
+pub struct Locked(sqlx::Transaction<'static, sqlx::Postgres>);
+
+impl Locked {
+    /// Ends the transaction that holds the lock.
+    pub async fn release(self) {
+        self.0.rollback().await.expect("release the lock");
+    }
+}
+
 async fn create_database(cluster: &Cluster, name: &str, template: Option<&str>) {
     let mut admin = sqlx::PgConnection::connect(&cluster.url("postgres"))
         .await
