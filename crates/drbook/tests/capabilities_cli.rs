@@ -10,7 +10,7 @@
 mod common;
 mod runbooks;
 
-use common::drbook;
+use common::run_in;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -50,20 +50,11 @@ impl Host {
     }
 
     fn run(&self, args: &[&str], code: i32) -> Output {
-        let output = drbook(&self.dir)
-            .current_dir(&self.dir)
-            .args(["--speed", "instant"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "drbook {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        run_in(
+            &self.dir,
+            &[&["--speed", "instant"][..], args].concat(),
+            code,
+        )
     }
 
     fn json(&self, args: &[&str]) -> Value {

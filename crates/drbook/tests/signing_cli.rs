@@ -6,7 +6,6 @@
 #[allow(dead_code)] // the emulator's helpers: these tests need only `drbook()`
 mod common;
 
-use common::drbook;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -25,15 +24,7 @@ fn component(dir: &Path) -> std::path::PathBuf {
 }
 
 fn run(dir: &Path, args: &[&str], code: i32) -> Output {
-    let output = drbook(dir).current_dir(dir).args(args).output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "drbook {args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    common::run_in(dir, args, code)
 }
 
 fn json(dir: &Path, args: &[&str]) -> Value {

@@ -7,13 +7,12 @@
 //! narrowly, makes the attempts through the real `drbook` binary.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use drbook_tests::guests;
 use serde_json::Value;
 
 use crate::cli::{signal, stderr, Cli};
-use crate::scope::{audited, history, json, pairs, report, write_plan, WEB_PLAN};
+use crate::scope::{audited, history, json, pairs, report, suspended, write_plan, WEB_PLAN};
 use crate::support::BlockingStore;
 
 /// `drbook runbook grant` of the `overreach` guest into `name` in the data
@@ -330,17 +329,7 @@ fn a_resumed_job_keeps_its_pinned_grant_and_is_narrowed_by_a_changed_policy() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting drbook run");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let job = loop {
-        let jobs = json_of(&cli, &["--json", "jobs", "list"]);
-        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
-            if job["status"] == "Suspended" {
-                break job["id"].as_str().unwrap().to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "the job never waited: {jobs}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let job = suspended(&cli);
     // The host dies while the job waits for its approval.
     signal(&run, "-KILL");
     run.wait().unwrap();

@@ -477,17 +477,7 @@ fn a_refusal_is_replayed_from_the_journal_when_the_job_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting drbook run");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let job = loop {
-        let jobs = json(cli.run(&["--json", "jobs", "list"]));
-        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
-            if job["status"] == "Suspended" {
-                break job["id"].as_str().unwrap().to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "the job never waited: {jobs}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let job = suspended(&cli);
     assert_eq!(audited(&history(&cli), "Refused").len(), 2);
     let out = cli.run(&["jobs", "approve", &job]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -514,6 +504,22 @@ fn a_refusal_is_replayed_from_the_journal_when_the_job_resumes() {
     // Each refusal: its warning and the runbook's report line.
     assert_eq!(refusals, 4, "{logs}");
     a_normal_runbook_runs(&cli);
+}
+
+/// The id of the data directory's one job once it is suspended (waiting
+/// for a person); a job that never waits fails the test after 30 s.
+pub(crate) fn suspended(cli: &Cli) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = json(cli.run(&["--json", "jobs", "list"]));
+        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
+            if job["status"] == "Suspended" {
+                return job["id"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "the job never waited: {jobs}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A job a webhook starts has the scope of its rule's type and plan: a test

@@ -25,6 +25,26 @@ pub fn drbook(data_dir: &Path) -> Command {
     command
 }
 
+/// Runs `drbook args` on `data_dir`, from inside it (so that relative
+/// paths are the data dir's), and checks that it exits with `code`; its
+/// output.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all run drbook so
+pub fn run_in(data_dir: &Path, args: &[&str], code: i32) -> std::process::Output {
+    let output = drbook(data_dir)
+        .current_dir(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "drbook {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Kills the server when the test ends, passed or not.
 pub struct Server(Child);
 
