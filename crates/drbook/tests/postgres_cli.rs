@@ -18,20 +18,19 @@ mod runbooks;
 use drbook_store_postgres::testing;
 
 /// Simulated time runs 1,200× faster: a 4-minute failover takes 200 ms.
-const SPEED: &str = "1200";
+const SPEED: u32 = 1200;
 
 /// How long a worker has to finish the job.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// `drbook` on `dir`'s simulator with its job store at `url`.
+/// `drbook` on `dir`'s simulator (at the speed its `drbook.toml` says, see
+/// [`demo`]) with its job store at `url`.
 fn drbook(dir: &Path, url: &str) -> Command {
     let mut command = common::drbook(dir);
     for var in ["DRBOOK_STORE", "DRBOOK_STORE_PATH"] {
         command.env_remove(var);
     }
-    command
-        .env("DRBOOK_STORE_URL", url)
-        .args(["--speed", SPEED]);
+    command.env("DRBOOK_STORE_URL", url);
     command
 }
 
@@ -54,8 +53,11 @@ fn json(command: &mut Command) -> Value {
     serde_json::from_slice(&exits(command, 0).stdout).expect("JSON output")
 }
 
-/// The demo estate in `dir`'s simulator; its plan file.
-fn demo(dir: &Path, url: &str) -> PathBuf {
+/// The demo estate in `dir`'s simulator, whose time runs `speed` times
+/// faster for every command on `dir`; its plan file.
+fn demo(dir: &Path, url: &str, speed: u32) -> PathBuf {
+    let config = format!("[fabric]\nspeed = {speed}\n");
+    std::fs::write(dir.join("drbook.toml"), config).unwrap();
     exits(drbook(dir, url).args(["fabric", "init", "--demo"]), 0);
     dir.join("plans").join("contoso-3tier.toml")
 }
@@ -111,7 +113,7 @@ async fn postgres_store_migrate_then_run_list_and_show() {
     let again = text(&exits(drbook(dir, &url).args(["store", "migrate"]), 0));
     assert!(again.contains("is at schema 1"), "{again}");
 
-    let plan = demo(dir, &url);
+    let plan = demo(dir, &url, SPEED);
     let run = exits(
         drbook(dir, &url)
             .arg("run")
@@ -141,15 +143,33 @@ async fn postgres_store_migrate_then_run_list_and_show() {
     );
 }
 
-/// A worker that takes over a dead worker's job within 200 ms.
-fn worker(dir: &Path, url: &str, extra: &[&str]) -> Child {
+/// A worker whose leases last `lease`, polling every 10 ms.
+fn worker_with_lease(dir: &Path, url: &str, lease: &str, extra: &[&str]) -> Child {
     drbook(dir, url)
-        .args(["worker", "--lease", "200ms", "--poll", "10ms"])
+        .args(["worker", "--lease", lease, "--poll", "10ms"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting a worker")
+}
+
+/// A worker that takes over a dead worker's job within 200 ms.
+fn worker(dir: &Path, url: &str, extra: &[&str]) -> Child {
+    worker_with_lease(dir, url, "200ms", extra)
+}
+
+/// Waits for `worker` (with `--exit-when-idle`) to exit successfully.
+fn finishes(mut worker: Child) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            assert!(status.success(), "the last worker failed");
+            return;
+        }
+        assert!(start.elapsed() < PATIENCE, "the job did not finish in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A worker killed with SIGKILL mid-plan, again and again, and then one
@@ -160,7 +180,7 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
     let url = testing::database().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let plan = demo(dir, &url);
+    let plan = demo(dir, &url, SPEED);
     let detached = exits(
         drbook(dir, &url)
             .arg("run")
@@ -180,16 +200,64 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
         child.kill().expect("SIGKILL the worker");
         child.wait().unwrap();
     }
-    let mut last = worker(dir, &url, &["--exit-when-idle"]);
+    finishes(worker(dir, &url, &["--exit-when-idle"]));
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Completed", "{shown:#}");
+    assert_each_vm_failed_over_once(dir, &url, &job);
+}
+
+/// A worker stopped with SIGTERM mid-plan exits at once and releases its
+/// job (its lease would have held it for ten minutes), so the next worker
+/// resumes it at once: every VM failed over once, every line once.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() {
+    let url = testing::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Slower than the other tests: the plan is still under way when its
+    // first failover has started.
+    let plan = demo(dir, &url, 200);
+    let detached = exits(
+        drbook(dir, &url)
+            .arg("run")
+            .arg(runbooks::failover_plan())
+            .arg("--plan")
+            .arg(&plan)
+            .arg("--detach"),
+        0,
+    );
+    let job = String::from_utf8(detached.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut first = worker_with_lease(dir, &url, "600s", &[]);
     let start = Instant::now();
     loop {
-        if let Some(status) = last.try_wait().unwrap() {
-            assert!(status.success(), "the last worker failed");
+        let history = json(drbook(dir, &url).args(["fabric", "history", "--json"]));
+        if !history.as_array().unwrap().is_empty() {
             break;
         }
-        assert!(start.elapsed() < PATIENCE, "the job did not finish in time");
+        assert!(start.elapsed() < PATIENCE, "the worker started nothing");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let term = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let stopped = first.wait().expect("the first worker's exit");
+    assert!(
+        stopped.success(),
+        "the first worker exits cleanly: {stopped}"
+    );
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Running", "left resumable: {shown:#}");
+    let owner = shown
+        .get("leaseOwner")
+        .expect("jobs show names the lease's owner");
+    assert_eq!(*owner, Value::Null, "released: {shown:#}");
+
+    finishes(worker_with_lease(dir, &url, "600s", &["--exit-when-idle"]));
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
     assert_each_vm_failed_over_once(dir, &url, &job);

@@ -1,5 +1,6 @@
-//! `drbook worker`: runs jobs from the job store until stopped (Ctrl-C leaves
-//! every job resumable), resuming the ones an earlier host left behind.
+//! `drbook worker`: runs jobs from the job store until stopped (Ctrl-C or
+//! SIGTERM leaves every job resumable, its lease released), resuming the
+//! ones an earlier host left behind.
 
 use clap::Args;
 use std::time::Duration;
@@ -59,11 +60,11 @@ pub async fn run(global: &Global, args: WorkerArgs) -> anyhow::Result<Outcome> {
             },
         );
         let worker = Worker::new(exec, options, report);
-        worker
-            .run(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        // Ctrl-C or SIGTERM (a service manager's stop, a rolling deploy):
+        // the jobs under way are dropped where they are and their leases
+        // released, so another worker resumes them from their journals at
+        // once, not when their leases would have lapsed.
+        worker.run(super::serve::shutdown_signal()).await?;
         Ok(Outcome::Success)
     }
 }
