@@ -62,6 +62,25 @@ fn demo(dir: &Path, url: &str, speed: u32) -> PathBuf {
     dir.join("plans").join("contoso-3tier.toml")
 }
 
+/// The demo plan's failover as a detached job on `dir`'s demo estate (at
+/// `speed`); its id.
+fn detached_failover(dir: &Path, url: &str, speed: u32) -> String {
+    let plan = demo(dir, url, speed);
+    let detached = exits(
+        drbook(dir, url)
+            .arg("run")
+            .arg(runbooks::failover_plan())
+            .arg("--plan")
+            .arg(&plan)
+            .arg("--detach"),
+        0,
+    );
+    String::from_utf8(detached.stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// Asserts that every VM of the demo estate failed over once, and, if
 /// `job` is given, that its log says so once per VM.
 fn assert_each_vm_failed_over_once(dir: &Path, url: &str, job: &str) {
@@ -180,20 +199,7 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
     let url = testing::database().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let plan = demo(dir, &url, SPEED);
-    let detached = exits(
-        drbook(dir, &url)
-            .arg("run")
-            .arg(runbooks::failover_plan())
-            .arg("--plan")
-            .arg(&plan)
-            .arg("--detach"),
-        0,
-    );
-    let job = String::from_utf8(detached.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    let job = detached_failover(dir, &url, SPEED);
     for after in [150, 250, 350, 450, 550] {
         let mut child = worker(dir, &url, &[]);
         std::thread::sleep(Duration::from_millis(after));
@@ -201,6 +207,59 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
         child.wait().unwrap();
     }
     finishes(worker(dir, &url, &["--exit-when-idle"]));
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Completed", "{shown:#}");
+    assert_each_vm_failed_over_once(dir, &url, &job);
+}
+
+/// Sends `signal` (`-STOP`, `-TERM`, ...) to `child`.
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill {signal}");
+}
+
+/// A worker that stalls (SIGSTOP) past its lease mid-plan: a second worker
+/// takes the job over and completes it; when the first wakes up (SIGCONT)
+/// it writes nothing for the job and starts nothing (its runs are fenced by
+/// their attempt): every VM failed over once, every line once.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_worker_stalled_past_its_lease_writes_nothing_after_the_takeover() {
+    let url = testing::database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Slow enough that the plan is under way when the worker stalls.
+    let job = detached_failover(dir, &url, 200);
+    let stalled = worker(dir, &url, &[]);
+    let start = Instant::now();
+    let holds = || {
+        let held = json(drbook(dir, &url).args(["jobs", "show", &job]));
+        let owner = held["leaseOwner"].as_str();
+        owner.is_some_and(|o| o.starts_with("worker-"))
+    };
+    while !holds() {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the worker never claimed the job"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&stalled, "-STOP");
+    let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
+    assert_eq!(shown["status"], "Running", "stalled mid-plan: {shown:#}");
+    finishes(worker(dir, &url, &["--exit-when-idle"]));
+    signal(&stalled, "-CONT");
+    // Time to do harm, if it could: a poll, a renewal, a host call.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stalled = stalled;
+    assert!(
+        stalled.try_wait().unwrap().is_none(),
+        "the stalled worker goes on (under a new lease) rather than exiting"
+    );
+    stalled.kill().unwrap();
+    stalled.wait().unwrap();
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
     assert_each_vm_failed_over_once(dir, &url, &job);
@@ -216,20 +275,7 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     let dir = dir.path();
     // Slower than the other tests: the plan is still under way when its
     // first failover has started.
-    let plan = demo(dir, &url, 200);
-    let detached = exits(
-        drbook(dir, &url)
-            .arg("run")
-            .arg(runbooks::failover_plan())
-            .arg("--plan")
-            .arg(&plan)
-            .arg("--detach"),
-        0,
-    );
-    let job = String::from_utf8(detached.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    let job = detached_failover(dir, &url, 200);
     let mut first = worker_with_lease(dir, &url, "600s", &[]);
     let start = Instant::now();
     loop {
@@ -240,11 +286,7 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
         assert!(start.elapsed() < PATIENCE, "the worker started nothing");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &first.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
+    signal(&first, "-TERM");
     let stopped = first.wait().expect("the first worker's exit");
     assert!(
         stopped.success(),
