@@ -18,6 +18,19 @@ export DRBOOK_DATA_DIR="${DRBOOK_DATA_DIR:-$PWD/target/demo}"
 drbook=target/release/drbook
 runbooks=target/wasm32-wasip2/runbook
 
+# Each example declares what it may start in its Cargo.toml
+# ([package.metadata.drbook] operations); written into the module as its
+# capability manifest, as tests/build.rs does, so its jobs are held to it.
+for dir in runbooks/*/; do
+    operations=$(sed -n 's/^operations = \[\(.*\)\]$/\1/p' "$dir/Cargo.toml" | tr -d '",')
+    name=$(basename "$dir" | tr - _)
+    # shellcheck disable=SC2086 # one --operation value per word
+    if ! said=$("$drbook" runbook grant "$runbooks/$name.wasm" --operation $operations 2>&1); then
+        echo "$said" >&2
+        exit 1
+    fi
+done
+
 # A fresh demo fabric: eastus -> westus, 12 VMs, and its recovery plan.
 "$drbook" fabric init --demo --force
 plan="$DRBOOK_DATA_DIR/plans/contoso-3tier.toml"
