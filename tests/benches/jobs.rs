@@ -18,7 +18,8 @@
 //!   `drbook_jobs::execute` to the runbook's first host call (≤ 50 µs), for a
 //!   signed probe whose signatures a job like it had checked already
 //!   (`checked-once`, what every job after a digest's first pays), and, for
-//!   comparison, with the check forgotten before each start (`verify-each`).
+//!   comparison, with the check forgotten before each start (`verify-each`)
+//!   and with no policy at all (`no-policy`).
 //!
 //! The 10,000 waiting jobs of the issue are measured by `waiting_jobs.rs`.
 //! Every job's outcome is checked, so a failing job stops the bench instead
@@ -449,6 +450,13 @@ fn start(c: &mut Criterion) {
     });
     group.bench_function("verify-each", |b| {
         b.iter_custom(|iters| time(&exec, true, iters))
+    });
+    let unchecked = Execution {
+        trust: Trust::none(),
+        ..exec.clone()
+    };
+    group.bench_function("no-policy", |b| {
+        b.iter_custom(|iters| time(&unchecked, false, iters))
     });
     group.finish();
 }
