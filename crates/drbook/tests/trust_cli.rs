@@ -141,6 +141,7 @@ fn without_a_policy_an_unsigned_runbook_runs_and_its_job_says_it_was_not_checked
     let admission = &host.job(&id)["spec"]["admission"];
     assert_eq!(admission["admittedBy"]["kind"], "noPolicy", "{admission}");
     assert_eq!(admission["source"], "failover_plan.wasm");
+    assert_eq!(admission["capabilities"]["manifest"], Value::Null);
     assert_eq!(admission["digest"], host.job(&id)["digest"]);
 }
 
@@ -394,6 +395,18 @@ fn a_webhooks_jobs_record_how_its_module_was_admitted_and_run_under_the_policy()
     ));
     assert_says(&refused, &["is not signed", "rule `shared`"]);
     let dev = create("dev", &["--allow-unsigned"]);
+    // Its capability manifest, written before it is signed: the signed
+    // webhook's jobs are held to it, the dev one's (pinned before) to none.
+    host.run(
+        &[
+            "runbook",
+            "grant",
+            "failover_plan.wasm",
+            "--operation",
+            "planned-failover",
+        ],
+        0,
+    );
     host.sign("platform");
     host.sign("review");
     let signed = create("signed", &[]);
@@ -456,6 +469,12 @@ fn a_webhooks_jobs_record_how_its_module_was_admitted_and_run_under_the_policy()
     assert_eq!(admission["admittedBy"]["rule"], "shared", "{admission}");
     assert_eq!(admission["digest"], job["digest"]);
     assert_eq!(admission["signers"].as_array().unwrap().len(), 2);
+    let capabilities = &admission["capabilities"];
+    assert_eq!(capabilities["signed"], true, "{admission}");
+    assert_eq!(
+        capabilities["manifest"]["operations"],
+        serde_json::json!(["planned-failover"])
+    );
 }
 
 /// A plan of `vm` alone, named `name`, in the host's data dir: its path.
