@@ -314,3 +314,33 @@ fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
     section.extend(data);
     section
 }
+
+/// `runbook grant` reads its flags strictly: an unknown operation or
+/// interface, no grant at all, or operations for a read-only runbook are
+/// bad input, and the file is left as it was.
+#[test]
+fn grant_refuses_what_it_cannot_declare() {
+    let host = Host::new("");
+    let before = std::fs::read(host.runbook()).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--operation", "failover"],
+            "`failover` is not an operation; one of planned-failover",
+        ),
+        (
+            &["--read-only", "--interface", "http"],
+            "`http` is not an interface a manifest declares; one of site-recovery, plan, log, clock, approval",
+        ),
+        (&[], "--operation <OPERATIONS>...|--read-only"),
+        (
+            &["--read-only", "--operation", "commit"],
+            "cannot be used with",
+        ),
+    ];
+    for (flags, says) in cases {
+        let args = [&["runbook", "grant", "failover_plan.wasm"][..], flags].concat();
+        let refused = stderr(&host.run(&args, 2));
+        assert_says(&refused, &[says]);
+    }
+    assert_eq!(std::fs::read(host.runbook()).unwrap(), before);
+}
