@@ -33,6 +33,8 @@ pub use busy::{
 pub use crash::{
     an_intent_survives_a_crash_of_its_writer, crash_child_or, spawn_crash_child, CRASH_CHILD,
 };
+/// For a backend's own tests and benches: a job as the suite makes them.
+pub use fixtures::create as create_job;
 pub use fixtures::SHORT_LEASE;
 pub use jobs::{
     a_job_reads_the_module_it_is_pinned_to, a_stop_is_requested_and_read_back,

@@ -8,11 +8,8 @@
 use std::time::{Duration, Instant};
 
 use drbook_core::fabric::{Direction, OperationRequest};
-use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
 use drbook_core::journal::{Call, Entry, Record, Stream};
 use drbook_core::lease::Lease;
-use drbook_core::module::digest;
-use drbook_core::plan::{FailoverType, RecoveryPlan};
 use drbook_core::store::{JobStore, RunEnd, RunLog};
 use drbook_store_postgres::{testing, PostgresStore};
 
@@ -22,45 +19,13 @@ const INTENTS: usize = 2000;
 /// Plain appends (an entry and a stream line each) timed together.
 const APPENDS: usize = 100_000;
 
-fn spec() -> JobSpec {
-    let plan = RecoveryPlan::parse(
-        "name = \"bench\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
-         [[groups]]\nname = \"g\"\nvms = [\"vm-1\"]\n",
-        "bench.toml",
-    )
-    .expect("the plan");
-    JobSpec {
-        job_id: new_id(),
-        plan,
-        failover_type: FailoverType::Planned,
-        direction: Direction::PrimaryToRecovery,
-        parameters: Default::default(),
-        trigger: Trigger::CommandLine {
-            user: "bench".to_string(),
-        },
-        grant: Default::default(),
-        admission: None,
-    }
-}
-
 /// A run of a new job, claimed under a long lease.
 async fn run(store: &PostgresStore) -> std::sync::Arc<dyn RunLog> {
-    let (spec, module) = (spec(), b"\0asm bench".as_slice());
-    let digest = digest(module);
-    let job = NewJob {
-        digest: &digest,
-        runbook: "bench.wasm",
-        spec: &spec,
-    };
-    store.create(job, module).await.expect("create");
+    let id = drbook_conformance::store::create_job(store, b"\0asm bench").await;
     let lease = Lease::new("bench", Duration::from_secs(3600));
     assert!(store.renew(&lease).await.expect("renew"));
-    assert!(store.claim(&spec.job_id, &lease).await.expect("claim"));
-    store
-        .open_run(&spec.job_id, &lease)
-        .await
-        .expect("open_run")
-        .0
+    assert!(store.claim(&id, &lease).await.expect("claim"));
+    store.open_run(&id, &lease).await.expect("open_run").0
 }
 
 fn intent() -> Entry {

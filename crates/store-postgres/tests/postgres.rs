@@ -8,10 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
 use drbook_core::lease::Lease;
-use drbook_core::module::digest;
-use drbook_core::plan::RecoveryPlan;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_store_postgres::{testing, OpenError, PostgresStore, SCHEMA_VERSION};
 
@@ -23,35 +20,9 @@ async fn open(url: &str) -> Arc<PostgresStore> {
     Arc::new(PostgresStore::open(url).await.expect("open the store"))
 }
 
-/// Creates a job on a plan of its own; its id.
+/// Creates a job; its id.
 async fn create(store: &PostgresStore) -> String {
-    let plan = RecoveryPlan::parse(
-        "name = \"p\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
-         [[groups]]\nname = \"g\"\nvms = [\"vm-1\"]\n",
-        "p.toml",
-    )
-    .expect("the plan");
-    let spec = JobSpec {
-        job_id: new_id(),
-        plan,
-        failover_type: drbook_core::plan::FailoverType::Planned,
-        direction: drbook_core::fabric::Direction::PrimaryToRecovery,
-        parameters: Default::default(),
-        trigger: Trigger::CommandLine {
-            user: "test".to_string(),
-        },
-        grant: Default::default(),
-        admission: None,
-    };
-    let module = b"\0asm postgres test";
-    let digest = digest(module);
-    let job = NewJob {
-        digest: &digest,
-        runbook: "t.wasm",
-        spec: &spec,
-    };
-    store.create(job, module).await.expect("create");
-    spec.job_id
+    drbook_conformance::store::create_job(store, b"\0asm postgres test").await
 }
 
 /// A job whose row another worker's claim holds locked is not waited for:

@@ -75,8 +75,9 @@ pub(crate) fn cli_spec() -> JobSpec {
     })
 }
 
-/// Creates a job from the command line pinned to `module`; its id.
-pub(crate) async fn create(store: &dyn JobStore, module: &[u8]) -> String {
+/// Creates a job from the command line pinned to `module` (on the suite's
+/// plan); its id.
+pub async fn create(store: &dyn JobStore, module: &[u8]) -> String {
     let spec = cli_spec();
     let digest = digest(module);
     let job = NewJob {
