@@ -227,6 +227,10 @@ async fn held_to(
 ) -> Result<drbook_core::job::JobSpec, ExecuteError> {
     let mut spec = job.spec.clone();
     if let Some(admission) = spec.admission.as_mut() {
+        // Re-pinned: the new module's manifest. Whether signatures cover
+        // it stays as admitted: a job admitted by a rule had its new module
+        // checked under the policy (`jobs resume --module`, and the load's
+        // re-check); one run unsigned stays unsigned.
         if admission.digest != job.digest {
             let module = exec.store.module(job).await?;
             admission.capabilities.manifest =
