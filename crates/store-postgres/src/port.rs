@@ -272,12 +272,17 @@ impl JobStore for PostgresStore {
         Ok(until.is_some())
     }
 
+    /// A job released before it ended (its worker drained) is runnable for
+    /// any worker at once: they are told.
     async fn release(&self, id: &str, owner: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until_ms = NULL WHERE id = $1 AND lease_owner = $2",
+            "WITH released AS (UPDATE jobs SET lease_owner = NULL, lease_until_ms = NULL
+                 WHERE id = $1 AND lease_owner = $2 RETURNING ended_ms)
+             SELECT pg_notify($3, '') FROM released WHERE ended_ms IS NULL",
         )
         .bind(id)
         .bind(owner)
+        .bind(notify::CHANNEL)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
