@@ -160,11 +160,6 @@ impl PostgresStore {
             events: Arc::new(tokio::sync::Notify::new()),
         })
     }
-
-    /// The URL this store was opened with, without its password.
-    pub fn url(&self) -> &str {
-        &self.location
-    }
 }
 
 /// `postgres://user@host:port/database`: what messages name, never the

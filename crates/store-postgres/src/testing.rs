@@ -58,11 +58,6 @@ impl Cluster {
             self.port
         )
     }
-
-    /// The cluster's TCP port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
 }
 
 /// The cluster of this process, started at the first call (from a blocking
