@@ -6,8 +6,6 @@
 //! trail, with the fabric unchanged. The `overreach` guest, granted
 //! narrowly, makes the attempts through the real `drbook` binary.
 
-use std::process::Stdio;
-
 use drbook_tests::guests;
 use serde_json::Value;
 
@@ -305,31 +303,26 @@ fn a_resumed_job_keeps_its_pinned_grant_and_is_narrowed_by_a_changed_policy() {
     sign(&cli, &drill);
     let plan = write_plan(&cli, "web.toml", WEB_PLAN);
     // A test job granted an unplanned failover too: its scope allows it.
-    let mut run = cli
-        .command()
-        .args(["--speed", "instant", "run", &drill, "--plan", &plan])
-        .args([
+    let (mut run, job) = suspended(
+        &cli,
+        &[
+            "run",
+            &drill,
+            "--plan",
+            &plan,
             "--type",
             "test",
             "--grant",
             "op=unplanned-failover",
             "--json",
-        ])
-        .args([
             "--param",
             "approval=after",
             "--param",
             "attempts=test-failover@web-02",
-        ])
-        .args([
             "--param",
             "attempts-after=unplanned-failover@web-01,test-failover-cleanup@web-02",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting drbook run");
-    let job = suspended(&cli);
+        ],
+    );
     // The host dies while the job waits for its approval.
     signal(&run, "-KILL");
     run.wait().unwrap();

@@ -7,7 +7,7 @@
 //! attempts through the real `drbook` binary; after each, the same data
 //! directory runs a normal runbook.
 
-use std::process::{Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use drbook_core::fabric::{Direction, OperationKind};
@@ -458,26 +458,22 @@ fn bad_grants_are_refused_before_the_job_is_stored() {
 fn a_refusal_is_replayed_from_the_journal_when_the_job_resumes() {
     let cli = Cli::demo();
     let plan = write_plan(&cli, "web.toml", WEB_PLAN);
-    let run = cli
-        .command()
-        .args([
-            "--speed",
-            "instant",
+    let (run, job) = suspended(
+        &cli,
+        &[
             "run",
             guests::OVERREACH,
             "--plan",
             &plan,
-        ])
-        .args(["--type", "test", "--json", "--param", "approval=after"])
-        .args([
+            "--type",
+            "test",
+            "--json",
+            "--param",
+            "approval=after",
             "--param",
             "attempts=planned-failover@web-01,test-failover@app-01",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting drbook run");
-    let job = suspended(&cli);
+        ],
+    );
     assert_eq!(audited(&history(&cli), "Refused").len(), 2);
     let out = cli.run(&["jobs", "approve", &job]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -506,15 +502,24 @@ fn a_refusal_is_replayed_from_the_journal_when_the_job_resumes() {
     a_normal_runbook_runs(&cli);
 }
 
-/// The id of the data directory's one job once it is suspended (waiting
-/// for a person); a job that never waits fails the test after 30 s.
-pub(crate) fn suspended(cli: &Cli) -> String {
+/// `drbook --speed instant ARGS` started, and the id of the data
+/// directory's one job once it is suspended (waiting for a person); a job
+/// that never waits fails the test after 30 s.
+pub(crate) fn suspended(cli: &Cli, args: &[&str]) -> (Child, String) {
+    let run = cli
+        .command()
+        .args(["--speed", "instant"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting drbook");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let jobs = json(cli.run(&["--json", "jobs", "list"]));
         if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
             if job["status"] == "Suspended" {
-                return job["id"].as_str().unwrap().to_string();
+                return (run, job["id"].as_str().unwrap().to_string());
             }
         }
         assert!(Instant::now() < deadline, "the job never waited: {jobs}");
