@@ -263,9 +263,13 @@ impl Shared {
                 .iter()
                 .map(|(seq, record)| (*seq, record.as_str()))
                 .unzip();
+            // A commit whose answer was lost (the connection dropped after
+            // COMMIT) is made again with the same lines: each is this run's,
+            // numbered by it under its fence, so one already there is it.
             sqlx::query(
                 "INSERT INTO streams (job_id, seq, record) SELECT $1, seq, record
-                 FROM unnest($2::bigint[], $3::text[]) AS t(seq, record)",
+                 FROM unnest($2::bigint[], $3::text[]) AS t(seq, record)
+                 ON CONFLICT (job_id, seq) DO NOTHING",
             )
             .bind(&self.job_id)
             .bind(&seqs)
