@@ -506,7 +506,7 @@ fn a_refusal_is_replayed_from_the_journal_when_the_job_resumes() {
 /// directory's one job once it is suspended (waiting for a person); a job
 /// that never waits fails the test after 30 s.
 pub(crate) fn suspended(cli: &Cli, args: &[&str]) -> (Child, String) {
-    let run = cli
+    let mut run = cli
         .command()
         .args(["--speed", "instant"])
         .args(args)
@@ -515,15 +515,24 @@ pub(crate) fn suspended(cli: &Cli, args: &[&str]) -> (Child, String) {
         .spawn()
         .expect("starting drbook");
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let job = loop {
         let jobs = json(cli.run(&["--json", "jobs", "list"]));
-        if let Some(job) = jobs.as_array().and_then(|jobs| jobs.first()) {
-            if job["status"] == "Suspended" {
-                return (run, job["id"].as_str().unwrap().to_string());
-            }
+        let first = jobs.as_array().and_then(|jobs| jobs.first());
+        if let Some(job) = first.filter(|job| job["status"] == "Suspended") {
+            break Some(job["id"].as_str().unwrap().to_string());
         }
-        assert!(Instant::now() < deadline, "the job never waited: {jobs}");
+        if Instant::now() >= deadline {
+            break None;
+        }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    match job {
+        Some(job) => (run, job),
+        None => {
+            let _ = run.kill();
+            let out = run.wait_with_output().expect("drbook ends");
+            panic!("the job never waited: {}", stderr(&out));
+        }
     }
 }
 
