@@ -421,6 +421,42 @@ fn a_webhook_and_a_resumed_job_take_registry_references_too() {
     assert_eq!(run["digest"], digest(&host.bytes("failover_plan.wasm")));
     assert_eq!(run["admission"]["source"], pinned);
 
+    // A rules file names a runbook by reference too (a rule of the same
+    // webhook runs the tag `drill`'s module).
+    let drill = host.push(
+        "failover_plan.wasm",
+        &host.reference("dr/failover_plan:drill"),
+    );
+    std::fs::write(
+        host.dir.join("rules.toml"),
+        format!(
+            "[[rule]]\nname = \"drill\"\ntype = \"test\"\nrunbook = \"{}\"\n",
+            host.reference("dr/failover_plan:drill")
+        ),
+    )
+    .unwrap();
+    let args = [
+        "--runbook",
+        &tagged,
+        "--plan",
+        &host.plan,
+        "--rules",
+        "rules.toml",
+    ];
+    host.run(
+        &[&["webhook", "create", "--name", "ruled"][..], &args].concat(),
+        0,
+    );
+    let webhooks = host.json(&["webhook", "list"]);
+    let ruled = webhooks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "ruled")
+        .unwrap();
+    let rules = ruled["rules"].to_string();
+    assert!(rules.contains(&drill), "{rules}");
+
     let id = host.detached("failover_plan.wasm");
     host.run(&["jobs", "resume", &id, "--module", &pinned], 0);
     assert_eq!(host.job(&id)["status"], "Completed");

@@ -26,7 +26,7 @@
 //! target-in-plan = true              # an alert target must be a VM of the plan
 //! on-busy = "attach"                 # attach (default), queue or refuse
 //! type = "unplanned"                 # what runs: the webhook's runbook and plan,
-//! # runbook = "failover-plan.wasm"   # unless named here (relative to this file)
+//! # runbook = "failover-plan.wasm"   # unless named here (relative to this file, or oci://...)
 //! # plan = "plans/other.toml"
 //! # direction = "primary-to-recovery"
 //! # params = { drill = "no" }        # added to the webhook's; cannot replace them
@@ -171,7 +171,14 @@ impl RulesFile {
             } else {
                 let mut run = default.clone();
                 if let Some(path) = &raw.runbook {
-                    let loaded = load(&self.base.join(path)).map_err(context)?;
+                    // A registry reference is no path beside the file.
+                    let oci = path.to_str().is_some_and(|p| p.starts_with("oci://"));
+                    let at = if oci {
+                        path.clone()
+                    } else {
+                        self.base.join(path)
+                    };
+                    let loaded = load(&at).map_err(context)?;
                     run.runbook = loaded.name.clone();
                     run.digest = loaded.digest.clone();
                     run.admission = Some(loaded.admission.clone());

@@ -158,11 +158,15 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
             admission,
         })
     };
-    // A rules file's runbooks are files beside it.
+    // A rules file's runbooks: files beside it, or registry references,
+    // fetched on this command's runtime (resolve is synchronous).
     let load = |path: &Path| -> Result<LoadedRunbook, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read runbook {}: {e}", path.display()))?;
-        admit(Module::new(bytes, path.display().to_string()))
+        let reference = path.display().to_string();
+        let module = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(super::modules::fetch(global, &reference))
+        })
+        .map_err(|e| e.to_string())?;
+        admit(module)
     };
     let module = super::modules::fetch(global, &args.runbook).await?;
     let loaded = admit(module).map_err(InputError::new)?;
