@@ -54,6 +54,7 @@ impl Host {
             .args(["--speed", "instant"])
             .env_remove("DRBOOK_REGISTRY_USERNAME")
             .env_remove("DRBOOK_REGISTRY_PASSWORD")
+            .env_remove("DRBOOK_REGISTRY_OFFLINE")
             .env_remove("SSL_CERT_FILE");
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command

@@ -60,6 +60,12 @@ pub enum OciError {
         size: i64,
         limit: u64,
     },
+    #[error(
+        "{reference} is not in the local module store, and DRBOOK_REGISTRY_OFFLINE=1 asks no registry: \
+         pull it once with the registry reachable (`drbook runbook pull {reference}`), or unset \
+         DRBOOK_REGISTRY_OFFLINE"
+    )]
+    Offline { reference: String },
     #[error("{reference}: the registry answered what drbook cannot use: {detail}")]
     Registry { reference: String, detail: String },
     #[error("registry credentials: {problem}")]

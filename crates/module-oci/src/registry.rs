@@ -9,6 +9,10 @@
 //! last component and comes from the reference pinned to the manifest's
 //! digest, which is what a job records.
 //!
+//! Offline (`DRBOOK_REGISTRY_OFFLINE=1`), no registry is asked: a tag
+//! resolves to the manifest it last resolved to in this data dir (each pull
+//! or push by tag records it), and what the store lacks is refused.
+//!
 //! Plain HTTP is spoken only to loopback hosts (`127.0.0.1`, `::1`,
 //! `localhost`) and to the registries the configuration lists as insecure;
 //! every other registry is HTTPS, trusting the system's roots and
@@ -41,6 +45,10 @@ pub struct Settings {
     /// The largest module pulled (`--module-bytes`), refused from its
     /// manifest before it is downloaded.
     pub max_module_bytes: u64,
+    /// Ask no registry (`DRBOOK_REGISTRY_OFFLINE=1`): a tag resolves to the
+    /// digest it last resolved to here, and what the local store lacks is
+    /// an error.
+    pub offline: bool,
 }
 
 impl Settings {
@@ -53,6 +61,7 @@ impl Settings {
             credentials: Lookup::from_env(),
             ca_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
             max_module_bytes: 32 << 20,
+            offline: std::env::var("DRBOOK_REGISTRY_OFFLINE").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -184,6 +193,14 @@ impl Registry {
         let manifest_digest = digest(&manifest);
         self.store.put(&module_digest, module)?;
         self.store.put(&manifest_digest, &manifest)?;
+        if let Some(tag) = &reference.tag {
+            self.store.put_tag(
+                &reference.registry,
+                &reference.repository,
+                tag,
+                &manifest_digest,
+            )?;
+        }
         Ok(Pushed {
             reference: reference.pinned(&manifest_digest),
             module_digest,
@@ -196,6 +213,19 @@ impl Registry {
             if let Some(module) = self.stored(reference, pinned)? {
                 return Ok(module);
             }
+        }
+        if self.settings.offline {
+            let known = reference.tag.as_ref().and_then(|tag| {
+                self.store
+                    .tag(&reference.registry, &reference.repository, tag)
+            });
+            let stored = match (&reference.digest, known) {
+                (None, Some(digest)) => self.stored(&reference.pinned(&digest), &digest)?,
+                _ => None,
+            };
+            return stored.ok_or_else(|| OciError::Offline {
+                reference: reference.to_string(),
+            });
         }
         let session = self.session(reference)?;
         let target = reference.to_client();
@@ -247,6 +277,10 @@ impl Registry {
             }
         };
         self.store.put(&actual, &manifest)?;
+        if let Some(tag) = &reference.tag {
+            self.store
+                .put_tag(&reference.registry, &reference.repository, tag, &actual)?;
+        }
         Ok(module(&pinned, bytes))
     }
 

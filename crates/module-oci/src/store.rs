@@ -61,15 +61,49 @@ impl LocalStore {
                 actual,
             });
         }
-        let path = self.path(digest);
-        let dir = path.parent().expect("a blob's path has a directory");
+        self.write(&self.path(digest), bytes)
+    }
+
+    /// Where the manifest digest tag `tag` of `repository` at `registry`
+    /// last resolved to is recorded.
+    fn tag_path(&self, registry: &str, repository: &str, tag: &str) -> PathBuf {
+        self.dir
+            .join("tags")
+            .join(registry)
+            .join(repository)
+            .join(tag)
+    }
+
+    /// Records that the tag resolved to manifest `digest` (a pull or push
+    /// by tag), for offline pulls by tag.
+    pub fn put_tag(
+        &self,
+        registry: &str,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+    ) -> Result<(), OciError> {
+        self.write(&self.tag_path(registry, repository, tag), digest.as_bytes())
+    }
+
+    /// The manifest digest the tag last resolved to here, if it did.
+    pub fn tag(&self, registry: &str, repository: &str, tag: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.tag_path(registry, repository, tag)).ok()?;
+        Some(text.trim().to_string()).filter(|d| d.starts_with("sha256:"))
+    }
+
+    /// Writes `path` (under the store) through a temporary file renamed over
+    /// it, so a reader never sees half of it; directories `0700`.
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
         let io = |source| OciError::Store {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         };
+        // Each directory made `0700`, the store's own first.
         drbook_core::private::create_dir(&self.dir).map_err(io)?;
+        let dir = path.parent().expect("a stored file has a directory");
         drbook_core::private::create_dir(dir).map_err(io)?;
-        let mut temp = path.clone();
+        let mut temp = path.to_path_buf();
         temp.set_extension(format!("tmp{}", std::process::id()));
         let written = drbook_core::private::file_options()
             .write(true)
@@ -77,7 +111,7 @@ impl LocalStore {
             .truncate(true)
             .open(&temp)
             .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-            .and_then(|()| std::fs::rename(&temp, &path));
+            .and_then(|()| std::fs::rename(&temp, path));
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
         }

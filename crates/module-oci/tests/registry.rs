@@ -27,12 +27,18 @@ fn client() -> (tempfile::TempDir, Registry) {
 
 fn client_with(credentials: Lookup) -> (tempfile::TempDir, Registry) {
     let dir = tempfile::tempdir().unwrap();
-    let registry = Registry::new(Settings {
+    let registry = client_in(dir.path(), credentials, false);
+    (dir, registry)
+}
+
+/// A registry client on `data_dir`, offline or not.
+fn client_in(data_dir: &std::path::Path, credentials: Lookup, offline: bool) -> Registry {
+    Registry::new(Settings {
         credentials,
         ca_file: None,
-        ..Settings::new(dir.path().to_path_buf())
-    });
-    (dir, registry)
+        offline,
+        ..Settings::new(data_dir.to_path_buf())
+    })
 }
 
 fn reference(text: &str) -> Reference {
@@ -345,5 +351,30 @@ async fn a_registry_with_users_wants_the_right_credentials() {
     assert_eq!(
         right.pull(&tagged).await.unwrap().digest,
         pushed.module_digest
+    );
+}
+
+#[tokio::test]
+async fn offline_a_tag_resolves_to_what_it_last_resolved_to_here_and_nothing_else_is_asked() {
+    let mut registry = DevRegistry::start();
+    let tagged = reference(&registry.reference("dr/offline:v1"));
+    let (_dir, pusher) = client();
+    pusher.push(&component(b"offline"), &tagged).await.unwrap();
+    let (dir, online) = client();
+    let pulled = online.pull(&tagged).await.unwrap();
+    let asked = registry.requests();
+    let offline = client_in(dir.path(), Lookup::default(), true);
+    assert_eq!(offline.pull(&tagged).await.unwrap(), pulled);
+    assert_eq!(registry.requests(), asked, "offline asks nothing");
+    registry.stop();
+    assert_eq!(offline.pull(&tagged).await.unwrap(), pulled);
+    let unknown = reference(&registry.reference("dr/offline:v2"));
+    says(
+        offline.pull(&unknown).await.unwrap_err(),
+        &[
+            "not in the local module store",
+            "DRBOOK_REGISTRY_OFFLINE",
+            "drbook runbook pull",
+        ],
     );
 }
