@@ -61,15 +61,7 @@ impl Host {
     }
 
     fn run(&self, args: &[&str], code: i32) -> Output {
-        let output = self.command().args(args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "drbook {args:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        common::exits(self.command(), args, code)
     }
 
     fn json(&self, args: &[&str]) -> Value {

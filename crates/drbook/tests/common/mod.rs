@@ -30,11 +30,16 @@ pub fn drbook(data_dir: &Path) -> Command {
 /// output.
 #[allow(dead_code)] // each test binary has its own copy of this module; not all run drbook so
 pub fn run_in(data_dir: &Path, args: &[&str], code: i32) -> std::process::Output {
-    let output = drbook(data_dir)
-        .current_dir(data_dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let mut command = drbook(data_dir);
+    command.current_dir(data_dir);
+    exits(command, args, code)
+}
+
+/// Runs `command` with `args` and checks that it exits with `code`,
+/// showing its output otherwise; its output.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all run drbook so
+pub fn exits(mut command: Command, args: &[&str], code: i32) -> std::process::Output {
+    let output = command.args(args).output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(code),
