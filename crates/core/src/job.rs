@@ -58,6 +58,11 @@ pub struct Admission {
     /// admitted before manifests existed: the job's scope alone.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// The admission this one replaced when the job was re-pinned to
+    /// another module (`jobs resume --module`): the audit keeps what ran
+    /// before, and who vouched for it, beside what runs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Box<Admission>>,
 }
 
 /// A key that signed a module, as the trust policy knows it.
@@ -314,6 +319,7 @@ mod tests {
                 rule: "shared".into(),
             },
             capabilities: Capabilities::default(),
+            replaces: None,
         });
         let text = serde_json::to_string(&spec).unwrap();
         assert!(

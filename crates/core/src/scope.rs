@@ -569,6 +569,7 @@ vms = ["sql-01"]
                 signers: vec![],
                 admitted_by: AdmittedBy::NoPolicy,
                 capabilities: capabilities.clone(),
+                replaces: None,
             });
         };
         admit(&mut unplanned, &capabilities);

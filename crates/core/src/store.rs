@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
+use crate::job::{Admission, Approval, JobRecord, JobStatus, NewJob, Wake};
 use crate::journal::{Entry, Record};
 use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
@@ -250,8 +250,16 @@ pub trait JobStore: Send + Sync {
     /// The bytes of the module `job` is pinned to.
     async fn module(&self, job: &JobRecord) -> Result<Vec<u8>, StoreError>;
 
-    /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
-    async fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<(), StoreError>;
+    /// Stores a module and re-pins a job to it (`drbook jobs resume --module`),
+    /// with the module's `admission` in the job's spec, in one write: the
+    /// job's record never names one module while it runs another.
+    async fn repin(
+        &self,
+        id: &str,
+        digest: &str,
+        module: &[u8],
+        admission: &Admission,
+    ) -> Result<(), StoreError>;
 
     /// The ids of jobs a worker may take now: new ones (but not a queued
     /// one whose plan is still busy), interrupted ones (running, not

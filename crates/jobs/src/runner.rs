@@ -114,7 +114,7 @@ pub async fn execute(
         Some(runbook) if exec.checked.has(&job) => runbook,
         _ => load_pinned(exec, &job).await?,
     };
-    let spec = held_to(exec, &job).await?;
+    let spec = held_to(exec, &job);
     // What an earlier run left in its spool (its host died) is folded into
     // the store first, so the journal is whole.
     let (run, entries) = exec.store.open_run(id, lease).await?;
@@ -218,35 +218,14 @@ async fn load_pinned(exec: &Execution, job: &JobRecord) -> Result<Arc<Runbook>, 
 /// The job's spec with what its module may do as it holds for this run: its
 /// pinned capabilities, narrowed by the trust policy's cap as it is now (a
 /// policy that changed never widens a job, see `Trust::narrow`). A job
-/// re-pinned to another module (`jobs resume --module`) is held to that
-/// module's manifest, read here from the store: its admission names the
-/// module it was created with.
-async fn held_to(
-    exec: &Execution,
-    job: &JobRecord,
-) -> Result<drbook_core::job::JobSpec, ExecuteError> {
+/// re-pinned to another module (`jobs resume --module`) carries that
+/// module's admission (`JobStore::repin`), so it is held to its manifest.
+fn held_to(exec: &Execution, job: &JobRecord) -> drbook_core::job::JobSpec {
     let mut spec = job.spec.clone();
     if let Some(admission) = spec.admission.as_mut() {
-        // Re-pinned: the new module's manifest. Whether signatures cover
-        // it stays as admitted: a job admitted by a rule had its new module
-        // checked under the policy (`jobs resume --module`, and the load's
-        // re-check); one run unsigned stays unsigned.
-        if admission.digest != job.digest {
-            let module = exec.store.module(job).await?;
-            admission.capabilities.manifest =
-                drbook_signing::manifest::read(&module).map_err(|error| {
-                    ExecuteError::Untrusted {
-                        id: job.id.clone(),
-                        source: Box::new(TrustError::Manifest {
-                            runbook: job.runbook.clone(),
-                            error,
-                        }),
-                    }
-                })?;
-        }
         exec.trust.narrow(&job.runbook, &mut admission.capabilities);
     }
-    Ok(spec)
+    spec
 }
 
 /// Whether what an unloaded job waits for has come.

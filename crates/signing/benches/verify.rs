@@ -129,6 +129,7 @@ fn start_check(c: &mut Criterion) {
         signers: vec![],
         admitted_by: AdmittedBy::NoPolicy,
         capabilities,
+        replaces: None,
     });
     c.bench_function("scope-check/job-scope-manifest-cap", |b| {
         b.iter(|| scope::check(black_box(&spec), "web-03", K::TestFailoverCleanup).unwrap())

@@ -356,6 +356,7 @@ impl TrustPolicy {
                     signed: true,
                     caps: rule.cap().into_iter().collect(),
                 },
+                replaces: None,
             });
         }
         let mut found = vec![if signers.is_empty() {
@@ -427,6 +428,7 @@ impl Trust {
                 signers: Vec::new(),
                 admitted_by: AdmittedBy::NoPolicy,
                 capabilities: unsigned_capabilities(runbook, module, None)?,
+                replaces: None,
             });
         };
         match policy.check(runbook, source, module, Utc::now()) {
@@ -449,6 +451,7 @@ impl Trust {
                     module,
                     policy.rule_for(runbook).and_then(Rule::cap),
                 )?,
+                replaces: None,
             }),
             Err(refusal) => Err(refusal),
         }

@@ -12,7 +12,7 @@ use crate::db::{backend, decode, encode, from_millis, PostgresStore};
 use crate::jobs::{self, job_record, lock_plans, place, state, store_module, COLUMNS};
 use crate::notify;
 use crate::run::{self, Run};
-use drbook_core::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
+use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
 use drbook_core::store::{Busy, JobStore, NewWebhookRow, OnBusy, RunLog, StoreError};
@@ -140,12 +140,28 @@ impl JobStore for PostgresStore {
             })
     }
 
-    async fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<()> {
+    async fn repin(
+        &self,
+        id: &str,
+        digest: &str,
+        module: &[u8],
+        admission: &Admission,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
+        let spec: Option<String> =
+            sqlx::query_scalar("SELECT spec FROM jobs WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let spec = spec.ok_or_else(|| StoreError::NoSuchJob { id: id.to_string() })?;
+        let mut spec: JobSpec = decode("job spec", &spec)?;
+        spec.admission = Some(admission.clone());
         store_module(&mut tx, digest, module).await?;
-        sqlx::query("UPDATE jobs SET digest = $2 WHERE id = $1")
+        sqlx::query("UPDATE jobs SET digest = $2, spec = $3 WHERE id = $1")
             .bind(id)
             .bind(digest)
+            .bind(encode(&spec))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

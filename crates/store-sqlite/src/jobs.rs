@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use crate::db::{decode, encode, from_millis, millis, Result, SqliteStore};
 use crate::spool::Line;
-use drbook_core::job::{Approval, JobRecord, JobStatus, NewJob, Wake};
+use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
 use drbook_core::store::{plan_key, Busy, OnBusy, StoreError};
@@ -56,12 +56,24 @@ impl SqliteStore {
     }
 
     /// Stores a module and re-pins a job to it (`drbook jobs resume --module`).
-    pub(crate) fn repin(&self, id: &str, digest: &str, module: &[u8]) -> Result<()> {
+    pub(crate) fn repin(
+        &self,
+        id: &str,
+        digest: &str,
+        module: &[u8],
+        admission: &Admission,
+    ) -> Result<()> {
         self.write(|tx| {
+            let spec: Option<String> = tx
+                .query_row("SELECT spec FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            let spec = spec.ok_or_else(|| StoreError::NoSuchJob { id: id.to_string() })?;
+            let mut spec: JobSpec = decode("job spec", &spec)?;
+            spec.admission = Some(admission.clone());
             store_module(tx, digest, module)?;
             tx.execute(
-                "UPDATE jobs SET digest = ?2 WHERE id = ?1",
-                params![id, digest],
+                "UPDATE jobs SET digest = ?2, spec = ?3 WHERE id = ?1",
+                params![id, digest, encode(&spec)],
             )?;
             Ok(())
         })

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::db::{inline, Result, SqliteStore};
 use crate::jobs::{finish, set_waiting};
 use crate::spool::Spool;
-use drbook_core::job::{Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
+use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
 use drbook_core::store::{Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError};
@@ -134,9 +134,11 @@ impl JobStore for SqliteStore {
         id: &str,
         digest: &str,
         module: &[u8],
+        admission: &Admission,
     ) -> std::result::Result<(), StoreError> {
         let (id, digest, module) = (id.to_string(), digest.to_string(), module.to_vec());
-        self.call(move |store| store.repin(&id, &digest, &module))
+        let admission = admission.clone();
+        self.call(move |store| store.repin(&id, &digest, &module, &admission))
             .await
     }
 

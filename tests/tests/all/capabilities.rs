@@ -382,7 +382,9 @@ fn a_resumed_job_keeps_its_pinned_grant_and_is_narrowed_by_a_changed_policy() {
 }
 
 /// A job re-pinned to another module (`jobs resume --module`) is held to
-/// that module's manifest, not to the one it was admitted with.
+/// that module's manifest, not to the one it was admitted with, and its
+/// record names the module it runs now and, under `replaces`, the one it
+/// was admitted with.
 #[test]
 fn a_job_re_pinned_to_another_module_is_held_to_its_manifest() {
     let cli = Cli::demo();
@@ -425,4 +427,22 @@ fn a_job_re_pinned_to_another_module_is_held_to_its_manifest() {
         audited(&history(&cli), "Succeeded"),
         pairs(&[("web-01", "UnplannedFailover")])
     );
+    let record = json_of(&cli, &["--json", "jobs", "show", &job]);
+    let admission = &record["spec"]["admission"];
+    assert_eq!(admission["source"], wider.as_str(), "{record:#}");
+    assert_eq!(admission["digest"], record["digest"], "{record:#}");
+    assert_eq!(
+        admission["capabilities"]["manifest"]["operations"],
+        serde_json::json!([
+            "test-failover",
+            "test-failover-cleanup",
+            "unplanned-failover"
+        ])
+    );
+    assert_eq!(
+        admission["replaces"]["source"],
+        drill.as_str(),
+        "{record:#}"
+    );
+    assert_ne!(admission["replaces"]["digest"], admission["digest"]);
 }

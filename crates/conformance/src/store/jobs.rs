@@ -11,7 +11,7 @@ use super::fixtures::{
 };
 use super::webhooks::{create_webhook, deliver, hook_spec, webhook, HOOK_MODULE};
 use super::Backend;
-use drbook_core::job::{JobStatus, NewJob};
+use drbook_core::job::{Admission, AdmittedBy, JobStatus, NewJob};
 use drbook_core::module::digest;
 use drbook_core::store::{JobStore, StoreError};
 
@@ -104,7 +104,8 @@ async fn listed(store: &dyn JobStore, state: JobStatus) -> Vec<String> {
 }
 
 /// A job reads the bytes of the module it is pinned to, by digest (one
-/// module serves every job pinned to it), and `repin` moves it to another.
+/// module serves every job pinned to it), and `repin` moves it to another
+/// with that module's admission on the job's record.
 pub async fn a_job_reads_the_module_it_is_pinned_to(backend: &impl Backend) {
     let store = backend.open().await;
     let (first, second) = (b"first module".as_slice(), b"second module".as_slice());
@@ -117,13 +118,29 @@ pub async fn a_job_reads_the_module_it_is_pinned_to(backend: &impl Backend) {
         assert_eq!(job.digest, digest(first));
         assert_eq!(reader.module(&job).await.must("read its module"), first);
     }
+    let admission = Admission {
+        digest: digest(second),
+        source: "second.wasm".to_string(),
+        signers: Vec::new(),
+        admitted_by: AdmittedBy::NoPolicy,
+        capabilities: Default::default(),
+        replaces: None,
+    };
     store
-        .repin(&repinned, &digest(second), second)
+        .repin(&repinned, &digest(second), second, &admission)
         .await
         .must("repin");
     let job = reader.get(&repinned).await.must("get");
     assert_eq!(job.digest, digest(second), "re-pinned");
+    assert_eq!(job.spec.admission.as_ref(), Some(&admission));
     assert_eq!(reader.module(&job).await.must("read its module"), second);
+    let unknown = store
+        .repin("no-such-job", &digest(second), second, &admission)
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NoSuchJob { .. })),
+        "{unknown:?}"
+    );
     let job = reader.get(&kept).await.must("get");
     assert_eq!(job.digest, digest(first), "another job keeps its pin");
     assert_eq!(reader.module(&job).await.must("read its module"), first);

@@ -249,7 +249,8 @@ async fn resume(
                 .admission
                 .as_ref()
                 .is_some_and(|a| matches!(a.admitted_by, AdmittedBy::AllowUnsigned { .. }));
-            exec.trust
+            let mut admission = exec
+                .trust
                 .admit(&job.runbook, &module.origin, &module.bytes, allowed)
                 .map_err(|e| {
                     InputError::new(format!(
@@ -261,7 +262,10 @@ async fn resume(
             exec.runtime
                 .load_bytes(&module.bytes, &module.origin)
                 .map_err(|e| InputError::new(e.to_string()))?;
-            store.repin(&job.id, &module.digest, &module.bytes).await?;
+            admission.replaces = job.spec.admission.clone().map(Box::new);
+            store
+                .repin(&job.id, &module.digest, &module.bytes, &admission)
+                .await?;
             view.note(&format!("job {} re-pinned to {}", job.id, module.digest));
         }
         if job.wake.is_some() {
