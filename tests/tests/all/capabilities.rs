@@ -10,7 +10,10 @@ use drbook_tests::guests;
 use serde_json::Value;
 
 use crate::cli::{signal, stderr, Cli};
-use crate::scope::{audited, history, json, pairs, report, suspended, write_plan, WEB_PLAN};
+use crate::scope::{
+    audited, history, journaled_starts, json, pairs, refused_rules, report, suspended, warnings,
+    write_plan, WEB_PLAN,
+};
 use crate::support::BlockingStore;
 
 /// `drbook runbook grant` of the `overreach` guest into `name` in the data
@@ -121,22 +124,13 @@ fn a_drill_only_module_cannot_fail_over_even_where_its_job_could() {
     // and the manifest it was held to is pinned with its admission,
     // unsigned (no trust policy is configured).
     let job = doc["jobId"].as_str().unwrap();
-    let store = BlockingStore::open(cli.dir.path());
-    let starts: Vec<_> = store
-        .journal(job)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.call.starts_an_operation())
-        .collect();
-    assert_eq!(starts.len(), 3);
-    for start in &starts {
-        let reply = start.reply.as_ref().expect("a reply");
-        assert_eq!(reply["Err"]["error"], "outOfScope", "{reply}");
-    }
+    let starts = journaled_starts(&cli, job);
     assert_eq!(
-        starts[0].reply.as_ref().unwrap()["Err"]["rule"],
-        "module-manifest"
+        refused_rules(&starts),
+        ["module-manifest", "failover-type", "plan-vms"],
+        "{starts:?}"
     );
+    let store = BlockingStore::open(cli.dir.path());
     let record = store.get(job).unwrap();
     let capabilities = &record.spec.admission.as_ref().unwrap().capabilities;
     assert_eq!(
@@ -145,13 +139,7 @@ fn a_drill_only_module_cannot_fail_over_even_where_its_job_could() {
     );
     assert!(!capabilities.signed);
     drop(store);
-    let warnings = doc["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["stream"] == "Warning")
-        .count();
-    assert_eq!(warnings, 3);
+    assert_eq!(warnings(&doc).len(), 3);
 }
 
 /// A module importing an interface its manifest does not declare (here

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use drbook_core::fabric::{Direction, OperationKind};
 use drbook_core::job::JobStatus;
+use drbook_core::journal::Entry;
 use drbook_core::plan::FailoverType;
 use drbook_tests::guests;
 use drbook_triggers::ServeOptions;
@@ -84,6 +85,39 @@ pub(crate) fn audited(history: &[Value], outcome: &str) -> Vec<(String, String)>
                 h["operation"].as_str().unwrap().to_string(),
             )
         })
+        .collect()
+}
+
+/// The operation starts `job` journaled, each with its reply (a refused
+/// start's is its `outOfScope` error).
+pub(crate) fn journaled_starts(cli: &Cli, job: &str) -> Vec<Entry> {
+    BlockingStore::open(cli.dir.path())
+        .journal(job)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.call.starts_an_operation())
+        .collect()
+}
+
+/// The replies of `starts` refused as out of scope: each one's rule.
+pub(crate) fn refused_rules(starts: &[Entry]) -> Vec<String> {
+    starts
+        .iter()
+        .filter_map(|start| {
+            let reply = start.reply.as_ref().expect("a reply");
+            (reply["Err"]["error"] == "outOfScope")
+                .then(|| reply["Err"]["rule"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// A `--json` run's warning stream.
+pub(crate) fn warnings(doc: &Value) -> Vec<&Value> {
+    doc["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["stream"] == "Warning")
         .collect()
 }
 
@@ -231,25 +265,10 @@ pub(crate) fn a_test_job_cannot_fail_production_over_nor_touch_vms_outside_its_p
 
     // On the job's record: the journal keeps each refusal as its start's
     // reply, and the warning stream says it.
-    let store = BlockingStore::open(cli.dir.path());
-    let starts: Vec<_> = store
-        .journal(job)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.call.starts_an_operation())
-        .collect();
+    let starts = journaled_starts(&cli, job);
     assert_eq!(starts.len(), 5);
-    for start in &starts[..3] {
-        let reply = start.reply.as_ref().expect("a reply");
-        assert_eq!(reply["Err"]["error"], "outOfScope", "{reply}");
-    }
-    drop(store);
-    let warnings: Vec<&Value> = doc["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["stream"] == "Warning")
-        .collect();
+    assert_eq!(refused_rules(&starts[..3]).len(), 3, "{starts:?}");
+    let warnings = warnings(&doc);
     assert_eq!(warnings.len(), 3, "{warnings:?}");
     assert!(warnings[2]["text"]
         .as_str()
