@@ -45,6 +45,7 @@ pub use leases::{
     a_claimed_job_is_running_under_its_lease, a_dead_workers_job_is_claimable_after_its_lease_ends,
     a_lapsed_lease_is_never_renewed_and_claims_nothing, a_lease_not_yet_renewed_claims_nothing,
     runnable_jobs_are_new_or_interrupted_oldest_first,
+    workers_are_listed_with_their_jobs_and_heartbeats,
 };
 pub use runs::{
     a_decision_resumes_a_suspended_job, a_finished_run_ends_its_job_and_releases_its_lease,
@@ -95,6 +96,7 @@ macro_rules! store_conformance_tests {
             a_lease_not_yet_renewed_claims_nothing,
             a_lapsed_lease_is_never_renewed_and_claims_nothing,
             a_dead_workers_job_is_claimable_after_its_lease_ends,
+            workers_are_listed_with_their_jobs_and_heartbeats,
             a_run_taken_over_writes_nothing_more,
             readers_see_what_a_running_job_appended,
             a_waiting_job_is_unloaded_until_woken,

@@ -48,6 +48,13 @@ impl Lease {
         self.until_ms.load(Ordering::Acquire)
     }
 
+    /// When the store last renewed the lease (its deadline less its
+    /// duration, on the store's clock), which a claim records as the job's
+    /// last renewal so that every job of a lease tells one heartbeat.
+    pub fn renewed_ms(&self) -> i64 {
+        self.until_ms() - self.duration.as_millis() as i64
+    }
+
     /// Whether the lease was held and ran out before `now_ms`.
     pub fn lapsed(&self, now_ms: i64) -> bool {
         let until = self.until_ms();

@@ -204,6 +204,77 @@ pub fn plan_key(plan: &RecoveryPlan) -> String {
         .join("\u{1f}")
 }
 
+/// A job a lease holds, as [`JobStore::workers`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldJob {
+    pub id: String,
+    pub runbook: String,
+    /// The name of the job's plan.
+    pub plan: String,
+}
+
+/// A lease owner and what it holds ([`JobStore::workers`], `drbook workers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerRow {
+    /// The lease's name, `<kind>-<user>@<host>#<pid>` (`.<n>` after a lapse):
+    /// which process on which host.
+    pub owner: String,
+    /// Every lease of the owner has ended: it died or stalled, and its jobs
+    /// wait for another worker to take them over.
+    pub lapsed: bool,
+    /// Its jobs, oldest first.
+    pub jobs: Vec<HeldJob>,
+    /// Its latest renewal, on the store's clock; `None` if it renewed only
+    /// before the store recorded renewals.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    /// When its leases end (or ended), on the store's clock.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// One job under a lease, as a backend reads it for [`JobStore::workers`].
+#[derive(Debug, Clone)]
+pub struct LeaseRow {
+    pub owner: String,
+    pub job: HeldJob,
+    pub renewed_ms: Option<i64>,
+    pub until_ms: i64,
+}
+
+/// What every backend's [`JobStore::workers`] answers from its lease rows
+/// (in job order) at `now_ms` (the store's clock): one rule, so that the
+/// stores differ only in how they read their rows.
+pub fn workers_from(
+    rows: impl IntoIterator<Item = LeaseRow>,
+    now_ms: i64,
+    lapsed_within: std::time::Duration,
+) -> Vec<WorkerRow> {
+    let mut owners: std::collections::BTreeMap<String, (Vec<HeldJob>, Option<i64>, i64)> =
+        Default::default();
+    for row in rows {
+        let (jobs, renewed, until) = owners.entry(row.owner).or_insert((vec![], None, i64::MIN));
+        jobs.push(row.job);
+        *renewed = (*renewed).max(row.renewed_ms);
+        *until = (*until).max(row.until_ms);
+    }
+    let oldest = now_ms.saturating_sub(lapsed_within.as_millis().try_into().unwrap_or(i64::MAX));
+    let from_ms = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let mut workers: Vec<WorkerRow> = owners
+        .into_iter()
+        .filter(|(_, (_, _, until))| *until > oldest)
+        .map(|(owner, (jobs, renewed, until))| WorkerRow {
+            owner,
+            lapsed: until <= now_ms,
+            jobs,
+            last_heartbeat: renewed.map(from_ms),
+            lease_until: from_ms(until),
+        })
+        .collect();
+    // Live ones first; by owner within each (the map's order, kept).
+    workers.sort_by_key(|w| w.lapsed);
+    workers
+}
+
 /// A webhook to create, with the modules it runs.
 #[derive(Debug, Clone)]
 pub struct NewWebhookRow<'a> {
@@ -295,10 +366,28 @@ pub trait JobStore: Send + Sync {
     /// started). A lease not held (never renewed, or lapsed) claims nothing.
     async fn claim(&self, id: &str, lease: &Lease) -> Result<bool, StoreError>;
 
-    /// Extends `lease` (every job it holds) by its duration from now; false
+    /// Extends `lease` (every job it holds) by its duration from now, and
+    /// records now as their last renewal ([`workers`](Self::workers)); false
     /// if it had lapsed, which is never renewed (another worker may have
     /// taken its jobs over): the worker goes on under a new lease.
     async fn renew(&self, lease: &Lease) -> Result<bool, StoreError>;
+
+    /// Every lease owner that holds a job, and those whose leases all
+    /// ended less than `lapsed_within` ago (a dead worker whose jobs wait
+    /// for a takeover), live ones first: what each holds, its last renewal
+    /// (its heartbeat) and when its leases end, judged on the store's clock.
+    ///
+    /// Derived from the jobs' leases (plus the time of their last renewal),
+    /// not from a registry of workers: a lease is what a worker holds and
+    /// what another waits out before taking its jobs over, so the listing
+    /// cannot disagree with what the store enforces, and nothing has to be
+    /// registered, kept alive or cleaned up after a worker that died. An
+    /// owner that holds nothing (idle, or released everything) is not
+    /// listed: it has nothing to take over.
+    async fn workers(
+        &self,
+        lapsed_within: std::time::Duration,
+    ) -> Result<Vec<WorkerRow>, StoreError>;
 
     /// Gives up `owner`'s lease on job `id` (its run ended or was dropped).
     async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError>;

@@ -124,13 +124,16 @@ async fn postgres_store_migrate_then_run_list_and_show() {
         "{refused}"
     );
     let migrated = text(&exits(drbook(dir, &url).args(["store", "migrate"]), 0));
-    assert!(migrated.contains("from schema 0 to 1"), "{migrated}");
+    let schema = drbook_store_postgres::SCHEMA_VERSION;
+    let from_zero = format!("from schema 0 to {schema}");
+    assert!(migrated.contains(&from_zero), "{migrated}");
     assert!(
         migrated.contains("postgres://postgres@127.0.0.1:") && !migrated.contains(":drbook-test"),
         "the location, without the password: {migrated}"
     );
     let again = text(&exits(drbook(dir, &url).args(["store", "migrate"]), 0));
-    assert!(again.contains("is at schema 1"), "{again}");
+    let at = format!("is at schema {schema}");
+    assert!(again.contains(&at), "{again}");
 
     let plan = demo(dir, &url, SPEED);
     let run = exits(

@@ -55,12 +55,14 @@ pub(crate) const RUNNABLE: &str = concat!(
 );
 
 /// SQL of `claim`: `$1` the job, `$2` the owner, `$3` its deadline (from its
-/// last renewal, on the database's clock), `$4` New, `$5` Running. The row
+/// last renewal, on the database's clock), `$4` New, `$5` Running, `$6` that
+/// renewal's time (the job's heartbeat, as `renew` records it). The row
 /// is locked `SKIP LOCKED`: a job another worker is claiming at this moment
 /// is not waited for, it is theirs. Each claim is a new attempt, which the
 /// run's writes are fenced by.
 pub(crate) const CLAIM: &str = concat!(
-    "UPDATE jobs SET lease_owner = $2, lease_until_ms = $3, state = $5, reason = NULL,
+    "UPDATE jobs SET lease_owner = $2, lease_until_ms = $3, lease_renewed_ms = $6, state = $5,
+     reason = NULL,
      started_ms = coalesce(started_ms, drbook_now_ms()), attempt = attempt + 1
      WHERE id = (SELECT id FROM jobs WHERE id = $1 AND $3 > drbook_now_ms()
        AND (lease_until_ms IS NULL OR lease_until_ms < drbook_now_ms() OR lease_owner = $2)

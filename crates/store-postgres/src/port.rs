@@ -15,7 +15,10 @@ use crate::run::{self, Run};
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{Busy, JobStore, NewWebhookRow, OnBusy, RunLog, StoreError};
+use drbook_core::store::{
+    workers_from, Busy, HeldJob, JobStore, LeaseRow, NewWebhookRow, OnBusy, RunLog, StoreError,
+    WorkerRow,
+};
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -259,6 +262,7 @@ impl JobStore for PostgresStore {
             .bind(lease.until_ms())
             .bind(state(JobStatus::New))
             .bind(state(JobStatus::Running))
+            .bind(lease.renewed_ms())
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -272,7 +276,8 @@ impl JobStore for PostgresStore {
         let duration = lease.duration().as_millis() as i64;
         let until: Option<i64> = sqlx::query_scalar(
             "WITH now AS (SELECT drbook_now_ms() AS ms),
-             renewed AS (UPDATE jobs SET lease_until_ms = (SELECT ms FROM now) + $3
+             renewed AS (UPDATE jobs SET lease_until_ms = (SELECT ms FROM now) + $3,
+                     lease_renewed_ms = (SELECT ms FROM now)
                  WHERE lease_owner = $1 AND NOT ($2 <> 0 AND $2 <= (SELECT ms FROM now)))
              SELECT ms + $3 FROM now WHERE NOT ($2 <> 0 AND $2 <= ms)",
         )
@@ -286,6 +291,44 @@ impl JobStore for PostgresStore {
             lease.extended_to(until);
         }
         Ok(until.is_some())
+    }
+
+    /// The store's rows and its now are read in one statement: a lease is
+    /// lapsed on the database's clock, as claims judge it.
+    async fn workers(&self, lapsed_within: std::time::Duration) -> Result<Vec<WorkerRow>> {
+        let rows = sqlx::query(
+            "SELECT drbook_now_ms() AS now_ms, lease_owner, id, runbook,
+             (spec::jsonb) #>> '{plan,name}' AS plan, lease_renewed_ms, lease_until_ms
+             FROM jobs WHERE lease_owner IS NOT NULL ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut now_ms = None;
+        let leases = rows
+            .iter()
+            .map(|row| {
+                now_ms = Some(row.try_get("now_ms")?);
+                Ok(LeaseRow {
+                    owner: row.try_get("lease_owner")?,
+                    job: HeldJob {
+                        id: row.try_get("id")?,
+                        runbook: row.try_get("runbook")?,
+                        plan: row
+                            .try_get::<Option<String>, _>("plan")?
+                            .unwrap_or_default(),
+                    },
+                    renewed_ms: row.try_get("lease_renewed_ms")?,
+                    until_ms: row
+                        .try_get::<Option<i64>, _>("lease_until_ms")?
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(backend)?;
+        // No rows, no owners: any now will do.
+        let now_ms = now_ms.unwrap_or_else(|| Utc::now().timestamp_millis());
+        Ok(workers_from(leases, now_ms, lapsed_within))
     }
 
     /// A job released before it ended (its worker drained) is runnable for

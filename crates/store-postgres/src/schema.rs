@@ -10,7 +10,10 @@ use crate::db::{backend, PostgresStore};
 use drbook_core::store::StoreError;
 
 /// `MIGRATIONS[n]` takes a store from schema `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_jobs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_jobs.sql"),
+    include_str!("../migrations/0002_lease_renewed.sql"),
+];
 
 /// The schema this build reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -22,7 +22,7 @@ use drbook_core::private;
 use drbook_core::store::StoreError;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,6 +131,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN busy TEXT;
     ALTER TABLE webhook_seen ADD COLUMN body_sha256 TEXT;
     ALTER TABLE webhook_seen ADD COLUMN answer TEXT;
+    ",
+    // 5: when a job's lease was last renewed (its holder's heartbeat, for
+    // `JobStore::workers`); NULL for leases renewed before.
+    "
+    ALTER TABLE jobs ADD COLUMN lease_renewed_ms INTEGER;
     ",
 ];
 

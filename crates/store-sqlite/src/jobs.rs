@@ -12,7 +12,7 @@ use crate::spool::Line;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{plan_key, Busy, OnBusy, StoreError};
+use drbook_core::store::{plan_key, Busy, HeldJob, LeaseRow, OnBusy, StoreError};
 
 impl SqliteStore {
     /// Creates a job pinned to `module` (stored once per digest), on disk
@@ -99,6 +99,30 @@ impl SqliteStore {
             .collect()
     }
 
+    /// The jobs under a lease, for [`JobStore::workers`](drbook_core::store::JobStore::workers).
+    pub(crate) fn lease_rows(&self) -> Result<Vec<LeaseRow>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT lease_owner, id, runbook, json_extract(spec, '$.plan.name'), lease_renewed_ms,
+             lease_until_ms FROM jobs WHERE lease_owner IS NOT NULL ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LeaseRow {
+                    owner: r.get(0)?,
+                    job: HeldJob {
+                        id: r.get(1)?,
+                        runbook: r.get(2)?,
+                        plan: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    },
+                    renewed_ms: r.get(4)?,
+                    until_ms: r.get::<_, Option<i64>>(5)?.unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Jobs, newest first, optionally only those in `state`.
     pub(crate) fn list(&self, state: Option<JobStatus>, limit: usize) -> Result<Vec<JobRecord>> {
         let conn = self.conn()?;
@@ -168,7 +192,8 @@ impl SqliteStore {
                 until,
                 millis(now),
                 encode(&JobStatus::New),
-                encode(&JobStatus::Running)
+                encode(&JobStatus::Running),
+                lease.renewed_ms()
             ])?;
             Ok(n == 1)
         })
@@ -188,8 +213,10 @@ impl SqliteStore {
             }
             let until =
                 millis(now + chrono::Duration::from_std(lease.duration()).unwrap_or_default());
-            tx.prepare_cached("UPDATE jobs SET lease_until_ms = ?2 WHERE lease_owner = ?1")?
-                .execute(params![lease.owner(), until])?;
+            tx.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = ?2, lease_renewed_ms = ?3 WHERE lease_owner = ?1",
+            )?
+            .execute(params![lease.owner(), until, millis(now)])?;
             Ok(Some(until))
         })?;
         if let Some(until) = until {
@@ -426,8 +453,8 @@ static RUNNABLE: LazyLock<String> = LazyLock::new(|| {
 /// SQL of [`claim`](SqliteStore::claim).
 static CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, state = ?6, reason = NULL,
-         started_ms = coalesce(started_ms, ?4)
+        "UPDATE jobs SET lease_owner = ?2, lease_until_ms = ?3, lease_renewed_ms = ?7, state = ?6,
+         reason = NULL, started_ms = coalesce(started_ms, ?4)
          WHERE id = ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?4 OR lease_owner = ?2)
          AND (state = ?5 OR (state = ?6 AND wake IS NULL)) AND NOT {}",
         *WAITING_ITS_TURN

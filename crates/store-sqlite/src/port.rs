@@ -19,7 +19,9 @@ use crate::spool::Spool;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError};
+use drbook_core::store::{
+    workers_from, Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError, WorkerRow,
+};
 use drbook_core::webhook::{
     AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookModule,
 };
@@ -183,6 +185,18 @@ impl JobStore for SqliteStore {
     async fn renew(&self, lease: &Lease) -> std::result::Result<bool, StoreError> {
         let lease = lease.clone();
         self.call(move |store| store.renew(&lease)).await
+    }
+
+    async fn workers(
+        &self,
+        lapsed_within: std::time::Duration,
+    ) -> std::result::Result<Vec<WorkerRow>, StoreError> {
+        let rows = self.call(move |store| store.lease_rows()).await?;
+        Ok(workers_from(
+            rows,
+            Utc::now().timestamp_millis(),
+            lapsed_within,
+        ))
     }
 
     async fn release(&self, id: &str, owner: &str) -> std::result::Result<(), StoreError> {

@@ -8,7 +8,7 @@ use drbook_core::store::JobStore;
 
 use super::fixtures::{
     assert_stamped, create, holding, is_runnable, outlive, renewed, runnable_soon, Must,
-    LONG_LEASE, MODULE, SHORT_LEASE,
+    LONG_LEASE, MODULE, RUNBOOK, SHORT_LEASE,
 };
 use super::Backend;
 
@@ -196,4 +196,65 @@ pub async fn a_dead_workers_job_is_claimable_after_its_lease_ends(backend: &impl
     assert_eq!(job.state, JobStatus::Running);
     assert_eq!(job.lease_owner.as_deref(), Some("next"));
     assert_eq!(job.started, started, "it started when first claimed");
+}
+
+/// The owners of leases, as `drbook workers` lists them: one that renews is
+/// live, with its jobs, its last renewal as its heartbeat and its deadline;
+/// one whose lease lapsed is listed lapsed with the jobs that wait for a
+/// takeover, within the window asked for, and not once they are taken over;
+/// an owner that released everything is not listed.
+pub async fn workers_are_listed_with_their_jobs_and_heartbeats(backend: &impl Backend) {
+    let store = backend.open().await;
+    let (first, second, left) = (
+        create(&*store, MODULE).await,
+        create(&*store, MODULE).await,
+        create(&*store, MODULE).await,
+    );
+    let live = holding(&*store, &first, "live", LONG_LEASE).await;
+    assert!(store.claim(&second, &live).await.must("claim"));
+    let dead = holding(&*store, &left, "dead", SHORT_LEASE).await;
+    let claimed_at = live.renewed_ms();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before = Utc::now();
+    assert!(store.renew(&live).await.must("renew"));
+    let after = Utc::now();
+    assert!(live.renewed_ms() > claimed_at, "renewed later");
+    outlive(&dead).await;
+
+    let reader = backend.open().await;
+    let hour = std::time::Duration::from_secs(3600);
+    let workers = reader.workers(hour).await.must("workers");
+    let listed: Vec<(&str, bool)> = workers.iter().map(|w| (&*w.owner, w.lapsed)).collect();
+    assert_eq!(listed, [("live", false), ("dead", true)], "live ones first");
+    let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let (live_row, dead_row) = (&workers[0], &workers[1]);
+    let ids: Vec<&str> = live_row.jobs.iter().map(|j| &*j.id).collect();
+    assert_eq!(ids, [first.as_str(), &second], "its jobs, oldest first");
+    assert_eq!(
+        (&*live_row.jobs[0].runbook, &*live_row.jobs[0].plan),
+        (RUNBOOK, "conformance")
+    );
+    let heartbeat = live_row.last_heartbeat.expect("a heartbeat");
+    assert_eq!(heartbeat, at(live.renewed_ms()), "its last renewal");
+    assert_stamped(heartbeat, before, after, "the heartbeat");
+    assert_eq!(live_row.lease_until, at(live.until_ms()));
+    assert_eq!(dead_row.jobs.len(), 1);
+    assert_eq!(dead_row.jobs[0].id, left, "the job waiting for a takeover");
+    assert_eq!(dead_row.last_heartbeat, Some(at(dead.renewed_ms())));
+    assert_eq!(dead_row.lease_until, at(dead.until_ms()));
+
+    let recent = reader
+        .workers(std::time::Duration::ZERO)
+        .await
+        .must("workers");
+    let owners: Vec<&str> = recent.iter().map(|w| &*w.owner).collect();
+    assert_eq!(owners, ["live"], "lapsed before the window: not listed");
+
+    holding(&*reader, &left, "next", LONG_LEASE).await;
+    for id in [&first, &second] {
+        store.release(id, "live").await.must("release");
+    }
+    let workers = reader.workers(hour).await.must("workers");
+    let owners: Vec<&str> = workers.iter().map(|w| &*w.owner).collect();
+    assert_eq!(owners, ["next"], "taken over, released: not listed");
 }

@@ -23,6 +23,7 @@ mod summary;
 mod table;
 mod webhook;
 mod worker;
+mod workers;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -235,6 +236,8 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Run jobs from the job store: new, interrupted and woken ones.
     Worker(worker::WorkerArgs),
+    /// List the workers: what each holds, its last heartbeat, the lapsed ones.
+    Workers(workers::WorkersArgs),
     /// Serve webhooks and alerts: each delivery starts jobs, run here.
     Serve(serve::ServeArgs),
     /// Create, list, enable, disable and delete webhooks.
@@ -382,6 +385,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(global, args),
         Command::Jobs(args) => jobs::run(global, args).await,
         Command::Worker(args) => worker::run(global, args).await,
+        Command::Workers(args) => workers::run(global, args).await,
         Command::Serve(args) => serve::run(global, args).await,
         Command::Webhook(args) => webhook::run(global, args).await,
         Command::Azure(args) => azure::run(global, args).await,

@@ -1,4 +1,4 @@
-//! Plain aligned tables: `fabric show` and `history`, `jobs list`,
+//! Plain aligned tables: `fabric show` and `history`, `jobs list`, `workers`,
 //! `webhook list` and `alerts`.
 
 use comfy_table::{presets::NOTHING, ContentArrangement, Table};

@@ -51,7 +51,7 @@ pub fn exits(mut command: Command, args: &[&str], code: i32) -> std::process::Ou
 }
 
 /// Kills the server when the test ends, passed or not.
-pub struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
