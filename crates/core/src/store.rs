@@ -105,9 +105,29 @@ pub enum StoreError {
         message_id.escape_debug()
     )]
     MessageReused { message_id: String },
+    /// The backend cannot be reached now: its server is down or restarting,
+    /// or the connection dropped. A passing outage, not a fault of a job:
+    /// workers wait for the store and go on (see [`StoreError::is_unavailable`]).
+    #[error(
+        "the job store cannot be reached ({0}); start its server if it is down: workers wait for it and go on, \
+         a command can be run again once it is back"
+    )]
+    Unavailable(String),
     /// The backend itself failed (its database, its connection).
     #[error("job store error: {0}")]
     Backend(String),
+}
+
+impl StoreError {
+    /// Whether the store could not be reached (its server down, restarting,
+    /// a connection lost): what was asked may be asked again once it is
+    /// back. What was written in a call that failed so may or may not be
+    /// stored (a commit whose answer was lost): a caller that retries must
+    /// make the same write, and a run whose intent failed so must stop (see
+    /// [`RunLog::interrupted`]). SQLite, a file on the host, never is.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// How a run of a job ended, recorded with the last of what it wrote.
@@ -509,6 +529,15 @@ pub trait RunLog: Send + Sync {
 
     /// Whether a write was refused because the run's lease was lost.
     fn lease_lost(&self) -> bool;
+
+    /// Whether an intent could not be made durable because the store was
+    /// unavailable ([`StoreError::is_unavailable`]): the run stops where it
+    /// is, as if its host had died, and must not record how it ended; the
+    /// job is resumed by replay once the store is back. The default is for
+    /// a store that is never unavailable (SQLite's, a file on the host).
+    fn interrupted(&self) -> bool {
+        false
+    }
 
     /// The decision on the manual step at `journal_seq`, if a person made it.
     async fn decision(&self, journal_seq: usize) -> Result<Option<Approval>, StoreError>;

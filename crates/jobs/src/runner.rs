@@ -89,6 +89,28 @@ pub enum ExecuteError {
         pinned: String,
         found: String,
     },
+    /// See [`RunLog::interrupted`](drbook_core::store::RunLog::interrupted).
+    #[error(
+        "the run of job `{id}` stopped where it was: the job store could not be reached to record an operation's \
+         intent, so the operation was not started; the job is resumed from its journal once the store is back"
+    )]
+    Interrupted { id: String },
+}
+
+impl ExecuteError {
+    /// Whether the run left its job as it was, for whoever runs it next
+    /// (this worker or another), rather than failing it: the job had ended,
+    /// another worker took it over, or the store could not be reached (the
+    /// job resumes by replay once it is back).
+    pub fn leaves_job(&self) -> bool {
+        match self {
+            ExecuteError::Ended { .. } | ExecuteError::Interrupted { .. } => true,
+            ExecuteError::Store(e) => {
+                matches!(e, StoreError::LeaseLost { .. }) || e.is_unavailable()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Runs job `id` once (see the module docs), held by `lease`. `stop` stops
@@ -132,6 +154,19 @@ pub async fn execute(
         .runtime
         .run_job(&runbook, spec, exec.fabric.clone(), options, journal)
         .await;
+    // A run whose intent could not be made durable (the store was
+    // unreachable) stops as if its host had died: the runbook trapped at the
+    // intent, before the operation started, and its outcome (a failure that
+    // is the store's, not the job's) is not recorded. Exactly once holds
+    // whether the intent's commit landed or not: the operation starts only
+    // after `append_intent` returned Ok, which it did not, so nothing was
+    // started; the replay that resumes the job finds the intent (and asks
+    // the fabric for the operation by its initiator, which names the job and
+    // the intent's position: none, so it starts it, once) or does not (and
+    // makes the call live, a first time).
+    if run.interrupted() {
+        return Err(ExecuteError::Interrupted { id: id.to_string() });
+    }
     // A run whose lease lapsed under it (its worker stalled) records
     // nothing: the job goes to whoever holds it next, resumed from what was
     // spooled while the lease held.

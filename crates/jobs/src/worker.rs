@@ -4,9 +4,19 @@
 //! worker renews the leases of the jobs it runs and passes stop requests on.
 //!
 //! `drbook run` is a worker restricted to the job it just created.
+//!
+//! An outage of the store (PostgreSQL restarting, a connection lost:
+//! [`StoreError::is_unavailable`]) is ridden out: the worker warns once,
+//! asks again with a capped backoff, and goes on where it was when the store
+//! is back, renewing its leases first. The runs it holds go on meanwhile
+//! until their next intent, which stops them where they are
+//! ([`ExecuteError::Interrupted`]): their jobs are released, not failed, and
+//! resumed by replay. A run whose lease lapsed during the outage and whose
+//! job another worker took writes nothing more (fencing) and is dropped.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +34,26 @@ use drbook_runtime::{JobOutcome, StopSignal};
 /// How often a worker asks the job store for its upkeep
 /// ([`JobStore::maintain`](drbook_core::store::JobStore::maintain)).
 const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a worker waits before asking an unreachable store again, at
+/// first; it doubles at each failure, up to [`RETRY_AT_MOST`]: soon back
+/// after a restart, and no flood of connection attempts during a long
+/// outage.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_AT_MOST: Duration = Duration::from_secs(5);
+
+/// Why the worker's loop stopped short of its end.
+enum Halt {
+    Store(StoreError),
+    /// Shutdown came while the worker waited for an unreachable store.
+    Shutdown,
+}
+
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Self {
+        Halt::Store(e)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -102,16 +132,75 @@ impl Worker {
         self.options.only.as_deref().is_none_or(|only| only == id)
     }
 
+    /// Makes `call` until the store answers it, waiting between attempts
+    /// while the store is unreachable (from [`RETRY_FIRST`], doubling, at
+    /// most [`RETRY_AT_MOST`]): one warning when the outage begins, one line
+    /// when it ends, however many attempts it took. The worker's calls are
+    /// made one at a time, so an outage is one call's retries. Other errors
+    /// are returned at once; `shutdown` ends the wait.
+    async fn retrying<T, F, Fut, S>(
+        &self,
+        shutdown: &mut Pin<&mut S>,
+        mut call: F,
+    ) -> Result<T, Halt>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+        S: Future<Output = ()>,
+    {
+        let mut wait = RETRY_FIRST;
+        let mut outage: Option<Instant> = None;
+        loop {
+            let asked = Instant::now();
+            match call().await {
+                Ok(answer) => {
+                    if let Some(since) = outage {
+                        tracing::warn!(
+                            "the job store at {} is back after {:.1?}; going on",
+                            self.exec.store.location(),
+                            since.elapsed()
+                        );
+                    }
+                    return Ok(answer);
+                }
+                Err(e) if e.is_unavailable() => {
+                    if outage.is_none() {
+                        tracing::warn!(
+                            "{e}; this worker keeps its jobs and asks again, every {RETRY_AT_MOST:?} at most"
+                        );
+                        // A call may wait for the store before it fails
+                        // (a pool connecting): the outage began as it was made.
+                        outage = Some(asked);
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.as_mut() => return Err(Halt::Shutdown),
+                    }
+                    wait = (wait * 2).min(RETRY_AT_MOST);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Renews `lease`, or replaces it if it lapsed (this worker stalled past
-    /// it): the runs under the old one stop at their next write and end, and
-    /// their jobs are resumed by whoever claims them next.
-    async fn renew(&self, lease: &mut Lease, generation: &mut u32) -> Result<(), StoreError> {
+    /// it, or the store was unreachable for longer than it): the runs under
+    /// the old one stop at their next write and end, and their jobs are
+    /// resumed by whoever claims them next.
+    async fn renew<S: Future<Output = ()>>(
+        &self,
+        shutdown: &mut Pin<&mut S>,
+        lease: &mut Lease,
+        generation: &mut u32,
+    ) -> Result<(), Halt> {
         let store = &self.exec.store;
-        if !store.renew(lease).await? {
+        let current = lease.clone();
+        if !self.retrying(shutdown, || store.renew(&current)).await? {
             *generation += 1;
             let owner = format!("{}.{generation}", self.options.owner);
-            *lease = Lease::new(owner, self.options.lease);
-            store.renew(lease).await?;
+            let fresh = Lease::new(owner, self.options.lease);
+            self.retrying(shutdown, || store.renew(&fresh)).await?;
+            *lease = fresh;
         }
         Ok(())
     }
@@ -124,13 +213,32 @@ impl Worker {
         shutdown: impl Future<Output = ()>,
     ) -> Result<Option<JobOutcome>, StoreError> {
         tokio::pin!(shutdown);
+        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        match self.work(&mut shutdown, &mut loaded).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Halt::Store(e)) => Err(e),
+            // Stopped while the store was unreachable: the runs end here and
+            // their leases lapse, as if this host had died.
+            Err(Halt::Shutdown) => {
+                for (_, job) in loaded.drain() {
+                    job.task.abort();
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn work<S: Future<Output = ()>>(
+        &self,
+        shutdown: &mut Pin<&mut S>,
+        loaded: &mut HashMap<String, Loaded>,
+    ) -> Result<Option<JobOutcome>, Halt> {
         let store = &self.exec.store;
         let mut lease = Lease::new(self.options.owner.as_str(), self.options.lease);
         let mut generation = 0;
-        self.renew(&mut lease, &mut generation).await?;
+        self.renew(shutdown, &mut lease, &mut generation).await?;
         // What a killed worker may have left behind for jobs that ended.
-        store.tidy().await?;
-        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        self.retrying(shutdown, || store.tidy()).await?;
         // Each run sends its job's id as its task ends (panicking or not),
         // so the loop deals with it at once: a wake-up alone could come
         // before the task counts as finished, be used up, and leave the
@@ -158,25 +266,25 @@ impl Worker {
                         detail: panic.to_string(),
                     }))
                 });
-                store.release(&id, job.lease.owner()).await?;
+                self.retrying(shutdown, || store.release(&id, job.lease.owner()))
+                    .await?;
                 (self.report)(&id, &result);
                 if let Err(e) = &result {
                     // A job that cannot run at all (its module, its store)
-                    // must not be retried forever; one that ended, or that
-                    // another worker took over, is not this worker's to fail.
-                    if !matches!(
-                        e,
-                        ExecuteError::Ended { .. }
-                            | ExecuteError::Store(StoreError::LeaseLost { .. })
-                    ) {
-                        store
-                            .finish(
+                    // must not be retried forever; one that ended, that
+                    // another worker took over, or whose run the store's
+                    // outage stopped, is not this worker's to fail.
+                    if !e.leaves_job() {
+                        let reason = e.to_string();
+                        self.retrying(shutdown, || {
+                            store.finish(
                                 &id,
                                 JobStatus::Failed,
-                                Some(&e.to_string()),
+                                Some(&reason),
                                 &serde_json::Value::Null,
                             )
-                            .await?;
+                        })
+                        .await?;
                     }
                 }
                 if self.options.only.as_deref() == Some(id.as_str()) {
@@ -185,9 +293,10 @@ impl Worker {
                             return Ok(Some(outcome.clone()));
                         }
                         Ok(_) => {}
-                        // Lost while this process stalled: claimed again
-                        // below, unless another worker has it now.
-                        Err(ExecuteError::Store(StoreError::LeaseLost { .. })) => {}
+                        // Lost while this process stalled, or stopped by the
+                        // store's outage: claimed again below, unless
+                        // another worker has it now.
+                        Err(e) if e.leaves_job() && !matches!(e, ExecuteError::Ended { .. }) => {}
                         Err(_) => return Ok(None),
                     }
                 }
@@ -195,7 +304,10 @@ impl Worker {
 
             if !loaded.is_empty() {
                 let ids: Vec<String> = loaded.keys().cloned().collect();
-                for (id, by) in store.stops_requested(&ids).await? {
+                for (id, by) in self
+                    .retrying(shutdown, || store.stops_requested(&ids))
+                    .await?
+                {
                     if let Some(job) = loaded.get(&id) {
                         job.stop.stop(&by);
                     }
@@ -206,16 +318,19 @@ impl Worker {
             // conditions are checked less often than the store is polled.
             if woken.elapsed() >= self.options.poll * 5 {
                 woken = Instant::now();
-                for (id, wake) in store.waiting().await? {
+                for (id, wake) in self.retrying(shutdown, || store.waiting()).await? {
+                    let fabric = self.exec.fabric.as_ref();
                     if self.wanted(&id)
-                        && wake_ready(store.as_ref(), self.exec.fabric.as_ref(), &id, &wake).await?
+                        && self
+                            .retrying(shutdown, || wake_ready(store.as_ref(), fabric, &id, &wake))
+                            .await?
                     {
-                        store.wake(&id).await?;
+                        self.retrying(shutdown, || store.wake(&id)).await?;
                     }
                     // Thousands of waiting jobs take a while to check: the
                     // leases of the loaded ones must not lapse meanwhile.
                     if renewed.elapsed() >= self.options.lease / 3 {
-                        self.renew(&mut lease, &mut generation).await?;
+                        self.renew(shutdown, &mut lease, &mut generation).await?;
                         renewed = Instant::now();
                     }
                 }
@@ -223,10 +338,14 @@ impl Worker {
 
             let free = self.options.concurrency.saturating_sub(loaded.len());
             if free > 0 {
-                for id in store.runnable(chrono::Utc::now(), free).await? {
+                let now = chrono::Utc::now();
+                for id in self
+                    .retrying(shutdown, || store.runnable(now, free))
+                    .await?
+                {
                     if !self.wanted(&id)
                         || loaded.contains_key(&id)
-                        || !store.claim(&id, &lease).await?
+                        || !self.retrying(shutdown, || store.claim(&id, &lease)).await?
                     {
                         continue;
                     }
@@ -259,7 +378,7 @@ impl Worker {
             }
 
             if renewed.elapsed() >= self.options.lease / 3 {
-                self.renew(&mut lease, &mut generation).await?;
+                self.renew(shutdown, &mut lease, &mut generation).await?;
                 renewed = Instant::now();
             }
 
@@ -281,16 +400,21 @@ impl Worker {
 
             if loaded.is_empty() {
                 if let Some(only) = &self.options.only {
-                    let job = store.get(only).await?;
+                    let job = self.retrying(shutdown, || store.get(only)).await?;
                     if job.is_terminal() {
                         return Ok(None);
                     }
                 } else if self.options.exit_when_idle
-                    && store
-                        .runnable(chrono::Utc::now() + self.options.lease, 1)
+                    && {
+                        let later = chrono::Utc::now() + self.options.lease;
+                        self.retrying(shutdown, || store.runnable(later, 1))
+                            .await?
+                            .is_empty()
+                    }
+                    && self
+                        .retrying(shutdown, || store.waiting())
                         .await?
                         .is_empty()
-                    && store.waiting().await?.is_empty()
                 {
                     return Ok(None);
                 }
@@ -309,10 +433,15 @@ impl Worker {
                 // NOTIFY); the poll above stays for a wake-up that was lost.
                 _ = store.changed() => {}
                 Some(id) = ends.recv() => ended_ids.push(id),
-                _ = &mut shutdown => {
+                _ = shutdown.as_mut() => {
                     for (id, job) in loaded.drain() {
                         job.task.abort();
-                        store.release(&id, job.lease.owner()).await?;
+                        match store.release(&id, job.lease.owner()).await {
+                            // Its lease lapses instead: shutdown does not
+                            // wait for the store.
+                            Err(e) if e.is_unavailable() => {}
+                            released => released?,
+                        }
                     }
                     return Ok(None);
                 }

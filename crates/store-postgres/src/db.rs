@@ -153,6 +153,10 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx warns of every slow acquire, one per call that waited out
+            // an outage; the worker warns of an outage once (drbook-jobs'
+            // `worker`), and an acquire never outlasts its timeout.
+            .acquire_slow_threshold(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         Ok(PostgresStore {
             pool,
@@ -222,9 +226,32 @@ fn open_error(e: sqlx::Error, location: &str, options: &PgConnectOptions) -> Ope
     }
 }
 
-/// A PostgreSQL error as the port's.
+/// A PostgreSQL error as the port's: [`StoreError::Unavailable`] if the
+/// server could not be reached ([`unreachable`]), else `Backend`.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL: {e}"))
+    let text = format!("PostgreSQL: {e}");
+    if unreachable(&e) {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+/// Whether `e` says the server is down, restarting or cut off, rather than
+/// that the statement is wrong: the socket failed (refused, reset, closed
+/// mid-answer), no connection could be had within [`ACQUIRE_TIMEOUT`] (the
+/// pool keeps trying to connect until then), a connection exception
+/// (SQLSTATE class 08), or the server said it is going away or not there
+/// yet (`57P01 admin_shutdown`, `57P02 crash_shutdown`, `57P03
+/// cannot_connect_now`).
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code)
+        }),
+        _ => false,
+    }
 }
 
 pub(crate) fn decode<T: for<'de> serde::Deserialize<'de>>(

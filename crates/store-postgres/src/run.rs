@@ -75,6 +75,9 @@ struct Shared {
     /// Lines were queued (wakes the committer).
     queued: tokio::sync::Notify,
     lease_lost: AtomicBool,
+    /// An intent's commit failed with the server unreachable (see
+    /// [`RunLog::interrupted`]).
+    interrupted: AtomicBool,
     /// The run was dropped or ended: the committer commits what is left and
     /// stops.
     closed: AtomicBool,
@@ -105,6 +108,7 @@ impl Run {
             turn: tokio::sync::Mutex::new(()),
             queued: tokio::sync::Notify::new(),
             lease_lost: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         });
         let committer = shared.clone();
@@ -303,9 +307,20 @@ impl RunLog for Run {
         Ok(())
     }
 
+    /// An intent whose commit failed with the server unreachable may be
+    /// committed or not (the connection may have dropped after COMMIT was
+    /// sent); the run is [interrupted](RunLog::interrupted) either way, so
+    /// its operation is never started by it, and the replay that resumes the
+    /// job finds the intent (and re-attaches to the operation by its
+    /// initiator, which never started it: a start that finds none starts it,
+    /// once) or finds nothing there (and makes the call live, a first time).
     async fn append_intent(&self, seq: usize, entry: &Entry) -> Result<(), StoreError> {
         self.0.check()?;
-        self.0.commit(Some((seq as i64, encode(entry))), None).await
+        let committed = self.0.commit(Some((seq as i64, encode(entry))), None).await;
+        if committed.as_ref().is_err_and(StoreError::is_unavailable) {
+            self.0.interrupted.store(true, Ordering::Release);
+        }
+        committed
     }
 
     fn append_stream(&self, record: &Record) -> Result<(), StoreError> {
@@ -337,6 +352,10 @@ impl RunLog for Run {
 
     fn lease_lost(&self) -> bool {
         self.0.lease_lost.load(Ordering::Acquire)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.0.interrupted.load(Ordering::Acquire)
     }
 
     async fn decision(&self, journal_seq: usize) -> Result<Option<Approval>, StoreError> {

@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL cluster for tests (feature `testing`): one per test
 //! process, started at its first use, with a database of its own for every
-//! test ([`database`]).
+//! test ([`database`]); a test that restarts the server makes a cluster of
+//! its own ([`Cluster::private`]).
 //!
 //! The cluster is made with `initdb` and `pg_ctl` in a temporary directory,
 //! listens on 127.0.0.1 on a free port (its socket in that directory too),
@@ -33,9 +34,15 @@ const PASSWORD: &str = "drbook-test-password";
 /// The database every test's database is copied from: migrated once.
 const TEMPLATE: &str = "drbook_template";
 
-/// The cluster of this test process.
+/// The cluster of this test process (or a test's own, [`Cluster::private`]).
 pub struct Cluster {
     port: u16,
+    /// Whether it runs as the `postgres` user (this process is root).
+    root: bool,
+    /// Its server binaries.
+    bin: PathBuf,
+    /// Its temporary directory: the data directory, the socket, the log.
+    dir: PathBuf,
     /// The watchdog's stdin: closed when this process ends.
     _watchdog: Mutex<ChildStdin>,
 }
@@ -58,6 +65,46 @@ impl Cluster {
             self.port
         )
     }
+
+    /// A cluster of its own, for a test that stops and starts its server
+    /// (the other tests of the process share [`cluster`], which must stay
+    /// up), stopped at the process's exit as that one is. Blocking.
+    ///
+    /// # Panics
+    /// As [`cluster`] does.
+    pub fn private() -> Cluster {
+        start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A new database on this cluster, migrated to this build's schema;
+    /// its URL.
+    pub async fn database(&self) -> String {
+        new_database(self, "test", Some(TEMPLATE)).await
+    }
+
+    /// Stops the server as an operator's restart does (`pg_ctl stop -m
+    /// fast`: sessions are ended with `57P01 admin_shutdown`, the WAL is
+    /// checkpointed), until [`start_server`](Self::start_server). Blocking.
+    ///
+    /// # Panics
+    /// If it does not stop.
+    pub fn stop_server(&self) {
+        let mut pg_ctl = as_cluster_user(self.root, &self.bin, "pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-t", "60", "-m", "fast", "stop"]);
+        run(pg_ctl, "pg_ctl stop").unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Starts the server again, on the same data directory and port.
+    /// Blocking.
+    ///
+    /// # Panics
+    /// If it does not start (its log is shown).
+    pub fn start_server(&self) {
+        start_server(self.root, &self.bin, &self.dir, self.port).unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 /// The cluster of this process, started at the first call (from a blocking
@@ -74,20 +121,24 @@ pub fn cluster() -> &'static Cluster {
 /// A new database on this process's cluster, migrated to this build's
 /// schema; its URL.
 pub async fn database() -> String {
-    new_database("test", Some(TEMPLATE)).await
+    shared().await.database().await
 }
 
 /// An empty database (no schema) on this process's cluster; its URL.
 pub async fn empty_database() -> String {
-    new_database("empty", None).await
+    new_database(shared().await, "empty", None).await
 }
 
-/// A database named after `prefix`, this process and a counter, copied
-/// from `template` (PostgreSQL's own if none); its URL.
-async fn new_database(prefix: &str, template: Option<&str>) -> String {
-    let cluster = tokio::task::spawn_blocking(cluster)
+/// [`cluster`], from an async context.
+async fn shared() -> &'static Cluster {
+    tokio::task::spawn_blocking(cluster)
         .await
-        .expect("the cluster's start");
+        .expect("the cluster's start")
+}
+
+/// A database on `cluster` named after `prefix`, this process and a
+/// counter, copied from `template` (PostgreSQL's own if none); its URL.
+async fn new_database(cluster: &Cluster, prefix: &str, template: Option<&str>) -> String {
     let n = DATABASES.fetch_add(1, Ordering::Relaxed);
     let name = format!("{prefix}_{}_{n}", std::process::id());
     create_database(cluster, &name, template).await;
@@ -263,11 +314,29 @@ fn start() -> Result<Cluster, String> {
         .arg(format!("--pwfile={}", pwfile.display()));
     run(initdb, "initdb")?;
     let port = free_port()?;
+    start_server(root, &bin, &dir, port)?;
+    // The server is up: from now on only the watchdog stops it (and a test
+    // that restarts its own, `Cluster::stop_server`).
+    let _ = watchdog.flush();
+    let cluster = Cluster {
+        port,
+        root,
+        bin,
+        dir,
+        _watchdog: Mutex::new(watchdog),
+    };
+    make_template(&cluster)?;
+    Ok(cluster)
+}
+
+/// Starts the server of the cluster in `dir` on `port`, waiting until it
+/// accepts connections.
+fn start_server(root: bool, bin: &Path, dir: &Path, port: u16) -> Result<(), String> {
     let log = dir.join("server.log");
-    let mut pg_ctl = as_cluster_user(root, &bin, "pg_ctl");
+    let mut pg_ctl = as_cluster_user(root, bin, "pg_ctl");
     pg_ctl
         .arg("-D")
-        .arg(&data)
+        .arg(dir.join("data"))
         .arg("-l")
         .arg(&log)
         .args(["-w", "-t", "60", "-o"])
@@ -276,20 +345,10 @@ fn start() -> Result<Cluster, String> {
             dir.display()
         ))
         .arg("start");
-    if let Err(e) = run(pg_ctl, "pg_ctl start") {
+    run(pg_ctl, "pg_ctl start").map_err(|e| {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
-        return Err(format!(
-            "the test cluster did not start: {e}\n--- its log:\n{log}"
-        ));
-    }
-    // The server is up: from now on only the watchdog stops it.
-    let _ = watchdog.flush();
-    let cluster = Cluster {
-        port,
-        _watchdog: Mutex::new(watchdog),
-    };
-    make_template(&cluster)?;
-    Ok(cluster)
+        format!("the test cluster did not start: {e}\n--- its log:\n{log}")
+    })
 }
 
 /// A shell that waits for this process to end (its stdin, whose only

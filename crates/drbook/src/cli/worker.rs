@@ -44,6 +44,10 @@ pub async fn run(global: &Global, args: WorkerArgs) -> anyhow::Result<Outcome> {
                     Ok(o) => {
                         serde_json::json!({ "job": job, "status": o.status, "reason": o.reason, "replayed": o.replayed })
                     }
+                    // Left as it was, for whoever runs it next.
+                    Err(e) if e.leaves_job() => {
+                        serde_json::json!({ "job": job, "status": "Released", "reason": e.to_string() })
+                    }
                     Err(e) => {
                         serde_json::json!({ "job": job, "status": "Failed", "reason": e.to_string() })
                     }
