@@ -216,6 +216,22 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
     assert_each_vm_failed_over_once(dir, &url, &job);
 }
 
+/// The simulator's audit trail in `dir`: every operation started, with its
+/// outcome once it ended (read without the job store).
+fn history(dir: &Path, url: &str) -> Vec<Value> {
+    let history = json(drbook(dir, url).args(["fabric", "history", "--json"]));
+    history.as_array().expect("the operations").clone()
+}
+
+/// Waits until a worker has started an operation on `dir`'s simulator.
+fn wait_for_a_start(dir: &Path, url: &str) {
+    let start = Instant::now();
+    while history(dir, url).is_empty() {
+        assert!(start.elapsed() < PATIENCE, "the worker started nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Sends `signal` (`-STOP`, `-TERM`, ...) to `child`.
 fn signal(child: &Child, signal: &str) {
     let sent = Command::new("kill")
@@ -281,15 +297,7 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     // first failover has started.
     let job = detached_failover(dir, &url, 200);
     let mut first = worker_with_lease(dir, &url, "600s", &[]);
-    let start = Instant::now();
-    loop {
-        let history = json(drbook(dir, &url).args(["fabric", "history", "--json"]));
-        if !history.as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(start.elapsed() < PATIENCE, "the worker started nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_start(dir, &url);
     signal(&first, "-TERM");
     let stopped = first.wait().expect("the first worker's exit");
     assert!(
@@ -309,16 +317,19 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     assert_each_vm_failed_over_once(dir, &url, &job);
 }
 
-/// Longer than a call waits for a connection (the store's pool keeps
-/// connecting for 10 s), so that the worker's calls fail and not only wait.
-const OUTAGE: Duration = Duration::from_secs(12);
+/// Longer than two calls wait for a connection one after the other (the
+/// store's pool keeps connecting for 10 s): a run's intent waits for the
+/// background commit under way to fail first, then fails itself, while the
+/// store is still down.
+const PAST_TWO_ACQUIRES: Duration = Duration::from_secs(24);
 
-/// PostgreSQL stopped (`pg_ctl stop -m fast`) mid-plan, for longer than a
-/// call waits for a connection, and started again on its data: the worker
-/// does not exit, warns of the outage once and of its end, and the job
-/// completes with every VM failed over once, every line once (a run whose
-/// intent could not be committed stopped before its operation and was
-/// resumed by replay).
+/// PostgreSQL stopped (`pg_ctl stop -m fast`) mid-plan and started again
+/// on its data. While it is down, the first group's operations end and the
+/// run goes on to its next start, whose intent cannot be committed: nothing
+/// starts, and the run stops there (the worker says `Released`, not
+/// `Failed`). The worker does not exit, warns of the outage once and of its
+/// end, and resumes the job by replay when the store is back: it completes
+/// with every VM failed over once, every line once.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     let cluster = tokio::task::spawn_blocking(testing::Cluster::private)
@@ -332,22 +343,33 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     let log = dir.join("worker.log");
     // Its leases outlast the outage: it keeps its jobs through it.
     let mut worker = drbook(dir, &url)
-        .args(["worker", "--lease", "60s", "--poll", "10ms"])
+        .args(["worker", "--lease", "120s", "--poll", "10ms"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("starting a worker");
-    let start = Instant::now();
-    loop {
-        let history = json(drbook(dir, &url).args(["fabric", "history", "--json"]));
-        if !history.as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(start.elapsed() < PATIENCE, "the worker started nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_start(dir, &url);
     cluster.stop_server();
-    std::thread::sleep(OUTAGE);
+    // What the first group started ends (the store stopped between its two
+    // starts, or after them)...
+    let start = Instant::now();
+    let started = loop {
+        let started = history(dir, &url);
+        if started.iter().all(|op| op["outcome"] == "Succeeded") {
+            break started.len();
+        }
+        assert!(start.elapsed() < PATIENCE, "the first group never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(started <= 2, "started with the store down: {started}");
+    // ... and the run's next start waits for a connection, fails, and
+    // starts nothing.
+    std::thread::sleep(PAST_TWO_ACQUIRES);
+    assert_eq!(
+        history(dir, &url).len(),
+        started,
+        "started with the store down"
+    );
     assert!(
         worker.try_wait().unwrap().is_none(),
         "the worker waits for the store rather than exiting"
@@ -378,6 +400,12 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
         "one warning for the outage:\n{log}"
     );
     assert!(count("is back after") >= 1, "its end:\n{log}");
+    let released = "Released the run of job";
+    assert_eq!(count(released), 1, "one run interrupted:\n{log}");
+    assert!(
+        log.contains("could not be reached to record an operation's intent"),
+        "{log}"
+    );
     assert_eq!(count("Failed"), 0, "{log}");
 }
 
