@@ -277,6 +277,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_server_that_cannot_be_reached_is_unavailable_and_a_bad_statement_is_not() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [
+            sqlx::Error::Io(refused),
+            sqlx::Error::Io(reset),
+            sqlx::Error::PoolTimedOut,
+        ] {
+            assert!(backend(e).is_unavailable());
+        }
+        for e in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("bad".into()),
+        ] {
+            assert!(matches!(backend(e), StoreError::Backend(_)));
+        }
+    }
+
+    #[test]
     fn a_urls_password_is_never_shown() {
         let options = PgConnectOptions::from_str("postgres://drbook:s3cret@db.example:5433/jobs")
             .expect("a URL");

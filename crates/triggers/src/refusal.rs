@@ -134,15 +134,38 @@ impl IntoResponse for Refusal {
         }
         let body = axum::Json(body);
         let mut response = (self.status(), body).into_response();
-        if matches!(
-            self,
-            Refusal::RateLimited | Refusal::SourceThrottled | Refusal::TooManyConnections
-        ) {
+        // When to try again, in seconds: a store that cannot be reached
+        // (PostgreSQL restarting) is asked again by workers every 5 s at
+        // most, and a sender that came too early is refused again.
+        let retry_after = match self {
+            Refusal::RateLimited | Refusal::SourceThrottled | Refusal::TooManyConnections => {
+                Some("1")
+            }
+            Refusal::Store(_) => Some("5"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
+                axum::http::HeaderValue::from_static(seconds),
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_that_cannot_be_reached_is_a_503_with_retry_after() {
+        let response =
+            Refusal::Store("the job store cannot be reached".to_string()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from_static("5"))
+        );
     }
 }
