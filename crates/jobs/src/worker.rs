@@ -9,9 +9,10 @@
 //! [`StoreError::is_unavailable`]) is ridden out: the worker warns once,
 //! asks again with a capped backoff, and goes on where it was when the store
 //! is back, renewing its leases first. The runs it holds go on meanwhile
-//! until their next intent, which stops them where they are
-//! ([`ExecuteError::Interrupted`]): their jobs are released, not failed, and
-//! resumed by replay. A run whose lease lapsed during the outage and whose
+//! until their next intent: one that cannot be committed (the pool found no
+//! server within its timeout) stops its run where it is, before the
+//! operation ([`ExecuteError::Interrupted`]), and its job is released, not
+//! failed, and resumed by replay. A run whose lease lapsed during the outage and whose
 //! job another worker took writes nothing more (fencing) and is dropped.
 
 use std::collections::HashMap;
@@ -155,6 +156,8 @@ impl Worker {
             match call().await {
                 Ok(answer) => {
                     if let Some(since) = outage {
+                        // At the warning's level: whoever saw the outage
+                        // sees its end.
                         tracing::warn!(
                             "the job store at {} is back after {:.1?}; going on",
                             self.exec.store.location(),
