@@ -733,8 +733,9 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let conn = store.conn().unwrap();
         for sql in [&*BUSY, &*RUNNABLE, &*CLAIM] {
-            // Its parameters as literals: `?1` a plan key, the rest NULL.
-            let sql = (2..=6).fold(sql.replace("?1", "'key'"), |sql, n| {
+            // Its parameters as literals: `?1` a plan key, the rest (up to
+            // `?9`; CLAIM takes seven) NULL.
+            let sql = (2..=9).fold(sql.replace("?1", "'key'"), |sql, n| {
                 sql.replace(&format!("?{n}"), "NULL")
             });
             let explain = format!("EXPLAIN QUERY PLAN {sql}");

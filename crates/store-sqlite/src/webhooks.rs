@@ -278,7 +278,8 @@ mod tests {
                 .execute_batch(
                     "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
                      DROP TABLE webhook_seen; DROP INDEX jobs_plan_open; ALTER TABLE jobs DROP COLUMN plan_key;
-                     ALTER TABLE jobs DROP COLUMN queued; UPDATE meta SET value = '1' WHERE key = 'schema';",
+                     ALTER TABLE jobs DROP COLUMN queued; ALTER TABLE jobs DROP COLUMN lease_renewed_ms;
+                     UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
         }
