@@ -32,8 +32,12 @@ pub mod fixtures {
                 vms,
                 pre: Vec::new(),
                 post: Vec::new(),
+                rto: None,
+                rpo: None,
             }],
             scope: Default::default(),
+            rto: None,
+            rpo: None,
         }
     }
 

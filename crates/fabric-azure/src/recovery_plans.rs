@@ -154,6 +154,8 @@ pub fn import(plan: &wire::RecoveryPlan, items: &[ProtectedItem]) -> Result<Impo
             vms,
             pre,
             post: end,
+            rto: None,
+            rpo: None,
         });
     }
     if !unknown.is_empty() {
@@ -204,6 +206,8 @@ pub fn import(plan: &wire::RecoveryPlan, items: &[ProtectedItem]) -> Result<Impo
             recovery_region: recovery.to_string(),
             groups,
             scope: Default::default(),
+            rto: None,
+            rpo: None,
         },
         notes,
     })

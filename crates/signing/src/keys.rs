@@ -170,6 +170,13 @@ impl PublicKey {
         format::key_id(self.key.as_bytes())
     }
 
+    /// Whether `signature` is this key's ed25519 signature of `message`
+    /// (strict verification, as for modules).
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|signature| self.key.verify_strict(message, &signature).is_ok())
+    }
+
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -267,7 +274,10 @@ impl SigningKey {
         }
     }
 
-    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// An ed25519 signature of `message`: what module signatures are made
+    /// of, and what other signed documents (drbook's evidence reports)
+    /// embed.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
     }
 }

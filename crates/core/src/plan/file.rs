@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::objectives::{Objective, Objectives};
 use crate::scope::Grant;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,13 @@ pub struct RecoveryPlan {
     /// [`crate::scope`].
     #[serde(default, skip_serializing_if = "Grant::is_empty")]
     pub scope: Grant,
+    /// The recovery time objective: every VM up within it of the job's
+    /// start. A group's own `rto` holds for its VMs instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<Objective>,
+    /// The recovery point objective: the most data a failover may lose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Objective>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +41,12 @@ pub struct Group {
     /// Steps the runbook runs after every VM of the group is up.
     #[serde(default)]
     pub post: Vec<Step>,
+    /// This group's RTO (from the job's start), instead of the plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<Objective>,
+    /// This group's RPO, instead of the plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Objective>,
 }
 
 /// A step before or after a group: a name the runbook gives a meaning to
@@ -78,7 +92,7 @@ pub enum PlanError {
         path: String,
         source: std::io::Error,
     },
-    #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists, and an optional `[scope]` with `vms` and `operations` its jobs may also operate on; see `drbook fabric init --demo` for an example.")]
+    #[error("plan file {path} is not a valid recovery plan: {message}\nA plan has `name`, `primary_region`, `recovery_region` and `[[groups]]` tables with `name`, `vms` and optional `pre`/`post` step lists, an optional `[scope]` with `vms` and `operations` its jobs may also operate on, and optional `rto` and `rpo` objectives (durations such as \"30m\") on the plan and on groups; see `drbook fabric init --demo` for an example.")]
     Parse { path: String, message: String },
     #[error("plan `{plan}` is invalid:\n{}", bullet(problems))]
     Invalid { plan: String, problems: Vec<String> },
@@ -136,6 +150,12 @@ impl RecoveryPlan {
                     .to_string(),
             );
         }
+        if self.rto == Some(Objective::from_secs(0)) {
+            problems.push(
+                "the plan's rto is 0s: no failover is instant; set the time its VMs must be up within, e.g. `rto = \"30m\"`"
+                    .to_string(),
+            );
+        }
         let mut group_names: HashMap<&str, usize> = HashMap::new();
         let mut vm_groups: HashMap<String, &str> = HashMap::new();
         for (index, group) in self.groups.iter().enumerate() {
@@ -149,6 +169,9 @@ impl RecoveryPlan {
                     first + 1,
                     index + 1
                 ));
+            }
+            if let Some(problem) = self.group_rto_problem(group) {
+                problems.push(problem);
             }
             if group.vms.is_empty() {
                 problems.push(format!(
@@ -166,6 +189,35 @@ impl RecoveryPlan {
             }
         }
         problems
+    }
+
+    /// A group's RTO that cannot hold: zero, or longer than the plan's (the
+    /// plan's RTO is when its last VM is up, so no group may take longer).
+    fn group_rto_problem(&self, group: &Group) -> Option<String> {
+        let rto = group.rto?;
+        if rto.as_secs() == 0 {
+            return Some(format!(
+                "group `{}` has rto 0s: no failover is instant; set the time its VMs must be up within, e.g. `rto = \"30m\"`",
+                group.name
+            ));
+        }
+        match self.rto {
+            Some(plan) if rto > plan => Some(format!(
+                "group `{}` has rto {rto}, longer than the plan's {plan}: the plan's RTO is when its last VM is up, \
+                 so lower the group's or raise the plan's",
+                group.name
+            )),
+            _ => None,
+        }
+    }
+
+    /// The objectives that hold for `vm`: its group's, else the plan's.
+    pub fn objectives_of(&self, vm: &str) -> Objectives {
+        let group = self.group_of(vm);
+        Objectives {
+            rto: group.and_then(|g| g.rto).or(self.rto),
+            rpo: group.and_then(|g| g.rpo).or(self.rpo),
+        }
     }
 
     /// Every VM of the plan, in boot order.
@@ -263,6 +315,61 @@ vms = []
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `postt`"), "{err}");
+    }
+
+    #[test]
+    fn objectives_hold_per_plan_and_per_group() {
+        let text = GOOD
+            .replace(
+                "recovery_region = \"westus\"\n",
+                "recovery_region = \"westus\"\nrto = \"1h\"\nrpo = \"15m\"\n",
+            )
+            .replace(
+                "name = \"web\"\n",
+                "name = \"web\"\nrto = \"30m\"\nrpo = \"5m\"\n",
+            );
+        let plan = RecoveryPlan::parse(&text, "objectives.toml").unwrap();
+        let sql = plan.objectives_of("sql-01");
+        assert_eq!(sql.rto.map(Objective::as_secs), Some(3600));
+        assert_eq!(sql.rpo.map(Objective::as_secs), Some(900));
+        let web = plan.objectives_of("WEB-01");
+        assert_eq!(web.rto.map(Objective::as_secs), Some(1800));
+        assert_eq!(web.rpo.map(Objective::as_secs), Some(300));
+        // Written back as written, and read again as the same plan.
+        let back = toml::to_string(&plan).unwrap();
+        assert!(back.contains("rto = \"1h\""), "{back}");
+        assert_eq!(RecoveryPlan::parse(&back, "back.toml").unwrap(), plan);
+        // A plan without objectives has none, and writes none.
+        let plain = RecoveryPlan::parse(GOOD, "good.toml").unwrap();
+        assert_eq!(plain.objectives_of("sql-01"), Objectives::default());
+        assert!(!toml::to_string(&plain).unwrap().contains("rto"));
+    }
+
+    #[test]
+    fn bad_objectives_are_named_with_the_fix() {
+        let err = RecoveryPlan::parse(
+            &GOOD.replace("name = \"db\"\n", "name = \"db\"\nrpo = \"quarter hour\"\n"),
+            "bad.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`quarter hour` is not a duration"), "{err}");
+        assert!(err.contains("e.g. `90s`, `15m`"), "{err}");
+        let text = GOOD
+            .replace(
+                "recovery_region = \"westus\"\n",
+                "recovery_region = \"westus\"\nrto = \"30m\"\n",
+            )
+            .replace("name = \"web\"\n", "name = \"web\"\nrto = \"2h\"\n")
+            .replace("name = \"db\"\n", "name = \"db\"\nrto = \"0s\"\n");
+        let err = RecoveryPlan::parse(&text, "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("group `web` has rto 2h, longer than the plan's 30m"),
+            "{err}"
+        );
+        assert!(err.contains("group `db` has rto 0s"), "{err}");
     }
 
     #[test]

@@ -2,14 +2,18 @@
 //! and a recovery region, and ordered boot groups whose VMs fail over in
 //! parallel, with named steps before and after each group.
 //!
-//! Layout: `file` parses and checks a plan on its own; `check` holds it
-//! against a fabric's protected items.
+//! Layout: `file` parses and checks a plan on its own; `objectives` holds
+//! its recovery objectives (RTO, RPO) as durations; `check` holds it against
+//! a fabric's protected items, and each VM's current RPO against its
+//! objective.
 
 mod check;
 mod file;
+mod objectives;
 
-pub use check::check_against;
+pub use check::{check_against, rpo_warnings, RpoWarning};
 pub use file::{Group, PlanError, RecoveryPlan, Step};
+pub use objectives::{BadObjective, Objective, Objectives};
 
 use serde::{Deserialize, Serialize};
 
