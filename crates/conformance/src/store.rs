@@ -17,6 +17,7 @@
 
 mod busy;
 mod crash;
+mod export;
 mod fixtures;
 mod jobs;
 mod leases;
@@ -33,6 +34,7 @@ pub use busy::{
 pub use crash::{
     an_intent_survives_a_crash_of_its_writer, crash_child_or, spawn_crash_child, CRASH_CHILD,
 };
+pub use export::a_store_exported_and_imported_reads_the_same;
 /// For a backend's own tests and benches: a job as the suite makes them.
 pub use fixtures::create as create_job;
 pub use fixtures::SHORT_LEASE;
@@ -77,7 +79,7 @@ pub trait Backend: Send + Sync + Sized {
 }
 
 /// Defines, in a backend's test file, one test per guarantee, named after
-/// it, each on a store of its own from `$fresh` (an expression: a future of
+/// it, each on a store of its own from `$fresh` (the export's on two) (an expression: a future of
 /// the [`Backend`], made again for every test), so that a failure names the
 /// guarantee and a new guarantee reaches every backend. The crash test runs
 /// itself again as its child, which makes no store of its own. The test
@@ -111,6 +113,13 @@ macro_rules! store_conformance_tests {
             a_busy_plan_attaches_queues_or_refuses_a_start,
             starts_racing_for_a_plan_create_one_job,
         );
+
+        /// From one store into a second, both fresh.
+        #[tokio::test(flavor = "multi_thread")]
+        async fn a_store_exported_and_imported_reads_the_same() {
+            $crate::store::a_store_exported_and_imported_reads_the_same(&$fresh.await, &$fresh.await)
+                .await;
+        }
 
         /// Its writer runs in a child process: this test, run again.
         #[tokio::test(flavor = "multi_thread")]

@@ -59,6 +59,8 @@ use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
+pub mod export;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no job `{id}`; `drbook jobs list` lists the jobs")]
@@ -113,6 +115,20 @@ pub enum StoreError {
          a command can be run again once it is back"
     )]
     Unavailable(String),
+    /// An export found jobs a live lease holds (see [`export`]).
+    #[error(
+        "jobs {jobs} are held under a live lease: a worker is running them and would go on writing to this \
+         store after the export; stop the workers (`drbook workers` lists them) or wait for their leases to \
+         end, then export again"
+    )]
+    Leased { jobs: String },
+    /// An import found the store holding something already.
+    #[error(
+        "the job store at {location} is not empty (it holds {holds}); import into a new store (SQLite: an \
+         empty data dir or [store] path; PostgreSQL: a new database, after `drbook store migrate`): nothing \
+         was written"
+    )]
+    NotEmpty { location: String, holds: String },
     /// The backend itself failed (its database, its connection).
     #[error("job store error: {0}")]
     Backend(String),
@@ -499,6 +515,22 @@ pub trait JobStore: Send + Sync {
 
     /// The latest `limit` alerts a webhook received, newest first.
     async fn alerts(&self, webhook: &str, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    // Moving a store (`drbook store export` / `import`, see [`export`]).
+
+    /// Everything the store holds, as records in the order [`export::Item`]
+    /// says (jobs oldest first), held in memory. Refused with
+    /// [`StoreError::Leased`] while a job is held under a live lease; a
+    /// lapsed lease is left out, so that the importing store resumes the job.
+    /// A consistent copy needs the store's workers and servers stopped: a
+    /// job created while the export reads may be left out.
+    async fn export(&self) -> Result<export::Export, StoreError>;
+
+    /// Writes `items` (read whole and checked by [`export::read`]) into this
+    /// store, which must be empty ([`StoreError::NotEmpty`]), in one
+    /// transaction: all of them or, on any error, nothing. Jobs keep their
+    /// order, ids and times; none is leased.
+    async fn import(&self, items: Vec<export::Item>) -> Result<(), StoreError>;
 }
 
 /// What one run of a job writes: its journal entries and stream lines, then

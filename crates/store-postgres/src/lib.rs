@@ -30,11 +30,13 @@
 //! - `jobs`: the SQL of claims, busy plans, creating and ending jobs.
 //! - `run`: a run's log: fenced, group-committed.
 //! - `webhooks`: webhooks, deliveries, alerts.
+//! - `export`: the whole store as portable records and back.
 //! - `notify`: `LISTEN`/`NOTIFY`, to wake workers at once.
 //! - `port`: the `JobStore` trait on top.
 //! - `testing` (feature `testing`): a throwaway cluster for tests.
 
 mod db;
+mod export;
 mod jobs;
 mod notify;
 mod port;

@@ -15,6 +15,7 @@ use crate::run::{self, Run};
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
     workers_from, Busy, HeldJob, JobStore, LeaseRow, NewWebhookRow, OnBusy, RunLog, StoreError,
     WorkerRow,
@@ -388,6 +389,14 @@ impl JobStore for PostgresStore {
 
     async fn changed(&self) {
         self.events.notified().await
+    }
+
+    async fn export(&self) -> Result<Export> {
+        PostgresStore::export(self).await
+    }
+
+    async fn import(&self, items: Vec<Item>) -> Result<()> {
+        PostgresStore::import(self, items).await
     }
 
     async fn journal(&self, id: &str) -> Result<Vec<Entry>> {

@@ -8,10 +8,12 @@
 //! - `spool`: what a running job writes, appended to a file per job and
 //!   folded into the database (an optimisation invisible to callers).
 //! - `webhooks`: webhooks, their modules, alerts and seen message ids.
+//! - `export`: the whole store as portable records and back.
 //! - `port`: the async `JobStore` trait on top, each call off the async
 //!   threads.
 
 mod db;
+mod export;
 mod jobs;
 mod port;
 mod spool;

@@ -19,6 +19,7 @@ use crate::spool::Spool;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
     workers_from, Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError, WorkerRow,
 };
@@ -222,6 +223,15 @@ impl JobStore for SqliteStore {
 
     async fn maintain(&self) -> std::result::Result<(), StoreError> {
         self.off_thread(|store| store.checkpoint()).await
+    }
+
+    async fn export(&self) -> std::result::Result<Export, StoreError> {
+        self.off_thread(|store| SqliteStore::export(store)).await
+    }
+
+    async fn import(&self, items: Vec<Item>) -> std::result::Result<(), StoreError> {
+        self.off_thread(move |store| SqliteStore::import(store, &items))
+            .await
     }
 
     async fn journal(&self, id: &str) -> std::result::Result<Vec<Entry>, StoreError> {
