@@ -1,8 +1,15 @@
-//! `drbook store migrate`: brings the configured job store's schema up to
-//! this build's. SQLite's store migrates as it opens (one host, one file);
-//! PostgreSQL's is shared by hosts that may run different builds, so its
-//! upgrade is the operator's step: a store not migrated is refused with
-//! this command's name, and a store newer than the build is refused by both.
+//! `drbook store`: the job store itself.
+//!
+//! `migrate` brings the configured job store's schema up to this build's.
+//! SQLite's store migrates as it opens (one host, one file); PostgreSQL's is
+//! shared by hosts that may run different builds, so its upgrade is the
+//! operator's step: a store not migrated is refused with this command's
+//! name, and a store newer than the build is refused by both.
+//!
+//! `export` and `import` (`move_store`) move a store's contents to another
+//! store, of either backend.
+
+mod move_store;
 
 use clap::{Args, Subcommand};
 
@@ -22,10 +29,24 @@ enum StoreCommand {
     /// Migrate the job store to this build's schema (PostgreSQL: before
     /// the first worker of a new build starts; several at once take turns).
     Migrate,
+    /// Write everything the job store holds to a file (JSON Lines), for
+    /// `drbook store import` into another store. Stop the store's workers
+    /// first: a job under a live lease is refused.
+    Export(move_store::ExportArgs),
+    /// Read a file `drbook store export` wrote into the configured job
+    /// store, which must be empty (PostgreSQL: migrated), in one transaction.
+    Import(move_store::ImportArgs),
 }
 
 pub async fn run(global: &Global, args: StoreArgs) -> anyhow::Result<Outcome> {
-    let StoreCommand::Migrate = args.command;
+    match args.command {
+        StoreCommand::Migrate => migrate(global).await,
+        StoreCommand::Export(args) => move_store::export(global, args).await,
+        StoreCommand::Import(args) => move_store::import(global, args).await,
+    }
+}
+
+async fn migrate(global: &Global) -> anyhow::Result<Outcome> {
     let (location, from, to) = match &global.config()?.store {
         StoreChoice::Sqlite { dir } => {
             let store = SqliteStore::open(dir)?;
