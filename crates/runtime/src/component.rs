@@ -13,6 +13,7 @@ use super::bindings::RunbookPre;
 use super::budget::{self, Cost, Exceeded};
 use super::engine::Runtime;
 use super::state::InstanceState;
+use super::wit_version;
 
 /// A loaded runbook, ready to instantiate.
 pub struct Runbook {
@@ -42,6 +43,17 @@ pub enum LoadError {
     WrongWorld { path: String, reason: String },
     #[error("{path} is refused before compiling: {reason}")]
     OverBudget { path: String, reason: Exceeded },
+    #[error(
+        "{path} was built against {package}@{runbook} but this host speaks {package}@{host}: rebuild it \
+         with the SDK this drbook writes (`drbook runbook new`, or replace the crate's `vendor/` with a new \
+         one's) or run it on a drbook that speaks {package}@{runbook}",
+        package = wit_version::PACKAGE
+    )]
+    WitVersion {
+        path: String,
+        runbook: String,
+        host: String,
+    },
     #[error(
         "{path} needs at least {} of memory to start, more than the job's {} memory limit: it could \
          never run. Give the job more with `--memory`, or make the runbook's static data smaller",
@@ -117,6 +129,8 @@ impl Runtime {
                 reason,
             },
         })?;
+        // Named before linking, which would only say an import is missing.
+        wit_version::check(bytes, origin)?;
         let (component, compiled) = self.compile(bytes, &digest, origin)?;
         let wrong_world = |reason: String| LoadError::WrongWorld {
             path: origin.to_string(),

@@ -4,7 +4,8 @@
 //! Layout, in the order a job meets them:
 //! - `engine`: the process-wide engine, linker and epoch ticker.
 //! - `component`: loading a runbook file, compiled once, cached by digest;
-//!   `budget`: what a module may cost to load, checked before compiling.
+//!   `budget`: what a module may cost to load, checked before compiling;
+//!   `wit_version`: the `drbook:runbook` version it was built against.
 //! - `job`: one job = one sandboxed instance, `run` called once, its outcome.
 //! - `state`: the store data of an instance; `host/`: the WIT interfaces
 //!   implemented on it; `bindings`: the generated types.
@@ -24,6 +25,7 @@ mod limits;
 mod report;
 mod state;
 mod streams;
+pub mod wit_version;
 
 pub use budget::{Cost, Exceeded, LoadLimits};
 pub use component::{LoadError, Runbook};

@@ -228,7 +228,7 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Run a runbook against a recovery plan.
     Run(run::RunArgs),
-    /// Inspect, sign and verify runbook files; push them to and pull them from registries.
+    /// Write, build and test runbooks; inspect, sign and verify them; push them to and pull them from registries.
     Runbook(runbook::RunbookArgs),
     /// Make keys that sign runbooks.
     Key(key::KeyArgs),
@@ -381,7 +381,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fabric(args) => fabric::run(global, args).await,
         Command::Plan(args) => plan::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
-        Command::Runbook(args) => runbook::run(global, args),
+        Command::Runbook(args) => runbook::run(global, args).await,
         Command::Key(args) => key::run(global, args),
         Command::Jobs(args) => jobs::run(global, args).await,
         Command::Worker(args) => worker::run(global, args).await,

@@ -1,12 +1,16 @@
-//! `drbook runbook`: what a runbook file is, before anyone runs it
-//! (`inspect`), its capability manifest (`grant`), and its signatures
-//! (`sign`, `verify`), embedded in the file in the WebAssembly
-//! tool-conventions format, which wasmsign2 reads too; `push` and `pull`
-//! to and from OCI registries (`registry`).
+//! `drbook runbook`: writing one (`new`: a crate; `build`: its component;
+//! `test`: one job of it on a scenario, for drbook-test), what a runbook
+//! file is, before anyone runs it (`inspect`), its capability manifest
+//! (`grant`), and its signatures (`sign`, `verify`), embedded in the file
+//! in the WebAssembly tool-conventions format, which wasmsign2 reads too;
+//! `push` and `pull` to and from OCI registries (`registry`).
 
+mod build;
 mod grant;
 mod inspect;
+mod new;
 mod registry;
+mod test;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -24,6 +28,20 @@ pub struct RunbookArgs {
 
 #[derive(Subcommand)]
 enum RunbookCommand {
+    /// Creates a runbook crate that builds anywhere: Cargo.toml (a cdylib,
+    /// its capability manifest, the runbook profile), the runbook, a test
+    /// of it, a README, a drbook.toml and the demo plan; drbook-sdk,
+    /// drbook-test and the WIT of this drbook vendored in `vendor/`.
+    New(new::NewArgs),
+    /// Builds a runbook crate into its component (installing the
+    /// wasm32-wasip2 target if missing), writes its capability manifest,
+    /// signs it with `--sign`, and prints its path, size, digest and world.
+    Build(build::BuildArgs),
+    /// Runs one job of a runbook on a scenario (JSON: an estate, its plan,
+    /// faults, answers to approvals) on a simulator of its own at instant
+    /// speed; prints how it ended, its streams, the fabric and its history.
+    /// What drbook-test runs from a runbook's `cargo test`.
+    Test(test::TestArgs),
     /// Shows a runbook's digest, size, signers (and the trust policy's keys
     /// they are), capability manifest and whether its signatures cover it,
     /// what the policy decides, and its world's imports and exports.
@@ -65,8 +83,11 @@ enum RunbookCommand {
     Pull(registry::PullArgs),
 }
 
-pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
+pub async fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
     match args.command {
+        RunbookCommand::New(args) => new::run(global, args),
+        RunbookCommand::Build(args) => build::run(global, args),
+        RunbookCommand::Test(args) => test::run(global, args).await,
         RunbookCommand::Inspect { file } => inspect::run(global, &file),
         RunbookCommand::Grant(args) => grant::run(global, args),
         RunbookCommand::Sign { file, key, out } => {
@@ -79,11 +100,8 @@ pub fn run(global: &Global, args: RunbookArgs) -> anyhow::Result<Outcome> {
 }
 
 fn sign(global: &Global, file: &Path, key: &Path, out: &Path) -> anyhow::Result<Outcome> {
-    let key = SigningKey::from_file(key).map_err(|e| InputError::new(e.to_string()))?;
-    let signed = drbook_signing::sign(&read_module(file)?, &key)
-        .map_err(|e| InputError::new(format!("cannot sign {}: {e}", file.display())))?;
+    let (signed, signer) = signed(&read_module(file)?, file, key)?;
     write_replacing(out, &signed)?;
-    let signer = key.public_key();
     let digest = drbook_core::module::digest(&signed);
     if global.json {
         let doc = serde_json::json!({
@@ -98,6 +116,16 @@ fn sign(global: &Global, file: &Path, key: &Path, out: &Path) -> anyhow::Result<
         println!("digest:  {digest}");
     }
     Ok(Outcome::Success)
+}
+
+/// `module` (read from `file`) signed with the private key in `key`,
+/// keeping its signatures, and who signed: what `sign` and `build --sign`
+/// write.
+fn signed(module: &[u8], file: &Path, key: &Path) -> anyhow::Result<(Vec<u8>, PublicKey)> {
+    let key = SigningKey::from_file(key).map_err(|e| InputError::new(e.to_string()))?;
+    let signed = drbook_signing::sign(module, &key)
+        .map_err(|e| InputError::new(format!("cannot sign {}: {e}", file.display())))?;
+    Ok((signed, key.public_key()))
 }
 
 fn verify(global: &Global, file: &Path, key_files: &[PathBuf]) -> anyhow::Result<Outcome> {

@@ -36,20 +36,31 @@ pub struct GrantArgs {
 
 pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
     let module = read_module(&args.file)?;
-    let bad = |e: manifest::ManifestError| InputError::new(format!("{}: {e}", args.file.display()));
-    let interfaces = if args.interfaces.is_empty() {
-        manifest::imported_interfaces(&module).map_err(bad)?
-    } else {
-        args.interfaces
-    };
-    let declared = Manifest {
-        interfaces,
-        operations: args.operations,
-    };
-    let written = manifest::write(&module, &declared).map_err(bad)?;
+    let (written, declared) = grant(&module, args.operations, args.interfaces)
+        .map_err(|e| InputError::new(format!("{}: {e}", args.file.display())))?;
     let out = args.out.as_deref().unwrap_or(&args.file);
     write_replacing(out, &written.module)?;
     report(global, out, &declared, written.dropped_signatures)
+}
+
+/// `module` with a manifest of `operations` and `interfaces` (none: those
+/// it imports), replacing the one it has: what `grant` writes, and
+/// `build` from the crate's `[package.metadata.drbook]`.
+pub fn grant(
+    module: &[u8],
+    operations: Vec<OperationKind>,
+    interfaces: Vec<Interface>,
+) -> Result<(manifest::Written, Manifest), manifest::ManifestError> {
+    let interfaces = if interfaces.is_empty() {
+        manifest::imported_interfaces(module)?
+    } else {
+        interfaces
+    };
+    let declared = Manifest {
+        interfaces,
+        operations,
+    };
+    Ok((manifest::write(module, &declared)?, declared))
 }
 
 fn report(
