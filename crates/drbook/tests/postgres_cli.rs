@@ -9,50 +9,20 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(dead_code)] // the emulator's helpers: these tests need only `drbook()`
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 mod runbooks;
 
 use drbook_store_postgres::testing;
+use postgres::{drbook, exits, finishes, json, signal, text, PATIENCE};
 
 /// Simulated time runs 1,200× faster: a 4-minute failover takes 200 ms.
 const SPEED: u32 = 1200;
-
-/// How long a worker has to finish the job.
-const PATIENCE: Duration = Duration::from_secs(120);
-
-/// `drbook` on `dir`'s simulator (at the speed its `drbook.toml` says, see
-/// [`demo`]) with its job store at `url`.
-fn drbook(dir: &Path, url: &str) -> Command {
-    let mut command = common::drbook(dir);
-    for var in ["DRBOOK_STORE", "DRBOOK_STORE_PATH"] {
-        command.env_remove(var);
-    }
-    command.env("DRBOOK_STORE_URL", url);
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Runs `command`, asserting it exits with `code`.
-fn exits(command: &mut Command, code: i32) -> Output {
-    let output = command.output().expect("running drbook");
-    assert_eq!(output.status.code(), Some(code), "{}", text(&output));
-    output
-}
-
-fn json(command: &mut Command) -> Value {
-    serde_json::from_slice(&exits(command, 0).stdout).expect("JSON output")
-}
 
 /// The demo estate in `dir`'s simulator, whose time runs `speed` times
 /// faster for every command on `dir`; its plan file.
@@ -166,33 +136,9 @@ async fn postgres_store_migrate_then_run_list_and_show() {
     );
 }
 
-/// A worker whose leases last `lease`, polling every 10 ms.
-fn worker_with_lease(dir: &Path, url: &str, lease: &str, extra: &[&str]) -> Child {
-    drbook(dir, url)
-        .args(["worker", "--lease", lease, "--poll", "10ms"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting a worker")
-}
-
 /// A worker that takes over a dead worker's job within 200 ms.
 fn worker(dir: &Path, url: &str, extra: &[&str]) -> Child {
-    worker_with_lease(dir, url, "200ms", extra)
-}
-
-/// Waits for `worker` (with `--exit-when-idle`) to exit successfully.
-fn finishes(mut worker: Child) {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = worker.try_wait().unwrap() {
-            assert!(status.success(), "the last worker failed");
-            return;
-        }
-        assert!(start.elapsed() < PATIENCE, "the job did not finish in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    postgres::worker(drbook(dir, url), "200ms", extra, Stdio::null())
 }
 
 /// A worker killed with SIGKILL mid-plan, again and again, and then one
@@ -230,15 +176,6 @@ fn wait_for_a_start(dir: &Path, url: &str) {
         assert!(start.elapsed() < PATIENCE, "the worker started nothing");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Sends `signal` (`-STOP`, `-TERM`, ...) to `child`.
-fn signal(child: &Child, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success(), "kill {signal}");
 }
 
 /// A worker that stalls (SIGSTOP) past its lease mid-plan: a second worker
@@ -296,7 +233,7 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     // Slower than the other tests: the plan is still under way when its
     // first failover has started.
     let job = detached_failover(dir, &url, 200);
-    let mut first = worker_with_lease(dir, &url, "600s", &[]);
+    let mut first = postgres::worker(drbook(dir, &url), "600s", &[], Stdio::null());
     wait_for_a_start(dir, &url);
     signal(&first, "-TERM");
     let stopped = first.wait().expect("the first worker's exit");
@@ -311,7 +248,12 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
         .expect("jobs show names the lease's owner");
     assert_eq!(*owner, Value::Null, "released: {shown:#}");
 
-    finishes(worker_with_lease(dir, &url, "600s", &["--exit-when-idle"]));
+    finishes(postgres::worker(
+        drbook(dir, &url),
+        "600s",
+        &["--exit-when-idle"],
+        Stdio::null(),
+    ));
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
     assert_each_vm_failed_over_once(dir, &url, &job);
@@ -342,12 +284,8 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     let job = detached_failover(dir, &url, 200);
     let log = dir.join("worker.log");
     // Its leases outlast the outage: it keeps its jobs through it.
-    let mut worker = drbook(dir, &url)
-        .args(["worker", "--lease", "120s", "--poll", "10ms"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("starting a worker");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut worker = postgres::worker(drbook(dir, &url), "120s", &[], log_file.into());
     wait_for_a_start(dir, &url);
     cluster.stop_server();
     // What the first group started ends (the store stopped between its two

@@ -14,7 +14,7 @@
 use drbook_arm_emulator::{Config, Emulator, Endpoints};
 use drbook_core::plan::RecoveryPlan;
 use drbook_core::TimeScale;
-use drbook_fabric_sim::{demo_estate, demo_plan_toml, Options, Simulator};
+use drbook_fabric_sim::{demo_estate, demo_plan_toml, Estate, Options, Simulator};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -29,6 +29,8 @@ const SECRET: &str = "drbook-cli-azure-tests";
 pub struct AzureHost {
     pub host: PathBuf,
     sim: PathBuf,
+    /// `drbook.toml`'s `[fabric]`, the emulator's: what every host on it writes.
+    fabric: String,
     // Dropped before the runtime it runs on.
     emulator: Emulator,
     _tokio: tokio::runtime::Runtime,
@@ -50,10 +52,21 @@ impl AzureHost {
         page_size: Option<usize>,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::start_on(sim, host, &demo_estate(), plans, page_size, configure)
+    }
+
+    /// [`AzureHost::start_with`] over `estate` rather than the demo's.
+    pub fn start_on(
+        sim: &Path,
+        host: &Path,
+        estate: &Estate,
+        plans: &[&str],
+        page_size: Option<usize>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let tokio = tokio::runtime::Runtime::new().unwrap();
         let simulator =
-            Simulator::init_with(sim, &demo_estate(), false, Options::new(TimeScale::Instant))
-                .unwrap();
+            Simulator::init_with(sim, estate, false, Options::new(TimeScale::Instant)).unwrap();
         let demo = demo_plan_toml().unwrap();
         let recovery_plans = std::iter::once(demo.as_str())
             .chain(plans.iter().copied())
@@ -71,22 +84,27 @@ impl AzureHost {
             .block_on(Emulator::start(simulator, config, sim))
             .unwrap();
         let ep: &Endpoints = emulator.endpoints();
-        std::fs::write(
-            host.join("drbook.toml"),
-            format!(
-                "[fabric]\nkind = \"azure\"\nsubscription = {:?}\nresource-group = {:?}\n\
-                 vault = {:?}\narm-endpoint = {:?}\ncredential = \"managed-identity\"\n\
-                 ca-file = {:?}\n",
-                ep.subscription, ep.resource_group, ep.vault, ep.base_url, ep.ca_pem_path
-            ),
-        )
-        .unwrap();
-        AzureHost {
+        let fabric = format!(
+            "[fabric]\nkind = \"azure\"\nsubscription = {:?}\nresource-group = {:?}\n\
+             vault = {:?}\narm-endpoint = {:?}\ncredential = \"managed-identity\"\n\
+             ca-file = {:?}\n",
+            ep.subscription, ep.resource_group, ep.vault, ep.base_url, ep.ca_pem_path
+        );
+        let azure = AzureHost {
             host: host.to_path_buf(),
             sim: sim.to_path_buf(),
+            fabric,
             emulator,
             _tokio: tokio,
-        }
+        };
+        azure.add_host(host, "");
+        azure
+    }
+
+    /// Makes `dir` another host on the emulator: its `drbook.toml` is the
+    /// emulator's `[fabric]` and then `more` (its `[store]`, say).
+    pub fn add_host(&self, dir: &Path, more: &str) {
+        std::fs::write(dir.join("drbook.toml"), format!("{}{more}", self.fabric)).unwrap();
     }
 
     /// The identity endpoint's secret, which nothing the host keeps may hold.
@@ -104,7 +122,12 @@ impl AzureHost {
     /// `drbook args` on the host, to run: managed identity's variables set,
     /// no `AZURE_*` variable of the test's shell.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = drbook(&self.host);
+        self.command_in(&self.host, args)
+    }
+
+    /// [`AzureHost::command`] on `dir`, a host of [`AzureHost::add_host`].
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = drbook(dir);
         without_azure_env(&mut command)
             .env(
                 "IDENTITY_ENDPOINT",

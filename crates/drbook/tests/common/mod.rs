@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// `drbook` on `data_dir`, with none of drbook's environment variables of
-/// the shell that runs the tests.
+/// the shell that runs the tests: its fabric and job store are the data
+/// dir's (or its `drbook.toml`'s).
 pub fn drbook(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_drbook"));
     command.arg("--data-dir").arg(data_dir);
@@ -19,6 +20,9 @@ pub fn drbook(data_dir: &Path) -> Command {
         "DRBOOK_SPEED",
         "DRBOOK_AZURE_VAULT",
         "DRBOOK_AZURE_CREDENTIAL",
+        "DRBOOK_STORE",
+        "DRBOOK_STORE_PATH",
+        "DRBOOK_STORE_URL",
     ] {
         command.env_remove(var);
     }

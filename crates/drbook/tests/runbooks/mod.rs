@@ -4,16 +4,29 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The example `failover-plan` runbook, built in its own target dir: this
-/// nested cargo does not wait on the lock of the build running the tests.
+/// The example `failover-plan` runbook.
 pub fn failover_plan() -> PathBuf {
+    example("failover-plan")
+}
+
+/// The example `dr-drill` runbook: a test failover of the plan and its
+/// cleanup, so that a plan may be drilled again and again.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all drill
+pub fn dr_drill() -> PathBuf {
+    example("dr-drill")
+}
+
+/// The example runbook `package` (of `runbooks/`), built in its own target
+/// dir: this nested cargo does not wait on the lock of the build running the
+/// tests.
+fn example(package: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = root.join("target").join("guests");
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)
         .args(["build", "--target", "wasm32-wasip2", "--profile", "runbook"])
-        .args(["-p", "failover-plan", "--target-dir"])
+        .args(["-p", package, "--target-dir"])
         .arg(&target);
     for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS"] {
         cargo.env_remove(var);
@@ -25,5 +38,6 @@ pub fn failover_plan() -> PathBuf {
         String::from_utf8_lossy(&built.stdout),
         String::from_utf8_lossy(&built.stderr)
     );
-    target.join("wasm32-wasip2/runbook/failover_plan.wasm")
+    let file = format!("{}.wasm", package.replace('-', "_"));
+    target.join("wasm32-wasip2/runbook").join(file)
 }
