@@ -6,7 +6,7 @@
 
 use std::process::Stdio;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use drbook_core::job::JobStatus;
 use drbook_core::journal::{Call, Stream};
@@ -110,6 +110,29 @@ fn reading_the_clock_or_randomness_in_bulk_fails_at_the_journal_limits() {
     assert!(
         reason.starts_with("runbook's journal would pass its limit of 1 MiB"),
         "{reason}"
+    );
+}
+
+/// The `probe`'s `stamp=wall` (what `crates/drbook/benches/postgres.rs`
+/// times a job's first instruction by, from another process) is the host's
+/// wall clock, read while the job ran: between the moments before and after
+/// the job, in nanoseconds.
+#[test]
+fn the_probe_stamps_its_first_instruction_with_the_wall_clock() {
+    let demo = Demo::new();
+    let since_epoch = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let before = since_epoch().as_nanos();
+    let stamped = demo.run(Job::new(guests::PROBE).params(&[("stamp", "wall")]));
+    let after = since_epoch().as_nanos();
+    assert_completed(&stamped);
+    let output = stamped.output.as_deref().unwrap_or_default();
+    let wall: u128 = output
+        .strip_prefix("wall ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a stamp: {output:?}"));
+    assert!(
+        before <= wall && wall <= after,
+        "{before} <= {wall} <= {after}"
     );
 }
 

@@ -2,13 +2,26 @@
 //! calls and returns; without it, it returns at once (instantiate-to-first-
 //! instruction). `echo=TEXT` returns TEXT, to check inputs reach the guest.
 //! `show=trigger` returns what the webhook and alert that started the job
-//! looked like from inside.
+//! looked like from inside. `stamp=wall` returns the wall clock (WASI's,
+//! the host machine's: `wall <nanoseconds since the epoch>`) read as the
+//! runbook's first action, right after the SDK's `plan.context`: a benchmark
+//! in another process (`crates/drbook/benches/postgres.rs`) compares it with
+//! the job's claim or the request that started it, where no observer of the
+//! host's reaches.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use drbook_sdk::prelude::*;
 
 drbook_sdk::runbook!(run);
 
 fn run(ctx: &Context) -> Result<String> {
+    if ctx.param("stamp") == Some("wall") {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| Error::new(format!("the wall clock is before 1970: {e}")))?;
+        return Ok(format!("wall {}", wall.as_nanos()));
+    }
     if let Some(text) = ctx.param("echo") {
         return Ok(text.to_string());
     }
