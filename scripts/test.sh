@@ -18,6 +18,11 @@ fi
 if ! command -v docker-registry >/dev/null; then
   apt-get update -qq && apt-get install -y -qq docker-registry
 fi
+# The evidence reports' PDFs are printed by headless Chromium and read back
+# by pdftotext in crates/drbook/tests/report_cli.rs (no skip: they must be
+# there).
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+command -v pdftotext >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils; }
 # PostgreSQL's tests (the job store's conformance suite in crates/store-postgres,
 # crates/drbook/tests/postgres_cli.rs) start a throwaway cluster with its
 # server binaries (initdb, pg_ctl; .ci/run installs them). Under CI they always

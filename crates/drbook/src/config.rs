@@ -51,6 +51,12 @@
 //! require = ["platform", "security-review"]   # one key of each (name one twice for two keys)
 //! operations = ["test-failover", "test-failover-cleanup"]   # optional: the most its modules may start
 //! require-manifest = true              # optional: refuse its modules without a capability manifest
+//!
+//! # Evidence reports (`drbook report`, drbook-report).
+//! [report]
+//! key = "keys/reports"   # the ed25519 private key that signs reports (OpenSSH or PEM);
+//!                        # default: <data-dir>/report-key, made on first use (0600)
+//! chromium = "/usr/bin/chromium"   # what prints PDFs; default: chromium (or chrome) on PATH
 //! ```
 
 use serde::Deserialize;
@@ -74,6 +80,16 @@ struct File {
     trust: Option<TrustSection>,
     #[serde(default)]
     registries: RegistriesSection,
+    #[serde(default)]
+    report: ReportSection,
+}
+
+/// `[report]`: how evidence reports are signed and printed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportSection {
+    key: Option<PathBuf>,
+    chromium: Option<PathBuf>,
 }
 
 /// `[registries]`: how runbook registries are reached.
@@ -214,8 +230,20 @@ pub struct Config {
     /// `[registries] insecure`: registries reached over plain HTTP although
     /// not on loopback.
     pub insecure_registries: Vec<String>,
+    /// `[report]`: the key that signs reports, and the browser that prints
+    /// their PDFs (paths relative to the configuration file).
+    pub report: ReportConfig,
     /// The file it was read from, if there was one.
     pub file: Option<PathBuf>,
+}
+
+/// `[report]`, resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportConfig {
+    /// `None`: `<data-dir>/report-key`, made on first use.
+    pub key: Option<PathBuf>,
+    /// `None`: found on PATH.
+    pub chromium: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -319,11 +347,16 @@ impl Config {
             None => None,
             Some(section) => Some(trust(section, base).map_err(invalid)?),
         };
+        let report = ReportConfig {
+            key: written.report.key.map(|key| base.join(key)),
+            chromium: written.report.chromium.map(|c| base.join(c)),
+        };
         Ok(Config {
             fabric,
             store,
             trust,
             insecure_registries: written.registries.insecure,
+            report,
             file: text.map(|_| path),
         })
     }
@@ -566,9 +599,28 @@ mod tests {
                 },
                 trust: None,
                 insecure_registries: Vec::new(),
+                report: ReportConfig::default(),
                 file: None,
             }
         );
+    }
+
+    #[test]
+    fn the_report_key_and_browser_are_read_relative_to_the_file() {
+        let text = "[report]\nkey = \"keys/reports\"\nchromium = \"/opt/chromium/chrome\"\n";
+        let report = load(Some(text), &Overrides::default()).unwrap().report;
+        let key = report.key.expect("the key");
+        assert!(
+            key.is_absolute() && key.ends_with("keys/reports"),
+            "{key:?}"
+        );
+        assert_eq!(report.chromium, Some(PathBuf::from("/opt/chromium/chrome")));
+        let report = load(None, &Overrides::default()).unwrap().report;
+        assert_eq!(report, ReportConfig::default());
+        let err = load(Some("[report]\nsigner = \"me\"\n"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `signer`"), "{err}");
     }
 
     #[test]

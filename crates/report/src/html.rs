@@ -15,7 +15,8 @@ table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:2p
 th{background:#f2f2f2}.flag{color:#b71c1c;font-weight:bold}.verdict{padding:10px 14px;font-size:14px;border-radius:4px}\
 .passed{background:#e8f5e9;border:2px solid #2e7d32}.failed{background:#ffebee;border:2px solid #c62828}\
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}dd{margin:0}\
-.missed li{color:#b71c1c}@media print{h2{break-after:avoid}tr{break-inside:avoid}}";
+.missed li{color:#b71c1c}@page{size:A4 landscape;margin:10mm}\
+@media print{h2{break-after:avoid}tr{break-inside:avoid}}";
 
 /// The page of `report`.
 pub fn render(report: &Report) -> String {

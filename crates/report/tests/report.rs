@@ -25,7 +25,9 @@ fn known(streams: &[Record]) -> Report {
 #[test]
 fn each_vm_has_the_rpo_and_rto_its_journal_says_and_misses_are_flagged() {
     let report = known(&[]);
-    let got: Vec<(&str, Option<u64>, Option<f64>, bool, bool)> = report
+    /// A VM: its name, RPO, RTO, and whether each missed its objective.
+    type Seen<'a> = (&'a str, Option<u64>, Option<f64>, bool, bool);
+    let got: Vec<Seen> = report
         .vms
         .iter()
         .map(|v| {

@@ -85,8 +85,9 @@ pub fn run(global: &Global, args: KeyArgs) -> anyhow::Result<Outcome> {
 
 /// Writes `bytes` to a file that must not exist yet, created with `mode`
 /// (less what the umask takes away), so that a private key is never
-/// readable by others, not even for a moment.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+/// readable by others, not even for a moment. (`report` writes its signing
+/// key with it too.)
+pub(super) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

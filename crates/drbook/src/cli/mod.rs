@@ -15,6 +15,7 @@ mod lease;
 mod modules;
 mod plan;
 mod progress;
+mod report;
 mod run;
 mod runbook;
 mod serve;
@@ -232,6 +233,8 @@ enum Command {
     Runbook(runbook::RunbookArgs),
     /// Make keys that sign runbooks.
     Key(key::KeyArgs),
+    /// Write a job's signed evidence report (HTML, PDF, JSON, Markdown), or verify one.
+    Report(report::ReportArgs),
     /// List, follow, resume, approve and stop jobs.
     Jobs(jobs::JobsArgs),
     /// Run jobs from the job store: new, interrupted and woken ones.
@@ -383,6 +386,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(global, args).await,
         Command::Runbook(args) => runbook::run(global, args).await,
         Command::Key(args) => key::run(global, args),
+        Command::Report(args) => report::run(global, args).await,
         Command::Jobs(args) => jobs::run(global, args).await,
         Command::Worker(args) => worker::run(global, args).await,
         Command::Workers(args) => workers::run(global, args).await,

@@ -1,6 +1,7 @@
 //! `drbook plan validate`: checks a plan file on its own and against the
-//! fabric. `drbook plan import --from-azure NAME`: writes a plan file from
-//! one of the vault's Site Recovery recovery plans.
+//! fabric. `drbook plan check`: that, and each VM's current RPO against its
+//! objective, before a drill. `drbook plan import --from-azure NAME`: writes
+//! a plan file from one of the vault's Site Recovery recovery plans.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Global, InputError, Outcome};
 use crate::config::FabricChoice;
-use drbook_core::plan::{check_against, RecoveryPlan};
+use drbook_core::fabric::ProtectedItem;
+use drbook_core::plan::{check_against, rpo_warnings, RecoveryPlan};
 use drbook_fabric_azure::ImportError;
 
 #[derive(Args)]
@@ -22,6 +24,15 @@ pub struct PlanArgs {
 enum PlanCommand {
     /// Checks a recovery plan: structure (groups, VMs) and the fabric's VMs.
     Validate {
+        /// The plan file (TOML).
+        plan: PathBuf,
+    },
+    /// Pre-flight: what `validate` checks, and whether each VM's current RPO
+    /// is already over its objective (the plan's `rpo`, or its group's).
+    /// Exit codes: 0 the plan holds and every VM is within its RPO
+    /// objective; 1 at least one VM is not (each named in a warning);
+    /// 2 the plan is invalid or does not hold against the fabric.
+    Check {
         /// The plan file (TOML).
         plan: PathBuf,
     },
@@ -44,6 +55,7 @@ enum PlanCommand {
 pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PlanCommand::Validate { plan } => validate(global, &plan).await,
+        PlanCommand::Check { plan } => check(global, &plan).await,
         PlanCommand::Import {
             from_azure,
             out,
@@ -52,11 +64,20 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-async fn validate(global: &Global, path: &Path) -> anyhow::Result<Outcome> {
+/// The plan at `path`, checked on its own and against the fabric's items.
+async fn load_against_fabric(
+    global: &Global,
+    path: &Path,
+) -> anyhow::Result<(RecoveryPlan, Vec<ProtectedItem>)> {
     let plan = RecoveryPlan::load(path).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
     let items = fabric.list_items().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
+    Ok((plan, items))
+}
+
+async fn validate(global: &Global, path: &Path) -> anyhow::Result<Outcome> {
+    let (plan, _) = load_against_fabric(global, path).await?;
     let vms = plan.vms().count();
     if global.json {
         println!(
@@ -73,6 +94,47 @@ async fn validate(global: &Global, path: &Path) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+async fn check(global: &Global, path: &Path) -> anyhow::Result<Outcome> {
+    let (plan, items) = load_against_fabric(global, path).await?;
+    let warnings = rpo_warnings(&plan, &items);
+    let with_objective = plan
+        .vms()
+        .filter(|vm| plan.objectives_of(vm).rpo.is_some())
+        .count();
+    if global.json {
+        let doc = serde_json::json!({
+            "plan": plan.name,
+            "valid": true,
+            "vms": plan.vms().count(),
+            "vmsWithRpoObjective": with_objective,
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!(
+            "plan `{}` holds against the fabric: {} groups, {} VMs ({with_objective} with an RPO objective)",
+            plan.name,
+            plan.groups.len(),
+            plan.vms().count()
+        );
+        for warning in &warnings {
+            println!("warning: {warning}");
+        }
+        if with_objective == 0 {
+            println!(
+                "note: the plan sets no RPO objective; add `rpo = \"15m\"` to the plan or to a group to check one"
+            );
+        } else if warnings.is_empty() {
+            println!("every VM is within its RPO objective now");
+        }
+    }
+    Ok(if warnings.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
 
 async fn import(

@@ -1,16 +1,17 @@
 //! The end of a run: one row per VM of the plan (group, result, recovery
 //! point / RPO, duration) and the run's RTO, as a table or one JSON document.
 //! A VM's row is its last start, as the job's journal keeps it: the
-//! operation it started, or the refusal it met. A dry run's says so, with
-//! its durations and RTO in the simulator's time.
+//! operation it started, or the refusal it met (`drbook_report::runs`,
+//! which the evidence report reads the journal with too). A dry run's says
+//! so, with its durations and RTO in the simulator's time.
 
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use drbook_core::fabric::{FabricError, OperationKind};
 use drbook_core::job::JobStatus;
 use drbook_core::journal::{Call, Entry, Record};
 use drbook_core::plan::RecoveryPlan;
+use drbook_report::runs::{Refusal, Run, VmRow};
 use drbook_runtime::{Failure, JobOutcome, OperationRecord};
 
 #[derive(Serialize)]
@@ -37,15 +38,6 @@ pub struct Summary<'a> {
     pub dry_run: Option<&'a DryRun>,
 }
 
-/// A start that did not start anything, with the error the runbook saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Refusal {
-    pub vm: String,
-    pub operation: OperationKind,
-    pub error: String,
-}
-
 /// What a dry run ran on ([`super::dry_run`]): an in-memory copy of
 /// `estate`, at `speed`. The summary's durations and RTO are the
 /// simulator's estimates, in simulated time (its `operations` keep the
@@ -60,52 +52,6 @@ pub struct DryRun {
     pub mismatches: Vec<String>,
 }
 
-/// A VM's last start in a journal: the operation it started, or its refusal.
-enum LastStart {
-    /// The id of the operation it started.
-    Started(String),
-    Refused(Refusal),
-}
-
-/// The starts in `journal` with their replies, in order, each with its VM.
-/// Intents without a reply (a run cut short) are left out.
-fn starts(journal: &[Entry]) -> Vec<(&str, LastStart)> {
-    journal
-        .iter()
-        .filter_map(|entry| match (&entry.call, &entry.reply) {
-            (Call::Start { vm, request }, Some(reply)) => {
-                let start =
-                    match serde_json::from_value::<Result<String, FabricError>>(reply.clone()) {
-                        Ok(Ok(id)) => LastStart::Started(id),
-                        Ok(Err(error)) => LastStart::Refused(Refusal {
-                            vm: vm.clone(),
-                            operation: request.kind(),
-                            error: error.to_string(),
-                        }),
-                        Err(_) => return None,
-                    };
-                Some((vm.as_str(), start))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The last thing the job did to one VM.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VmRow {
-    pub vm: String,
-    pub group: String,
-    pub operation: Option<String>,
-    /// `Succeeded`, `Failed`, `Canceled`, `InProgress` or `NotStarted`.
-    pub result: String,
-    pub recovery_point_id: Option<String>,
-    pub rpo_seconds: Option<u64>,
-    pub duration_seconds: Option<f64>,
-    pub error: Option<String>,
-}
-
 impl<'a> Summary<'a> {
     /// The summary of `outcome`, whose job journaled `journal`; `dry_run`
     /// when it ran on a copy of the estate, whose durations are then scaled
@@ -117,52 +63,11 @@ impl<'a> Summary<'a> {
         dry_run: Option<&'a DryRun>,
     ) -> Self {
         let scale = dry_run.map_or(1.0, |d| d.speed);
-        let starts = starts(journal);
-        let vms = plan
-            .groups
-            .iter()
-            .flat_map(|g| g.vms.iter().map(move |vm| (g, vm)))
-            .map(|(group, vm)| {
-                let last = starts
-                    .iter()
-                    .rev()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(vm))
-                    .map(|(_, start)| start);
-                let mut row = VmRow {
-                    vm: vm.clone(),
-                    group: group.name.clone(),
-                    operation: None,
-                    result: "NotStarted".to_string(),
-                    recovery_point_id: None,
-                    rpo_seconds: None,
-                    duration_seconds: None,
-                    error: None,
-                };
-                match last {
-                    Some(LastStart::Refused(refusal)) => {
-                        row.operation = Some(refusal.operation.cli_name().to_string());
-                        row.result = "Refused".to_string();
-                        row.error = Some(refusal.error.clone());
-                    }
-                    Some(LastStart::Started(id)) => {
-                        if let Some(r) = outcome.operations.iter().find(|r| r.id == *id) {
-                            row.operation = Some(r.kind.cli_name().to_string());
-                            row.result = r
-                                .state
-                                .map(|s| format!("{s:?}"))
-                                .unwrap_or_else(|| "InProgress".to_string());
-                            row.recovery_point_id = r.recovery_point_id.clone();
-                            row.rpo_seconds = r.rpo_seconds;
-                            row.duration_seconds =
-                                r.duration_seconds().map(|seconds| seconds * scale);
-                            row.error = r.error.clone();
-                        }
-                    }
-                    None => {}
-                }
-                row
-            })
-            .collect();
+        let run = Run::read(journal);
+        let mut vms = run.rows(plan);
+        for row in &mut vms {
+            row.duration_seconds = row.duration_seconds.map(|seconds| seconds * scale);
+        }
         Summary {
             job_id: &outcome.job_id,
             runbook_digest: &outcome.runbook_digest,
@@ -173,13 +78,7 @@ impl<'a> Summary<'a> {
             duration_seconds: outcome.duration_seconds,
             rto_seconds: outcome.rto_seconds.map(|seconds| seconds * scale),
             vms,
-            refusals: starts
-                .into_iter()
-                .filter_map(|(_, start)| match start {
-                    LastStart::Refused(refusal) => Some(refusal),
-                    LastStart::Started(_) => None,
-                })
-                .collect(),
+            refusals: run.refusals,
             manual_steps: journal
                 .iter()
                 .filter_map(|entry| match &entry.call {
