@@ -17,7 +17,7 @@ use crate::schema::SCHEMA_VERSION;
 use drbook_core::job::Approval;
 use drbook_core::journal::{Entry, Record};
 use drbook_core::store::export::{
-    self, Export, ExportedAlert, ExportedJob, ExportedSeen, ExportedWebhook, Item, Source,
+    self, AlertRow, Export, ExportedAlert, ExportedJob, ExportedSeen, ExportedWebhook, Item, Source,
 };
 use drbook_core::store::{plan_key, StoreError};
 
@@ -216,8 +216,7 @@ async fn webhooks(conn: &mut PgConnection) -> Result<Vec<Item>> {
 
 /// Every alert, a webhook's in the order they arrived.
 async fn alerts(conn: &mut PgConnection) -> Result<Vec<Item>> {
-    type Row = (String, String, String, String, String, i64, Option<String>);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<AlertRow> = sqlx::query_as(
         "SELECT webhook, alert_id, condition, decision, job_ids, received_ms, busy FROM alerts
          ORDER BY webhook, received_ms, seq",
     )
@@ -225,19 +224,7 @@ async fn alerts(conn: &mut PgConnection) -> Result<Vec<Item>> {
     .await
     .map_err(backend)?;
     rows.into_iter()
-        .map(
-            |(webhook, alert_id, condition, decision, job_ids, received_ms, busy)| {
-                Ok(Item::Alert(ExportedAlert {
-                    webhook,
-                    alert_id,
-                    condition,
-                    decision,
-                    job_ids: decode("alert jobs", &job_ids)?,
-                    received_ms,
-                    busy: busy.map(|b| decode("alert busy plan", &b)).transpose()?,
-                }))
-            },
-        )
+        .map(|row| Ok(Item::Alert(ExportedAlert::from_row(row)?)))
         .collect()
 }
 

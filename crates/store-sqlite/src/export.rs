@@ -13,7 +13,9 @@ use rusqlite::{params, Connection};
 use std::collections::{HashMap, HashSet};
 
 use crate::db::{decode, encode, Result, SqliteStore, SCHEMA_VERSION};
-use drbook_core::store::export::{self, Export, ExportedJob, ExportedWebhook, Item, Source};
+use drbook_core::store::export::{
+    self, AlertRow, Export, ExportedAlert, ExportedJob, ExportedWebhook, Item, Source,
+};
 use drbook_core::store::{plan_key, StoreError};
 
 impl SqliteStore {
@@ -267,32 +269,10 @@ fn alerts(conn: &Connection) -> Result<Vec<Item>> {
          ORDER BY webhook, received_ms, seq",
     )?;
     let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, Option<String>>(6)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map([], |r| r.try_into())?
+        .collect::<rusqlite::Result<Vec<AlertRow>>>()?;
     rows.into_iter()
-        .map(
-            |(webhook, alert_id, condition, decision, job_ids, received_ms, busy)| {
-                Ok(Item::Alert(export::ExportedAlert {
-                    webhook,
-                    alert_id,
-                    condition,
-                    decision,
-                    job_ids: decode("alert jobs", &job_ids)?,
-                    received_ms,
-                    busy: busy.map(|b| decode("alert busy plan", &b)).transpose()?,
-                }))
-            },
-        )
+        .map(|row| Ok(Item::Alert(ExportedAlert::from_row(row)?)))
         .collect()
 }
 
@@ -303,17 +283,10 @@ fn seen(conn: &Connection) -> Result<Vec<Item>> {
         "SELECT webhook, message_id, at_ms, body_sha256, answer FROM webhook_seen
          ORDER BY webhook, message_id",
     )?;
+    type Row = (String, String, i64, Option<String>, Option<String>);
     let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map([], |r| r.try_into())?
+        .collect::<rusqlite::Result<Vec<Row>>>()?;
     rows.into_iter()
         .map(|(webhook, message_id, at_ms, body_sha256, answer)| {
             Ok(Item::Seen(export::ExportedSeen {

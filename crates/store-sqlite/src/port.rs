@@ -226,7 +226,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn export(&self) -> std::result::Result<Export, StoreError> {
-        self.off_thread(|store| SqliteStore::export(store)).await
+        self.off_thread(SqliteStore::export).await
     }
 
     async fn import(&self, items: Vec<Item>) -> std::result::Result<(), StoreError> {

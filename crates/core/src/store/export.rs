@@ -265,6 +265,27 @@ pub struct ExportedAlert {
     pub busy: Option<Busy>,
 }
 
+/// An alert's row as both backends keep it: its job ids and busy plan as
+/// JSON text.
+pub type AlertRow = (String, String, String, String, String, i64, Option<String>);
+
+impl ExportedAlert {
+    /// `row` (webhook, alert id, condition, decision, job ids, received,
+    /// busy plan), its JSON decoded.
+    pub fn from_row(row: AlertRow) -> Result<Self, StoreError> {
+        let (webhook, alert_id, condition, decision, job_ids, received_ms, busy) = row;
+        Ok(ExportedAlert {
+            webhook,
+            alert_id,
+            condition,
+            decision,
+            job_ids: decode("alert jobs", &job_ids)?,
+            received_ms,
+            busy: busy.map(|b| decode("alert busy plan", &b)).transpose()?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedSeen {
@@ -327,6 +348,14 @@ impl std::fmt::Display for Counts {
             self.seen
         )
     }
+}
+
+/// A JSON column's value, or the store's [`StoreError::Decode`].
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        what,
+        detail: e.to_string(),
+    })
 }
 
 /// Why a file cannot be imported. Each says what is wrong and what to do;
