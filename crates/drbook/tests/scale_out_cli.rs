@@ -22,8 +22,7 @@ use drbook_store_postgres::testing;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Barrier;
@@ -490,55 +489,39 @@ fn postgres_three_workers_run_300_jobs_through_ten_kills_with_one_operation_each
 /// How long two servers are given to run a drill.
 const DRILL: Duration = Duration::from_secs(60);
 
-/// An Azure Monitor alert (the common alert schema), fired, its id `id`.
+/// An Azure Monitor alert (the common alert schema), fired: the essentials
+/// a delivery reads, its id `id`.
 fn alert(id: &str) -> Vec<u8> {
-    serde_json::json!({
+    let essentials = serde_json::json!({
+        "alertId": format!("/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{id}"),
+        "alertRule": "eastus-heartbeat",
+        "severity": "Sev0",
+        "signalType": "Log",
+        "monitorCondition": "Fired",
+        "firedDateTime": chrono::Utc::now().to_rfc3339(),
+    });
+    let payload = serde_json::json!({
         "schemaId": "azureMonitorCommonAlertSchema",
-        "data": {
-            "essentials": {
-                "alertId": format!("/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{id}"),
-                "alertRule": "primary-region-health",
-                "severity": "Sev1",
-                "signalType": "Metric",
-                "monitorCondition": "Fired",
-                "monitoringService": "Platform",
-                "alertTargetIDs": ["/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/app-1"],
-                "configurationItems": ["app-1"],
-                "originAlertId": id,
-                "firedDateTime": "2026-03-01T10:00:00.000Z",
-                "description": "heartbeat lost"
-            },
-            "alertContext": {},
-            "customProperties": null
-        }
-    })
-    .to_string()
-    .into_bytes()
+        "data": { "essentials": essentials },
+    });
+    payload.to_string().into_bytes()
 }
 
-/// One HTTP/1.1 POST of `body` to `path` on a fresh connection: the status
-/// and the body of the answer.
+/// A POST of `body` with `headers` to `path` on `addr`: the status and the
+/// body of the answer.
 fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(DRILL)).unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-    (
-        status.unwrap_or_else(|| panic!("an HTTP answer: {raw}")),
-        body.to_string(),
-    )
+    block_on(async {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://{addr}{path}"))
+            .timeout(DRILL)
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let answer = request.send().await.expect("an answer");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("its body"))
+    })
 }
 
 /// `drbook serve` on host `i` of `site`, on an ephemeral port: the child
@@ -550,10 +533,7 @@ fn serve(site: &Site, i: usize) -> (Server, SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting drbook serve");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let first = common::first_line(&mut child);
     let addr = first
         .trim()
         .strip_prefix("listening on http://")

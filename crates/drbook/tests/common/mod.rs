@@ -83,12 +83,18 @@ pub fn serve_arm(data_dir: &Path, extra: &[&str]) -> (Server, Value) {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting drbook fabric serve-arm");
-    let stdout = child.stdout.take().expect("its stdout");
-    let server = Server(child);
+    let line = first_line(&mut child);
+    let endpoints = serde_json::from_str(&line).expect("one JSON line of endpoints");
+    (Server(child), endpoints)
+}
+
+/// The first line `child` printed on its stdout (piped): what a server
+/// prints once it listens.
+pub fn first_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("its stdout, piped");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("reading its endpoints");
-    let endpoints = serde_json::from_str(&line).expect("one JSON line of endpoints");
-    (server, endpoints)
+        .expect("reading its first line");
+    line
 }
