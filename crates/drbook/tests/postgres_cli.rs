@@ -8,75 +8,29 @@
 //! fix, never printing a password.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(dead_code)] // the emulator's helpers: these tests need only `drbook()`
 mod common;
+#[path = "common/demo.rs"]
+mod demo;
 #[path = "common/postgres.rs"]
 mod postgres;
 mod runbooks;
 
+use demo::{assert_each_vm_failed_over_once, detached_failover, history, wait_for_a_start};
 use drbook_store_postgres::testing;
 use postgres::{drbook, exits, finishes, json, signal, text, PATIENCE};
 
 /// Simulated time runs 1,200× faster: a 4-minute failover takes 200 ms.
 const SPEED: u32 = 1200;
 
-/// The demo estate in `dir`'s simulator, whose time runs `speed` times
-/// faster for every command on `dir`; its plan file.
-fn demo(dir: &Path, url: &str, speed: u32) -> PathBuf {
-    let config = format!("[fabric]\nspeed = {speed}\n");
-    std::fs::write(dir.join("drbook.toml"), config).unwrap();
-    exits(drbook(dir, url).args(["fabric", "init", "--demo"]), 0);
-    dir.join("plans").join("contoso-3tier.toml")
-}
-
-/// The demo plan's failover as a detached job on `dir`'s demo estate (at
-/// `speed`); its id.
-fn detached_failover(dir: &Path, url: &str, speed: u32) -> String {
-    let plan = demo(dir, url, speed);
-    let detached = exits(
-        drbook(dir, url)
-            .arg("run")
-            .arg(runbooks::failover_plan())
-            .arg("--plan")
-            .arg(&plan)
-            .arg("--detach"),
-        0,
-    );
-    String::from_utf8(detached.stdout)
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-/// Asserts that every VM of the demo estate failed over once, and, if
-/// `job` is given, that its log says so once per VM.
-fn assert_each_vm_failed_over_once(dir: &Path, url: &str, job: &str) {
-    let history = json(drbook(dir, url).args(["fabric", "history", "--json"]));
-    let items = json(drbook(dir, url).args(["fabric", "show", "--json"]));
-    let items = items.as_array().expect("the VMs");
-    assert_eq!(items.len(), 12);
-    let logs = exits(drbook(dir, url).args(["jobs", "logs", job]), 0);
-    let logs = String::from_utf8(logs.stdout).unwrap();
-    let count = |needle: &str| logs.lines().filter(|l| l.contains(needle)).count();
-    for item in items {
-        let vm = item["name"].as_str().unwrap();
-        let failovers = history
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["vm"] == vm && h["operation"] == "PlannedFailover")
-            .count();
-        assert_eq!(failovers, 1, "{vm} failed over {failovers} times");
-        assert_eq!(item["activeLocation"], "Recovery", "{vm}");
-        let line = format!("planned failover of {vm}: succeeded");
-        assert_eq!(count(&line), 1, "`{line}`:\n{logs}");
-    }
-    assert_eq!(count("all 3 groups done"), 1, "{logs}");
-    assert_eq!(count("failover of plan `contoso-3tier`"), 1, "{logs}");
+/// `drbook` on `dir`'s simulator (at the speed its `drbook.toml` says, see
+/// [`demo::demo`]) with its job store at `url`, for `demo`'s helpers.
+fn on<'a>(dir: &'a Path, url: &'a str) -> impl Fn() -> Command + 'a {
+    move || drbook(dir, url)
 }
 
 /// A store is migrated by `drbook store migrate` (refused before, with the
@@ -106,7 +60,7 @@ async fn postgres_store_migrate_then_run_list_and_show() {
     let at = format!("is at schema {schema}");
     assert!(again.contains(&at), "{again}");
 
-    let plan = demo(dir, &url, SPEED);
+    let plan = demo::demo(dir, &on(dir, &url), SPEED);
     let run = exits(
         drbook(dir, &url)
             .arg("run")
@@ -129,7 +83,7 @@ async fn postgres_store_migrate_then_run_list_and_show() {
     assert_eq!(listed[0]["status"], "Completed");
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
-    assert_each_vm_failed_over_once(dir, &url, &job);
+    assert_each_vm_failed_over_once(&on(dir, &url), &job);
     assert!(
         !dir.join("jobs.db").exists(),
         "the job store is PostgreSQL, not a file in the data dir"
@@ -149,7 +103,7 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
     let url = testing::database().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let job = detached_failover(dir, &url, SPEED);
+    let job = detached_failover(dir, &on(dir, &url), SPEED);
     for after in [150, 250, 350, 450, 550] {
         let mut child = worker(dir, &url, &[]);
         std::thread::sleep(Duration::from_millis(after));
@@ -159,23 +113,7 @@ async fn postgres_a_worker_killed_mid_plan_is_resumed_with_one_operation_per_vm(
     finishes(worker(dir, &url, &["--exit-when-idle"]));
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
-    assert_each_vm_failed_over_once(dir, &url, &job);
-}
-
-/// The simulator's audit trail in `dir`: every operation started, with its
-/// outcome once it ended (read without the job store).
-fn history(dir: &Path, url: &str) -> Vec<Value> {
-    let history = json(drbook(dir, url).args(["fabric", "history", "--json"]));
-    history.as_array().expect("the operations").clone()
-}
-
-/// Waits until a worker has started an operation on `dir`'s simulator.
-fn wait_for_a_start(dir: &Path, url: &str) {
-    let start = Instant::now();
-    while history(dir, url).is_empty() {
-        assert!(start.elapsed() < PATIENCE, "the worker started nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_each_vm_failed_over_once(&on(dir, &url), &job);
 }
 
 /// A worker that stalls (SIGSTOP) past its lease mid-plan: a second worker
@@ -188,7 +126,7 @@ async fn postgres_a_worker_stalled_past_its_lease_writes_nothing_after_the_takeo
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // Slow enough that the plan is under way when the worker stalls.
-    let job = detached_failover(dir, &url, 200);
+    let job = detached_failover(dir, &on(dir, &url), 200);
     let stalled = worker(dir, &url, &[]);
     let start = Instant::now();
     let holds = || {
@@ -219,7 +157,7 @@ async fn postgres_a_worker_stalled_past_its_lease_writes_nothing_after_the_takeo
     stalled.wait().unwrap();
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
-    assert_each_vm_failed_over_once(dir, &url, &job);
+    assert_each_vm_failed_over_once(&on(dir, &url), &job);
 }
 
 /// A worker stopped with SIGTERM mid-plan exits at once and releases its
@@ -232,9 +170,9 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     let dir = dir.path();
     // Slower than the other tests: the plan is still under way when its
     // first failover has started.
-    let job = detached_failover(dir, &url, 200);
+    let job = detached_failover(dir, &on(dir, &url), 200);
     let mut first = postgres::worker(drbook(dir, &url), "600s", &[], Stdio::null());
-    wait_for_a_start(dir, &url);
+    wait_for_a_start(&on(dir, &url));
     signal(&first, "-TERM");
     let stopped = first.wait().expect("the first worker's exit");
     assert!(
@@ -256,7 +194,7 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
     ));
     let shown = json(drbook(dir, &url).args(["jobs", "show", &job]));
     assert_eq!(shown["status"], "Completed", "{shown:#}");
-    assert_each_vm_failed_over_once(dir, &url, &job);
+    assert_each_vm_failed_over_once(&on(dir, &url), &job);
 }
 
 /// Longer than two calls wait for a connection one after the other (the
@@ -281,18 +219,18 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // Slow enough that the plan is under way through the outage.
-    let job = detached_failover(dir, &url, 200);
+    let job = detached_failover(dir, &on(dir, &url), 200);
     let log = dir.join("worker.log");
     // Its leases outlast the outage: it keeps its jobs through it.
     let log_file = std::fs::File::create(&log).unwrap();
     let mut worker = postgres::worker(drbook(dir, &url), "120s", &[], log_file.into());
-    wait_for_a_start(dir, &url);
+    wait_for_a_start(&on(dir, &url));
     cluster.stop_server();
     // What the first group started ends (the store stopped between its two
     // starts, or after them)...
     let start = Instant::now();
     let started = loop {
-        let started = history(dir, &url);
+        let started = history(&on(dir, &url));
         if started.iter().all(|op| op["outcome"] == "Succeeded") {
             break started.len();
         }
@@ -304,7 +242,7 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     // starts nothing.
     std::thread::sleep(PAST_TWO_ACQUIRES);
     assert_eq!(
-        history(dir, &url).len(),
+        history(&on(dir, &url)).len(),
         started,
         "started with the store down"
     );
@@ -329,7 +267,7 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
     );
     worker.kill().unwrap();
     worker.wait().unwrap();
-    assert_each_vm_failed_over_once(dir, &url, &job);
+    assert_each_vm_failed_over_once(&on(dir, &url), &job);
     let log = std::fs::read_to_string(&log).unwrap();
     let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(
