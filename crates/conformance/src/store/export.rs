@@ -105,17 +105,24 @@ async fn fill(store: &dyn JobStore) -> (Vec<String>, String) {
         .must("deliver");
     ids.push(specs[0].job_id.clone());
     let signed = [hook_spec("hook")];
-    let delivery = Delivery {
+    signed_delivery(&signed)
+        .record(store)
+        .await
+        .must("a signed delivery");
+    ids.push(signed[0].job_id.clone());
+    (ids, interrupted)
+}
+
+/// The signed message `message-1` to webhook `hook`, starting `specs`.
+fn signed_delivery(specs: &[drbook_core::job::JobSpec]) -> Delivery<'_> {
+    Delivery {
         message: Some(Message {
             id: "message-1",
             body_sha256: "body-a",
             forget_before: Utc::now() - TimeDelta::minutes(5),
         }),
-        ..Delivery::new("hook", None, &signed)
-    };
-    delivery.record(store).await.must("a signed delivery");
-    ids.push(signed[0].job_id.clone());
-    (ids, interrupted)
+        ..Delivery::new("hook", None, specs)
+    }
 }
 
 /// A job as `get` reads it, without its lease (which an export drops).
@@ -240,15 +247,10 @@ pub async fn a_store_exported_and_imported_reads_the_same(
         "the interrupted job is resumable in the new store"
     );
     let retry = [hook_spec("hook")];
-    let retried = Delivery {
-        message: Some(Message {
-            id: "message-1",
-            body_sha256: "body-a",
-            forget_before: Utc::now() - TimeDelta::minutes(5),
-        }),
-        ..Delivery::new("hook", None, &retry)
-    };
-    let answer = retried.record(&*target).await.must("a retry");
+    let answer = signed_delivery(&retry)
+        .record(&*target)
+        .await
+        .must("a retry");
     assert!(
         answer.duplicate,
         "a retry is answered as the first delivery: {answer:?}"
