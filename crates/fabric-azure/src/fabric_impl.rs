@@ -566,9 +566,18 @@ impl Fabric for AzureFabric {
         // points only serve to check and send that one.
         let with_points = request::needs_points(request);
         let (raw, item) = self.fetch(vm, with_points).await?;
-        request::precheck(&item, request)?;
-        let (action, body) = request::action(request, &raw, &item)?;
         let rid = request_id(initiator);
+        if let Err(refused) = request::precheck(&item, request) {
+            // The item may refuse because this initiator's operation runs
+            // or ran on it: another run of the job (its worker stalled past
+            // its lease after the intent) POSTed after this run, which took
+            // the job over, found nothing. That operation is this start's.
+            return match self.find_job_in(&raw, &item.name, &rid).await? {
+                Some(job) => Ok(self.started(job)),
+                None => Err(refused),
+            };
+        }
+        let (action, body) = request::action(request, &raw, &item)?;
         let local = |e: crate::audit::AuditError| FabricError::Transient {
             message: e.to_string(),
         };
@@ -586,19 +595,17 @@ impl Fabric for AzureFabric {
             .map_err(local)?;
         let path = format!("{}/{action}", raw.id);
         let policy = self.arm.retry_policy();
-        let mut uncertain = false;
         let mut attempt = 0;
         let job = loop {
             attempt += 1;
             match self.arm.post(&path, body.as_ref(), &rid).await {
                 Ok(answer) => break self.job_of(&answer, &raw, &item.name, &rid).await?,
                 Err(PostError::Refused(err)) => {
-                    // A refusal after a lost answer may be our own first
-                    // POST at work: it wins.
-                    if uncertain {
-                        if let Some(job) = self.find_job(&raw.id, &item.name, &rid).await? {
-                            break job.name;
-                        }
+                    // A refusal may be a POST of this initiator's at work:
+                    // ours, whose answer was lost, or another run's of the
+                    // job (see the precheck above). It wins.
+                    if let Some(job) = self.find_job(&raw.id, &item.name, &rid).await? {
+                        break job.name;
                     }
                     return Err(self.refusal(err, &item.name, request.kind()).await);
                 }
@@ -618,7 +625,6 @@ impl Fabric for AzureFabric {
                     reason,
                     retry_after,
                 }) => {
-                    uncertain = true;
                     tracing::warn!(vm, %reason, "no answer to a POST: looking for its job before anything else");
                     tokio::time::sleep(policy.wait(attempt, retry_after)).await;
                     // One read of the item, after the wait, answers both

@@ -7,6 +7,7 @@ use drbook_arm_emulator::{Config, HttpFaults};
 use drbook_core::fabric::{
     AllowedOperation, Direction, Fabric, Location, OperationRequest, OperationState,
 };
+use drbook_core::TimeScale;
 use drbook_fabric_azure::Limits;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -163,6 +164,35 @@ async fn a_post_whose_answer_is_lost_is_found_not_sent_again() {
         None
     );
     assert_eq!(env.emu.counters().total_posts(), 1);
+}
+
+/// A job's run that stalled past its lease after its intent (host A)
+/// POSTs after the run that took the job over (host B) looked for the
+/// operation and found none: B's start, with the same initiator, finds the
+/// item running, then done, by A's POST, and takes that operation as its
+/// own rather than failing the job on a refusal. One POST.
+#[tokio::test]
+async fn a_start_refused_by_its_own_initiators_operation_takes_that_operation() {
+    let config = Config::default();
+    let env = common::start_at(Some(common::estate(1)), config, TimeScale::Factor(600.0)).await;
+    let (stalled, taker) = (env.fabric("host-a"), env.fabric("host-b"));
+    let initiator = "job j7 call 3";
+    assert_eq!(
+        taker.find_operation("vm-000", initiator).await.unwrap(),
+        None
+    );
+    let id = stalled.start("vm-000", &FAILOVER, initiator).await.unwrap();
+    // Running: the item is busy with it.
+    let running = taker.start("vm-000", &FAILOVER, initiator).await;
+    assert_eq!(running.as_deref(), Ok(id.as_str()), "while it runs");
+    taker.wait(&id, &mut |_| {}).await.expect("the operation");
+    // Ended: the item no longer allows a failover.
+    let ended = taker.start("vm-000", &FAILOVER, initiator).await;
+    assert_eq!(ended.as_deref(), Ok(id.as_str()), "once it has ended");
+    assert_eq!(env.emu.counters().total_posts(), 1);
+    // Another initiator's start is refused as before.
+    let other = taker.start("vm-000", &FAILOVER, "job j8 call 3").await;
+    assert!(other.is_err(), "{other:?}");
 }
 
 #[tokio::test]
