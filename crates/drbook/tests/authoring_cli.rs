@@ -183,6 +183,40 @@ fn a_new_runbook_builds_and_its_tests_pass_outside_the_repository() {
     let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
     assert_eq!(inspected["manifest"]["operations"], built["operations"]);
 
+    // --sign signs after the manifest: the signature covers the module as built.
+    common::exits(
+        drbook_in(dir.path(), &target),
+        &["key", "generate", "author"],
+        0,
+    );
+    let signed: Value = serde_json::from_slice(
+        &drbook_in(&krate, &target)
+            .args(["--json", "runbook", "build", "--sign"])
+            .arg(dir.path().join("author"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        signed["signers"].as_array().map(Vec::len),
+        Some(1),
+        "{signed}"
+    );
+    let author = dir.path().join("author.pub");
+    let author = author.to_str().unwrap();
+    common::exits(
+        drbook_in(&krate, &target),
+        &[
+            "runbook",
+            "verify",
+            component.to_str().unwrap(),
+            "--key",
+            author,
+        ],
+        0,
+    );
+
     // The 12-VM failover, a fault and an approval, in the crate's own tests.
     let tested = cargo_test(&krate, &target, &["--", "--nocapture"]);
     let report = text(&tested);
