@@ -56,7 +56,8 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 struct Rng(u64);
 
 impl Rng {
-    fn seeded() -> Rng {
+    /// Seeded for the test `what`, which the printed seed names.
+    fn seeded(what: &str) -> Rng {
         let seed = std::env::var("DRBOOK_TEST_SEED")
             .ok()
             .map(|s| s.parse().expect("DRBOOK_TEST_SEED: a number"))
@@ -64,7 +65,7 @@ impl Rng {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
                 now.unwrap().as_nanos() as u64
             });
-        eprintln!("seed {seed} (DRBOOK_TEST_SEED={seed} makes the same choices)");
+        eprintln!("{what}: seed {seed} (DRBOOK_TEST_SEED={seed} makes the same choices)");
         Rng(seed)
     }
 
@@ -292,9 +293,10 @@ fn worker(hosts: &impl Hosts, i: usize, log: &Path) -> Server {
 /// run, and started again. Then checks what must hold: every job
 /// completed, every VM failed over once (the fabric's audit), the kills
 /// took jobs over (their attempts), each job's stream has each line once
-/// and the same lines as the others'. How long it took is printed.
-fn run_through_kills(hosts: &impl Hosts, vms: &[String]) {
-    let mut rng = Rng::seeded();
+/// and the same lines as the others'. The seed, the kills, how long it took
+/// and the claims are printed, named `what` (the tests run at once).
+fn run_through_kills(what: &str, hosts: &impl Hosts, vms: &[String]) {
+    let mut rng = Rng::seeded(what);
     let runbook = runbooks::failover_plan();
     let runbook = runbook.to_str().unwrap();
     let count = hosts.count();
@@ -369,9 +371,9 @@ fn run_through_kills(hosts: &impl Hosts, vms: &[String]) {
     let jobs = all_ended(hosts, vms.len(), PATIENCE * 2);
     let ran_in = began.elapsed();
     drop(workers);
-    eprintln!("{}", kills.join("\n"));
+    eprintln!("{what}:\n{}", kills.join("\n"));
     eprintln!(
-        "{} jobs on {count} workers: made in {made_in:.1?}, all ended in {ran_in:.1?}",
+        "{what}: {} jobs on {count} workers: made in {made_in:.1?}, all ended in {ran_in:.1?}",
         vms.len()
     );
     let worker_logs: String = logs
@@ -410,7 +412,7 @@ fn run_through_kills(hosts: &impl Hosts, vms: &[String]) {
     for attempt in attempts.values() {
         *claims.entry(*attempt).or_default() += 1;
     }
-    eprintln!("jobs by how many claims they took: {claims:?}");
+    eprintln!("{what}: jobs by how many claims they took: {claims:?}");
     assert!(
         !claims.contains_key(&0),
         "a job that ran unclaimed: {claims:?}"
@@ -462,8 +464,13 @@ fn run_through_kills(hosts: &impl Hosts, vms: &[String]) {
 
 /// Three hosts on the ARM emulator, each its own data dir and
 /// `drbook.toml`, run 60 one-VM failovers through ten kills of their
-/// workers (see [`run_through_kills`]); each VM was also POSTed to once.
-/// Sixty, not 300: `drbook run` reads every item's recovery points over
+/// workers (see [`run_through_kills`]: one operation per VM). A VM may get
+/// a second POST, refused: a run that stalled past its lease (its worker
+/// starved of CPU, not only a killed one) POSTs after the run that took
+/// its job over started the operation, or before it; Site Recovery runs
+/// one operation per item, and the refused start takes the operation of
+/// its client request id, the same for both runs (fabric-azure's `start`),
+/// rather than failing its job. Sixty, not 300: `drbook run` reads every item's recovery points over
 /// ARM to check its plan (301 reads in a vault of 300, past the read
 /// budget: 2 to 3 s a job here), so the 300 run on a shared simulator
 /// below.
@@ -471,10 +478,11 @@ fn run_through_kills(hosts: &impl Hosts, vms: &[String]) {
 fn postgres_three_hosts_on_one_emulator_run_jobs_through_ten_kills_with_one_operation_each() {
     let (vms, estate) = estate(60);
     let site = Site::new(&estate, 3);
-    run_through_kills(&site, &vms);
+    run_through_kills("emulator", &site, &vms);
     let posts = site.azure.emulator().counters().posts;
-    assert_eq!(posts.len(), vms.len(), "{posts:#?}");
-    assert!(posts.values().all(|&n| n == 1), "{posts:#?}");
+    assert_eq!(posts.len(), vms.len(), "every VM POSTed to: {posts:#?}");
+    let refused: u64 = posts.values().map(|n| n - 1).sum();
+    eprintln!("emulator: {refused} POSTs refused as their VM's second");
 }
 
 /// Three workers on one PostgreSQL store and one simulator run 300
@@ -483,7 +491,7 @@ fn postgres_three_hosts_on_one_emulator_run_jobs_through_ten_kills_with_one_oper
 fn postgres_three_workers_run_300_jobs_through_ten_kills_with_one_operation_each() {
     let (vms, estate) = estate(300);
     let hosts = SharedSimulator::new(&estate, 3);
-    run_through_kills(&hosts, &vms);
+    run_through_kills("simulator", &hosts, &vms);
 }
 
 /// How long two servers are given to run a drill.
