@@ -71,14 +71,8 @@ pub async fn prepare(
     let (copy, mismatches) = snapshot
         .load(Options::new(TimeScale::Factor(speed)))
         .map_err(|e| InputError::new(e.to_string()))?;
-    // Private, as every job store is: it holds the job's spec and journal.
-    let mut store_dir = tempfile::Builder::new();
-    store_dir.prefix("drbook-dry-run-");
-    #[cfg(unix)]
-    store_dir.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-    let store_dir = store_dir
-        .tempdir()
-        .context("creating the dry run's temporary job store")?;
+    let store_dir =
+        private_tempdir("drbook-dry-run-").context("creating the dry run's temporary job store")?;
     let exec = Execution {
         store: Arc::new(SqliteStore::open(store_dir.path())?),
         runtime: global.runtime(true)?,
@@ -99,6 +93,17 @@ pub async fn prepare(
         },
         store_dir,
     })
+}
+
+/// A temporary directory, removed when dropped, `0700`: private, as
+/// every job store is (it holds the job's spec and journal). A dry run's
+/// store, and a runbook test's (`drbook runbook test`).
+pub fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let mut dir = tempfile::Builder::new();
+    dir.prefix(prefix);
+    #[cfg(unix)]
+    dir.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    dir.tempdir()
 }
 
 /// Approves the manual step at `journal_seq` of the dry run's job `job`,

@@ -121,13 +121,7 @@ pub async fn run(global: &Global, args: TestArgs) -> anyhow::Result<Outcome> {
     };
     let module = read_module(&args.component)?;
 
-    // Private, as every job store is.
-    let mut dir = tempfile::Builder::new();
-    dir.prefix("drbook-runbook-test-");
-    #[cfg(unix)]
-    dir.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-    let dir = dir
-        .tempdir()
+    let dir = crate::cli::dry_run::private_tempdir("drbook-runbook-test-")
         .context("creating the test's data directory")?;
     let fabric = Simulator::init(dir.path(), &scenario.estate, false, TimeScale::Instant)
         .map_err(|e| bad(e.to_string()))?;
