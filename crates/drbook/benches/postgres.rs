@@ -42,6 +42,11 @@ use drbook_core::plan::{FailoverType, RecoveryPlan};
 use drbook_core::store::{JobStore, OnBusy};
 use drbook_store_postgres::{testing, PostgresStore};
 
+// The CLI tests' builds of the guests: the bench needs only the probe.
+#[allow(dead_code)]
+#[path = "../tests/runbooks/mod.rs"]
+mod runbooks;
+
 /// Jobs run before the samples of a latency part are taken.
 const WARM_UP: usize = 20;
 
@@ -60,7 +65,7 @@ fn main() {
     let wanted = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
     let samples = number("DRBOOK_BENCH_SAMPLES", 300);
     let jobs = number("DRBOOK_BENCH_JOBS", 10_000);
-    let probe = probe();
+    let probe = runbooks::probe();
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,29 +93,6 @@ fn number(var: &str, default: usize) -> usize {
             .unwrap_or_else(|_| panic!("{var} must be a number, not `{text}`")),
         Err(_) => default,
     }
-}
-
-/// The `probe` test guest, built as the tests' build script builds it (in a
-/// target dir of its own: this nested cargo does not wait on the lock of the
-/// build running the bench).
-fn probe() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = root.join("target").join("guests");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "runbook"])
-        .args(["-p", "probe", "--target-dir"])
-        .arg(&target);
-    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS"] {
-        cargo.env_remove(var);
-    }
-    let status = cargo.status().expect("running cargo to build the probe");
-    assert!(
-        status.success(),
-        "building the probe failed; `rustup target add wasm32-wasip2` if the target is missing"
-    );
-    target.join("wasm32-wasip2/runbook/probe.wasm")
 }
 
 /// A part's setup: a new database, a data dir with the demo fabric, the

@@ -16,7 +16,14 @@ pub fn dr_drill() -> PathBuf {
     example("dr-drill")
 }
 
-/// The example runbook `package` (of `runbooks/`), built in its own target
+/// The `probe` test guest (`tests/guests/probe`), for the benches that time
+/// the host around it.
+#[allow(dead_code)] // each test binary has its own copy of this module; only benches probe
+pub fn probe() -> PathBuf {
+    example("probe")
+}
+
+/// The runbook `package` (of `runbooks/` or `tests/guests/`), built in its own target
 /// dir: this nested cargo does not wait on the lock of the build running the
 /// tests.
 fn example(package: &str) -> PathBuf {

@@ -67,10 +67,14 @@ fn classify(err: SimulatorError) -> anyhow::Error {
     }
 }
 
-/// Who started an operation from the command line, for the audit trail.
+/// Who started an operation from the command line, for the audit trail,
+/// and which command did: initiators are unique per request (the `Fabric`
+/// port's contract), since a backend takes a refused start for the
+/// operation its initiator already started (Azure's, by the client request
+/// id derived from it), so a second `fabric op` of the same user must not
+/// pass for the first.
 fn initiator() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".to_string())
-    )
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".to_string());
+    let command = uuid::Uuid::now_v7();
+    format!("cli:{user}/{command}")
 }
