@@ -21,8 +21,8 @@ use std::time::Duration;
 use drbook_core::private;
 use drbook_core::store::StoreError;
 
-/// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 5;
+/// The schema this build reads and writes: `SCHEMA`'s, then one per migration.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64 + 1;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
