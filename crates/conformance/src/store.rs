@@ -22,6 +22,7 @@ mod fixtures;
 mod jobs;
 mod leases;
 mod runs;
+mod schedules;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -53,6 +54,11 @@ pub use runs::{
     a_decision_resumes_a_suspended_job, a_finished_run_ends_its_job_and_releases_its_lease,
     a_run_taken_over_writes_nothing_more, a_waiting_job_is_unloaded_until_woken,
     housekeeping_keeps_what_runs_wrote, readers_see_what_a_running_job_appended,
+};
+pub use schedules::{
+    a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
+    firings_racing_for_a_tick_create_one_job, schedule,
+    schedules_are_created_once_listed_paused_resumed_and_deleted, SCHEDULE_MODULE,
 };
 pub use webhooks::{
     a_delivery_creates_its_jobs_atomically, a_retried_message_gets_the_first_answer,
@@ -112,6 +118,9 @@ macro_rules! store_conformance_tests {
             alerts_are_listed_newest_first_and_deleted_with_their_webhook,
             a_busy_plan_attaches_queues_or_refuses_a_start,
             starts_racing_for_a_plan_create_one_job,
+            schedules_are_created_once_listed_paused_resumed_and_deleted,
+            a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
+            firings_racing_for_a_tick_create_one_job,
         );
 
         /// From one store into a second, both fresh.

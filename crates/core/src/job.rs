@@ -37,6 +37,61 @@ pub struct JobSpec {
     pub admission: Option<Admission>,
 }
 
+/// One run a webhook (or one of its rules) or a schedule starts: the module
+/// it is pinned to (kept in the job store while its trigger exists) and
+/// the job's plan and inputs, fixed when the trigger was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunTarget {
+    /// The runbook's file name.
+    pub runbook: String,
+    /// `sha256:<hex>` of its module, stored in the job store.
+    pub digest: String,
+    pub plan: RecoveryPlan,
+    pub failover_type: FailoverType,
+    pub direction: Direction,
+    /// Fixed parameters: a caller cannot replace them.
+    pub parameters: BTreeMap<String, String>,
+    /// What its jobs may do beyond their scope (`--grant` at creation),
+    /// recorded in each job's spec; see [`crate::scope`].
+    #[serde(default, skip_serializing_if = "Grant::is_empty")]
+    pub grant: Grant,
+    /// How its module was admitted when the trigger was created (the trust
+    /// policy's rule and signers), recorded in each job's spec; `None` for
+    /// webhooks created before admissions were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
+}
+
+impl RunTarget {
+    /// The spec of a new job of this target, started by `trigger` with
+    /// `parameters` (the target's, and whatever the trigger adds).
+    pub fn spec(&self, trigger: Trigger, parameters: BTreeMap<String, String>) -> JobSpec {
+        JobSpec {
+            job_id: new_id(),
+            plan: self.plan.clone(),
+            failover_type: self.failover_type,
+            direction: self.direction,
+            parameters,
+            trigger,
+            // The same scope as any job: the plan's (its `[scope]`) and
+            // type's, widened only by the trigger's own grant.
+            grant: self.grant.clone(),
+            admission: self.admission.clone(),
+        }
+    }
+
+    /// The job of `spec` (made by [`spec`](Self::spec)), pinned to this
+    /// target's module.
+    pub fn job<'a>(&'a self, spec: &'a JobSpec) -> NewJob<'a> {
+        NewJob {
+            digest: &self.digest,
+            runbook: &self.runbook,
+            spec,
+        }
+    }
+}
+
 /// How a module was admitted into a job: what it is, where it came from,
 /// who signed it and what let it in. Pinned to the job when it is created,
 /// so that `jobs show` answers "what ran, and who vouched for it" after the
@@ -106,15 +161,20 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         alert: Option<Alert>,
     },
+    /// A schedule's tick (`drbook schedule`): which schedule, and the tick
+    /// (the time the job was due, not when it was created).
+    #[serde(rename_all = "camelCase")]
+    Schedule { name: String, tick: DateTime<Utc> },
 }
 
 impl Trigger {
     /// Who or what started the job, as listings show it: `cli:<user>`,
-    /// `webhook:<name>`.
+    /// `webhook:<name>`, `schedule:<name>`.
     pub fn label(&self) -> String {
         match self {
             Trigger::CommandLine { user } => format!("cli:{user}"),
             Trigger::Webhook { request, .. } => format!("webhook:{}", request.name),
+            Trigger::Schedule { name, .. } => format!("schedule:{name}"),
         }
     }
 
@@ -122,7 +182,7 @@ impl Trigger {
     pub fn webhook(&self) -> Option<&WebhookData> {
         match self {
             Trigger::Webhook { request, .. } => Some(request),
-            Trigger::CommandLine { .. } => None,
+            Trigger::CommandLine { .. } | Trigger::Schedule { .. } => None,
         }
     }
 
@@ -130,7 +190,7 @@ impl Trigger {
     pub fn alert(&self) -> Option<&Alert> {
         match self {
             Trigger::Webhook { alert, .. } => alert.as_ref(),
-            Trigger::CommandLine { .. } => None,
+            Trigger::CommandLine { .. } | Trigger::Schedule { .. } => None,
         }
     }
 }
@@ -328,6 +388,23 @@ mod tests {
         );
         let again: JobSpec = serde_json::from_str(&text).unwrap();
         assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn a_schedule_trigger_is_labelled_by_its_schedule_and_keeps_its_tick() {
+        let tick = "2026-03-01T02:00:00Z".parse().unwrap();
+        let trigger = Trigger::Schedule {
+            name: "monthly-drill".into(),
+            tick,
+        };
+        assert_eq!(trigger.label(), "schedule:monthly-drill");
+        let text = serde_json::to_string(&trigger).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"schedule","name":"monthly-drill","tick":"2026-03-01T02:00:00Z"}"#
+        );
+        assert_eq!(serde_json::from_str::<Trigger>(&text).unwrap(), trigger);
+        assert!(trigger.webhook().is_none() && trigger.alert().is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! none of the backends (no SQLite, HTTP server, CLI or WebAssembly engine).
 //!
 //! The data path, in the model's words: a [`job::Trigger`] (a command, a
-//! webhook with its [`alert`]) creates a job ([`job`]) in the job store
+//! webhook with its [`alert`], a [`schedule`]'s tick) creates a job ([`job`]) in the job store
 //! ([`store`]); a worker runs it as an instance of its module ([`module`]),
 //! every host call journaled ([`journal`]), against a Site Recovery fabric
 //! ([`fabric`]) and a recovery plan ([`plan`]), within the job's [`scope`].
@@ -20,6 +20,7 @@ pub mod lease;
 pub mod module;
 pub mod plan;
 pub mod private;
+pub mod schedule;
 pub mod scope;
 pub mod store;
 pub mod time;

@@ -46,6 +46,9 @@
 //!   message id is kept with the SHA-256 of its body and the answer it got:
 //!   the same id and body again get that answer and create nothing; the same
 //!   id with another body is refused ([`StoreError::MessageReused`]).
+//! - **One job per tick.** A schedule's tick is keyed by the schedule and
+//!   the tick's time, in the change that creates its job
+//!   ([`JobStore::fire_tick`]): however many schedulers fire it, one does.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -57,6 +60,7 @@ use crate::job::{Admission, Approval, JobRecord, JobStatus, NewJob, Wake};
 use crate::journal::{Entry, Record};
 use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
+use crate::schedule::{Schedule, TickRecord};
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
 pub mod export;
@@ -311,6 +315,23 @@ pub fn workers_from(
     workers
 }
 
+/// A schedule's tick to handle ([`JobStore::fire_tick`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewTick<'a> {
+    pub schedule: &'a str,
+    /// The tick (when it was due): with the schedule, its key.
+    pub tick: DateTime<Utc>,
+    /// How many ticks before it were missed.
+    pub missed: u32,
+    /// The job to start (its spec's trigger the schedule's tick), or `None`
+    /// to record the tick as missed ([`crate::schedule::Missed::Skip`]).
+    pub job: Option<NewJob<'a>>,
+    /// The schedule's next tick once this one is handled.
+    pub next: Option<DateTime<Utc>>,
+    /// When it is handled (the scheduler's `now`).
+    pub at: DateTime<Utc>,
+}
+
 /// A webhook to create, with the modules it runs.
 #[derive(Debug, Clone)]
 pub struct NewWebhookRow<'a> {
@@ -485,6 +506,59 @@ pub trait JobStore: Send + Sync {
     /// The stop requests of jobs `ids`: `(id, by)` for each that has one
     /// (a worker asks for all the jobs it runs at once).
     async fn stops_requested(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError>;
+
+    // Schedules (`drbook schedule`; see [`crate::schedule`]).
+
+    /// Creates a schedule with its module (kept in the store, and from
+    /// [`prune`](Self::prune), while the schedule exists); false (nothing
+    /// written) if one of that name exists.
+    async fn create_schedule(&self, schedule: &Schedule, module: &[u8])
+        -> Result<bool, StoreError>;
+
+    async fn schedule(&self, name: &str) -> Result<Option<Schedule>, StoreError>;
+
+    /// Schedules by name: every one, or (`due_by`) only those not paused
+    /// whose next tick is at or before it, which a scheduler's tick reads
+    /// (indexed: a tick of many schedules with few due reads few).
+    async fn schedules(&self, due_by: Option<DateTime<Utc>>) -> Result<Vec<Schedule>, StoreError>;
+
+    /// The earliest next tick of a schedule not paused: when a scheduler
+    /// has something to do.
+    async fn next_tick(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Pauses a schedule (its ticks are not handled until it is resumed);
+    /// false if there is none.
+    async fn pause_schedule(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Resumes a paused schedule with `next` as its next tick (the first
+    /// after the resume: ticks that fell while it was paused are not
+    /// missed, they were not wanted); false if there is none. Resuming one
+    /// that is not paused changes nothing.
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a schedule with its ticks' records (its jobs stay); false if
+    /// there was none.
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Handles one tick of a schedule, once: in one atomic change, the tick
+    /// is keyed by (schedule, tick) and recorded with what it did, and the
+    /// schedule moves on to `tick.next`, so that of firings racing each
+    /// other (several workers and servers on one store) exactly one handles
+    /// it and creates its job; the others, and a firing of a schedule that
+    /// is paused, deleted or already past the tick, get `None` and change
+    /// nothing. A start creates its job as [`admit`](Self::admit) with
+    /// [`OnBusy::Refuse`] would, durable when it returns, unless the
+    /// schedule's previous job has not ended (the tick is skipped as an
+    /// overlap) or the plan is busy with another job (skipped as busy).
+    async fn fire_tick(&self, tick: NewTick<'_>) -> Result<Option<TickRecord>, StoreError>;
+
+    /// The latest `limit` ticks a schedule handled, newest first.
+    async fn schedule_ticks(&self, name: &str, limit: usize)
+        -> Result<Vec<TickRecord>, StoreError>;
 
     // Webhooks and the alerts they receive.
 

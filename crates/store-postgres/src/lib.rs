@@ -30,6 +30,7 @@
 //! - `jobs`: the SQL of claims, busy plans, creating and ending jobs.
 //! - `run`: a run's log: fenced, group-committed.
 //! - `webhooks`: webhooks, deliveries, alerts.
+//! - `schedules`: schedules and their ticks, one job each.
 //! - `export`: the whole store as portable records and back.
 //! - `notify`: `LISTEN`/`NOTIFY`, to wake workers at once.
 //! - `port`: the `JobStore` trait on top.
@@ -41,6 +42,7 @@ mod jobs;
 mod notify;
 mod port;
 mod run;
+mod schedules;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,13 +12,15 @@ use crate::db::{backend, decode, encode, from_millis, PostgresStore};
 use crate::jobs::{self, job_record, lock_plans, place, state, store_module, COLUMNS};
 use crate::notify;
 use crate::run::{self, Run};
+use crate::schedules;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
-    workers_from, Busy, HeldJob, JobStore, LeaseRow, NewWebhookRow, OnBusy, RunLog, StoreError,
-    WorkerRow,
+    workers_from, Busy, HeldJob, JobStore, LeaseRow, NewTick, NewWebhookRow, OnBusy, RunLog,
+    StoreError, WorkerRow,
 };
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
@@ -244,7 +246,8 @@ impl JobStore for PostgresStore {
         execute_each(&mut tx, &ended, &ids).await?;
         sqlx::query(
             "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM jobs)
-             AND digest NOT IN (SELECT digest FROM webhook_modules)",
+             AND digest NOT IN (SELECT digest FROM webhook_modules)
+             AND digest NOT IN (SELECT digest FROM schedules)",
         )
         .execute(&mut *tx)
         .await
@@ -483,6 +486,42 @@ impl JobStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)
+    }
+
+    async fn create_schedule(&self, schedule: &Schedule, module: &[u8]) -> Result<bool> {
+        schedules::create(self, schedule, module).await
+    }
+
+    async fn schedule(&self, name: &str) -> Result<Option<Schedule>> {
+        schedules::get(self, name).await
+    }
+
+    async fn schedules(&self, due_by: Option<DateTime<Utc>>) -> Result<Vec<Schedule>> {
+        schedules::list(self, due_by).await
+    }
+
+    async fn next_tick(&self) -> Result<Option<DateTime<Utc>>> {
+        schedules::next_tick(self).await
+    }
+
+    async fn pause_schedule(&self, name: &str) -> Result<bool> {
+        schedules::pause(self, name).await
+    }
+
+    async fn resume_schedule(&self, name: &str, next: Option<DateTime<Utc>>) -> Result<bool> {
+        schedules::resume(self, name, next).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool> {
+        schedules::delete(self, name).await
+    }
+
+    async fn fire_tick(&self, tick: NewTick<'_>) -> Result<Option<TickRecord>> {
+        schedules::fire(self, tick).await
+    }
+
+    async fn schedule_ticks(&self, name: &str, limit: usize) -> Result<Vec<TickRecord>> {
+        schedules::ticks(self, name, limit).await
     }
 
     async fn create_webhook(&self, new: NewWebhookRow<'_>) -> Result<bool> {

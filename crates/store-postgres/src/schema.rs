@@ -13,6 +13,7 @@ use drbook_core::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_jobs.sql"),
     include_str!("../migrations/0002_lease_renewed.sql"),
+    include_str!("../migrations/0003_schedules.sql"),
 ];
 
 /// The schema this build reads and writes.

@@ -137,6 +137,30 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE jobs ADD COLUMN lease_renewed_ms INTEGER;
     ",
+    // 6: schedules (`drbook schedule`). `schedule` is the schedule as
+    // created (its pattern, zone and `RunTarget`), the columns what changes:
+    // `next_ms` its next tick (indexed for the scheduler's tick, which reads
+    // the due ones), `last` its latest tick's record, `last_job` the latest
+    // job it started (no overlap). `digest` keeps its module from `prune`.
+    // `schedule_ticks` is keyed by (schedule, tick): one job per tick.
+    "
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        schedule TEXT NOT NULL,
+        digest TEXT NOT NULL REFERENCES modules(digest),
+        paused INTEGER NOT NULL,
+        next_ms INTEGER,
+        last TEXT,
+        last_job TEXT
+    );
+    CREATE INDEX schedules_due ON schedules (next_ms) WHERE paused = 0;
+    CREATE TABLE schedule_ticks (
+        schedule TEXT NOT NULL,
+        tick_ms INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (schedule, tick_ms)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// An error of the synchronous core: the port's, or SQLite's own.

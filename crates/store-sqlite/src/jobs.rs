@@ -418,7 +418,8 @@ impl SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM modules WHERE digest NOT IN (SELECT digest FROM jobs)
-                 AND digest NOT IN (SELECT digest FROM webhook_modules)",
+                 AND digest NOT IN (SELECT digest FROM webhook_modules)
+                 AND digest NOT IN (SELECT digest FROM schedules)",
                 [],
             )?;
             Ok(ids)

@@ -8,6 +8,7 @@
 //! - `spool`: what a running job writes, appended to a file per job and
 //!   folded into the database (an optimisation invisible to callers).
 //! - `webhooks`: webhooks, their modules, alerts and seen message ids.
+//! - `schedules`: schedules, their modules, and their ticks, one job each.
 //! - `export`: the whole store as portable records and back.
 //! - `port`: the async `JobStore` trait on top, each call off the async
 //!   threads.
@@ -16,6 +17,7 @@ mod db;
 mod export;
 mod jobs;
 mod port;
+mod schedules;
 mod spool;
 mod webhooks;
 

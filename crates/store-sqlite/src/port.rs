@@ -19,9 +19,11 @@ use crate::spool::Spool;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
-    workers_from, Busy, JobStore, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError, WorkerRow,
+    workers_from, Busy, JobStore, NewTick, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError,
+    WorkerRow,
 };
 use drbook_core::webhook::{
     AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookModule,
@@ -280,6 +282,84 @@ impl JobStore for SqliteStore {
     ) -> std::result::Result<Vec<(String, String)>, StoreError> {
         let ids = ids.to_vec();
         self.call(move |store| store.stops_requested(&ids)).await
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: &Schedule,
+        module: &[u8],
+    ) -> std::result::Result<bool, StoreError> {
+        let (schedule, module) = (schedule.clone(), module.to_vec());
+        self.call(move |store| store.create_schedule(&schedule, &module))
+            .await
+    }
+
+    async fn schedule(&self, name: &str) -> std::result::Result<Option<Schedule>, StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.schedule(&name)).await
+    }
+
+    async fn schedules(
+        &self,
+        due_by: Option<DateTime<Utc>>,
+    ) -> std::result::Result<Vec<Schedule>, StoreError> {
+        let due_by = due_by.map(|t| t.timestamp_millis());
+        self.call(move |store| store.schedules(due_by)).await
+    }
+
+    async fn next_tick(&self) -> std::result::Result<Option<DateTime<Utc>>, StoreError> {
+        let next = self.call(|store| store.next_tick()).await?;
+        Ok(next.and_then(DateTime::from_timestamp_millis))
+    }
+
+    async fn pause_schedule(&self, name: &str) -> std::result::Result<bool, StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.pause_schedule(&name)).await
+    }
+
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> std::result::Result<bool, StoreError> {
+        let (name, next) = (name.to_string(), next.map(|t| t.timestamp_millis()));
+        self.call(move |store| store.resume_schedule(&name, next))
+            .await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> std::result::Result<bool, StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.delete_schedule(&name)).await
+    }
+
+    async fn fire_tick(
+        &self,
+        tick: NewTick<'_>,
+    ) -> std::result::Result<Option<TickRecord>, StoreError> {
+        let schedule = tick.schedule.to_string();
+        let job = tick.job.map(OwnedJob::new);
+        let (at, missed, next, when) = (tick.tick, tick.missed, tick.next, tick.at);
+        self.off_thread(move |store| {
+            store.fire_tick(NewTick {
+                schedule: &schedule,
+                tick: at,
+                missed,
+                job: job.as_ref().map(OwnedJob::borrow),
+                next,
+                at: when,
+            })
+        })
+        .await
+    }
+
+    async fn schedule_ticks(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> std::result::Result<Vec<TickRecord>, StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.schedule_ticks(&name, limit))
+            .await
     }
 
     async fn create_webhook(

@@ -20,7 +20,7 @@ use super::metrics::Metrics;
 use super::refusal::Refusal;
 use super::registry::{Authorized, RunTarget, Webhooks};
 use drbook_core::alert::{parse_alert, Alert, MonitorCondition};
-use drbook_core::job::{new_id, JobSpec, NewJob, Trigger};
+use drbook_core::job::Trigger;
 use drbook_core::store::{OnBusy, StoreError};
 use drbook_core::webhook::{Message, NewDelivery, WebhookData};
 use sha2::{Digest, Sha256};
@@ -209,21 +209,11 @@ impl Intake {
                 }
                 parameters.insert(k.clone(), v.clone());
             }
-            let spec = JobSpec {
-                job_id: new_id(),
-                plan: target.plan.clone(),
-                failover_type: target.failover_type,
-                direction: target.direction,
-                parameters,
-                trigger: Trigger::Webhook {
-                    request: data.clone(),
-                    alert: alert.clone(),
-                },
-                // The same scope as any job: the rule's plan (its `[scope]`)
-                // and type, widened only by the webhook's own grant.
-                grant: target.grant.clone(),
-                admission: target.admission.clone(),
+            let trigger = Trigger::Webhook {
+                request: data.clone(),
+                alert: alert.clone(),
             };
+            let spec = target.spec(trigger, parameters);
             jobs.push((target, spec));
         }
 
@@ -241,14 +231,7 @@ impl Intake {
                 .map(|a: &Alert| (a.alert_id.as_str(), a.monitor_condition.as_str())),
             decision: &decision,
             on_busy,
-            jobs: jobs
-                .iter()
-                .map(|(target, spec)| NewJob {
-                    digest: &target.digest,
-                    runbook: &target.runbook,
-                    spec,
-                })
-                .collect(),
+            jobs: jobs.iter().map(|(target, spec)| target.job(spec)).collect(),
         };
         let recorded = match self.webhooks.store().record_delivery(delivery).await {
             Ok(recorded) => recorded,

@@ -7,42 +7,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::alert_rules::Rule;
 use super::auth;
 use super::refusal::Refusal;
-use drbook_core::fabric::Direction;
-use drbook_core::job::Admission;
-use drbook_core::plan::{FailoverType, RecoveryPlan};
-use drbook_core::scope::Grant;
 use drbook_core::store::{JobStore, NewWebhookRow, StoreError};
 use drbook_core::webhook::{AlertRecord, StoredWebhook, WebhookModule};
 
-/// One run a webhook (or one of its rules) starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunTarget {
-    /// The runbook's file name.
-    pub runbook: String,
-    /// `sha256:<hex>` of its module, stored in the job store.
-    pub digest: String,
-    pub plan: RecoveryPlan,
-    pub failover_type: FailoverType,
-    pub direction: Direction,
-    /// Fixed parameters: a caller cannot replace them.
-    pub parameters: BTreeMap<String, String>,
-    /// What its jobs may do beyond their scope (`webhook create --grant`),
-    /// recorded in each job's spec; see `drbook_core::scope`.
-    #[serde(default, skip_serializing_if = "Grant::is_empty")]
-    pub grant: Grant,
-    /// How its module was admitted when the webhook was created (the trust
-    /// policy's rule and signers), recorded in each job's spec; `None` for
-    /// webhooks created before admissions were recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admission: Option<Admission>,
-}
+pub use drbook_core::job::RunTarget;
 
 /// What the `target` column holds.
 #[derive(Serialize, Deserialize)]

@@ -185,8 +185,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let log = escaping(options.log.clone());
-    let wake = Arc::new(Notify::new());
-    worker.wake = Some(wake.clone());
+    // A wake the caller gave (its scheduler's) serves deliveries too.
+    let wake = worker
+        .wake
+        .get_or_insert_with(|| Arc::new(Notify::new()))
+        .clone();
     exec.observer = options.metrics.observer(exec.observer.clone());
     let server = Server(Arc::new(Shared {
         intake: Intake {

@@ -351,7 +351,10 @@ impl std::fmt::Display for Counts {
 }
 
 /// A JSON column's value, or the store's [`StoreError::Decode`].
-fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Decode {
         what,
         detail: e.to_string(),

@@ -13,11 +13,13 @@ mod jobs;
 mod key;
 mod lease;
 mod modules;
+mod pin;
 mod plan;
 mod progress;
 mod report;
 mod run;
 mod runbook;
+mod schedule;
 mod serve;
 mod store;
 mod summary;
@@ -245,6 +247,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create, list, enable, disable and delete webhooks.
     Webhook(webhook::WebhookArgs),
+    /// Create, list, pause, resume and delete schedules: a job at each tick of a cron pattern.
+    Schedule(schedule::ScheduleArgs),
     /// Check the Azure backend: the principal, its tenant, and the vault.
     Azure(azure::AzureArgs),
     /// The job store itself: migrate its schema.
@@ -392,6 +396,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Workers(args) => workers::run(global, args).await,
         Command::Serve(args) => serve::run(global, args).await,
         Command::Webhook(args) => webhook::run(global, args).await,
+        Command::Schedule(args) => schedule::run(global, args).await,
         Command::Azure(args) => azure::run(global, args).await,
         Command::Store(args) => store::run(global, args).await,
     }

@@ -98,9 +98,20 @@ impl JobArgs {
 
 /// `--type`: one of [`FailoverType::NAMES`], listed in `--help`.
 fn failover_type() -> impl clap::builder::TypedValueParser<Value = FailoverType> {
+    named(&FailoverType::NAMES)
+}
+
+/// A flag whose value is one of `names`, listed in `--help`, each of which
+/// parses as a `T`.
+pub fn named<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+{
     use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(FailoverType::NAMES)
-        .map(|name| name.parse().expect("a listed failover type parses"))
+    clap::builder::PossibleValuesParser::new(names).map(|name| {
+        name.parse()
+            .unwrap_or_else(|_| unreachable!("a listed name parses"))
+    })
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -1,13 +1,16 @@
-//! `drbook serve`: the webhook server, with a worker in the same process.
+//! `drbook serve`: the webhook server, with a worker and the scheduler of
+//! the store's schedules in the same process.
 //! Prints `listening on http://ADDR` once bound (with `--listen
 //! 127.0.0.1:0`, the port chosen). Ctrl-C or SIGTERM stops it gracefully:
 //! every job under way stays resumable.
 
 use clap::Args;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use super::{execution, Global, InputError, Outcome, RunOptions};
-use drbook_jobs::WorkerOptions;
+use drbook_jobs::{Scheduler, WorkerOptions};
 use drbook_runtime::{parse_duration, Observer};
 use drbook_triggers::{serve, RateLimit, ServeOptions, MAX_CONNECTIONS};
 
@@ -87,7 +90,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
                 "off (set DRBOOK_API_TOKEN)"
             }
         );
-        serve(listener, exec, worker, options, shutdown_signal()).await?;
+        // Schedules fire here too, waking this process's worker.
+        let wake = Arc::new(Notify::new());
+        worker.wake = Some(wake.clone());
+        let schedules = Scheduler::new(exec.store.clone()).waking(wake).spawn();
+        let served = serve(listener, exec, worker, options, shutdown_signal()).await;
+        schedules.abort();
+        served?;
         Ok(Outcome::Success)
     }
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use super::{Global, InputError, Outcome};
 use drbook_core::module::Module;
-use drbook_core::plan::{check_against, RecoveryPlan};
+use drbook_core::plan::check_against;
 use drbook_core::webhook::AlertRecord;
 use drbook_runtime::parse_duration;
 use drbook_triggers::{
-    LoadedRunbook, NewWebhook, RuleAction, RulesFile, RunTarget, Webhook, WebhookError, Webhooks,
+    LoadedRunbook, NewWebhook, RuleAction, RulesFile, Webhook, WebhookError, Webhooks,
 };
 
 #[derive(Args)]
@@ -133,31 +133,12 @@ pub async fn run(global: &Global, args: WebhookArgs) -> anyhow::Result<Outcome> 
 }
 
 async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyhow::Result<Outcome> {
-    let parameters = super::run::parse_params(&args.job.params)?;
     let runtime = global.runtime(true)?;
     let trust = super::execute::trust(global)?;
     // Every module the webhook runs is held to the trust policy now, on its
     // bytes, before anything compiles it; its admission goes on each job it
     // starts, and those jobs are checked again when they load.
-    let admit = |module: Module| -> Result<LoadedRunbook, String> {
-        let admission = trust
-            .admit(
-                module.name(),
-                &module.origin,
-                &module.bytes,
-                args.allow_unsigned,
-            )
-            .map_err(|e| e.to_string())?;
-        let runbook = runtime
-            .load_bytes(&module.bytes, &module.origin)
-            .map_err(|e| e.to_string())?;
-        Ok(LoadedRunbook {
-            name: module.name,
-            digest: runbook.digest.clone(),
-            bytes: module.bytes,
-            admission,
-        })
-    };
+    let admit = |module: Module| super::pin::admit(&runtime, &trust, module, args.allow_unsigned);
     // A rules file's runbooks: files beside it, or registry references,
     // fetched on this command's runtime (resolve is synchronous).
     let load = |path: &Path| -> Result<LoadedRunbook, String> {
@@ -168,25 +149,9 @@ async fn create(global: &Global, webhooks: &Webhooks, args: CreateArgs) -> anyho
         .map_err(|e| e.to_string())?;
         admit(module)
     };
-    let module = super::modules::fetch(global, &args.runbook).await?;
-    let loaded = admit(module).map_err(InputError::new)?;
-    let plan = RecoveryPlan::load(&args.job.plan).map_err(|e| InputError::new(e.to_string()))?;
-    let fabric = super::open_backend(global)?;
-    let items = fabric.list_items().await?;
-    check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
-    let grant = args.job.grant(&items)?;
-
-    let run = RunTarget {
-        runbook: loaded.name,
-        digest: loaded.digest.clone(),
-        plan,
-        failover_type: args.job.failover_type,
-        direction: args.job.direction.into(),
-        parameters,
-        grant,
-        admission: Some(loaded.admission),
-    };
-    let mut modules = vec![(loaded.digest, loaded.bytes)];
+    let pinned = super::pin::target(global, &args.runbook, &args.job, &admit).await?;
+    let (run, items) = (pinned.run, pinned.items);
+    let mut modules = vec![(run.digest.clone(), pinned.bytes)];
     let rules = match &args.rules {
         None => None,
         Some(path) => {

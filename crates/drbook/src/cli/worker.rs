@@ -1,12 +1,12 @@
 //! `drbook worker`: runs jobs from the job store until stopped (Ctrl-C or
 //! SIGTERM leaves every job resumable, its lease released), resuming the
-//! ones an earlier host left behind.
+//! ones an earlier host left behind, and fires the store's schedules.
 
 use clap::Args;
 use std::time::Duration;
 
 use super::{execution, Global, Outcome, RunOptions};
-use drbook_jobs::{ExecuteError, Worker, WorkerOptions};
+use drbook_jobs::{ExecuteError, Scheduler, Worker, WorkerOptions};
 use drbook_runtime::{parse_duration, JobOutcome, Observer};
 
 #[derive(Args)]
@@ -63,12 +63,17 @@ pub async fn run(global: &Global, args: WorkerArgs) -> anyhow::Result<Outcome> {
                 }
             },
         );
+        // The store's schedules fire here too (every worker and server
+        // fires them; the store makes each tick one job).
+        let schedules = Scheduler::new(exec.store.clone()).spawn();
         let worker = Worker::new(exec, options, report);
         // Ctrl-C or SIGTERM (a service manager's stop, a rolling deploy):
         // the jobs under way are dropped where they are and their leases
         // released, so another worker resumes them from their journals at
         // once, not when their leases would have lapsed.
-        worker.run(super::serve::shutdown_signal()).await?;
+        let worked = worker.run(super::serve::shutdown_signal()).await;
+        schedules.abort();
+        worked?;
         Ok(Outcome::Success)
     }
 }

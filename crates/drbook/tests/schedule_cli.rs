@@ -1,0 +1,177 @@
+//! `drbook schedule` on a SQLite job store: a bad pattern or time zone is
+//! refused (exit 2) with nothing stored; a schedule is created with its
+//! module pinned, listed with its next runs, and its due tick, fired by two
+//! `drbook worker` processes at once, makes exactly one job, whose trigger
+//! is the schedule.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[allow(dead_code)] // serve_arm() is for the tests of serve-arm itself
+mod common;
+mod runbooks;
+
+use common::{run_in, Server};
+use drbook_core::store::JobStore;
+
+/// How long the workers have to fire the due tick before the test calls
+/// them wrong.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let out = run_in(dir, &[&["--json"][..], args].concat(), 0);
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// The jobs of schedule `name`'s tick `tick`.
+fn jobs_of_tick(dir: &Path, name: &str, tick: DateTime<Utc>) -> Vec<Value> {
+    let jobs = json(dir, &["jobs", "list", "--limit", "1000"]);
+    jobs.as_array()
+        .expect("a list of jobs")
+        .iter()
+        .filter(|j| {
+            j["trigger"] == format!("schedule:{name}").as_str()
+                && j["spec"]["trigger"]["tick"]
+                    .as_str()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                    == Some(tick)
+        })
+        .cloned()
+        .collect()
+}
+
+/// A `drbook worker` on `dir`, once it has started (its first line).
+fn worker(dir: &Path) -> Server {
+    let mut child = common::drbook(dir)
+        .current_dir(dir)
+        .args(["--speed", "instant", "worker", "--poll", "20ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting drbook worker");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("worker "), "{first}");
+    // Read on to its end, so that the worker's later lines have somewhere to go.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    Server(child)
+}
+
+#[test]
+fn a_due_tick_fired_by_two_workers_makes_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    run_in(dir, &["--speed", "instant", "fabric", "init", "--demo"], 0);
+    let plan = dir.join("plans").join("contoso-3tier.toml");
+    let runbook = runbooks::dr_drill();
+    let (runbook, plan) = (runbook.to_str().unwrap(), plan.to_str().unwrap());
+    let create = |name: &str, cron: &str, zone: &str, code: i32| {
+        run_in(
+            dir,
+            &[
+                "schedule",
+                "create",
+                "--name",
+                name,
+                "--cron",
+                cron,
+                "--timezone",
+                zone,
+                "--runbook",
+                runbook,
+                "--plan",
+                plan,
+                "--type",
+                "test",
+                "--param",
+                "test-network=vnet-drill",
+            ],
+            code,
+        )
+    };
+
+    // Refused with what to write, and nothing stored.
+    let bad = create("bad", "0 3 1 *", "Europe/Berlin", 2);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("`0 3 1 *`") && said.contains("five fields"),
+        "{said}"
+    );
+    let bad = create("bad", "0 3 1 * *", "Europe/Berlim", 2);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("Europe/Berlim") && said.contains("IANA"),
+        "{said}"
+    );
+    assert_eq!(json(dir, &["schedule", "list"]), serde_json::json!([]));
+
+    create("monthly-drill", "0 3 1 * *", "Europe/Berlin", 0);
+    create("drill", "* * * * *", "Europe/Berlin", 0);
+    create("drill", "* * * * *", "Europe/Berlin", 2);
+    let listed = json(dir, &["schedule", "list"]);
+    let monthly = &listed[0];
+    assert_eq!(monthly["name"], "monthly-drill", "{listed:#}");
+    let next: Vec<DateTime<Utc>> = serde_json::from_value(monthly["nextRuns"].clone()).unwrap();
+    assert_eq!(next.len(), 3, "{listed:#}");
+    // 03:00 in Berlin: 02:00 UTC in winter, 01:00 in summer.
+    assert!(
+        next.iter().all(|t| t.format("%d %M").to_string() == "01 00"
+            && matches!(t.format("%H").to_string().as_str(), "01" | "02")),
+        "the 1st at 03:00 in Berlin: {next:?}"
+    );
+    assert_eq!(monthly["run"]["failoverType"], "Test");
+    assert!(
+        monthly["run"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{monthly:#}"
+    );
+
+    // The per-minute schedule's tick is made due now: paused, then resumed
+    // with its next tick the minute just begun (as a scheduler that was
+    // down for a moment would find it).
+    run_in(dir, &["schedule", "pause", "drill"], 0);
+    let tick = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    let store = drbook_store_sqlite::SqliteStore::open(dir).unwrap();
+    let resumed = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(store.resume_schedule("drill", Some(tick)))
+        .unwrap();
+    assert!(resumed);
+
+    let workers = [worker(dir), worker(dir)];
+    let start = Instant::now();
+    while jobs_of_tick(dir, "drill", tick).is_empty() {
+        assert!(start.elapsed() < PATIENCE, "no job for the due tick {tick}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Both workers have made passes since (each at least once a second).
+    std::thread::sleep(Duration::from_millis(2500));
+    let jobs = jobs_of_tick(dir, "drill", tick);
+    assert_eq!(jobs.len(), 1, "one job for the tick: {jobs:#?}");
+    let ticks = json(dir, &["schedule", "ticks", "drill"]);
+    let handled: Vec<&Value> = ticks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["tick"]
+                .as_str()
+                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                == Some(tick)
+        })
+        .collect();
+    assert_eq!(handled.len(), 1, "{ticks:#}");
+    assert_eq!(handled[0]["outcome"]["job"], jobs[0]["id"], "{ticks:#}");
+    drop(workers);
+
+    run_in(dir, &["schedule", "delete", "drill"], 0);
+    run_in(dir, &["schedule", "delete", "drill"], 2);
+    assert_eq!(jobs_of_tick(dir, "drill", tick).len(), 1, "its jobs stay");
+}
