@@ -339,6 +339,9 @@ pub struct NewWebhookRow<'a> {
     pub modules: Vec<WebhookModule<'a>>,
 }
 
+/// What [`JobStore::changed`] returns: resolves at the store's next change.
+pub type Changed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 /// The job store. Object-safe: everything holds an `Arc<dyn JobStore>`.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -471,10 +474,13 @@ pub trait JobStore: Send + Sync {
     /// (created, woken, decided, or its plan's job ended, by any process on
     /// any host), so that a worker looks at once instead of at its next
     /// poll; PostgreSQL listens for it. A wake-up may be lost, so workers
-    /// keep polling. The default never resolves: SQLite's workers poll (and
-    /// `drbook serve` wakes its own worker directly).
-    async fn changed(&self) {
-        std::future::pending::<()>().await
+    /// keep polling. The future is armed when this is called, not when it
+    /// is first polled: a worker calls it before it looks at the store, so
+    /// that a change made while it looks still wakes it. The default never
+    /// resolves: SQLite's workers poll (and `drbook serve` wakes its own
+    /// worker directly).
+    fn changed(&self) -> Changed<'_> {
+        Box::pin(std::future::pending())
     }
 
     // What people and programs ask of a job.

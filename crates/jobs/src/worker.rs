@@ -255,6 +255,9 @@ impl Worker {
         let mut runs_ended = false;
         let mut woken = Instant::now() - Duration::from_secs(3600);
         loop {
+            // Armed before this pass looks at the store: a job made
+            // runnable while it looks wakes the next wait, not the poll.
+            let changed = store.changed();
             while let Ok(id) = ends.try_recv() {
                 ended_ids.push(id);
             }
@@ -434,7 +437,7 @@ impl Worker {
                 _ = woken_up => {}
                 // Another process or host made a job runnable (PostgreSQL's
                 // NOTIFY); the poll above stays for a wake-up that was lost.
-                _ = store.changed() => {}
+                _ = changed => {}
                 Some(id) = ends.recv() => ended_ids.push(id),
                 _ = shutdown.as_mut() => {
                     for (id, job) in loaded.drain() {

@@ -193,10 +193,7 @@ impl Report {
             .map(|row| {
                 let op = run.last_operation(&row.vm);
                 let point = op.and_then(|op| op.recovery_point.as_ref());
-                let rto_seconds = op
-                    .filter(|op| op.is_failover() && row.result == "Succeeded")
-                    .and_then(|op| op.ended)
-                    .map(|end| seconds(end - start));
+                let rto_seconds = run.rto_of(&row.vm, start);
                 let objectives = plan.objectives_of(&row.vm);
                 VmResult {
                     recovery_point_time: point.map(|p| p.recovery_point_time),

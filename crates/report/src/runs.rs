@@ -196,6 +196,25 @@ impl Run {
     }
 
     /// One row per VM of `plan`, in boot order: its last start.
+    /// How long `vm` took to come up: from `start` (the job's first start)
+    /// until its last operation, a failover that succeeded, ended.
+    pub fn rto_of(&self, vm: &str, start: DateTime<Utc>) -> Option<f64> {
+        self.last_operation(vm)
+            .filter(|op| op.is_failover() && op.state == Some(OperationState::Succeeded))
+            .and_then(|op| op.ended)
+            .map(|end| seconds(end - start))
+    }
+
+    /// The run's RTO: from `start` until the last of `plan`'s VMs that
+    /// failed over was up, if any did.
+    pub fn rto_seconds(&self, plan: &RecoveryPlan, start: DateTime<Utc>) -> Option<f64> {
+        plan.groups
+            .iter()
+            .flat_map(|g| &g.vms)
+            .filter_map(|vm| self.rto_of(vm, start))
+            .reduce(f64::max)
+    }
+
     pub fn rows(&self, plan: &RecoveryPlan) -> Vec<VmRow> {
         plan.groups
             .iter()

@@ -129,12 +129,17 @@ impl Runtime {
                 reason,
             },
         })?;
-        // Named before linking, which would only say an import is missing.
-        wit_version::check(bytes, origin)?;
         let (component, compiled) = self.compile(bytes, &digest, origin)?;
-        let wrong_world = |reason: String| LoadError::WrongWorld {
-            path: origin.to_string(),
-            reason,
+        // Linking a runbook built against another WIT version only says an
+        // import is missing: the versions are named instead. Read only when
+        // linking failed, so that a runbook that links pays no second parse.
+        let wrong_world = |reason: String| {
+            wit_version::check(bytes, origin)
+                .err()
+                .unwrap_or(LoadError::WrongWorld {
+                    path: origin.to_string(),
+                    reason,
+                })
         };
         let instance_pre = self
             .linker

@@ -24,7 +24,6 @@ use super::limits::{
     caps, cut, cut_list, Deadline, DeadlineExceeded, JournalLimitExceeded, Limits,
     MemoryLimitExceeded, MemoryLimiter, TooManyOperations,
 };
-use super::report::{rto_seconds, OperationRecord, Tracker};
 use super::state::{InstanceState, Live, StopRequested, StopSignal};
 use super::streams::{Pipe, Streams};
 use drbook_core::fabric::Fabric;
@@ -106,9 +105,9 @@ pub struct JobOutcome {
     pub wake: Option<Wake>,
     /// Why it stopped or what it waits for.
     pub reason: Option<String>,
+    /// The job's first start: what its RTO counts from.
+    pub started: DateTime<Utc>,
     pub duration_seconds: f64,
-    pub rto_seconds: Option<f64>,
-    pub operations: Vec<OperationRecord>,
     pub streams: Vec<Record>,
     /// Journal entries replayed before the run went live.
     pub replayed: usize,
@@ -171,8 +170,7 @@ impl Runtime {
             wake: None,
             reason: None,
             duration_seconds: clock.elapsed().as_secs_f64(),
-            rto_seconds: None,
-            operations: Vec::new(),
+            started,
             streams: Vec::new(),
             replayed,
         };
@@ -204,8 +202,6 @@ impl Runtime {
                 }
             }
         }
-        outcome.operations = store.into_data().tracker.operations().to_vec();
-        outcome.rto_seconds = rto_seconds(started, &outcome.operations);
         outcome.streams = streams.records();
         outcome
     }
@@ -238,7 +234,6 @@ impl Runtime {
             time_scale: options.time_scale,
             journal,
             streams: streams.clone(),
-            tracker: Tracker::default(),
             limiter: MemoryLimiter::new(options.limits.memory_bytes),
             table: ResourceTable::new(),
             wasi,

@@ -16,7 +16,6 @@ use super::events::Observer;
 use super::host::JobClock;
 use super::journal::{CorruptEntry, Journal, Replay};
 use super::limits::{Deadline, MemoryLimiter};
-use super::report::Tracker;
 use super::streams::Streams;
 use drbook_core::fabric::Fabric;
 use drbook_core::job::JobSpec;
@@ -92,7 +91,6 @@ pub struct InstanceState {
     pub(crate) time_scale: TimeScale,
     pub(crate) journal: Journal,
     pub(crate) streams: Streams,
-    pub(crate) tracker: Tracker,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,

@@ -1,5 +1,5 @@
 //! The version of the `drbook:runbook` WIT package a runbook was built
-//! against, checked before it is compiled.
+//! against, named when a runbook does not link.
 //!
 //! A runbook's imports are named `drbook:runbook/<interface>@<version>`,
 //! the version its SDK's copy of `wit/runbook.wit` declares. Linking one
@@ -87,8 +87,9 @@ pub fn mismatch(bytes: &[u8]) -> Option<String> {
 }
 
 /// Refuses a component built against another version than the host's,
-/// naming both; `origin` names it. What loading checks first, and what
-/// `drbook runbook build` checks before it writes anything into a module.
+/// naming both; `origin` names it. What loading says of a runbook that does
+/// not link, and what `drbook runbook build` checks before it writes
+/// anything into a module.
 pub fn check(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
     match mismatch(bytes) {
         None => Ok(()),

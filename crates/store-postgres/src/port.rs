@@ -19,8 +19,8 @@ use drbook_core::lease::Lease;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
-    workers_from, Busy, HeldJob, JobStore, LeaseRow, NewTick, NewWebhookRow, OnBusy, RunLog,
-    StoreError, WorkerRow,
+    workers_from, Busy, Changed, HeldJob, JobStore, LeaseRow, NewTick, NewWebhookRow, OnBusy,
+    RunLog, StoreError, WorkerRow,
 };
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
@@ -390,8 +390,10 @@ impl JobStore for PostgresStore {
         Ok(())
     }
 
-    async fn changed(&self) {
-        self.events.notified().await
+    fn changed(&self) -> Changed<'_> {
+        // Created now: it counts the `notify_waiters` made from here on,
+        // polled yet or not.
+        Box::pin(self.events.notified())
     }
 
     async fn export(&self) -> Result<Export> {

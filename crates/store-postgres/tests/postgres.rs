@@ -67,6 +67,13 @@ async fn a_new_job_wakes_the_workers_of_another_process() {
             "no new job woke the worker"
         );
     }
+    // Armed when asked, before it is polled: a job made between the call
+    // and the wait (while a worker looks at the store) still wakes it.
+    let changed = worker.changed();
+    create(&creator).await;
+    tokio::time::timeout(STUCK, changed)
+        .await
+        .expect("a job made after `changed` was called, before it was polled, wakes it");
 }
 
 /// A store not migrated is refused, naming `drbook store migrate`;

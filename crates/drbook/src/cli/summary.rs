@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use drbook_core::job::JobStatus;
 use drbook_core::journal::{Call, Entry, Record};
 use drbook_core::plan::RecoveryPlan;
-use drbook_report::runs::{Refusal, Run, VmRow};
-use drbook_runtime::{Failure, JobOutcome, OperationRecord};
+use drbook_report::runs::{Operation, Refusal, Run, VmRow};
+use drbook_runtime::{Failure, JobOutcome};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +32,8 @@ pub struct Summary<'a> {
     /// The prompts of the manual steps the job reached, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub manual_steps: Vec<&'a str>,
-    pub operations: &'a [OperationRecord],
+    /// Every operation the job started, in order.
+    pub operations: Vec<Operation>,
     pub streams: &'a [Record],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<&'a DryRun>,
@@ -76,9 +77,12 @@ impl<'a> Summary<'a> {
             output: outcome.output.as_deref(),
             failure: outcome.failure.as_ref(),
             duration_seconds: outcome.duration_seconds,
-            rto_seconds: outcome.rto_seconds.map(|seconds| seconds * scale),
+            rto_seconds: run
+                .rto_seconds(plan, outcome.started)
+                .map(|seconds| seconds * scale),
             vms,
             refusals: run.refusals,
+            operations: run.operations,
             manual_steps: journal
                 .iter()
                 .filter_map(|entry| match &entry.call {
@@ -86,7 +90,6 @@ impl<'a> Summary<'a> {
                     _ => None,
                 })
                 .collect(),
-            operations: &outcome.operations,
             streams: &outcome.streams,
             dry_run,
         }

@@ -1,9 +1,9 @@
 //! `site-recovery`: the fabric's operations, as resources the runbook can wait
 //! on. Every call is journaled; starting an operation is an intent first, so
 //! a resumed job re-attaches to an operation it started instead of starting
-//! it twice. Every operation the runbook starts, and how it ends, is recorded
-//! in the job's tracker: the job's report comes from the host, not from the
-//! runbook.
+//! it twice. What the job did to each VM is read back from that journal
+//! (`drbook_report::runs`): the job's report comes from the host, not from
+//! the runbook.
 //!
 //! A start outside the job's scope (`drbook_core::scope`: its plan's VMs, its
 //! failover type's operations, and what a grant adds) or outside what its
@@ -132,21 +132,20 @@ impl InstanceState {
             Ok(id) => id,
             Err(e) => return Ok(Err(e.into())),
         };
-        // What an unplanned or test failover may lose is the item's RPO now.
-        let rpo_seconds = match kind {
-            OperationKind::PlannedFailover => Some(0),
-            OperationKind::UnplannedFailover | OperationKind::TestFailover => {
-                let vm = vm.clone();
-                let item: Result<ProtectedItem, FabricError> = self
-                    .journaled(Call::GetItem { vm: vm.clone() }, |live| async move {
-                        Ok(live.fabric.get_item(&vm).await)
-                    })
-                    .await?;
-                item.ok().and_then(|item| item.rpo_seconds)
-            }
-            _ => None,
-        };
-        self.tracker.started(&id, &vm, kind, rpo_seconds);
+        // What an unplanned or test failover may lose is the item's RPO now:
+        // the item is read, journaled, right after the start, for the
+        // job's summary and report (`drbook_report::runs` reads it there).
+        if matches!(
+            kind,
+            OperationKind::UnplannedFailover | OperationKind::TestFailover
+        ) {
+            let vm = vm.clone();
+            let _: Result<ProtectedItem, FabricError> = self
+                .journaled(Call::GetItem { vm: vm.clone() }, |live| async move {
+                    Ok(live.fabric.get_item(&vm).await)
+                })
+                .await?;
+        }
         if !replayed {
             self.live.observer.notify(&JobEvent::OperationStarted {
                 vm: vm.clone(),
@@ -207,15 +206,8 @@ impl InstanceState {
     /// Waits for operations (journaled); a wait longer than `unload_after`
     /// unloads the instance until they are all done.
     async fn wait_for(&mut self, ids: Vec<String>) -> wasmtime::Result<Statuses> {
-        let results: Statuses = self
-            .journaled(Call::Wait { ids: ids.clone() }, |live| wait_live(live, ids))
-            .await?;
-        for status in results.iter().flatten() {
-            if status.state.is_terminal() {
-                self.tracker.ended(status);
-            }
-        }
-        Ok(results)
+        self.journaled(Call::Wait { ids: ids.clone() }, |live| wait_live(live, ids))
+            .await
     }
 }
 
@@ -449,11 +441,6 @@ impl sr::HostOperation for InstanceState {
                 |live| async move { Ok(live.fabric.operation(&id).await) },
             )
             .await?;
-        if let Ok(s) = &status {
-            if s.state.is_terminal() {
-                self.tracker.ended(s);
-            }
-        }
         Ok(wit(status))
     }
 
