@@ -1,20 +1,31 @@
 //! The job a runbook runs in: its recovery plan, failover type, direction
-//! and inputs, and the webhook request and alert that started it.
+//! and inputs, its recovery objectives, and the webhook request and alert
+//! that started it.
+
+use std::cell::OnceCell;
+use std::time::Duration;
 
 use crate::bindings::drbook::runbook::plan;
 use crate::fabric::{Direction, FailoverType};
 
-pub use plan::{Alert, Group, MonitorCondition, Severity, SignalType, Step, WebhookData};
+pub use plan::{
+    Alert, Group, GroupObjective, MonitorCondition, Objective, PlanObjectives, Severity,
+    SignalType, Step, WebhookData,
+};
 
 /// The context of this job; read once when the job starts.
 pub struct Context {
     raw: plan::JobContext,
+    /// Read on first use, so that a runbook that never asks for its
+    /// objectives does not import `plan.objectives`.
+    objectives: OnceCell<PlanObjectives>,
 }
 
 impl Context {
     pub(crate) fn get() -> Self {
         Context {
             raw: plan::context(),
+            objectives: OnceCell::new(),
         }
     }
 
@@ -74,10 +85,52 @@ impl Context {
         self.raw.alert.as_ref()
     }
 
+    /// The plan's recovery objectives: its own and each group's (the
+    /// group's where the plan file sets one, else the plan's). The
+    /// evidence report holds every VM to them whatever the runbook does;
+    /// a runbook reads them to act on them, e.g. to log what it must meet:
+    ///
+    /// ```no_run
+    /// # use drbook_sdk::prelude::*;
+    /// # fn run(ctx: &Context) -> Result<String> {
+    /// if let Some(rto) = ctx.objectives().plan.rto() {
+    ///     output!("plan `{}` must be up within {}s", ctx.plan_name(), rto.as_secs());
+    /// }
+    /// # Ok(String::new()) }
+    /// ```
+    pub fn objectives(&self) -> &PlanObjectives {
+        self.objectives.get_or_init(plan::objectives)
+    }
+
+    /// The objectives that hold for the VMs of the group named `group`
+    /// (compared exactly, as the plan names it); the plan's own for a name
+    /// that is not one of its groups.
+    pub fn objectives_of(&self, group: &str) -> Objective {
+        let all = self.objectives();
+        all.groups
+            .iter()
+            .find(|g| g.group == group)
+            .map_or(all.plan, |g| g.objective)
+    }
+
     /// Every VM of the plan, in boot order.
     pub fn vms(&self) -> impl Iterator<Item = &str> {
         self.groups()
             .iter()
             .flat_map(|g| g.vms.iter().map(String::as_str))
+    }
+}
+
+impl Objective {
+    /// The recovery time objective: every VM it holds for up within it of
+    /// the job's start; `None` when the plan sets none.
+    pub fn rto(&self) -> Option<Duration> {
+        self.rto_seconds.map(Duration::from_secs)
+    }
+
+    /// The recovery point objective: the most data a failover may lose;
+    /// `None` when the plan sets none.
+    pub fn rpo(&self) -> Option<Duration> {
+        self.rpo_seconds.map(Duration::from_secs)
     }
 }

@@ -23,6 +23,19 @@ impl Item {
     }
 }
 
+impl FabricError {
+    /// Whether the host classes this error as passing by itself: `busy`
+    /// (the item's other operation ends) and `transient` (throttling, the
+    /// fabric briefly unavailable). A start so refused started nothing, and
+    /// trying it again later may succeed; every other error stays until
+    /// someone changes something (the item's state, the job's scope, the
+    /// request), so retrying it only repeats the refusal. See the WIT's
+    /// `fabric-error`.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FabricError::Busy(_) | FabricError::Transient(_))
+    }
+}
+
 /// A one-line description of a fabric error.
 pub fn describe(e: &FabricError) -> String {
     match e {

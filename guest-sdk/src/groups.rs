@@ -7,6 +7,7 @@ use crate::fabric::{
     self, AllowedOperation, Direction, FabricError, FailoverType, Location, Operation,
     OperationState, OperationStatus, TestFailoverState,
 };
+use crate::recovery::Recovery;
 use crate::{bail, error, output, progress, Context, Error, Group, Result};
 
 /// What happened to one VM of a group.
@@ -54,44 +55,42 @@ impl GroupReport {
 
 /// Starts `start(vm)` on every VM of `group` at once, then waits for all of
 /// them, logging each VM's outcome. A VM whose start is refused is reported
-/// as failed; the others still run.
+/// as failed; the others still run. (One attempt each and no timeout:
+/// [`Recovery::run_group`] retries and times out.)
 pub fn run_group(
     group: &Group,
     action: &str,
-    mut start: impl FnMut(&str) -> Result<Operation, FabricError>,
+    start: impl FnMut(&str) -> Result<Operation, FabricError>,
 ) -> GroupReport {
-    let mut started: Vec<(usize, Operation)> = Vec::new();
-    let mut results: Vec<Option<Result<OperationStatus>>> = Vec::new();
-    for (index, vm) in group.vms.iter().enumerate() {
-        match start(vm) {
-            Ok(op) => {
-                started.push((index, op));
-                results.push(None);
-            }
-            Err(e) => results.push(Some(Err(
-                Error::from(e).context(format!("cannot start {action}"))
-            ))),
-        }
+    Recovery::new().run_group(group, action, start)
+}
+
+/// A VM's outcome from the status its wait ended with.
+pub(crate) fn vm_outcome(action: &str, status: Result<OperationStatus>) -> Result<OperationStatus> {
+    match status {
+        Ok(s) if s.state == OperationState::Succeeded => Ok(s),
+        Ok(s) => Err(Error::new(format!(
+            "{action} ended {}: {}",
+            s.state,
+            s.error.unwrap_or_else(|| "no reason given".to_string())
+        ))),
+        Err(e) => Err(e),
     }
-    let operations: Vec<&Operation> = started.iter().map(|(_, op)| op).collect();
-    for ((index, _), status) in started.iter().zip(fabric::wait_all(&operations)) {
-        results[*index] = Some(match status {
-            Ok(s) if s.state == OperationState::Succeeded => Ok(s),
-            Ok(s) => Err(Error::new(format!(
-                "{action} ended {}: {}",
-                s.state,
-                s.error.unwrap_or_else(|| "no reason given".to_string())
-            ))),
-            Err(e) => Err(e.into()),
-        });
-    }
+}
+
+/// The report of `group`, one result per VM in its order, each logged.
+pub(crate) fn group_report(
+    group: &Group,
+    action: &str,
+    results: Vec<Result<OperationStatus>>,
+) -> GroupReport {
     let vms: Vec<VmResult> = group
         .vms
         .iter()
         .zip(results)
         .map(|(vm, result)| VmResult {
             vm: vm.clone(),
-            result: result.unwrap_or_else(|| Err(Error::new("never started"))),
+            result,
         })
         .collect();
     for vm in &vms {
@@ -118,20 +117,30 @@ pub fn failover_group(ctx: &Context, group: &Group) -> GroupReport {
 /// [`failover_group`] in a given direction (a failback runbook passes
 /// `RecoveryToPrimary` whatever the job's direction).
 pub fn failover_group_in(ctx: &Context, group: &Group, direction: Direction) -> GroupReport {
+    failover_with(&Recovery::new(), ctx, group, direction)
+}
+
+/// [`failover_group_in`] under `recovery`.
+pub(crate) fn failover_with(
+    recovery: &Recovery,
+    ctx: &Context,
+    group: &Group,
+    direction: Direction,
+) -> GroupReport {
     let recovery_point = fabric::parse_recovery_point(ctx.param_or("recovery-point", "latest"));
     match ctx.failover_type() {
-        FailoverType::Planned => run_group(group, "planned failover", |vm| {
+        FailoverType::Planned => recovery.run_group(group, "planned failover", |vm| {
             fabric::planned_failover(vm, direction)
         }),
         FailoverType::Unplanned => {
             let shutdown = ctx.param_or("shutdown-source", "true") != "false";
-            run_group(group, "unplanned failover", |vm| {
+            recovery.run_group(group, "unplanned failover", |vm| {
                 fabric::unplanned_failover(vm, direction, &recovery_point, shutdown)
             })
         }
         FailoverType::Test => {
             let network = ctx.param_or("test-network", "drbook-test-isolated");
-            run_group(group, "test failover", |vm| {
+            recovery.run_group(group, "test failover", |vm| {
                 fabric::test_failover(vm, direction, network, &recovery_point)
             })
         }

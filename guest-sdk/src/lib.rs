@@ -20,8 +20,9 @@
 //! ```
 //!
 //! Layout: `context` (the job's plan and inputs), `fabric` (operations on
-//! VMs), `groups` (a group in parallel, a plan in order), `log` (streams),
-//! `error` (one error type that works with `?`).
+//! VMs), `groups` (a group in parallel, a plan in order), `recovery`
+//! (retry with backoff, wait timeouts, going on past a failed VM), `log`
+//! (streams), `error` (one error type that works with `?`).
 
 #[doc(hidden)]
 pub mod bindings {
@@ -40,9 +41,11 @@ mod error;
 pub mod fabric;
 mod groups;
 pub mod log;
+pub mod recovery;
 
 pub use context::{
-    Alert, Context, Group, MonitorCondition, Severity, SignalType, Step, WebhookData,
+    Alert, Context, Group, GroupObjective, MonitorCondition, Objective, PlanObjectives,
+    Severity, SignalType, Step, WebhookData,
 };
 pub use error::{Error, Result};
 pub use groups::{
@@ -68,6 +71,7 @@ pub mod prelude {
     pub use crate::fabric::{
         Direction, FailoverType, Item, Operation, OperationState, RecoveryPoint,
     };
+    pub use crate::recovery::{Recovery, Retry};
     pub use crate::{bail, error, output, progress, verbose, warning};
     pub use crate::{
         failover_group, failover_group_in, run_group, run_plan, verify_failed_over, Context, Error,

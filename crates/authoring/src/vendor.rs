@@ -38,6 +38,10 @@ pub(crate) const SDK_SOURCES: &[(&str, &str)] = &[
     ),
     ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
     ("log.rs", include_str!("../../../guest-sdk/src/log.rs")),
+    (
+        "recovery.rs",
+        include_str!("../../../guest-sdk/src/recovery.rs"),
+    ),
 ];
 
 /// drbook-test's sources.

@@ -107,6 +107,29 @@ impl Scenario {
         self.fault(json!({ "fail_next": vm }))
     }
 
+    /// The next `times` starts on `vm` are refused as transient (Azure's
+    /// throttling): what a runbook's `drbook_sdk::recovery::Retry` is
+    /// tested against. Each refusal is in the final history.
+    pub fn refuse_next(mut self, vm: &str, times: u32) -> Self {
+        for _ in 0..times {
+            self = self.fault(json!({ "refuse_next": vm }));
+        }
+        self
+    }
+
+    /// The next start on `vm` is refused for good, as Site Recovery refuses
+    /// on a quota or a policy: the runbook sees `not-allowed`, which a
+    /// retry does not try again.
+    pub fn refuse_next_permanently(self, vm: &str) -> Self {
+        self.fault(json!({ "refuse_next_permanently": vm }))
+    }
+
+    /// The next operation started on `vm` hangs (still in progress when
+    /// the run ends): what a runbook's wait timeout is tested against.
+    pub fn stall(self, vm: &str) -> Self {
+        self.fault(json!({ "stall": vm }))
+    }
+
     /// `region` is down: operations that need it are refused.
     pub fn region_down(self, region: &str) -> Self {
         self.fault(json!({ "region_down": region }))
@@ -209,6 +232,8 @@ mod tests {
             .group("web", ["web-01", "web-02"])
             .manual_step("web", "Switch DNS")
             .fail_next("web-02")
+            .refuse_next("web-01", 2)
+            .stall("sql-01")
             .region_down("northeurope")
             .unhealthy("sql-01")
             .approve("DNS", "done")
@@ -226,7 +251,14 @@ mod tests {
         assert_eq!(doc["plan"]["groups"][0]["pre"], json!([]));
         assert_eq!(
             doc["faults"],
-            json!([{ "fail_next": "web-02" }, { "region_down": "northeurope" }, { "unhealthy": "sql-01" }])
+            json!([
+                { "fail_next": "web-02" },
+                { "refuse_next": "web-01" },
+                { "refuse_next": "web-01" },
+                { "stall": "sql-01" },
+                { "region_down": "northeurope" },
+                { "unhealthy": "sql-01" }
+            ])
         );
         assert_eq!(
             doc["approvals"][0],

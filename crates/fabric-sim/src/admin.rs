@@ -2,22 +2,45 @@
 //! trait: inject faults, read the audit trail, count operations, reset.
 
 use super::estate::Estate;
-use super::faults::{Fault, Faults};
+use super::faults::{stalled_end, Fault, Faults};
 use super::operations::{self, HistoryEntry};
 use super::refusals;
 use super::schema::{self, SchemaError};
 use super::simulator::{seed, Simulator, SimulatorError};
+use chrono::{DateTime, Utc};
 use drbook_core::fabric::{FabricError, Health, OperationKind, OperationState};
 use rusqlite::Connection;
 
 impl Simulator {
     /// Applies `fault`. VM and region names must exist in this fabric.
     pub fn set_fault(&self, fault: Fault) -> Result<(), FabricError> {
-        self.write(|conn, _| {
+        self.write(|conn, now| {
             let fault = match fault {
                 Fault::FailNext { vm } => Fault::FailNext {
                     vm: item_name(conn, &vm)?,
                 },
+                Fault::RefuseNext { times: 0, .. } => {
+                    return Err(FabricError::InvalidRequest {
+                        message: "refuse-next refuses no start with --times 0; give 1 or more"
+                            .to_string(),
+                    })
+                }
+                Fault::RefuseNext {
+                    vm,
+                    times,
+                    permanent,
+                } => Fault::RefuseNext {
+                    vm: item_name(conn, &vm)?,
+                    times,
+                    permanent,
+                },
+                Fault::Stall { vm } => Fault::Stall {
+                    vm: item_name(conn, &vm)?,
+                },
+                Fault::Clear => {
+                    release_stalled(conn, now)?;
+                    Fault::Clear
+                }
                 Fault::Degrade { vm, health } => {
                     if !matches!(health, Health::Warning | Health::Critical) {
                         return Err(FabricError::InvalidRequest {
@@ -83,6 +106,25 @@ impl Simulator {
             Ok(seed(conn, &estate, now, self.options())?)
         })
     }
+}
+
+/// Lets every stalled operation end now, as it would have: the next
+/// settle finishes it.
+fn release_stalled(conn: &Connection, now: DateTime<Utc>) -> Result<(), SchemaError> {
+    for mut op in operations::in_progress(conn, None)? {
+        if op.end != stalled_end() {
+            continue;
+        }
+        op.end = now;
+        operations::update_outcome(conn, &op)?;
+        if let Some(mut item) = schema::item(conn, &op.vm)? {
+            if let Some(running) = item.running.as_mut().filter(|r| r.op_id == op.id) {
+                running.end = now;
+                schema::save_item(conn, &item)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The item's own spelling of `vm`, or `ItemNotFound`.

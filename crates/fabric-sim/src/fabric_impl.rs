@@ -5,6 +5,7 @@
 //! lock: it is tried in place under the promise not to wait, and made again
 //! off the async threads if it would have ([`in_place`]).
 
+use super::faults::stalled_end;
 use super::operations::{self, OpRow};
 use super::record::{ItemRecord, Running};
 use super::recovery_points::choose;
@@ -118,50 +119,65 @@ impl Simulator {
         request: &OperationRequest,
         initiator: &str,
     ) -> Result<String, FabricError> {
-        self.write(|conn, now| {
-            let mut item = schema::item(conn, vm)?.ok_or_else(|| not_found(vm))?;
-            let mut faults = schema::faults(conn)?;
-            state_machine::check(&item, request, &faults).map_err(|refusal| {
-                state_machine::refusal_error(&item, request, refusal, &faults)
-            })?;
-            let recovery_point_id = recovery_point(&item, request, now)?;
+        // A start refused by a fault is refused in a transaction that
+        // commits: the fault is used up and the refusal kept in the audit
+        // trail.
+        self.write(
+            |conn, now| -> Result<Result<String, FabricError>, FabricError> {
+                let mut item = schema::item(conn, vm)?.ok_or_else(|| not_found(vm))?;
+                let mut faults = schema::faults(conn)?;
+                if let Some(refusal) = faults.refuse(&item.name, request) {
+                    schema::save_faults(conn, &faults)?;
+                    let reason = refusal.to_string();
+                    refusals::insert_fabric(conn, &item.name, request, initiator, &reason, now)?;
+                    return Ok(Err(refusal));
+                }
+                state_machine::check(&item, request, &faults).map_err(|refusal| {
+                    state_machine::refusal_error(&item, request, refusal, &faults)
+                })?;
+                let recovery_point_id = recovery_point(&item, request, now)?;
 
-            let seq = operations::next_seq(conn)?;
-            let id = format!("op-{}-{seq:06}", self.shared.fabric_id);
-            let options = self.options();
-            let end = now
-                + options
-                    .speed
-                    .real(options.profile.duration(request, item.disk_size_gb));
-            let fault = faults.decide(&item.name, &id);
-            if fault.is_some() {
-                schema::save_faults(conn, &faults)?;
-            }
-            let op = OpRow {
-                id: id.clone(),
-                vm: item.name.clone(),
-                request: request.clone(),
-                initiator: initiator.to_string(),
-                start: now,
-                end,
-                state: OperationState::InProgress,
-                fault,
-                error: None,
-                recovery_point_id,
-            };
-            operations::insert(conn, seq, &op)?;
-            state_machine::begin(
-                &mut item,
-                Running {
-                    kind: request.kind(),
-                    op_id: id.clone(),
+                let seq = operations::next_seq(conn)?;
+                let id = format!("op-{}-{seq:06}", self.shared.fabric_id);
+                let options = self.options();
+                let stalled = faults.stall(&item.name);
+                let end = if stalled {
+                    stalled_end()
+                } else {
+                    now + options
+                        .speed
+                        .real(options.profile.duration(request, item.disk_size_gb))
+                };
+                let fault = faults.decide(&item.name, &id);
+                if fault.is_some() || stalled {
+                    schema::save_faults(conn, &faults)?;
+                }
+                let op = OpRow {
+                    id: id.clone(),
+                    vm: item.name.clone(),
+                    request: request.clone(),
+                    initiator: initiator.to_string(),
                     start: now,
                     end,
-                },
-            );
-            schema::save_item(conn, &item)?;
-            Ok(id)
-        })
+                    state: OperationState::InProgress,
+                    fault,
+                    error: None,
+                    recovery_point_id,
+                };
+                operations::insert(conn, seq, &op)?;
+                state_machine::begin(
+                    &mut item,
+                    Running {
+                        kind: request.kind(),
+                        op_id: id.clone(),
+                        start: now,
+                        end,
+                    },
+                );
+                schema::save_item(conn, &item)?;
+                Ok(Ok(id))
+            },
+        )?
     }
 
     fn operation_now(&self, id: &str) -> Result<OperationStatus, FabricError> {

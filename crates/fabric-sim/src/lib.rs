@@ -42,7 +42,7 @@ mod tests;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::{demo_estate, demo_plan_path, demo_plan_toml, DEMO_PLAN_NAME};
 pub use estate::{Estate, EstateError, EstateVm};
-pub use faults::{Fault, Faults};
+pub use faults::{Fault, Faults, Refusals};
 pub use operations::{HistoryEntry, Outcome};
 pub use profile::{Profile, Schedule};
 pub use schema::{SchemaError, SCHEMA_VERSION};

@@ -44,7 +44,8 @@ pub struct HistoryEntry {
     pub outcome: Outcome,
     /// Why it failed, or why it was refused.
     pub error: Option<String>,
-    /// The rule of a job's scope a refused start broke.
+    /// The rule of a job's scope a refused start broke; none for a start
+    /// the fabric refused itself (a passing fault).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<Rule>,
 }
@@ -56,8 +57,10 @@ pub enum Outcome {
     Succeeded,
     Failed,
     Canceled,
-    /// Refused by drbook's host before it reached the fabric: the start was
-    /// outside its job's scope. Nothing started.
+    /// Refused by drbook's host before it reached the fabric (the start was
+    /// outside its job's scope: `rule` says which), or by the fabric as a
+    /// passing fault (no `rule`: throttled, `drbook fabric fault
+    /// refuse-next`). Nothing started.
     Refused,
 }
 

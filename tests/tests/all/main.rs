@@ -12,6 +12,7 @@ mod eviction;
 mod health_events;
 mod hostile;
 mod jobs_cli;
+mod recovery;
 mod runbooks;
 mod scope;
 mod support;
@@ -23,6 +24,7 @@ mod webhooks;
 /// compile.
 mod tested {
     pub(crate) use crate::hostile::an_infinite_loop_is_stopped_at_its_deadline as hostile;
+    pub(crate) use crate::recovery::sdk_retry_a_transient_fault_on_the_first_two_attempts_then_the_third_succeeds as resilient;
     pub(crate) use crate::runbooks::commit_plan_refuses_vms_that_were_not_failed_over as commit_plan;
     pub(crate) use crate::runbooks::dr_drill_tests_and_always_cleans_up_leaving_production_untouched as dr_drill;
     pub(crate) use crate::runbooks::failover_plan_fails_every_vm_over_once_group_by_group as failover_plan;

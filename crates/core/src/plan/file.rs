@@ -213,10 +213,25 @@ impl RecoveryPlan {
 
     /// The objectives that hold for `vm`: its group's, else the plan's.
     pub fn objectives_of(&self, vm: &str) -> Objectives {
-        let group = self.group_of(vm);
+        match self.group_of(vm) {
+            Some(group) => self.group_objectives(group),
+            None => self.own_objectives(),
+        }
+    }
+
+    /// The objectives that hold for `group`'s VMs: its own, else the plan's.
+    pub fn group_objectives(&self, group: &Group) -> Objectives {
         Objectives {
-            rto: group.and_then(|g| g.rto).or(self.rto),
-            rpo: group.and_then(|g| g.rpo).or(self.rpo),
+            rto: group.rto.or(self.rto),
+            rpo: group.rpo.or(self.rpo),
+        }
+    }
+
+    /// The plan's own objectives (its file's top-level `rto` and `rpo`).
+    pub fn own_objectives(&self) -> Objectives {
+        Objectives {
+            rto: self.rto,
+            rpo: self.rpo,
         }
     }
 

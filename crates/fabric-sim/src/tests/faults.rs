@@ -2,7 +2,8 @@
 //! failover away from the lost region works.
 
 use super::{planned, test_failover, unplanned, Fixture};
-use crate::Fault;
+use crate::{Fault, Outcome};
+use chrono::Duration;
 use drbook_core::fabric::{
     AllowedOperation, Direction, Fabric, FabricError, Health, Location, OperationRequest,
     OperationState, ProtectionState,
@@ -194,5 +195,114 @@ async fn faults_persist_and_name_known_vms_and_regions() {
     assert!(
         matches!(unknown_region, Err(FabricError::InvalidRequest { .. })),
         "{unknown_region:?}"
+    );
+}
+
+#[tokio::test]
+async fn refuse_next_refuses_starts_as_transient_in_the_audit_trail_then_lets_one_start() {
+    let fx = Fixture::instant();
+    fx.sim
+        .set_fault(Fault::RefuseNext {
+            vm: "WEB-01".to_string(),
+            times: 2,
+            permanent: false,
+        })
+        .expect("fault");
+    let request = planned(Direction::PrimaryToRecovery);
+    for attempt in 1..=2 {
+        let refused = fx
+            .sim
+            .start("web-01", &request, &format!("job j call {attempt}"))
+            .await;
+        assert!(
+            matches!(&refused, Err(FabricError::Transient { message }) if message.contains("refuse-next")),
+            "attempt {attempt}: {refused:?}"
+        );
+        assert_eq!(
+            fx.item("web-01").await.protection_state,
+            ProtectionState::Protected,
+            "a refused start starts nothing"
+        );
+        // The audit trail orders by time: a retry comes after a backoff.
+        fx.clock.advance(Duration::seconds(30));
+    }
+    assert!(fx.sim.faults().expect("faults").refuse_next.is_empty());
+    let id = fx
+        .sim
+        .start("web-01", &request, "job j call 3")
+        .await
+        .expect("the third start runs");
+    // For good: Site Recovery's own refusal, the runbook sees `not-allowed`.
+    fx.sim
+        .set_fault(Fault::RefuseNext {
+            vm: "web-02".to_string(),
+            times: 1,
+            permanent: true,
+        })
+        .expect("fault");
+    fx.clock.advance(Duration::seconds(30));
+    let refused = fx.sim.start("web-02", &request, "job j call 4").await;
+    assert!(
+        matches!(&refused, Err(FabricError::Refused { code, .. }) if code == "InjectedFault"),
+        "{refused:?}"
+    );
+    fx.clock.advance(Duration::seconds(30));
+    fx.sim
+        .start("web-02", &request, "job j call 5")
+        .await
+        .expect("one refusal only");
+    let history = fx.sim.history().expect("history");
+    let trail: Vec<_> = history
+        .iter()
+        .map(|h| (h.initiator.as_str(), h.outcome, h.rule))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("job j call 1", Outcome::Refused, None),
+            ("job j call 2", Outcome::Refused, None),
+            ("job j call 3", Outcome::Succeeded, None),
+            ("job j call 4", Outcome::Refused, None),
+            ("job j call 5", Outcome::Succeeded, None),
+        ]
+    );
+    assert_eq!(history[2].id, id);
+    let none = fx.sim.set_fault(Fault::RefuseNext {
+        vm: "web-01".to_string(),
+        times: 0,
+        permanent: false,
+    });
+    assert!(
+        matches!(&none, Err(FabricError::InvalidRequest { message }) if message.contains("--times")),
+        "{none:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_operation_stays_in_progress_at_instant_speed_until_the_faults_are_cleared() {
+    let fx = Fixture::instant();
+    fx.sim
+        .set_fault(Fault::Stall {
+            vm: "web-02".to_string(),
+        })
+        .expect("fault");
+    let request = planned(Direction::PrimaryToRecovery);
+    let stalled = fx.start("web-02", &request).await.expect("starts");
+    let other = fx.start("web-03", &request).await.expect("starts");
+    fx.clock.advance(Duration::days(30));
+    let status = fx.sim.operation(&stalled).await.expect("status");
+    assert_eq!(status.state, OperationState::InProgress, "{status:?}");
+    assert!(fx.sim.faults().expect("faults").stall_next.is_empty());
+    assert_eq!(
+        fx.sim.operation(&other).await.expect("status").state,
+        OperationState::Succeeded,
+        "only the VM's next operation stalls"
+    );
+    fx.sim.set_fault(Fault::Clear).expect("cleared");
+    let status = fx.sim.operation(&stalled).await.expect("status");
+    assert_eq!(status.state, OperationState::Succeeded, "{status:?}");
+    assert_eq!(
+        fx.item("web-02").await.protection_state,
+        ProtectionState::FailedOverCommitPending
     );
 }

@@ -2,8 +2,8 @@
 //! alert that started it.
 
 use crate::bindings::plan::{
-    self, Alert, Group, JobContext, MonitorCondition, RecoveryPlan, Severity, SignalType, Step,
-    WebhookData,
+    self, Alert, Group, GroupObjective, JobContext, MonitorCondition, Objective, PlanObjectives,
+    RecoveryPlan, Severity, SignalType, Step, WebhookData,
 };
 use crate::events::JobEvent;
 use crate::state::InstanceState;
@@ -48,6 +48,30 @@ impl plan::Host for InstanceState {
             }),
             alert: spec.trigger.alert().map(alert),
         })
+    }
+
+    /// The plan is the job's, kept with it: the reply is the same on every
+    /// call and in every run of the job, so it needs no journal entry.
+    async fn objectives(&mut self) -> wasmtime::Result<PlanObjectives> {
+        let plan = &self.spec.plan;
+        Ok(PlanObjectives {
+            plan: objective(plan.own_objectives()),
+            groups: plan
+                .groups
+                .iter()
+                .map(|g| GroupObjective {
+                    group: g.name.clone(),
+                    objective: objective(plan.group_objectives(g)),
+                })
+                .collect(),
+        })
+    }
+}
+
+fn objective(o: drbook_core::plan::Objectives) -> Objective {
+    Objective {
+        rto_seconds: o.rto.map(|o| o.as_secs()),
+        rpo_seconds: o.rpo.map(|o| o.as_secs()),
     }
 }
 

@@ -2,7 +2,9 @@
 //! calls and returns; without it, it returns at once (instantiate-to-first-
 //! instruction). `echo=TEXT` returns TEXT, to check inputs reach the guest.
 //! `show=trigger` returns what the webhook and alert that started the job
-//! looked like from inside. `stamp=wall` returns the wall clock (WASI's,
+//! looked like from inside. `show=objectives` returns the plan's recovery
+//! objectives as the runbook reads them (`plan.objectives`); no other input
+//! calls it, so the others run without that import. `stamp=wall` returns the wall clock (WASI's,
 //! the host machine's: `wall <nanoseconds since the epoch>`) read as the
 //! runbook's first action, right after the SDK's `plan.context`: a benchmark
 //! in another process (`crates/drbook/benches/postgres.rs`) compares it with
@@ -12,6 +14,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use drbook_sdk::prelude::*;
+use drbook_sdk::Objective;
 
 drbook_sdk::runbook!(run);
 
@@ -27,6 +30,9 @@ fn run(ctx: &Context) -> Result<String> {
     }
     if ctx.param("show") == Some("trigger") {
         return Ok(trigger(ctx));
+    }
+    if ctx.param("show") == Some("objectives") {
+        return Ok(objectives(ctx));
     }
     let calls: u64 = ctx
         .param_or("calls", "0")
@@ -71,4 +77,23 @@ fn trigger(ctx: &Context) -> String {
         .filter_map(|k| ctx.param(k).map(|v| format!("{k}={v}")))
         .collect();
     format!("{webhook} {alert} params={}", params.join(","))
+}
+
+/// `plan rto=… rpo=…; <group> rto=… rpo=…; …`, in seconds, `-` for none.
+fn objectives(ctx: &Context) -> String {
+    let pair = |o: &Objective| {
+        let secs = |d: Option<std::time::Duration>| {
+            d.map_or_else(|| "-".to_string(), |d| d.as_secs().to_string())
+        };
+        format!("rto={} rpo={}", secs(o.rto()), secs(o.rpo()))
+    };
+    let mut parts = vec![format!("plan {}", pair(&ctx.objectives().plan))];
+    for group in ctx.groups() {
+        parts.push(format!(
+            "{} {}",
+            group.name,
+            pair(&ctx.objectives_of(&group.name))
+        ));
+    }
+    parts.join("; ")
 }

@@ -16,6 +16,18 @@ pub struct FaultArgs {
 enum FaultCommand {
     /// The next operation started on this VM fails.
     FailNext { vm: String },
+    /// Refuse the next starts on this VM: nothing starts, the audit trail shows each refusal. A passing fault (Azure's throttling: the runbook sees `transient`) unless --permanent (Site Recovery's own refusal: `not-allowed`).
+    RefuseNext {
+        vm: String,
+        /// How many starts to refuse.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        times: u32,
+        /// Refuse as Site Recovery does for good (a quota, a policy), not as a passing fault.
+        #[arg(long)]
+        permanent: bool,
+    },
+    /// The next operation started on this VM hangs, even at `--speed instant`, until `drbook fabric fault clear`; then it ends as it would have.
+    Stall { vm: String },
     /// This percentage of operations fails (chosen deterministically by operation id; 0 turns it off).
     FailPercent {
         #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -31,7 +43,7 @@ enum FaultCommand {
         #[arg(long, value_enum, default_value = "warning")]
         health: HealthArg,
     },
-    /// Remove every fault.
+    /// Remove every fault, and let stalled operations end.
     Clear,
 }
 
@@ -44,6 +56,16 @@ enum HealthArg {
 pub fn run(global: &Global, args: FaultArgs) -> anyhow::Result<Outcome> {
     let fault = match args.fault {
         FaultCommand::FailNext { vm } => Fault::FailNext { vm },
+        FaultCommand::RefuseNext {
+            vm,
+            times,
+            permanent,
+        } => Fault::RefuseNext {
+            vm,
+            times,
+            permanent,
+        },
+        FaultCommand::Stall { vm } => Fault::Stall { vm },
         FaultCommand::FailPercent { percent } => Fault::FailPercent(percent),
         FaultCommand::RegionDown { region } => Fault::RegionDown(region),
         FaultCommand::RegionUp { region } => Fault::RegionUp(region),

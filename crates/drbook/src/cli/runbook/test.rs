@@ -76,6 +76,13 @@ fn primary_to_recovery() -> String {
 enum ScenarioFault {
     /// The next operation of this VM fails.
     FailNext(String),
+    /// The next start on this VM is refused as transient (throttled); one
+    /// entry per start to refuse.
+    RefuseNext(String),
+    /// The next start on this VM is refused for good (`not-allowed`).
+    RefuseNextPermanently(String),
+    /// The next operation of this VM hangs until the run ends.
+    Stall(String),
     RegionDown(String),
     /// This VM's replication health is critical.
     Unhealthy(String),
@@ -128,6 +135,17 @@ pub async fn run(global: &Global, args: TestArgs) -> anyhow::Result<Outcome> {
     for fault in scenario.faults {
         fabric.set_fault(match fault {
             ScenarioFault::FailNext(vm) => Fault::FailNext { vm },
+            ScenarioFault::RefuseNext(vm) => Fault::RefuseNext {
+                vm,
+                times: 1,
+                permanent: false,
+            },
+            ScenarioFault::RefuseNextPermanently(vm) => Fault::RefuseNext {
+                vm,
+                times: 1,
+                permanent: true,
+            },
+            ScenarioFault::Stall(vm) => Fault::Stall { vm },
             ScenarioFault::RegionDown(region) => Fault::RegionDown(region),
             ScenarioFault::Unhealthy(vm) => Fault::Degrade {
                 vm,
