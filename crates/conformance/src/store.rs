@@ -21,6 +21,7 @@ mod export;
 mod fixtures;
 mod jobs;
 mod leases;
+mod retries;
 mod runs;
 mod schedules;
 mod webhooks;
@@ -50,6 +51,7 @@ pub use leases::{
     runnable_jobs_are_new_or_interrupted_oldest_first,
     workers_are_listed_with_their_jobs_and_heartbeats,
 };
+pub use retries::a_failed_job_is_retried_from_its_cut_as_a_new_attempt;
 pub use runs::{
     a_decision_resumes_a_suspended_job, a_finished_run_ends_its_job_and_releases_its_lease,
     a_run_taken_over_writes_nothing_more, a_waiting_job_is_unloaded_until_woken,
@@ -111,6 +113,7 @@ macro_rules! store_conformance_tests {
             a_finished_run_ends_its_job_and_releases_its_lease,
             a_decision_resumes_a_suspended_job,
             housekeeping_keeps_what_runs_wrote,
+            a_failed_job_is_retried_from_its_cut_as_a_new_attempt,
             webhooks_are_created_once_listed_enabled_and_deleted,
             a_retried_message_gets_the_first_answer,
             an_alert_is_recorded_once_with_its_jobs,

@@ -165,6 +165,15 @@ pub enum Trigger {
     /// (the time the job was due, not when it was created).
     #[serde(rename_all = "camelCase")]
     Schedule { name: String, tick: DateTime<Utc> },
+    /// `drbook jobs rerun`: a new job with the spec of job `job`, which
+    /// `user` asked for; `of` is what started that job (a webhook's request
+    /// stays the runbook's input).
+    #[serde(rename_all = "camelCase")]
+    Rerun {
+        job: String,
+        user: String,
+        of: Box<Trigger>,
+    },
 }
 
 impl Trigger {
@@ -175,6 +184,7 @@ impl Trigger {
             Trigger::CommandLine { user } => format!("cli:{user}"),
             Trigger::Webhook { request, .. } => format!("webhook:{}", request.name),
             Trigger::Schedule { name, .. } => format!("schedule:{name}"),
+            Trigger::Rerun { job, .. } => format!("rerun:{job}"),
         }
     }
 
@@ -182,6 +192,7 @@ impl Trigger {
     pub fn webhook(&self) -> Option<&WebhookData> {
         match self {
             Trigger::Webhook { request, .. } => Some(request),
+            Trigger::Rerun { of, .. } => of.webhook(),
             Trigger::CommandLine { .. } | Trigger::Schedule { .. } => None,
         }
     }
@@ -190,6 +201,7 @@ impl Trigger {
     pub fn alert(&self) -> Option<&Alert> {
         match self {
             Trigger::Webhook { alert, .. } => alert.as_ref(),
+            Trigger::Rerun { of, .. } => of.alert(),
             Trigger::CommandLine { .. } | Trigger::Schedule { .. } => None,
         }
     }
@@ -320,6 +332,10 @@ pub struct JobRecord {
     pub ended: Option<DateTime<Utc>>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// Its retries (`drbook jobs retry`), oldest first; none for a job
+    /// that ran once (see [`crate::retry`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::retry::Attempt>,
 }
 
 impl JobRecord {

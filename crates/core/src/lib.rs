@@ -21,6 +21,7 @@ pub mod module;
 pub mod plan;
 pub mod private;
 pub mod schedule;
+pub mod retry;
 pub mod scope;
 pub mod store;
 pub mod time;

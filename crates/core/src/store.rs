@@ -60,6 +60,7 @@ use crate::job::{Admission, Approval, JobRecord, JobStatus, NewJob, Wake};
 use crate::journal::{Entry, Record};
 use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
+use crate::retry::Attempt;
 use crate::schedule::{Schedule, TickRecord};
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
@@ -133,6 +134,25 @@ pub enum StoreError {
          was written"
     )]
     NotEmpty { location: String, holds: String },
+    /// A retry of a job that is not failed, or that a live lease holds
+    /// (see [`JobStore::retry`]).
+    #[error(
+        "job `{job}` is {status:?}{}, not Failed: only a failed job is retried ({})",
+        held_by.as_ref().map(|o| format!(" and held by {o}")).unwrap_or_default(),
+        match status {
+            JobStatus::Completed => "it completed; `drbook jobs rerun` runs it again as a new job",
+            JobStatus::Stopped => "it was stopped; `drbook jobs rerun` runs it again as a new job",
+            _ => "it has not ended: wait for it, or `drbook jobs stop` it",
+        }
+    )]
+    NotFailed {
+        job: String,
+        status: JobStatus,
+        held_by: Option<String>,
+    },
+    /// A retry of a job whose plan is busy with another job meanwhile.
+    #[error("job `{job}` is not retried now: {busy}; retry it once that job has ended")]
+    PlanBusy { job: String, busy: Busy },
     /// The backend itself failed (its database, its connection).
     #[error("job store error: {0}")]
     Backend(String),
@@ -413,6 +433,21 @@ pub trait JobStore: Send + Sync {
         reason: Option<&str>,
         result: &serde_json::Value,
     ) -> Result<(), StoreError>;
+
+    /// Makes failed job `id` run again from its journal, as a new attempt
+    /// (`drbook jobs retry`; see [`crate::retry`] for where `cut` is), in
+    /// one atomic change: refused with [`StoreError::NotFailed`] unless the
+    /// job is `Failed` and no live lease holds it, and with
+    /// [`StoreError::PlanBusy`] while another job of its plan has not ended
+    /// (one job at a time changes a plan); else its journal entries from
+    /// position `cut` on move into the new [`Attempt`]'s `dropped` (with
+    /// the decisions on manual steps at those positions, which are asked
+    /// again), the attempt is recorded (numbered after the job's attempts,
+    /// by `by`, now, with the job's reason as why the previous one failed
+    /// and its last stream line, whose lines stay), and the job is `New`
+    /// again (no reason, result, end, wake or stop request), for a worker to
+    /// claim. Returns the attempt.
+    async fn retry(&self, id: &str, by: &str, cut: usize) -> Result<Attempt, StoreError>;
 
     /// Deletes jobs that ended before `before`, with their journals, streams
     /// and modules no job or webhook needs; returns how many.

@@ -141,7 +141,9 @@ pub async fn execute(
     // the store first, so the journal is whole.
     let (run, entries) = exec.store.open_run(id, lease).await?;
     tracing::debug!(replaying = entries.len(), "run started");
-    let journal = Journal::new(entries, Some(run.clone()));
+    // A retried job's attempts name its starts and carry what its cuts
+    // dropped (see `drbook_core::retry`).
+    let journal = Journal::retried(entries, Some(run.clone()), &job.attempts);
     let options = JobOptions {
         limits: exec.limits,
         time_scale: exec.time_scale,

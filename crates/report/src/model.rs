@@ -76,6 +76,23 @@ pub struct Report {
     pub audit: Option<Vec<AuditEntry>>,
     /// The runbook's streams (output, warnings, errors, verbose, progress).
     pub log: Vec<Record>,
+    /// The job's retries: who, when, why the attempt before failed
+    /// (`drbook jobs retry`).
+    pub attempts: Vec<AttemptInfo>,
+    /// The operations of the job's earlier attempts, whose starts their
+    /// retries' cuts dropped (the audit check's).
+    #[serde(skip)]
+    earlier: Vec<String>,
+}
+
+/// A retry of the job, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptInfo {
+    pub attempt: u32,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub previous_failed: Option<String>,
 }
 
 /// The ten-second answer: did the recovery work within its objectives?
@@ -312,6 +329,22 @@ impl Report {
             refusals: run.refusals.clone(),
             audit,
             log: inputs.streams.to_vec(),
+            attempts: job
+                .attempts
+                .iter()
+                .map(|a| AttemptInfo {
+                    attempt: a.attempt,
+                    by: a.by.clone(),
+                    at: a.at,
+                    previous_failed: a.previous_reason.clone(),
+                })
+                .collect(),
+            earlier: job
+                .attempts
+                .iter()
+                .flat_map(|a| Run::read(&a.dropped).operations)
+                .map(|op| op.id)
+                .collect(),
         };
         report.checks = report.checks_of(&run);
         report.summary = report.verdict();
@@ -486,6 +519,10 @@ impl Report {
 /// job started is in the fabric's audit trail under the job's name, once,
 /// and the fabric holds no other operation the job asked for.
 fn audit_check(run: &Run, audit: &[AuditEntry]) -> Check {
+/// and the fabric holds no other operation the job asked for but those of
+/// its `earlier` attempts (a retried job's operations whose starts a cut
+/// dropped: one that failed, and the attempt after it started another).
+fn audit_check(run: &Run, earlier: &[String], audit: &[AuditEntry]) -> Check {
     let started: Vec<&AuditEntry> = audit.iter().filter(|e| e.outcome != "Refused").collect();
     let missing: Vec<&str> = run
         .operations
@@ -504,6 +541,15 @@ fn audit_check(run: &Run, audit: &[AuditEntry]) -> Check {
         passed,
         detail: if passed {
             format!("{} operation(s) in both, each once", run.operations.len())
+            let mut detail = format!("{} operation(s) in both, each once", run.operations.len());
+            let retried = earlier
+                .iter()
+                .filter(|id| !run.operations.iter().any(|op| op.id == **id))
+                .count();
+            if retried > 0 {
+                detail.push_str(&format!(", and {retried} of earlier attempts"));
+            }
+            detail
         } else {
             format!(
                 "in the journal only: [{}]; in the audit trail only: [{}]",

@@ -127,6 +127,7 @@ pub fn job(vms: usize, groups: usize, plan_extra: &str) -> (JobRecord, Vec<Entry
         ended: Some(start + Duration::seconds(FAILOVER * groups as i64)),
         lease_owner: None,
         lease_until: None,
+        attempts: Vec::new(),
     };
     (record, journal)
 }

@@ -22,6 +22,13 @@
 //! now, the operating system's randomness), and a replay hands it the same
 //! ones. A replay is therefore exact.
 //!
+//! A job retried after it failed (`drbook jobs retry`, see
+//! `drbook_core::retry`) replays the journal kept before its failed step,
+//! then goes live; the journal knows its attempts, so that each start names
+//! the attempt that made it in its initiator, and the operations its cut
+//! dropped that did not fail, so that a live start of the same VM and
+//! request takes one back instead of starting it again.
+//!
 //! A journal is bounded (`Limits::journal_entries` and `journal_bytes`, over
 //! the whole job): a call that would pass a bound fails the job, before it
 //! is journaled and, for an operation, before it starts. It keeps in memory
@@ -33,7 +40,9 @@ use serde_json::Value;
 use std::iter::Peekable;
 use std::sync::Arc;
 
+use drbook_core::fabric::OperationRequest;
 use drbook_core::journal::{Call, Entry, Record};
+use drbook_core::retry::{self, Attempt, Carried};
 use drbook_core::store::{RunLog, StoreError};
 
 use crate::limits::{JournalLimitExceeded, Limits};
@@ -103,13 +112,35 @@ pub struct Journal {
     /// Bytes of the entries replayed or recorded so far, as [`entry_bytes`]
     /// counts them.
     bytes: usize,
+    /// The job's retries, without the entries their cuts dropped: which
+    /// attempt wrote each position.
+    attempts: Vec<Attempt>,
+    /// What those cuts dropped that a live start takes back, once each.
+    carried: Vec<Carried>,
 }
 
 impl Journal {
     /// A journal that replays `entries` and then appends to `sink`, within
     /// the default limits (a job's own come with [`Journal::limit`]).
     pub fn new(entries: Vec<Entry>, sink: Option<Arc<dyn RunLog>>) -> Self {
+        Journal::retried(entries, sink, &[])
+    }
+
+    /// [`Journal::new`] for a job retried as `attempts` (its record's).
+    pub fn retried(
+        entries: Vec<Entry>,
+        sink: Option<Arc<dyn RunLog>>,
+        attempts: &[Attempt],
+    ) -> Self {
         let limits = Limits::default();
+        let carried = retry::carried(attempts, &entries);
+        let attempts = attempts
+            .iter()
+            .map(|a| Attempt {
+                dropped: Vec::new(),
+                ..a.clone()
+            })
+            .collect();
         Journal {
             replay: entries.into_iter().peekable(),
             next: 0,
@@ -117,7 +148,25 @@ impl Journal {
             max_entries: limits.journal_entries,
             max_bytes: limits.journal_bytes,
             bytes: 0,
+            attempts,
+            carried,
         }
+    }
+
+    /// The attempt that writes (or wrote) position `seq`.
+    pub fn attempt_at(&self, seq: usize) -> u32 {
+        retry::attempt_at(&self.attempts, seq)
+    }
+
+    /// The operation an earlier attempt started on `vm` for `request`, whose
+    /// start a retry's cut dropped and which did not fail, if there is one
+    /// left: the live start it answers takes it (see `drbook_core::retry`).
+    pub fn take_carried(&mut self, vm: &str, request: &OperationRequest) -> Option<String> {
+        let index = self
+            .carried
+            .iter()
+            .position(|c| c.vm == vm && c.request == *request)?;
+        Some(self.carried.remove(index).id)
     }
 
     /// Bounds the journal by the job's limits.
@@ -296,6 +345,7 @@ pub(crate) fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
         Call::Approval { prompt } => prompt.len(),
         // Rare, and slow anyway (its intent is synced): counted exactly.
         Call::Start { vm, request } => vm.len() + json_len(request),
+        Call::Http { request } => json_len(request),
     };
     FRAME + strings + reply.map_or(0, value_bytes)
 }

@@ -264,8 +264,8 @@ async fn insert(conn: &mut PgConnection, item: &Item) -> Result<()> {
             .bind(bytes),
         Item::Job(job) => sqlx::query(
             "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result,
-             created_ms, started_ms, ended_ms, plan_key, queued)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             created_ms, started_ms, ended_ms, plan_key, queued, retries)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&job.id)
         .bind(&job.digest)
@@ -281,7 +281,8 @@ async fn insert(conn: &mut PgConnection, item: &Item) -> Result<()> {
         .bind(job.started_ms)
         .bind(job.ended_ms)
         .bind(plan_key(&job.spec.plan))
-        .bind(job.queued),
+        .bind(job.queued)
+        .bind((!job.attempts.is_empty()).then(|| encode(&job.attempts))),
         Item::Entry { job, seq, entry } => sqlx::query("INSERT INTO journal (job_id, seq, entry) VALUES ($1, $2, $3)")
             .bind(job)
             .bind(*seq as i64)

@@ -73,7 +73,7 @@ pub(crate) const CLAIM: &str = concat!(
 
 pub(crate) const COLUMNS: &str =
     "id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result, created_ms, \
-     started_ms, ended_ms, lease_owner, lease_until_ms";
+     started_ms, ended_ms, lease_owner, lease_until_ms, retries";
 
 /// A job row of [`COLUMNS`], decoded.
 pub(crate) fn job_record(row: &PgRow) -> Result<JobRecord, StoreError> {
@@ -97,6 +97,10 @@ pub(crate) fn job_record(row: &PgRow) -> Result<JobRecord, StoreError> {
         ended: ms("ended_ms")?.map(from_millis),
         lease_owner: opt("lease_owner")?,
         lease_until: ms("lease_until_ms")?.map(from_millis),
+        attempts: opt("retries")?
+            .map(|a| decode("job attempts", &a))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -124,13 +128,37 @@ pub(crate) async fn lock_plans(
     let mut keys: Vec<String> = jobs.iter().map(|j| plan_key(&j.spec.plan)).collect();
     keys.sort();
     keys.dedup();
+    lock_plan_keys(conn, &keys).await
+}
+
+/// Takes the locks of the plans known by `keys` ([`plan_key`]), sorted and
+/// without repeats, for the caller's transaction.
+pub(crate) async fn lock_plan_keys(
+    conn: &mut PgConnection,
+    keys: &[String],
+) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(key)) FROM unnest($2::text[]) AS key")
         .bind(PLAN_LOCKS)
-        .bind(&keys)
+        .bind(keys)
         .execute(conn)
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+/// The job the plan known by `key` is busy with: its oldest that has not
+/// ended. The caller holds the plan's lock.
+pub(crate) async fn busy_with(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE plan_key = $1 AND ended_ms IS NULL ORDER BY seq LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)
 }
 
 /// Creates `job` if its plan is free; if it is busy, does what `on_busy`
@@ -141,14 +169,7 @@ pub(crate) async fn place(
     job: NewJob<'_>,
     on_busy: OnBusy,
 ) -> Result<Option<Busy>, StoreError> {
-    let busy: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM jobs WHERE plan_key = $1 AND ended_ms IS NULL ORDER BY seq LIMIT 1",
-    )
-    .bind(plan_key(&job.spec.plan))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend)?;
-    let Some(busy) = busy else {
+    let Some(busy) = busy_with(conn, &plan_key(&job.spec.plan)).await? else {
         insert_job(conn, job, None).await?;
         return Ok(None);
     };

@@ -29,6 +29,7 @@
 //! - `schema`: versioned migrations (`migrations/*.sql`), `schema_version`.
 //! - `jobs`: the SQL of claims, busy plans, creating and ending jobs.
 //! - `run`: a run's log: fenced, group-committed.
+//! - `retry`: a failed job made to run again from its journal.
 //! - `webhooks`: webhooks, deliveries, alerts.
 //! - `schedules`: schedules and their ticks, one job each.
 //! - `export`: the whole store as portable records and back.
@@ -41,6 +42,7 @@ mod export;
 mod jobs;
 mod notify;
 mod port;
+mod retry;
 mod run;
 mod schedules;
 mod schema;

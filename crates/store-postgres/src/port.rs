@@ -16,6 +16,7 @@ use crate::schedules;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::retry::Attempt;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
@@ -227,6 +228,10 @@ impl JobStore for PostgresStore {
         let mut tx = self.begin().await?;
         jobs::finish(&mut tx, id, status, reason, result).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn retry(&self, id: &str, by: &str, cut: usize) -> Result<Attempt> {
+        PostgresStore::retry(self, id, by, cut).await
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<usize> {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_jobs.sql"),
     include_str!("../migrations/0002_lease_renewed.sql"),
     include_str!("../migrations/0003_schedules.sql"),
+    include_str!("../migrations/0004_attempts.sql"),
 ];
 
 /// The schema this build reads and writes.

@@ -161,6 +161,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (schedule, tick_ms)
     ) WITHOUT ROWID;
     ",
+    // 7: a job's retries (`drbook jobs retry`): its attempts after the
+    // first, oldest first, as JSON (`drbook_core::retry::Attempt`, with the
+    // journal entries each cut dropped); NULL for a job that ran once.
+    "
+    ALTER TABLE jobs ADD COLUMN retries TEXT;
+    ",
 ];
 
 /// An error of the synchronous core: the port's, or SQLite's own.

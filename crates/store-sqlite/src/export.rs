@@ -239,8 +239,8 @@ fn webhook_modules(conn: &Connection) -> Result<HashMap<String, Vec<String>>> {
 fn insert_job(tx: &rusqlite::Transaction<'_>, job: &ExportedJob) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO jobs (id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result,
-         created_ms, started_ms, ended_ms, plan_key, queued)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         created_ms, started_ms, ended_ms, plan_key, queued, retries)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         job.id,
@@ -257,7 +257,8 @@ fn insert_job(tx: &rusqlite::Transaction<'_>, job: &ExportedJob) -> Result<()> {
         job.started_ms,
         job.ended_ms,
         plan_key(&job.spec.plan),
-        job.queued
+        job.queued,
+        (!job.attempts.is_empty()).then(|| encode(&job.attempts))
     ])?;
     Ok(())
 }

@@ -492,7 +492,7 @@ static BUSY: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The job plan `key` is busy with: its oldest that has not ended.
-fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
+pub(crate) fn busy_with(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<Option<String>> {
     Ok(tx
         .prepare_cached(&BUSY)?
         .query_row([key], |r| r.get(0))
@@ -604,7 +604,7 @@ pub(crate) fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str)
 
 const COLUMNS: &str =
     "id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result, created_ms, \
-                       started_ms, ended_ms, lease_owner, lease_until_ms";
+                       started_ms, ended_ms, lease_owner, lease_until_ms, retries";
 
 struct RawJob {
     id: String,
@@ -622,6 +622,7 @@ struct RawJob {
     ended_ms: Option<i64>,
     lease_owner: Option<String>,
     lease_until_ms: Option<i64>,
+    retries: Option<String>,
 }
 
 fn raw_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
@@ -641,6 +642,7 @@ fn raw_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
         ended_ms: r.get(12)?,
         lease_owner: r.get(13)?,
         lease_until_ms: r.get(14)?,
+        retries: r.get(15)?,
     })
 }
 
@@ -670,6 +672,12 @@ impl RawJob {
             ended: self.ended_ms.map(from_millis),
             lease_owner: self.lease_owner,
             lease_until: self.lease_until_ms.map(from_millis),
+            attempts: self
+                .retries
+                .as_deref()
+                .map(|a| decode("job attempts", a))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }

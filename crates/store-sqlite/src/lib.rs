@@ -7,6 +7,8 @@
 //! - `jobs`: jobs, leases, journals, streams, approvals, stop requests.
 //! - `spool`: what a running job writes, appended to a file per job and
 //!   folded into the database (an optimisation invisible to callers).
+//! - `retry`: a failed job made to run again from its journal, as a new
+//!   attempt.
 //! - `webhooks`: webhooks, their modules, alerts and seen message ids.
 //! - `schedules`: schedules, their modules, and their ticks, one job each.
 //! - `export`: the whole store as portable records and back.
@@ -17,6 +19,7 @@ mod db;
 mod export;
 mod jobs;
 mod port;
+mod retry;
 mod schedules;
 mod spool;
 mod webhooks;

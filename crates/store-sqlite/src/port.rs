@@ -19,6 +19,7 @@ use crate::spool::Spool;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
+use drbook_core::retry::Attempt;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
@@ -173,6 +174,17 @@ impl JobStore for SqliteStore {
     ) -> std::result::Result<(), StoreError> {
         let (id, reason, result) = (id.to_string(), reason.map(str::to_string), result.clone());
         self.call(move |store| store.finish(&id, state, reason.as_deref(), &result))
+            .await
+    }
+
+    async fn retry(
+        &self,
+        id: &str,
+        by: &str,
+        cut: usize,
+    ) -> std::result::Result<Attempt, StoreError> {
+        let (id, by) = (id.to_string(), by.to_string());
+        self.off_thread(move |store| store.retry(&id, &by, cut))
             .await
     }
 

@@ -539,7 +539,7 @@ fn write(
 }
 
 /// Writes spool lines into the store (the last line for a position wins).
-fn insert(tx: &Transaction<'_>, id: &str, lines: &[Line<'_>]) -> Result<()> {
+pub(crate) fn insert(tx: &Transaction<'_>, id: &str, lines: &[Line<'_>]) -> Result<()> {
     let mut entry = tx.prepare_cached(
         "INSERT OR REPLACE INTO journal (job_id, seq, entry) VALUES (?1, ?2, ?3)",
     )?;

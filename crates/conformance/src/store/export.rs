@@ -19,12 +19,13 @@ use drbook_core::store::export::Item;
 use drbook_core::store::{JobStore, OnBusy, RunEnd, StoreError};
 use drbook_core::webhook::Message;
 
-/// A store with every kind of record: jobs new, completed, suspended and
-/// decided, suspended and waiting, interrupted (its worker died after an
+/// A store with every kind of record: jobs new, retried (its attempt with
+/// the entries its cut dropped), completed, suspended and decided, suspended
+/// and waiting, interrupted (its worker died after an
 /// intent), with a stop requested, queued; a webhook with an alert and a
 /// signed message. Returns the ids of its jobs and of the interrupted one.
 async fn fill(store: &dyn JobStore) -> (Vec<String>, String) {
-    let mut ids = Vec::new();
+    let mut ids = vec![super::retries::retried(store).await];
     ids.push(create(store, MODULE).await);
 
     let done = create(store, MODULE).await;

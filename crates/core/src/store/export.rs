@@ -156,6 +156,9 @@ pub struct ExportedJob {
     pub ended_ms: Option<i64>,
     /// It waits for its plan's earlier jobs to end.
     pub queued: bool,
+    /// Its retries, with the entries each one's cut dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::retry::Attempt>,
 }
 
 impl ExportedJob {
@@ -177,6 +180,7 @@ impl ExportedJob {
             started_ms: record.started.map(ms),
             ended_ms: record.ended.map(ms),
             queued,
+            attempts: record.attempts,
         }
     }
 

@@ -1,5 +1,6 @@
 //! `drbook jobs`: the job store as an operator sees it. List and show jobs,
-//! follow their streams, resume one here, decide a manual step, stop one.
+//! follow their streams, resume one here, decide a manual step, stop one,
+//! retry a failed one from its journal or rerun one from the top (`retry`).
 
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -7,8 +8,11 @@ use std::time::Duration;
 use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Wake};
 use drbook_core::journal::{Call, Stream};
+use drbook_core::plan::RecoveryPlan;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
+
+mod retry;
 
 #[derive(Args)]
 pub struct JobsArgs {
@@ -66,6 +70,30 @@ enum JobsCommand {
     },
     /// Stops a job at its next host call.
     Stop { id: String },
+    /// Runs a failed job again from its journal, as a new attempt: every
+    /// call that succeeded is replayed (completed groups are not failed over
+    /// again), and its first failed step (a refused start, or the start of
+    /// an operation that failed) runs live again, once you fixed its cause.
+    Retry {
+        id: String,
+        /// Run it here until it ends and print its summary (else a worker
+        /// runs it).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Starts a job again from the top, as a new job: the same module
+    /// (by digest), plan and inputs; its trigger is `rerun:<id>`.
+    Rerun {
+        id: String,
+        /// Run it here until it ends and print its summary (else a worker
+        /// runs it).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        options: RunOptions,
+    },
     /// Deletes finished jobs older than a retention period, with their
     /// journals and streams.
     Prune {
@@ -123,6 +151,14 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             decide(store, &store.get(&id).await.map_err(input)?, false, comment).await
         }
         JobsCommand::Stop { id } => stop(store, &store.get(&id).await.map_err(input)?).await,
+        JobsCommand::Retry { id, wait, options } => {
+            let job = store.get(&id).await.map_err(input)?;
+            retry::retry(global, store, job, wait, options).await
+        }
+        JobsCommand::Rerun { id, wait, options } => {
+            let job = store.get(&id).await.map_err(input)?;
+            retry::rerun(global, store, job, wait, options).await
+        }
         JobsCommand::Prune { older_than } => {
             let pruned = store.prune(chrono::Utc::now() - older_than).await?;
             println!("deleted {pruned} finished jobs and their journals and streams");
@@ -168,11 +204,34 @@ async fn logs(
         // Whether the job had ended before its lines are read: then they are
         // all there, and this is the last read.
         let ended = !follow || store.get(&job.id).await?.is_terminal();
+        // A retried job's lines are marked with their attempt (the record's
+        // `attempts` say where each begins), those of earlier ones kept.
+        let attempts = store.get(&job.id).await?.attempts;
         for (seq, record) in store.streams(&job.id, after).await? {
+            let attempt = drbook_core::retry::attempt_of_line(&attempts, seq);
+            let begins = attempts
+                .iter()
+                .find(|a| a.attempt == attempt && a.streams_after == seq - 1);
             after = seq;
             if global.json {
-                println!("{}", serde_json::to_string(&record)?);
-            } else if record.stream == Stream::Output {
+                let mut line = serde_json::to_value(&record)?;
+                if !attempts.is_empty() {
+                    line["attempt"] = attempt.into();
+                }
+                println!("{line}");
+                continue;
+            }
+            if let Some(a) = begins {
+                println!(
+                    "--- attempt {}: retried by {} at {} (attempt {} failed: {}) ---",
+                    a.attempt,
+                    a.by,
+                    a.at.format("%Y-%m-%d %H:%M:%S"),
+                    a.attempt - 1,
+                    a.previous_reason.as_deref().unwrap_or("no reason recorded")
+                );
+            }
+            if record.stream == Stream::Output {
                 println!("{}", record.text);
             } else {
                 println!(
@@ -232,12 +291,7 @@ async fn resume(
         }
     }
     {
-        let mode = if global.json {
-            progress::Mode::Quiet
-        } else {
-            progress::Mode::Lines
-        };
-        let view = progress::Live::new(&job.spec.plan, mode, options.verbose);
+        let view = foreground(global, &job.spec.plan, &options);
         let exec = super::execution(global, &options, super::Host::Here, view.observer())?;
         if let Some(reference) = module {
             let module = super::modules::fetch(global, &reference).await?;
@@ -278,6 +332,31 @@ async fn resume(
         let outcome = super::run_job_here(exec, &job.id, &view, super::Kept::InStore).await?;
         super::print_outcome(global, store, &job.spec.plan, &outcome, &view, None).await
     }
+}
+
+/// How a job run here shows its progress: lines, or nothing with `--json`
+/// (whose summary is the output).
+fn foreground(global: &Global, plan: &RecoveryPlan, options: &RunOptions) -> progress::Live {
+    let mode = if global.json {
+        progress::Mode::Quiet
+    } else {
+        progress::Mode::Lines
+    };
+    progress::Live::new(plan, mode, options.verbose)
+}
+
+/// Runs `job` (runnable: new, retried) here until it ends, as `drbook run`
+/// does, and prints its summary.
+async fn run_here(
+    global: &Global,
+    store: &dyn JobStore,
+    job: &JobRecord,
+    options: &RunOptions,
+) -> anyhow::Result<Outcome> {
+    let view = foreground(global, &job.spec.plan, options);
+    let exec = super::execution(global, options, super::Host::Here, view.observer())?;
+    let outcome = super::run_job_here(exec, &job.id, &view, super::Kept::InStore).await?;
+    super::print_outcome(global, store, &job.spec.plan, &outcome, &view, None).await
 }
 
 async fn decide(

@@ -116,16 +116,25 @@ impl InstanceState {
                     self.journal.record(call, &reply, record.as_ref())?;
                     reply
                 }
-                Ok(()) => {
-                    let intent = self.journal.intent(call).await?;
-                    let reply = self
-                        .live
-                        .fabric
-                        .start(&vm, &request, &self.initiator(intent.seq()))
-                        .await;
-                    self.journal.complete(intent, &reply)?;
-                    reply
-                }
+                // An operation a retried job's earlier attempt started, and
+                // whose start its cut dropped: taken back, not started again.
+                Ok(()) => match self.journal.take_carried(&vm, &request) {
+                    Some(id) => {
+                        let reply = Ok(id);
+                        self.journal.record(call, &reply, None)?;
+                        reply
+                    }
+                    None => {
+                        let intent = self.journal.intent(call).await?;
+                        let reply = self
+                            .live
+                            .fabric
+                            .start(&vm, &request, &self.initiator(intent.seq()))
+                            .await;
+                        self.journal.complete(intent, &reply)?;
+                        reply
+                    }
+                },
             },
         };
         let id = match reply {
@@ -194,9 +203,11 @@ impl InstanceState {
     }
 
     /// Who started an operation, for the fabric's audit trail: the job and
-    /// the journal entry, which also lets a resumed job find it again.
+    /// the journal entry (and the attempt, for a retried job), which also
+    /// lets a resumed job find it again.
     fn initiator(&self, seq: usize) -> String {
-        format!("job {} call {}", self.spec.job_id, seq + 1)
+        let attempt = self.journal.attempt_at(seq);
+        drbook_core::retry::initiator(&self.spec.job_id, seq, attempt)
     }
 
     fn handle(&self, op: &Resource<OperationHandle>) -> wasmtime::Result<OperationHandle> {
