@@ -509,7 +509,7 @@ impl Report {
             ),
         ));
         if let Some(audit) = &self.audit {
-            checks.push(audit_check(run, audit));
+            checks.push(audit_check(run, &self.earlier, audit));
         }
         checks
     }
@@ -532,7 +532,7 @@ fn audit_check(run: &Run, earlier: &[String], audit: &[AuditEntry]) -> Check {
         .collect();
     let extra: Vec<String> = started
         .iter()
-        .filter(|e| !run.operations.iter().any(|op| op.id == e.id))
+        .filter(|e| !run.operations.iter().any(|op| op.id == e.id) && !earlier.contains(&e.id))
         .map(|e| format!("{} of {} ({})", e.operation.cli_name(), e.vm, e.id))
         .collect();
     let passed = missing.is_empty() && extra.is_empty();
