@@ -83,9 +83,15 @@ fn main() {
             "cargo built {package} but {} is missing",
             built.display()
         );
+        let http = declared_http(dir);
         let wasm = match declared_operations(dir) {
-            Some(operations) => granted(&built, operations, &target_dir.join("granted")),
-            None => built,
+            None if http.is_empty() => built,
+            operations => granted(
+                &built,
+                operations.unwrap_or_default(),
+                http,
+                &target_dir.join("granted"),
+            ),
         };
         constants.push_str(&format!(
             "/// `{package}`, built for wasm32-wasip2.\npub const {}: &str = {:?};\n",
@@ -124,13 +130,35 @@ fn declared_operations(dir: &Path) -> Option<Vec<OperationKind>> {
     Some(operations)
 }
 
+/// The HTTP destinations `[package.metadata.drbook] http` of the crate in
+/// `dir` declares (none: it reaches none).
+fn declared_http(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("a valid Cargo.toml");
+    let Some(patterns) = manifest
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("drbook"))
+        .and_then(|d| d.get("http"))
+    else {
+        return Vec::new();
+    };
+    patterns
+        .as_array()
+        .expect("`[package.metadata.drbook] http` is a list")
+        .iter()
+        .map(|p| p.as_str().expect("patterns are strings").to_string())
+        .collect()
+}
+
 /// A copy of `built` in `dir` with its capability manifest: `operations`,
-/// and the interfaces it imports.
-fn granted(built: &Path, operations: Vec<OperationKind>, dir: &Path) -> PathBuf {
+/// `http`, and the interfaces it imports.
+fn granted(built: &Path, operations: Vec<OperationKind>, http: Vec<String>, dir: &Path) -> PathBuf {
     let module = std::fs::read(built).expect("reading a built runbook");
     let declared = Manifest {
         interfaces: manifest::imported_interfaces(&module).expect("a component's imports"),
         operations,
+        http,
     };
     let written = manifest::write(&module, &declared)
         .unwrap_or_else(|e| panic!("granting {}: {e}", built.display()));

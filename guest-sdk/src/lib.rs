@@ -35,11 +35,13 @@ pub mod bindings {
 }
 
 pub mod approval;
+pub mod check;
 mod context;
 mod display;
 mod error;
 pub mod fabric;
 mod groups;
+pub mod http;
 pub mod log;
 pub mod recovery;
 

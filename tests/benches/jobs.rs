@@ -372,6 +372,7 @@ fn start(c: &mut Criterion) {
             require: vec!["platform".into()],
             operations: None,
             require_manifest: false,
+            http: None,
         }],
     )
     .expect("the policy");

@@ -102,7 +102,7 @@ pub fn crate_files(
     let sources = template.sources();
     let operations = match sources.manifest {
         Some(manifest) => operations(manifest)?,
-        None => Vec::new(),
+        None => Table::from_iter([("operations".to_string(), Value::Array(Vec::new()))]),
     };
     let readme = README
         .replace("{{name}}", name)
@@ -134,15 +134,17 @@ fn check_name(name: &str) -> Result<(), AuthoringError> {
     }
 }
 
-/// The operations a manifest's `[package.metadata.drbook]` declares.
-fn operations(manifest: &str) -> Result<Vec<Value>, AuthoringError> {
+/// The operations a manifest's `[package.metadata.drbook]` declares, and
+/// the HTTP destinations if it declares any: that table, as the new crate's.
+fn operations(manifest: &str) -> Result<Table, AuthoringError> {
     let manifest: Table = manifest
         .parse()
         .map_err(|e| AuthoringError::Embedded(format!("a template's Cargo.toml: {e}")))?;
-    manifest
+    let drbook = manifest
         .get("package")
         .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("drbook"))
+        .and_then(|m| m.get("drbook"));
+    let operations = drbook
         .and_then(|d| d.get("operations"))
         .and_then(Value::as_array)
         .cloned()
@@ -150,14 +152,19 @@ fn operations(manifest: &str) -> Result<Vec<Value>, AuthoringError> {
             AuthoringError::Embedded(
                 "a template declares no [package.metadata.drbook] operations".into(),
             )
-        })
+        })?;
+    let mut table = Table::from_iter([("operations".to_string(), Value::Array(operations))]);
+    if let Some(http) = drbook.and_then(|d| d.get("http")) {
+        table.insert("http".to_string(), http.clone());
+    }
+    Ok(table)
 }
 
 /// The new crate's manifest: a `cdylib` on the vendored SDK, tested with
 /// the vendored harness, its capability manifest, the runbook profile, and
 /// an empty `[workspace]` so that it builds on its own wherever it is
 /// (inside another workspace's directory too).
-fn manifest(name: &str, operations: &[Value]) -> Result<String, AuthoringError> {
+fn manifest(name: &str, operations: &Table) -> Result<String, AuthoringError> {
     let toml =
         |value: Value| toml::to_string(&value).map_err(|e| AuthoringError::Embedded(e.to_string()));
     let profile = toml(Value::Table(Table::from_iter([(
@@ -167,10 +174,7 @@ fn manifest(name: &str, operations: &[Value]) -> Result<String, AuthoringError> 
             Value::Table(vendor::runbook_profile()?),
         )])),
     )])))?;
-    let operations = toml(Value::Table(Table::from_iter([(
-        "operations".to_string(),
-        Value::Array(operations.to_vec()),
-    )])))?;
+    let operations = toml(Value::Table(operations.clone()))?;
     Ok(format!(
         r#"[package]
 name = "{name}"
@@ -187,9 +191,10 @@ drbook-sdk = {{ path = "{SDK_DIR}" }}
 [dev-dependencies]
 drbook-test = {{ path = "{HARNESS_DIR}" }}
 
-# The capability manifest: the operations this runbook may start.
+# The capability manifest: the operations this runbook may start (an
+# empty list: it only reads), and the HTTP destinations it may reach.
 # `drbook runbook build` writes it into the module; the host refuses any
-# other start. An empty list: it only reads.
+# other start or destination.
 [package.metadata.drbook]
 {operations}
 # Small and abort-on-panic: `drbook runbook build` builds with it
@@ -229,6 +234,16 @@ mod tests {
                 .unwrap()
                 .len(),
             3
+        );
+        // Its HTTP destinations come with it: the URLs its job is given.
+        assert_eq!(
+            manifest["package"]["metadata"]["drbook"]["http"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["{app-url}", "{notify-url}"]
         );
         assert_eq!(
             manifest["profile"]["runbook"]["panic"].as_str(),

@@ -19,6 +19,7 @@ pub(crate) const SDK_SOURCES: &[(&str, &str)] = &[
         "approval.rs",
         include_str!("../../../guest-sdk/src/approval.rs"),
     ),
+    ("check.rs", include_str!("../../../guest-sdk/src/check.rs")),
     (
         "context.rs",
         include_str!("../../../guest-sdk/src/context.rs"),
@@ -36,6 +37,7 @@ pub(crate) const SDK_SOURCES: &[(&str, &str)] = &[
         "groups.rs",
         include_str!("../../../guest-sdk/src/groups.rs"),
     ),
+    ("http.rs", include_str!("../../../guest-sdk/src/http.rs")),
     ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
     ("log.rs", include_str!("../../../guest-sdk/src/log.rs")),
     (

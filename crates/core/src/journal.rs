@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 use crate::fabric::OperationRequest;
+use crate::outside::RequestSummary;
 
 /// A host call, as journaled: its name and arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,14 +72,25 @@ pub enum Call {
     Random {
         len: u64,
     },
+    /// `http.send`: the request as summarised for the journal; the reply is
+    /// the response or the error. A write (not GET or HEAD) is an intent
+    /// first, durable before it is sent.
+    Http {
+        request: RequestSummary,
+    },
 }
 
 impl Call {
     /// Whether the call has an effect outside the job that must never be
-    /// made twice: its intent is durable before the effect (see
+    /// made twice (an operation's start, an HTTP write): its intent is
+    /// durable before the effect (see
     /// [`RunLog::append_intent`](crate::store::RunLog::append_intent)).
     pub fn starts_an_operation(&self) -> bool {
-        matches!(self, Call::Start { .. })
+        match self {
+            Call::Start { .. } => true,
+            Call::Http { request } => !request.method.is_read(),
+            _ => false,
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! webhook with its [`alert`], a [`schedule`]'s tick) creates a job ([`job`]) in the job store
 //! ([`store`]); a worker runs it as an instance of its module ([`module`]),
 //! every host call journaled ([`journal`]), against a Site Recovery fabric
-//! ([`fabric`]) and a recovery plan ([`plan`]), within the job's [`scope`].
+//! ([`fabric`]) and a recovery plan ([`plan`]), within the job's [`scope`]; what it may reach beyond the fabric is
+//! [`outside`].
 //!
 //! The ports, each an object-safe async trait whose docs say what every
 //! backend guarantees: [`fabric::Fabric`], [`store::JobStore`] (with the
@@ -18,6 +19,7 @@ pub mod job;
 pub mod journal;
 pub mod lease;
 pub mod module;
+pub mod outside;
 pub mod plan;
 pub mod private;
 pub mod schedule;

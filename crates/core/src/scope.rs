@@ -36,15 +36,19 @@ pub enum Interface {
     Log,
     Clock,
     Approval,
+    /// Outside calls over HTTP, to the destinations the manifest's `http`
+    /// grants ([`crate::outside`]).
+    Http,
 }
 
 impl Interface {
-    pub const ALL: [Interface; 5] = [
+    pub const ALL: [Interface; 6] = [
         Interface::SiteRecovery,
         Interface::Plan,
         Interface::Log,
         Interface::Clock,
         Interface::Approval,
+        Interface::Http,
     ];
 
     /// Its name in the WIT package, and in manifests: `site-recovery`.
@@ -55,6 +59,7 @@ impl Interface {
             Interface::Log => "log",
             Interface::Clock => "clock",
             Interface::Approval => "approval",
+            Interface::Http => "http",
         }
     }
 
@@ -72,8 +77,9 @@ impl std::fmt::Display for Interface {
 
 /// What a module declares it needs, in its capability manifest (a custom
 /// section, read and written by drbook-signing's `manifest`): the
-/// interfaces it imports, and the operations it may start. A drill:
-/// `test-failover` and `test-failover-cleanup`; a read-only runbook: none.
+/// interfaces it imports, the operations it may start, and the HTTP
+/// destinations it may reach. A drill: `test-failover` and
+/// `test-failover-cleanup`; a read-only runbook: none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -81,6 +87,10 @@ pub struct Manifest {
     pub interfaces: Vec<Interface>,
     #[serde(default, with = "names")]
     pub operations: Vec<OperationKind>,
+    /// Destination patterns ([`crate::outside::Pattern`], with `{param}`
+    /// placeholders): none, no HTTP at all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
 }
 
 /// A trust policy rule's cap on what the modules it admits may start
@@ -91,6 +101,10 @@ pub struct PolicyCap {
     pub rule: String,
     #[serde(with = "names")]
     pub operations: Vec<OperationKind>,
+    /// The HTTP destinations its modules may reach at most (`http = [...]`,
+    /// patterns without placeholders); `None`: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Vec<String>>,
 }
 
 /// What a job's module may do, pinned with its admission: its manifest and
@@ -558,6 +572,7 @@ vms = ["sql-01"]
             manifest: Some(Manifest {
                 interfaces: vec![Interface::SiteRecovery],
                 operations: vec![K::TestFailover, K::TestFailoverCleanup, K::Commit],
+                http: vec![],
             }),
             signed: true,
             caps: vec![],
@@ -595,15 +610,18 @@ vms = ["sql-01"]
         capabilities.narrow(PolicyCap {
             rule: "drills".into(),
             operations: vec![K::TestFailover],
+            http: None,
         });
         capabilities.narrow(PolicyCap {
             rule: "drills".into(),
             operations: vec![K::TestFailover],
+            http: None,
         });
         assert_eq!(capabilities.caps.len(), 1);
         capabilities.narrow(PolicyCap {
             rule: "wide".into(),
             operations: K::ALL.to_vec(),
+            http: None,
         });
         admit(&mut unplanned, &capabilities);
         let err = check(&unplanned, "sql-01", K::Commit).unwrap_err();

@@ -51,6 +51,7 @@
 //! require = ["platform", "security-review"]   # one key of each (name one twice for two keys)
 //! operations = ["test-failover", "test-failover-cleanup"]   # optional: the most its modules may start
 //! require-manifest = true              # optional: refuse its modules without a capability manifest
+//! http = ["https://*.contoso.com/", "http://127.0.0.1:8080/"]   # optional: the most HTTP destinations its modules may reach
 //!
 //! # Evidence reports (`drbook report`, drbook-report).
 //! [report]
@@ -139,6 +140,8 @@ struct RuleSection {
     operations: Option<Vec<String>>,
     #[serde(default, rename = "require-manifest")]
     require_manifest: bool,
+    /// The most HTTP destinations its modules may reach, as URL prefixes.
+    http: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,12 +433,17 @@ fn trust(section: TrustSection, base: &Path) -> Result<TrustPolicy, String> {
                 })
                 .transpose()
                 .map_err(|e| format!("{what}: rule `{}`: `operations`: {e}", r.name))?;
+            for pattern in r.http.iter().flatten() {
+                drbook_core::outside::Pattern::parse(pattern)
+                    .map_err(|e| format!("{what}: rule `{}`: `http`: {e}", r.name))?;
+            }
             Ok(Rule {
                 name: r.name,
                 runbooks: r.runbooks,
                 require: r.require,
                 operations,
                 require_manifest: r.require_manifest,
+                http: r.http,
             })
         })
         .collect::<Result<_, String>>()?;

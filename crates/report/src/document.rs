@@ -245,6 +245,38 @@ pub fn sections(report: &Report) -> Vec<Section> {
         });
     }
     sections.push(Section {
+        title: "Outside calls",
+        body: if report.outside_calls.is_empty() {
+            Body::Note("The runbook made no outside call.".to_string())
+        } else {
+            Body::Table {
+                headers: vec!["Time", "Request", "Sent", "Answer"],
+                rows: report
+                    .outside_calls
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            Cell::plain(time(c.at)),
+                            Cell::plain(format!("{} {}", c.method, c.url)),
+                            Cell::plain(format!("{} bytes", c.request_bytes)),
+                            match (&c.status, &c.error) {
+                                (Some(status), _) => Cell::flag(
+                                    format!(
+                                        "{status}, {} bytes",
+                                        c.response_bytes.unwrap_or_default()
+                                    ),
+                                    *status >= 400,
+                                ),
+                                (None, Some(error)) => Cell::flag(error, true),
+                                (None, None) => Cell::plain("-"),
+                            },
+                        ]
+                    })
+                    .collect(),
+            }
+        },
+    });
+    sections.push(Section {
         title: "The fabric's audit trail for this job",
         body: match &report.audit {
             None => Body::Note(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use drbook_core::fabric::{OperationKind, RecoveryPointType};
 use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Signer};
 use drbook_core::journal::{Call, Entry, Record};
+use drbook_core::outside::{HttpError, Method, Response};
 use drbook_core::plan::{Objective, Objectives};
 
 use crate::runs::{seconds, Refusal, Run, VmRow};
@@ -74,6 +75,9 @@ pub struct Report {
     pub refusals: Vec<Refusal>,
     /// `None`: the backend keeps its audit trail elsewhere.
     pub audit: Option<Vec<AuditEntry>>,
+    /// Every HTTP exchange the runbook asked for, in order: sent, refused or
+    /// (dry run) recorded only.
+    pub outside_calls: Vec<OutsideCall>,
     /// The runbook's streams (output, warnings, errors, verbose, progress).
     pub log: Vec<Record>,
     /// The job's retries: who, when, why the attempt before failed
@@ -187,6 +191,51 @@ pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+}
+
+/// One outside call of the runbook, from its journal entry.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutsideCall {
+    pub at: Option<DateTime<Utc>>,
+    pub method: Method,
+    /// Without its query, which may hold a token.
+    pub url: String,
+    pub request_bytes: usize,
+    /// The response's status, when one came.
+    pub status: Option<u16>,
+    pub response_bytes: Option<usize>,
+    /// Why none came (`not-granted`, `timeout`, `not-sent`, ...), with its
+    /// message; or that the host stopped while a write was out.
+    pub error: Option<String>,
+}
+
+impl OutsideCall {
+    /// The call of `entry`, if it is an HTTP exchange.
+    fn of(entry: &Entry) -> Option<OutsideCall> {
+        let Call::Http { request } = &entry.call else {
+            return None;
+        };
+        let reply = entry
+            .reply
+            .clone()
+            .map(serde_json::from_value::<Result<Response, HttpError>>);
+        let (status, response_bytes, error) = match reply {
+            Some(Ok(Ok(response))) => (Some(response.status), Some(response.body.len()), None),
+            Some(Ok(Err(e))) => (None, None, Some(format!("{}: {e}", e.kind()))),
+            Some(Err(e)) => (None, None, Some(format!("unreadable reply: {e}"))),
+            None => (None, None, Some("sent; the host stopped before its answer".into())),
+        };
+        Some(OutsideCall {
+            at: DateTime::from_timestamp_millis(entry.at),
+            method: request.method,
+            url: request.url.split(['?', '#']).next().unwrap_or_default().to_string(),
+            request_bytes: request.body_bytes,
+            status,
+            response_bytes,
+            error,
+        })
+    }
 }
 
 /// A manual step the job reached, and what a person decided.
@@ -328,6 +377,7 @@ impl Report {
             approvals,
             refusals: run.refusals.clone(),
             audit,
+            outside_calls: inputs.journal.iter().filter_map(OutsideCall::of).collect(),
             log: inputs.streams.to_vec(),
             attempts: job
                 .attempts

@@ -12,6 +12,7 @@ use wasmtime::{Config, Engine};
 
 use super::budget::LoadLimits;
 use super::component::Runbook;
+use super::host::Outside;
 use super::state::InstanceState;
 
 /// How often the epoch advances: the granularity of the deadline check.
@@ -28,6 +29,8 @@ pub struct Runtime {
     pub(crate) loaded: Arc<Mutex<HashMap<String, Arc<Runbook>>>>,
     /// What a module may cost to load ([`LoadLimits`]).
     pub(crate) load_limits: LoadLimits,
+    /// The HTTP client of runbooks' outside calls, and whether they are dry.
+    pub(crate) outside: Outside,
 }
 
 impl Runtime {
@@ -53,12 +56,20 @@ impl Runtime {
             cache_dir,
             loaded: Arc::default(),
             load_limits: LoadLimits::default(),
+            outside: Outside::default(),
         })
     }
 
     /// This runtime, loading modules under `limits` instead of the defaults.
     pub fn with_load_limits(mut self, limits: LoadLimits) -> Self {
         self.load_limits = limits;
+        self
+    }
+
+    /// This runtime for dry runs: runbooks' HTTP writes are journaled and not
+    /// sent (`not-sent`); reads go out when granted.
+    pub fn dry_run(mut self) -> Self {
+        self.outside.dry_run = true;
         self
     }
 }

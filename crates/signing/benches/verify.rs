@@ -56,6 +56,7 @@ fn admission(c: &mut Criterion) {
         require: vec!["platform".into(), "security-review".into()],
         operations: Some(vec![K::TestFailover, K::TestFailoverCleanup]),
         require_manifest: false,
+        http: None,
     };
     let policy = TrustPolicy::new(
         vec![
@@ -69,6 +70,7 @@ fn admission(c: &mut Criterion) {
     let manifest = Manifest {
         interfaces: vec![Interface::SiteRecovery, Interface::Log],
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
+        http: vec![],
     };
     let bare = common::component(1 << 20, &[]);
     let granted = drbook_signing::manifest::write(&bare, &manifest)
@@ -115,6 +117,7 @@ fn start_check(c: &mut Criterion) {
         manifest: Some(Manifest {
             interfaces: vec![Interface::SiteRecovery],
             operations: vec![K::TestFailover, K::TestFailoverCleanup],
+            http: vec![],
         }),
         signed: true,
         caps: vec![],
@@ -122,6 +125,7 @@ fn start_check(c: &mut Criterion) {
     capabilities.narrow(scope::PolicyCap {
         rule: "shared".into(),
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
+        http: None,
     });
     spec.admission = Some(drbook_core::job::Admission {
         digest: "sha256:00".into(),

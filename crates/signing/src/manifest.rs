@@ -18,6 +18,11 @@
 //!   are new names here; an older host refuses a name it does not know.
 //! - `operations`: what it may start, by kebab-case `OperationKind` names;
 //!   empty for a read-only runbook.
+//! - `http` (optional): the HTTP destinations it may reach, as patterns
+//!   (`https://hooks.contoso.com/services/`, `{param}` placeholders the
+//!   job's parameters fill: `drbook_core::outside`); needs the `http`
+//!   interface. Grants of Azure resources will be a sibling list of
+//!   patterns in the same grammar, so that version 1 carries them too.
 //!
 //! Unknown fields are refused too, for the same reason as versions.
 //!
@@ -129,6 +134,15 @@ pub fn decode(data: &[u8]) -> Result<Manifest, ManifestError> {
             operations: names(&manifest.operations, |k| k.cli_name()),
         });
     }
+    for pattern in &manifest.http {
+        http_pattern(pattern).map_err(|reason| ManifestError::Invalid { reason })?;
+    }
+    if !manifest.http.is_empty() && !manifest.interfaces.contains(&Interface::Http) {
+        return Err(ManifestError::Invalid {
+            reason: "it grants HTTP destinations but does not declare the `http` interface that                      reaches them; add `--interface http`"
+                .into(),
+        });
+    }
     Ok(manifest)
 }
 
@@ -147,11 +161,20 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
             operations.push(*k);
         }
     }
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "version": VERSION,
         "interfaces": interfaces,
         "operations": operations.iter().map(|k| k.cli_name()).collect::<Vec<_>>(),
     });
+    if !manifest.http.is_empty() {
+        let mut http: Vec<&String> = Vec::new();
+        for pattern in &manifest.http {
+            if !http.contains(&pattern) {
+                http.push(pattern);
+            }
+        }
+        json["http"] = serde_json::json!(http);
+    }
     json.to_string().into_bytes()
 }
 
@@ -310,6 +333,34 @@ fn names<T: Copy>(items: &[T], name: impl Fn(T) -> &'static str) -> String {
 /// `drbook runbook grant --operation` reads.
 pub fn operation(name: &str) -> Result<drbook_core::fabric::OperationKind, String> {
     scope::operation(name).ok_or_else(|| scope::unknown_operation(name))
+}
+
+/// An HTTP destination pattern as a manifest holds it, or why it is none:
+/// what `drbook runbook grant --http` reads. Its placeholders are filled
+/// with a stand-in to check the rest (a whole-pattern `{param}` is a URL the
+/// job gives, checked when it runs).
+pub fn http_pattern(pattern: &str) -> Result<(), String> {
+    let trimmed = pattern.trim();
+    if trimmed.starts_with('{') && trimmed.ends_with('}') && trimmed.matches('{').count() == 1 {
+        return Ok(());
+    }
+    let mut stand_in = String::new();
+    let mut rest = trimmed;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("`{pattern}` opens a `{{` it does not close"))?;
+        stand_in.push_str(&rest[..open]);
+        stand_in.push('x');
+        rest = &rest[open + close + 1..];
+    }
+    stand_in.push_str(rest);
+    drbook_core::outside::Pattern::parse(&stand_in)
+        .map(|_| ())
+        .map_err(|e| {
+            e.to_string()
+                .replace(&format!("`{stand_in}`"), &format!("`{pattern}`"))
+        })
 }
 
 /// An interface by its name, or why it is none.

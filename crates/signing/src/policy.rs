@@ -59,14 +59,26 @@ pub struct Rule {
     /// Whether the modules it admits must carry a capability manifest
     /// (`require-manifest = true`): a module without one is refused.
     pub require_manifest: bool,
+    /// The most HTTP destinations the modules it admits may reach, whatever
+    /// their manifest declares (`http = ["https://*.contoso.com/"]`,
+    /// patterns of `drbook_core::outside`); `None`: no cap.
+    pub http: Option<Vec<String>>,
 }
 
 impl Rule {
-    /// Its cap, as pinned with the jobs it admits.
+    /// Its cap, as pinned with the jobs it admits: a rule that caps only
+    /// HTTP leaves every operation.
     fn cap(&self) -> Option<PolicyCap> {
-        self.operations.as_ref().map(|operations| PolicyCap {
+        if self.operations.is_none() && self.http.is_none() {
+            return None;
+        }
+        Some(PolicyCap {
             rule: self.name.clone(),
-            operations: operations.clone(),
+            operations: self
+                .operations
+                .clone()
+                .unwrap_or_else(|| OperationKind::ALL.to_vec()),
+            http: self.http.clone(),
         })
     }
 }

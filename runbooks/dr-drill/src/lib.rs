@@ -3,7 +3,15 @@
 //! cleans up **always**, also when validation or a VM's test failover fails.
 //!
 //! Inputs: `test-network` (default `drbook-test-isolated`), `recovery-point`
-//! (default `latest`), `validation=fail` to rehearse a failed validation.
+//! (default `latest`), `validation=fail` to rehearse a failed validation,
+//! and `check-url`: a URL template with `{vm}` (the VM's name, lowercase)
+//! that each test VM answers in the isolated network, e.g.
+//! `http://{vm}.drill.contoso.test/health`: validation GETs it for every VM
+//! of the plan and passes only when each answers 2xx. Its manifest grants
+//! exactly those URLs (`http = ["{check-url}"]`: the job's template, filled
+//! with the plan's VMs).
+
+use core::time::Duration;
 
 use drbook_sdk::fabric::{self, AllowedOperation, FailoverType};
 use drbook_sdk::prelude::*;
@@ -34,11 +42,26 @@ fn run(ctx: &Context) -> Result<String> {
     }
 }
 
-/// The validation step. A real drill would probe the test VMs' endpoints
-/// through the isolated network; this one checks that each test copy is up.
+/// The validation step: each test copy is up (checked after each group),
+/// and with `check-url`, each answers its endpoint through the isolated
+/// network.
 fn validate(ctx: &Context) -> Result<()> {
     if ctx.param("validation") == Some("fail") {
         bail!("validation failed (rehearsal requested with validation=fail)");
+    }
+    if let Some(template) = ctx.param("check-url") {
+        let mut failed = Vec::new();
+        for vm in ctx.vms() {
+            let url = template.replace("{vm}", &vm.to_ascii_lowercase());
+            match drbook_sdk::check::http_ok(&url, Duration::from_secs(10)) {
+                Ok(status) => verbose!("validation: {vm} answers {url} with {status}"),
+                Err(e) => failed.push(format!("{vm}: {e}")),
+            }
+        }
+        if !failed.is_empty() {
+            bail!("validation failed: {}", failed.join("; "));
+        }
+        output!("validation: every test VM answers its check ({template})");
     }
     output!(
         "validation: every test VM of plan `{}` is up",

@@ -2,12 +2,27 @@
 //! groups in order, the VMs of a group in parallel, and a check after each
 //! group that every VM really is up on the target side. Stops at the first
 //! group that fails and reports the groups it completed.
+//!
+//! Optional outside calls, granted by its manifest to the URLs its job is
+//! given (`[package.metadata.drbook] http`): `--param app-url=URL` checks
+//! after the failover that the application answers 2xx (the job fails if
+//! it does not), and `--param notify-url=URL` posts the run's summary
+//! there as JSON (`{"plan", "job", "passed", "summary"}`), whether the
+//! failover passed or not: the incident channel's webhook.
+
+use core::time::Duration;
 
 use drbook_sdk::prelude::*;
 
 drbook_sdk::runbook!(run);
 
 fn run(ctx: &Context) -> Result<String> {
+    let result = fail_over(ctx).and_then(|summary| check_app(ctx).map(|()| summary));
+    notify(ctx, &result);
+    result
+}
+
+fn fail_over(ctx: &Context) -> Result<String> {
     output!(
         "{} failover of plan `{}` ({} groups, {} VMs), {}",
         ctx.failover_type(),
@@ -32,4 +47,39 @@ fn run(ctx: &Context) -> Result<String> {
         }
         Ok(())
     })
+}
+
+/// `app-url`, when given: the application answers after the failover.
+fn check_app(ctx: &Context) -> Result<()> {
+    let Some(url) = ctx.param("app-url") else {
+        return Ok(());
+    };
+    let status = drbook_sdk::check::http_ok(url, Duration::from_secs(10))?;
+    output!("application check: {url} answers {status}");
+    Ok(())
+}
+
+/// The `notify` step: the run's summary to `notify-url`, when given. A
+/// notification that fails is a warning, not the failover's failure.
+fn notify(ctx: &Context, result: &Result<String>) {
+    let Some(url) = ctx.param("notify-url") else {
+        return;
+    };
+    let (passed, summary) = match result {
+        Ok(summary) => (true, summary.clone()),
+        Err(e) => (false, e.message().to_string()),
+    };
+    let body = drbook_sdk::http::json!({
+        "plan": ctx.plan_name(),
+        "job": ctx.job_id(),
+        "passed": passed,
+        "summary": summary,
+    });
+    match drbook_sdk::http::post_json(url, &body) {
+        Ok(response) if response.ok() => {
+            output!("notify: posted the summary ({})", response.status)
+        }
+        Ok(response) => warning!("notify: {url} answered {}", response.status),
+        Err(e) => warning!("notify: {}", drbook_sdk::http::describe(&e)),
+    }
 }

@@ -11,6 +11,7 @@ mod crash;
 mod eviction;
 mod health_events;
 mod hostile;
+mod http;
 mod jobs_cli;
 mod recovery;
 mod runbooks;
@@ -24,6 +25,7 @@ mod webhooks;
 /// compile.
 mod tested {
     pub(crate) use crate::hostile::an_infinite_loop_is_stopped_at_its_deadline as hostile;
+    pub(crate) use crate::http::a_module_without_the_grant_connects_nowhere as http_probe;
     pub(crate) use crate::recovery::sdk_retry_a_transient_fault_on_the_first_two_attempts_then_the_third_succeeds as resilient;
     pub(crate) use crate::runbooks::commit_plan_refuses_vms_that_were_not_failed_over as commit_plan;
     pub(crate) use crate::runbooks::dr_drill_tests_and_always_cleans_up_leaving_production_untouched as dr_drill;

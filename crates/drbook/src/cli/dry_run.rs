@@ -75,7 +75,8 @@ pub async fn prepare(
         private_tempdir("drbook-dry-run-").context("creating the dry run's temporary job store")?;
     let exec = Execution {
         store: Arc::new(SqliteStore::open(store_dir.path())?),
-        runtime: global.runtime(true)?,
+        // Its runbook's HTTP writes are journaled, not sent.
+        runtime: global.runtime(true)?.dry_run(),
         fabric: Arc::new(copy),
         limits: options.limits(),
         time_scale: TimeScale::Factor(speed),

@@ -23,6 +23,13 @@ pub fn probe() -> PathBuf {
     example("probe")
 }
 
+/// The `http-probe` test guest (`tests/guests/http-probe`), as built: no
+/// capability manifest, so no HTTP destination granted.
+#[allow(dead_code)] // each test binary has its own copy of this module; only http_cli probes HTTP
+pub fn http_probe() -> PathBuf {
+    example("http-probe")
+}
+
 /// The runbook `package` (of `runbooks/` or `tests/guests/`), built in its own target
 /// dir: this nested cargo does not wait on the lock of the build running the
 /// tests.

@@ -6,12 +6,14 @@
 mod approval;
 mod clock;
 mod convert;
+mod http;
 mod log;
 mod plan;
 pub mod site_recovery;
 mod wasi;
 
 pub(crate) use approval::NoJobStore;
+pub use http::Outside;
 pub(crate) use wasi::JobClock;
 
 use wasmtime::component::{HasSelf, Linker};

@@ -36,6 +36,7 @@ fn drill() -> Manifest {
     Manifest {
         interfaces: vec![Interface::SiteRecovery, Interface::Log],
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
+        http: vec![],
     }
 }
 
@@ -54,6 +55,21 @@ fn a_manifest_is_versioned_json_and_reads_back_as_written() {
     // A read-only runbook declares no operation.
     let read_only = decode(br#"{"version":1,"interfaces":["site-recovery","plan"]}"#).unwrap();
     assert!(read_only.operations.is_empty());
+    // HTTP destinations, placeholders kept for the job to fill.
+    let notifier = Manifest {
+        interfaces: vec![Interface::Http],
+        operations: vec![],
+        http: vec![
+            "{notify-url}".into(),
+            "http://{vm}.drill.test:8080/health".into(),
+        ],
+    };
+    let data = encode(&notifier);
+    assert_eq!(
+        std::str::from_utf8(&data).unwrap(),
+        r#"{"http":["{notify-url}","http://{vm}.drill.test:8080/health"],"interfaces":["http"],"operations":[],"version":1}"#
+    );
+    assert_eq!(decode(&data).unwrap(), notifier);
 }
 
 #[test]
@@ -79,9 +95,19 @@ fn bad_manifests_name_the_problem_and_the_fix() {
         err.contains("`delete-everything` is not an operation; one of planned-failover"),
         "{err}"
     );
-    let err = decode_err(r#"{"version":1,"interfaces":["http"]}"#);
+    let err = decode_err(r#"{"version":1,"interfaces":["sockets"]}"#);
     assert!(
-        err.contains("unknown variant `http`, expected one of `site-recovery`"),
+        err.contains("unknown variant `sockets`, expected one of `site-recovery`"),
+        "{err}"
+    );
+    let err = decode_err(r#"{"version":1,"interfaces":["log"],"http":["https://a.test/"]}"#);
+    assert!(
+        err.contains("does not declare the `http` interface"),
+        "{err}"
+    );
+    let err = decode_err(r#"{"version":1,"interfaces":["http"],"http":["a.test/x"]}"#);
+    assert!(
+        err.contains("`a.test/x` is not an HTTP destination: it has no `://`"),
         "{err}"
     );
     let err = decode_err(r#"{"version":1,"interfaces":[],"network":"any"}"#);
@@ -124,6 +150,7 @@ fn an_import_the_manifest_does_not_declare_is_refused() {
     let logs_only = Manifest {
         interfaces: vec![Interface::Log],
         operations: vec![],
+        http: vec![],
     };
     // `write` refuses what loading would refuse.
     let err = write(&module, &logs_only).unwrap_err().to_string();

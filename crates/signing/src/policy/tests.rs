@@ -39,6 +39,7 @@ fn rule(name: &str, runbooks: &[&str], require: &[&str]) -> Rule {
         require: require.iter().map(|s| s.to_string()).collect(),
         operations: None,
         require_manifest: false,
+        http: None,
     }
 }
 
@@ -424,6 +425,7 @@ fn granted(operations: &[drbook_core::fabric::OperationKind]) -> Vec<u8> {
     let manifest = Manifest {
         interfaces: vec![drbook_core::scope::Interface::SiteRecovery],
         operations: operations.to_vec(),
+        http: vec![],
     };
     crate::manifest::write(&module(), &manifest).unwrap().module
 }
@@ -452,7 +454,8 @@ fn an_admission_pins_the_manifest_and_the_rules_cap() {
         capabilities.caps,
         [PolicyCap {
             rule: "shared".into(),
-            operations: vec![K::TestFailover]
+            operations: vec![K::TestFailover],
+            http: None,
         }]
     );
 

@@ -41,6 +41,8 @@ struct Crate {
     artifact: String,
     /// `None`: it declares no capability manifest.
     operations: Option<Vec<OperationKind>>,
+    /// `[package.metadata.drbook] http`: the HTTP destinations it may reach.
+    http: Vec<String>,
 }
 
 pub fn run(global: &Global, args: BuildArgs) -> anyhow::Result<Outcome> {
@@ -81,8 +83,9 @@ pub fn run(global: &Global, args: BuildArgs) -> anyhow::Result<Outcome> {
     // Before the manifest, which would only say an import is not drbook's.
     drbook_runtime::wit_version::check(&module, &path.display().to_string())
         .map_err(|e| InputError::new(e.to_string()))?;
-    if let Some(operations) = &krate.operations {
-        let (written, _) = grant::grant(&module, operations.clone(), Vec::new())
+    if krate.operations.is_some() || !krate.http.is_empty() {
+        let operations = krate.operations.clone().unwrap_or_default();
+        let (written, _) = grant::grant(&module, operations, krate.http.clone(), Vec::new())
             .map_err(|e| InputError::new(format!("{}: {e}", path.display())))?;
         module = written.module;
     }
@@ -210,10 +213,39 @@ fn read_crate(dir: &Path) -> anyhow::Result<Crate> {
             .into())
         }
     };
+    let http = match table
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("drbook"))
+        .and_then(|d| d.get("http"))
+    {
+        None => Vec::new(),
+        Some(toml::Value::Array(patterns)) => patterns
+            .iter()
+            .map(|p| {
+                let text = p.as_str().ok_or_else(|| "not a string".to_string())?;
+                manifest::http_pattern(text).map(|()| text.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                InputError::new(format!(
+                    "{}: [package.metadata.drbook] http: {e}",
+                    manifest.display()
+                ))
+            })?,
+        Some(_) => {
+            return Err(InputError::new(format!(
+                "{}: [package.metadata.drbook] http is a list of URL prefixes, e.g.                  [\"https://hooks.contoso.com/services/\", \"{{notify-url}}\"]",
+                manifest.display()
+            ))
+            .into())
+        }
+    };
     Ok(Crate {
         manifest,
         artifact: name.replace('-', "_"),
         operations,
+        http,
     })
 }
 

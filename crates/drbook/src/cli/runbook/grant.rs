@@ -1,5 +1,6 @@
 //! `drbook runbook grant`: writes a module's capability manifest (the
-//! interfaces it imports, the operations it may start), replacing the one
+//! interfaces it imports, the operations it may start, the HTTP
+//! destinations it may reach), replacing the one
 //! it has, before it is signed: a signature covers the manifest only if it
 //! was made after it, so signatures the module had are dropped, and the
 //! author signs again.
@@ -25,8 +26,14 @@ pub struct GrantArgs {
     /// The runbook starts no operation: it only reads.
     #[arg(long, conflicts_with = "operations")]
     read_only: bool,
+    /// An HTTP destination it may reach, a URL prefix
+    /// (`https://hooks.contoso.com/services/`; `*.host`, `:*`, `{param}`
+    /// for a job parameter, `{vm}` for each VM of its plan): repeat the flag.
+    /// Nothing else is reached.
+    #[arg(long = "http", value_name = "URL-PREFIX", value_parser = http_pattern)]
+    http: Vec<String>,
     /// An interface it imports (`site-recovery`, `plan`, `log`, `clock`,
-    /// `approval`). Default: those the runbook imports, as its file says.
+    /// `approval`, `http`). Default: those the runbook imports, as its file says.
     #[arg(long = "interface", num_args = 1.., value_parser = manifest::interface)]
     interfaces: Vec<Interface>,
     /// Where to write the runbook (default: FILE, replaced).
@@ -36,19 +43,20 @@ pub struct GrantArgs {
 
 pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
     let module = read_module(&args.file)?;
-    let (written, declared) = grant(&module, args.operations, args.interfaces)
+    let (written, declared) = grant(&module, args.operations, args.http, args.interfaces)
         .map_err(|e| InputError::new(format!("{}: {e}", args.file.display())))?;
     let out = args.out.as_deref().unwrap_or(&args.file);
     write_replacing(out, &written.module)?;
     report(global, out, &declared, written.dropped_signatures)
 }
 
-/// `module` with a manifest of `operations` and `interfaces` (none: those
-/// it imports), replacing the one it has: what `grant` writes, and
-/// `build` from the crate's `[package.metadata.drbook]`.
+/// `module` with a manifest of `operations`, `http` destinations and
+/// `interfaces` (none: those it imports), replacing the one it has: what
+/// `grant` writes, and `build` from the crate's `[package.metadata.drbook]`.
 pub fn grant(
     module: &[u8],
     operations: Vec<OperationKind>,
+    http: Vec<String>,
     interfaces: Vec<Interface>,
 ) -> Result<(manifest::Written, Manifest), manifest::ManifestError> {
     let interfaces = if interfaces.is_empty() {
@@ -59,8 +67,13 @@ pub fn grant(
     let declared = Manifest {
         interfaces,
         operations,
+        http,
     };
     Ok((manifest::write(module, &declared)?, declared))
+}
+
+fn http_pattern(pattern: &str) -> Result<String, String> {
+    manifest::http_pattern(pattern).map(|()| pattern.trim().to_string())
 }
 
 fn report(
@@ -92,6 +105,9 @@ fn report(
                 &operations
             }
         );
+        if !declared.http.is_empty() {
+            println!("http:       {}", declared.http.join(", "));
+        }
         println!("digest:     {digest}");
     }
     if dropped > 0 {

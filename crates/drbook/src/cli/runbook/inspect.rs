@@ -25,6 +25,7 @@ pub fn run(global: &Global, file: &Path) -> anyhow::Result<Outcome> {
         Ok(Some(manifest)) => serde_json::json!({
             "interfaces": manifest.interfaces,
             "operations": manifest.operations.iter().map(|k| k.cli_name()).collect::<Vec<_>>(),
+            "http": manifest.http,
             "covered_by_signatures": signed,
         }),
         Ok(None) => serde_json::Value::Null,
@@ -149,6 +150,7 @@ fn print_text(doc: &serde_json::Value) {
         println!("manifest:   {covered}");
         println!("  interfaces: {}", list(&manifest["interfaces"]));
         println!("  operations: {}", list(&manifest["operations"]));
+        println!("  http:       {}", list(&manifest["http"]));
     }
     let policy = &doc["policy"];
     if policy["configured"] != true {
@@ -158,6 +160,9 @@ fn print_text(doc: &serde_json::Value) {
         println!("policy:     admitted by rule `{rule}`");
         for cap in policy["caps"].as_array().into_iter().flatten() {
             println!("  capped at: {}", list(&cap["operations"]));
+            if cap["http"].is_array() {
+                println!("  http capped at: {}", list(&cap["http"]));
+            }
         }
     } else {
         println!("policy:     refused: {}", text(&policy["refusal"]));
