@@ -136,6 +136,19 @@ pub fn post_json(url: &str, body: &serde_json::Value) -> Result<Response, HttpEr
     )
 }
 
+/// The error's kind as the WIT names it: `not-granted`, `timeout`, ...
+pub fn kind(error: &HttpError) -> &'static str {
+    match error {
+        HttpError::NotGranted(_) => "not-granted",
+        HttpError::Invalid(_) => "invalid",
+        HttpError::Timeout(_) => "timeout",
+        HttpError::TooLarge(_) => "too-large",
+        HttpError::Connection(_) => "connection",
+        HttpError::OutcomeUnknown(_) => "outcome-unknown",
+        HttpError::NotSent(_) => "not-sent",
+    }
+}
+
 /// The error's message, with its kind: `not granted: ...`.
 pub fn describe(error: &HttpError) -> String {
     let (kind, message) = match error {

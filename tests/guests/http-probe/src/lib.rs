@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use drbook_sdk::http::{self, HttpError, Method, Request};
+use drbook_sdk::http::{self, Method, Request};
 use drbook_sdk::prelude::*;
 use serde_json::{json, Value};
 
@@ -51,20 +51,8 @@ fn run(ctx: &Context) -> Result<String> {
         }
         results.push(match http::send(request) {
             Ok(response) => json!({ "status": response.status, "body": response.text() }),
-            Err(e) => json!({ "error": kind(&e), "message": http::describe(&e) }),
+            Err(e) => json!({ "error": http::kind(&e), "message": http::describe(&e) }),
         });
     }
     Ok(Value::Array(results).to_string())
-}
-
-fn kind(e: &HttpError) -> &'static str {
-    match e {
-        HttpError::NotGranted(_) => "not-granted",
-        HttpError::Invalid(_) => "invalid",
-        HttpError::Timeout(_) => "timeout",
-        HttpError::TooLarge(_) => "too-large",
-        HttpError::Connection(_) => "connection",
-        HttpError::OutcomeUnknown(_) => "outcome-unknown",
-        HttpError::NotSent(_) => "not-sent",
-    }
 }
