@@ -567,8 +567,6 @@ impl Report {
 
 /// Exactly once, as the fabric saw it: every operation the journal says the
 /// job started is in the fabric's audit trail under the job's name, once,
-/// and the fabric holds no other operation the job asked for.
-fn audit_check(run: &Run, audit: &[AuditEntry]) -> Check {
 /// and the fabric holds no other operation the job asked for but those of
 /// its `earlier` attempts (a retried job's operations whose starts a cut
 /// dropped: one that failed, and the attempt after it started another).
@@ -590,7 +588,6 @@ fn audit_check(run: &Run, earlier: &[String], audit: &[AuditEntry]) -> Check {
         name: "the fabric's audit trail matches the journal, one operation per start".to_string(),
         passed,
         detail: if passed {
-            format!("{} operation(s) in both, each once", run.operations.len())
             let mut detail = format!("{} operation(s) in both, each once", run.operations.len());
             let retried = earlier
                 .iter()
