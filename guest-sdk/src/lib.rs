@@ -46,8 +46,8 @@ pub mod log;
 pub mod recovery;
 
 pub use context::{
-    Alert, Context, Group, GroupObjective, MonitorCondition, Objective, PlanObjectives,
-    Severity, SignalType, Step, WebhookData,
+    Alert, Context, Group, GroupObjective, MonitorCondition, Objective, PlanObjectives, Severity,
+    SignalType, Step, WebhookData,
 };
 pub use error::{Error, Result};
 pub use groups::{

@@ -224,12 +224,21 @@ impl OutsideCall {
             Some(Ok(Ok(response))) => (Some(response.status), Some(response.body.len()), None),
             Some(Ok(Err(e))) => (None, None, Some(format!("{}: {e}", e.kind()))),
             Some(Err(e)) => (None, None, Some(format!("unreadable reply: {e}"))),
-            None => (None, None, Some("sent; the host stopped before its answer".into())),
+            None => (
+                None,
+                None,
+                Some("sent; the host stopped before its answer".into()),
+            ),
         };
         Some(OutsideCall {
             at: DateTime::from_timestamp_millis(entry.at),
             method: request.method,
-            url: request.url.split(['?', '#']).next().unwrap_or_default().to_string(),
+            url: request
+                .url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             request_bytes: request.body_bytes,
             status,
             response_bytes,
