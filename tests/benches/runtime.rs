@@ -244,7 +244,8 @@ fn plan(c: &mut Criterion) {
             || fresh_fabric(&estate),
             |(dir, fabric)| {
                 let outcome = bench.run(fabric.clone(), FailoverType::Planned, &[]);
-                assert_eq!(outcome.operations.len(), 1000, "every VM failed over once");
+                // The runbook fails the job if any VM did not fail over.
+                assert_eq!(outcome.status, JobStatus::Completed, "{:?}", outcome.failure);
                 (dir, fabric, outcome)
             },
             BatchSize::PerIteration,
