@@ -245,7 +245,12 @@ fn plan(c: &mut Criterion) {
             |(dir, fabric)| {
                 let outcome = bench.run(fabric.clone(), FailoverType::Planned, &[]);
                 // The runbook fails the job if any VM did not fail over.
-                assert_eq!(outcome.status, JobStatus::Completed, "{:?}", outcome.failure);
+                assert_eq!(
+                    outcome.status,
+                    JobStatus::Completed,
+                    "{:?}",
+                    outcome.failure
+                );
                 (dir, fabric, outcome)
             },
             BatchSize::PerIteration,
