@@ -141,8 +141,9 @@ fn inspect_shows_the_signers_the_manifest_it_covers_and_the_policys_decision() {
     assert_eq!(
         doc["manifest"],
         serde_json::json!({
-            "interfaces": ["site-recovery", "plan", "log", "approval"],
+            "interfaces": ["site-recovery", "plan", "log", "clock", "approval", "http"],
             "operations": ["planned-failover", "cancel-failover"],
+            "http": [],
             "covered_by_signatures": true,
         })
     );
@@ -171,7 +172,7 @@ fn inspect_shows_the_signers_the_manifest_it_covers_and_the_policys_decision() {
         &[
             &format!("key id {key_id}: {fingerprint} of `platform` (verified); covers the module"),
             "manifest:   covered by its signatures",
-            "  interfaces: site-recovery, plan, log, approval",
+            "  interfaces: site-recovery, plan, log, clock, approval, http",
             "  operations: planned-failover, cancel-failover",
             "policy:     admitted by rule `shared`",
             "  capped at: planned-failover, commit",
@@ -229,7 +230,7 @@ fn a_manifest_the_signatures_do_not_cover_is_refused_before_compiling() {
     appended = std::fs::read(host.runbook()).unwrap();
     appended.extend(custom_section(
         "drbook-capabilities",
-        br#"{"version":1,"interfaces":["site-recovery","plan","log","approval"],"operations":["commit"]}"#,
+        br#"{"version":1,"interfaces":["site-recovery","plan","log","clock","approval","http"],"operations":["commit"]}"#,
     ));
     for tampered in [changed, appended] {
         std::fs::write(host.runbook(), &tampered).unwrap();
@@ -328,8 +329,8 @@ fn grant_refuses_what_it_cannot_declare() {
             "`failover` is not an operation; one of planned-failover",
         ),
         (
-            &["--read-only", "--interface", "http"],
-            "`http` is not an interface a manifest declares; one of site-recovery, plan, log, clock, approval",
+            &["--read-only", "--interface", "dns"],
+            "`dns` is not an interface a manifest declares; one of site-recovery, plan, log, clock, approval, http",
         ),
         (&[], "--operation <OPERATIONS>...|--read-only"),
         (

@@ -279,6 +279,7 @@ mod tests {
                     "DROP TABLE webhooks; DROP TABLE webhook_modules; DROP TABLE alerts;
                      DROP TABLE webhook_seen; DROP INDEX jobs_plan_open; ALTER TABLE jobs DROP COLUMN plan_key;
                      ALTER TABLE jobs DROP COLUMN queued; ALTER TABLE jobs DROP COLUMN lease_renewed_ms;
+                     DROP TABLE schedules; DROP TABLE schedule_ticks; ALTER TABLE jobs DROP COLUMN retries;
                      UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
