@@ -10,7 +10,7 @@
 //! operations end as they start as well as on one where they take real time.
 //!
 //! The scenarios:
-//! - [`estate_reads_consistently`]: `list_items` and `get_item` agree.
+//! - [`estate_reads_consistently`]: `list_items`, `list_items_without_points` and `get_item` agree.
 //! - [`state_table`]: every idle state × every operation, allowed with its
 //!   effect or refused as `NotAllowed` with the item unchanged; an item's
 //!   `allowedOperations` lists exactly what `start` accepts.

@@ -463,20 +463,18 @@ fn run_through_kills(what: &str, hosts: &impl Hosts, vms: &[String]) {
 }
 
 /// Three hosts on the ARM emulator, each its own data dir and
-/// `drbook.toml`, run 60 one-VM failovers through ten kills of their
+/// `drbook.toml`, run 300 one-VM failovers through ten kills of their
 /// workers (see [`run_through_kills`]: one operation per VM). A VM may get
 /// a second POST, refused: a run that stalled past its lease (its worker
 /// starved of CPU, not only a killed one) POSTs after the run that took
 /// its job over started the operation, or before it; Site Recovery runs
 /// one operation per item, and the refused start takes the operation of
 /// its client request id, the same for both runs (fabric-azure's `start`),
-/// rather than failing its job. Sixty, not 300: `drbook run` reads every item's recovery points over
-/// ARM to check its plan (301 reads in a vault of 300, past the read
-/// budget: 2 to 3 s a job here), so the 300 run on a shared simulator
-/// below.
+/// rather than failing its job. `drbook run` checks a job's plan against
+/// one listing of the vault, without the recovery points of its 300 items.
 #[test]
-fn postgres_three_hosts_on_one_emulator_run_jobs_through_ten_kills_with_one_operation_each() {
-    let (vms, estate) = estate(60);
+fn postgres_three_hosts_on_one_emulator_run_300_jobs_through_ten_kills_with_one_operation_each() {
+    let (vms, estate) = estate(300);
     let site = Site::new(&estate, 3);
     run_through_kills("emulator", &site, &vms);
     let posts = site.azure.emulator().counters().posts;

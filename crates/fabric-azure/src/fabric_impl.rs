@@ -552,6 +552,19 @@ impl Fabric for AzureFabric {
         Ok(items)
     }
 
+    /// One listing (its pages), no point reads: the RPO comes with each item.
+    async fn list_items_without_points(&self) -> Result<Vec<ProtectedItem>, FabricError> {
+        let now = Utc::now();
+        let mut items: Vec<ProtectedItem> = self
+            .list_raw()
+            .await?
+            .iter()
+            .map(|raw| map::item(raw, &[], now))
+            .collect();
+        items.sort_by_key(|item| item.name.to_ascii_lowercase());
+        Ok(items)
+    }
+
     async fn get_item(&self, vm: &str) -> Result<ProtectedItem, FabricError> {
         Ok(self.fetch(vm, true).await?.1)
     }

@@ -1,5 +1,6 @@
 //! The read model of a fresh estate: `list_items` lists every VM once, in
-//! order of name, and `get_item` gives the same item under any case of its
+//! order of name (`list_items_without_points` the same items, without
+//! their points), and `get_item` gives the same item under any case of its
 //! name (IDs and names compare case-insensitively in Azure).
 
 use super::{settled, Harness, Setup};
@@ -12,6 +13,22 @@ pub async fn estate_reads_consistently(setup: &dyn Setup) {
         .list_items()
         .await
         .expect("estate_reads_consistently: list_items");
+    let without_points = h
+        .fabric
+        .list_items_without_points()
+        .await
+        .expect("estate_reads_consistently: list_items_without_points");
+    assert_eq!(
+        without_points.iter().map(settled).collect::<Vec<_>>(),
+        items.iter().map(settled).collect::<Vec<_>>(),
+        "estate_reads_consistently: list_items_without_points lists the items of list_items"
+    );
+    assert!(
+        without_points
+            .iter()
+            .all(|item| item.recovery_points.is_empty()),
+        "estate_reads_consistently: list_items_without_points gives no recovery points"
+    );
     let names: Vec<String> = items.iter().map(|item| item.name.to_lowercase()).collect();
     let mut ordered = names.clone();
     ordered.sort();

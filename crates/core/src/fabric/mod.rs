@@ -27,6 +27,19 @@ pub trait Fabric: Send + Sync {
     /// Every protected item, in a stable order (by name).
     async fn list_items(&self) -> Result<Vec<ProtectedItem>, FabricError>;
 
+    /// Every protected item as [`Self::list_items`] gives it, in the same
+    /// order, but with `recovery_points` empty. For callers that check a
+    /// plan's VMs against the fabric (names, regions, states), which should
+    /// not pay for the points of every item: over ARM those are a read per
+    /// item, and a vault of 300 items would spend its read budget on them.
+    async fn list_items_without_points(&self) -> Result<Vec<ProtectedItem>, FabricError> {
+        let mut items = self.list_items().await?;
+        for item in &mut items {
+            item.recovery_points.clear();
+        }
+        Ok(items)
+    }
+
     /// One protected item by name (case-insensitive).
     async fn get_item(&self, vm: &str) -> Result<ProtectedItem, FabricError>;
 

@@ -61,7 +61,7 @@ pub async fn target(
     let loaded = admit(module).map_err(InputError::new)?;
     let plan = RecoveryPlan::load(&job.plan).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
-    let items = fabric.list_items().await?;
+    let items = fabric.list_items_without_points().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     let grant = job.grant(&items)?;
     let run = RunTarget {

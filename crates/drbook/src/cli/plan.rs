@@ -71,7 +71,7 @@ async fn load_against_fabric(
 ) -> anyhow::Result<(RecoveryPlan, Vec<ProtectedItem>)> {
     let plan = RecoveryPlan::load(path).map_err(|e| InputError::new(e.to_string()))?;
     let fabric = super::open_backend(global)?;
-    let items = fabric.list_items().await?;
+    let items = fabric.list_items_without_points().await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     Ok((plan, items))
 }
@@ -165,7 +165,7 @@ async fn import(
     // the vault as `plan validate` checks it.
     let plan = RecoveryPlan::parse(&text, &format!("the import of `{name}`"))
         .map_err(|e| InputError::new(e.to_string()))?;
-    let items = drbook_core::fabric::Fabric::list_items(&fabric).await?;
+    let items = drbook_core::fabric::Fabric::list_items_without_points(&fabric).await?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;
     for note in &imported.notes {
         eprintln!("note: {note}");

@@ -177,7 +177,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         .note(&module.digest, module.name(), Some(&admission));
     let items = exec
         .fabric
-        .list_items()
+        .list_items_without_points()
         .await
         .context("reading the fabric")?;
     check_against(&plan, &items).map_err(|e| InputError::new(e.to_string()))?;

@@ -3,7 +3,8 @@
 //! fails here (docs/benchmarks.md, "Azure backend on the ARM emulator");
 //! a fresh process's concurrent first starts list the vault once between
 //! them; a shared read whose leader is cancelled leaves no one waiting; and
-//! a job's `Retry-After` is not kept once the job has ended.
+//! a job's `Retry-After` is not kept once the job has ended; checking a
+//! plan reads the vault's listing alone.
 
 use super::{common, plan};
 use drbook_arm_emulator::{Config, Counters};
@@ -50,6 +51,28 @@ async fn a_planned_failover_costs_two_reads_per_vm_and_three_lists_per_group() {
             ("GET recoveryPoints.list".to_string(), VMS),
             ("POST protectedItems.plannedFailover".to_string(), VMS),
         ]
+    );
+}
+
+/// What `drbook run`, `plan check` and `webhook create` read to check a
+/// plan: the vault's listing, its pages only, whatever its size.
+#[tokio::test]
+async fn items_without_points_are_one_listing_of_the_vault() {
+    let env = common::start(
+        Some(common::estate(100)),
+        Config {
+            page_size: 10,
+            ..Config::default()
+        },
+    )
+    .await;
+    let fabric = env.fabric("azure");
+    let items = fabric.list_items_without_points().await.expect("the items");
+    assert_eq!(items.len(), 100);
+    assert!(items.iter().all(|item| item.recovery_points.is_empty()));
+    assert_eq!(
+        by_route(&env.emu.counters()),
+        [("GET protectedItems.list".to_string(), 10)]
     );
 }
 
