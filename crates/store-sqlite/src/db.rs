@@ -167,7 +167,7 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE jobs ADD COLUMN retries TEXT;
     ",
-    // 6: API tokens (drbook-triggers' API, `drbook token`): only the hash of a
+    // 8: API tokens (drbook-triggers' API, `drbook token`): only the hash of a
     // token's secret is kept, unique and indexed (every request is one lookup
     // by it); `scopes` is a JSON array of scope names; a revoked token keeps
     // its row (and its name) with the time it was revoked.

@@ -1,4 +1,4 @@
-//! API tokens in SQLite (schema 6's `api_tokens`): the hash of each secret,
+//! API tokens in SQLite (schema 8's `api_tokens`): the hash of each secret,
 //! never the secret.
 
 use chrono::{DateTime, Utc};

@@ -43,13 +43,13 @@ mod registry;
 mod server;
 
 pub use access::{
-    authenticate, create_token, hash_secret, revoke_token, scope_list, NewToken, Principal, TokenError,
-    DEFAULT_TOKEN_LIFETIME, TOKEN_PREFIX,
+    authenticate, create_token, hash_secret, revoke_token, scope_list, NewToken, Principal,
+    TokenError, DEFAULT_TOKEN_LIFETIME, TOKEN_PREFIX,
 };
-pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
-pub use control::{decide, stop, ControlError, Decided, Stopped};
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
+pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
 pub use auth::{sign, SIGNATURE_HEADERS};
+pub use control::{decide, stop, ControlError, Decided, Stopped};
 pub use deliver::Accepted;
 pub use limits::{RateLimit, MAX_BODY, MAX_CONNECTIONS};
 pub use log::LogSink;

@@ -214,7 +214,7 @@ async fn reads(store: &dyn JobStore, ids: &[String]) -> serde_json::Value {
 /// store (`into`) and exported again: the same records, and the same
 /// answers to every read (`get` but the lease, `journal`, `streams`,
 /// `decision`, stop requests, modules, `list`, counts, webhooks, alerts,
-/// API tokens).
+/// API tokens, schedules and their ticks).
 /// A job under a live lease is refused by name until it is released; the
 /// interrupted job's lapsed lease is dropped, and it is runnable in the new
 /// store. A signed message's retry gets its first answer there. A second
