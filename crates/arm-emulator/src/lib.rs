@@ -54,7 +54,7 @@ mod entra;
 mod error;
 mod routes;
 mod server;
-mod tls;
+pub mod tls;
 mod wire;
 
 pub use config::{

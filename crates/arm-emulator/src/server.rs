@@ -239,7 +239,7 @@ fn prepare(
     identity: &TcpListener,
 ) -> Result<(Arc<Shared>, Endpoints, tokio_rustls::TlsAcceptor), EmulatorError> {
     let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).unwrap_or_default();
-    let tls = tls::make().map_err(EmulatorError::Tls)?;
+    let tls = tls::make("drbook ARM emulator").map_err(EmulatorError::Tls)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| EmulatorError::Io { path, source }

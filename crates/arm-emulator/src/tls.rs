@@ -8,21 +8,25 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The CA's PEM and the server's TLS configuration.
-pub(crate) struct Tls {
+pub struct Tls {
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
+    /// Hex SHA-256 of the server certificate's DER: what a client pins.
+    pub fingerprint: String,
 }
 
-pub(crate) fn make() -> Result<Tls, String> {
+/// A CA and a server certificate, both named after `name` (`<name> CA`).
+pub fn make(name: &str) -> Result<Tls, String> {
     let err = |what: &str, e: &dyn std::fmt::Display| format!("cannot make the {what}: {e}");
 
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("CA", &e))?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.distinguished_name
-        .push(DnType::CommonName, "drbook ARM emulator CA");
+        .push(DnType::CommonName, format!("{name} CA"));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate().map_err(|e| err("CA key", &e))?;
     let ca_cert = ca.self_signed(&ca_key).map_err(|e| err("CA", &e))?;
@@ -30,8 +34,7 @@ pub(crate) fn make() -> Result<Tls, String> {
 
     let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
         .map_err(|e| err("server certificate", &e))?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "drbook ARM emulator");
+    leaf.distinguished_name.push(DnType::CommonName, name);
     leaf.use_authority_key_identifier_extension = true;
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -51,7 +54,9 @@ pub(crate) fn make() -> Result<Tls, String> {
         )
         .map_err(|e| err("TLS configuration", &e))?;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let fingerprint = hex::encode(Sha256::digest(leaf_cert.der()));
     Ok(Tls {
+        fingerprint,
         ca_pem: ca_cert.pem(),
         server: Arc::new(server),
     })

@@ -24,6 +24,7 @@ mod leases;
 mod retries;
 mod runs;
 mod schedules;
+mod tokens;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -62,6 +63,7 @@ pub use schedules::{
     firings_racing_for_a_tick_create_one_job, schedule,
     schedules_are_created_once_listed_paused_resumed_and_deleted, SCHEDULE_MODULE,
 };
+pub use tokens::api_tokens_are_found_by_hash_used_and_revoked;
 pub use webhooks::{
     a_delivery_creates_its_jobs_atomically, a_retried_message_gets_the_first_answer,
     alerts_are_listed_newest_first_and_deleted_with_their_webhook,
@@ -124,6 +126,7 @@ macro_rules! store_conformance_tests {
             schedules_are_created_once_listed_paused_resumed_and_deleted,
             a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
             firings_racing_for_a_tick_create_one_job,
+            api_tokens_are_found_by_hash_used_and_revoked,
         );
 
         /// From one store into a second, both fresh.

@@ -178,7 +178,7 @@ pub enum Trigger {
 
 impl Trigger {
     /// Who or what started the job, as listings show it: `cli:<user>`,
-    /// `webhook:<name>`, `schedule:<name>`.
+    /// `webhook:<name>`, `schedule:<name>`, `rerun:<job>`.
     pub fn label(&self) -> String {
         match self {
             Trigger::CommandLine { user } => format!("cli:{user}"),
@@ -307,7 +307,7 @@ pub struct Approval {
 }
 
 /// A job as the store keeps it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
     pub id: String,

@@ -27,6 +27,7 @@ pub mod schedule;
 pub mod scope;
 pub mod store;
 pub mod time;
+pub mod token;
 pub mod webhook;
 
 pub use time::{TimeScale, TimeScaleError};

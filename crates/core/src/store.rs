@@ -62,6 +62,7 @@ use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
 use crate::retry::Attempt;
 use crate::schedule::{Schedule, TickRecord};
+use crate::token::StoredToken;
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
 pub mod export;
@@ -630,6 +631,28 @@ pub trait JobStore: Send + Sync {
 
     /// The latest `limit` alerts a webhook received, newest first.
     async fn alerts(&self, webhook: &str, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    // API tokens (drbook-triggers' API; see [`crate::token`]).
+
+    /// Creates a token; false (nothing written) if one of that name exists,
+    /// revoked or not (or one with its hash, which a secret of 256 random
+    /// bits never meets).
+    async fn create_token(&self, token: &StoredToken) -> Result<bool, StoreError>;
+
+    /// The token whose secret hashes to `hash` (hex SHA-256), revoked and
+    /// expired ones included: one indexed lookup, what a server does for
+    /// every request it authenticates, before anything else.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError>;
+
+    /// Every token, by name, revoked and expired ones included.
+    async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// Marks token `name` revoked at `at` (it stays listed); false if there
+    /// is no such token. Revoking a revoked token keeps its first time.
+    async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Records that token `name` authenticated a request at `at`.
+    async fn token_used(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     // Moving a store (`drbook store export` / `import`, see [`export`]).
 

@@ -53,6 +53,11 @@
 //! require-manifest = true              # optional: refuse its modules without a capability manifest
 //! http = ["https://*.contoso.com/", "http://127.0.0.1:8080/"]   # optional: the most HTTP destinations its modules may reach
 //!
+//! # `drbook serve`'s TLS (else --tls-cert/--tls-key, or --tls-self-signed).
+//! [serve]
+//! tls-cert = "tls/drbook.pem"   # the certificate chain, PEM (paths relative to this file)
+//! tls-key = "tls/drbook.key"    # its private key, PEM
+//!
 //! # Evidence reports (`drbook report`, drbook-report).
 //! [report]
 //! key = "keys/reports"   # the ed25519 private key that signs reports (OpenSSH or PEM);
@@ -83,6 +88,16 @@ struct File {
     registries: RegistriesSection,
     #[serde(default)]
     report: ReportSection,
+    #[serde(default)]
+    serve: ServeSection,
+}
+
+/// `[serve]`: `drbook serve`'s certificate.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ServeSection {
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// `[report]`: how evidence reports are signed and printed.
@@ -236,6 +251,9 @@ pub struct Config {
     /// `[report]`: the key that signs reports, and the browser that prints
     /// their PDFs (paths relative to the configuration file).
     pub report: ReportConfig,
+    /// `[serve] tls-cert` and `tls-key` (relative to the configuration
+    /// file), when both are set.
+    pub serve_tls: Option<(PathBuf, PathBuf)>,
     /// The file it was read from, if there was one.
     pub file: Option<PathBuf>,
 }
@@ -354,12 +372,21 @@ impl Config {
             key: written.report.key.map(|key| base.join(key)),
             chromium: written.report.chromium.map(|c| base.join(c)),
         };
+        let serve_tls = match (written.serve.tls_cert, written.serve.tls_key) {
+            (Some(cert), Some(key)) => Some((base.join(cert), base.join(key))),
+            (None, None) => None,
+            _ => return Err(invalid(
+                "[serve] needs both tls-cert and tls-key (a certificate and its key), or neither"
+                    .to_string(),
+            )),
+        };
         Ok(Config {
             fabric,
             store,
             trust,
             insecure_registries: written.registries.insecure,
             report,
+            serve_tls,
             file: text.map(|_| path),
         })
     }
@@ -608,6 +635,7 @@ mod tests {
                 trust: None,
                 insecure_registries: Vec::new(),
                 report: ReportConfig::default(),
+                serve_tls: None,
                 file: None,
             }
         );

@@ -107,6 +107,22 @@ impl PostgresStore {
         items.extend(webhooks(&mut tx).await?);
         items.extend(alerts(&mut tx).await?);
         items.extend(seen(&mut tx).await?);
+        items.extend(
+            crate::tokens::all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(Item::Token),
+        );
+        for schedule in crate::schedules::list(&mut *tx, None).await? {
+            let mut ticks = crate::schedules::ticks(&mut *tx, &schedule.name, usize::MAX).await?;
+            ticks.reverse();
+            let name = schedule.name.clone();
+            items.push(Item::Schedule(Box::new(schedule)));
+            items.extend(ticks.into_iter().map(|record| Item::Tick {
+                schedule: name.clone(),
+                record,
+            }));
+        }
         tx.commit().await.map_err(backend)?;
         Ok(Export {
             source: Source {
@@ -336,6 +352,9 @@ async fn insert(conn: &mut PgConnection, item: &Item) -> Result<()> {
         .bind(encode(&a.job_ids))
         .bind(a.received_ms)
         .bind(a.busy.as_ref().map(encode)),
+        Item::Token(t) => crate::tokens::insert(t),
+        Item::Schedule(s) => crate::schedules::insert(s),
+        Item::Tick { schedule, record } => crate::schedules::insert_tick(schedule, record),
         Item::Seen(s) => sqlx::query(
             "INSERT INTO webhook_seen (webhook, message_id, at_ms, body_sha256, answer)
              VALUES ($1, $2, $3, $4, $5)",

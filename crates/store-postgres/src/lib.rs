@@ -32,6 +32,7 @@
 //! - `retry`: a failed job made to run again from its journal.
 //! - `webhooks`: webhooks, deliveries, alerts.
 //! - `schedules`: schedules and their ticks, one job each.
+//! - `tokens`: API tokens (hashes only).
 //! - `export`: the whole store as portable records and back.
 //! - `notify`: `LISTEN`/`NOTIFY`, to wake workers at once.
 //! - `port`: the `JobStore` trait on top.
@@ -48,6 +49,7 @@ mod schedules;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 mod webhooks;
 
 pub use db::{Migrated, OpenError, PostgresStore};

@@ -23,6 +23,7 @@ use drbook_core::store::{
     workers_from, Busy, Changed, HeldJob, JobStore, LeaseRow, NewTick, NewWebhookRow, OnBusy,
     RunLog, StoreError, WorkerRow,
 };
+use drbook_core::token::StoredToken;
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -504,7 +505,7 @@ impl JobStore for PostgresStore {
     }
 
     async fn schedules(&self, due_by: Option<DateTime<Utc>>) -> Result<Vec<Schedule>> {
-        schedules::list(self, due_by).await
+        schedules::list(&self.pool, due_by).await
     }
 
     async fn next_tick(&self) -> Result<Option<DateTime<Utc>>> {
@@ -528,7 +529,7 @@ impl JobStore for PostgresStore {
     }
 
     async fn schedule_ticks(&self, name: &str, limit: usize) -> Result<Vec<TickRecord>> {
-        schedules::ticks(self, name, limit).await
+        schedules::ticks(&self.pool, name, limit).await
     }
 
     async fn create_webhook(&self, new: NewWebhookRow<'_>) -> Result<bool> {
@@ -616,5 +617,25 @@ impl JobStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn create_token(&self, token: &StoredToken) -> Result<bool> {
+        PostgresStore::create_token(self, token).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>> {
+        PostgresStore::token_by_hash(self, hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<StoredToken>> {
+        crate::tokens::all(&self.pool).await
+    }
+
+    async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool> {
+        PostgresStore::revoke_token(self, name, at).await
+    }
+
+    async fn token_used(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        PostgresStore::token_used(self, name, at).await
     }
 }

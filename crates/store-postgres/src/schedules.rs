@@ -10,7 +10,9 @@
 //! of failing on the key. The plan's lock comes after it (see `jobs`).
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgExecutor, Postgres};
 
 use crate::db::{backend, decode, encode, PostgresStore};
 use crate::jobs::{lock_plans, place, store_module};
@@ -26,23 +28,37 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-pub(crate) async fn create(store: &PostgresStore, s: &Schedule, module: &[u8]) -> Result<bool> {
-    let mut tx = store.pool.begin().await.map_err(backend)?;
-    store_module(&mut tx, &s.run.digest, module).await?;
-    let created = sqlx::query(
+/// Inserts schedule `s` as it stands (its module already stored), unless
+/// one of its name exists.
+pub(crate) fn insert(s: &Schedule) -> Query<'static, Postgres, PgArguments> {
+    sqlx::query(
         "INSERT INTO schedules (name, schedule, digest, paused, next_ms, last, last_job)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
-    .bind(&s.name)
+    .bind(s.name.clone())
     .bind(encode(s))
-    .bind(&s.run.digest)
+    .bind(s.run.digest.clone())
     .bind(s.paused)
     .bind(s.next.map(ms))
     .bind(s.last.as_ref().map(encode))
-    .bind(&s.last_job)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+    .bind(s.last_job.clone())
+}
+
+/// Inserts a tick's record (an import's).
+pub(crate) fn insert_tick(
+    schedule: &str,
+    record: &TickRecord,
+) -> Query<'static, Postgres, PgArguments> {
+    sqlx::query("INSERT INTO schedule_ticks (schedule, tick_ms, record) VALUES ($1, $2, $3)")
+        .bind(schedule.to_string())
+        .bind(ms(record.tick))
+        .bind(encode(record))
+}
+
+pub(crate) async fn create(store: &PostgresStore, s: &Schedule, module: &[u8]) -> Result<bool> {
+    let mut tx = store.pool.begin().await.map_err(backend)?;
+    store_module(&mut tx, &s.run.digest, module).await?;
+    let created = insert(s).execute(&mut *tx).await.map_err(backend)?;
     tx.commit().await.map_err(backend)?;
     Ok(created.rows_affected() == 1)
 }
@@ -57,8 +73,10 @@ pub(crate) async fn get(store: &PostgresStore, name: &str) -> Result<Option<Sche
     row.map(Schedule::from_row).transpose()
 }
 
-pub(crate) async fn list(
-    store: &PostgresStore,
+/// The schedules (see `JobStore::schedules`), on the store's pool or an
+/// export's snapshot.
+pub(crate) async fn list<'e>(
+    conn: impl PgExecutor<'e>,
     due_by: Option<DateTime<Utc>>,
 ) -> Result<Vec<Schedule>> {
     let sql = format!(
@@ -67,7 +85,7 @@ pub(crate) async fn list(
     );
     let rows: Vec<ScheduleRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(due_by.map(ms))
-        .fetch_all(&store.pool)
+        .fetch_all(conn)
         .await
         .map_err(backend)?;
     rows.into_iter().map(Schedule::from_row).collect()
@@ -207,8 +225,10 @@ async fn still_going(conn: &mut PgConnection, id: &str) -> Result<bool> {
     })
 }
 
-pub(crate) async fn ticks(
-    store: &PostgresStore,
+/// A schedule's latest `limit` ticks, newest first, on the store's pool or
+/// an export's snapshot.
+pub(crate) async fn ticks<'e>(
+    conn: impl PgExecutor<'e>,
     name: &str,
     limit: usize,
 ) -> Result<Vec<TickRecord>> {
@@ -217,7 +237,7 @@ pub(crate) async fn ticks(
     )
     .bind(name)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&store.pool)
+    .fetch_all(conn)
     .await
     .map_err(backend)?;
     rows.iter().map(|r| decode("schedule tick", r)).collect()

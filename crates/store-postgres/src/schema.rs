@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_lease_renewed.sql"),
     include_str!("../migrations/0003_schedules.sql"),
     include_str!("../migrations/0004_attempts.sql"),
+    include_str!("../migrations/0005_tokens.sql"),
 ];
 
 /// The schema this build reads and writes.

@@ -167,6 +167,22 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE jobs ADD COLUMN retries TEXT;
     ",
+    // 8: API tokens (drbook-triggers' API, `drbook token`): only the hash of a
+    // token's secret is kept, unique and indexed (every request is one lookup
+    // by it); `scopes` is a JSON array of scope names; a revoked token keeps
+    // its row (and its name) with the time it was revoked.
+    "
+    CREATE TABLE api_tokens (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        last_used_ms INTEGER,
+        revoked_ms INTEGER
+    );
+    ",
 ];
 
 /// An error of the synchronous core: the port's, or SQLite's own.

@@ -61,6 +61,17 @@ impl SqliteStore {
         }
         items.extend(alerts);
         items.extend(seen);
+        items.extend(self.tokens()?.into_iter().map(Item::Token));
+        for schedule in self.schedules(None)? {
+            let mut ticks = self.schedule_ticks(&schedule.name, usize::MAX)?;
+            ticks.reverse();
+            let name = schedule.name.clone();
+            items.push(Item::Schedule(Box::new(schedule)));
+            items.extend(ticks.into_iter().map(|record| Item::Tick {
+                schedule: name.clone(),
+                record,
+            }));
+        }
         Ok(Export {
             source: Source {
                 kind: "sqlite".to_string(),
@@ -139,6 +150,15 @@ impl SqliteStore {
                             *seq,
                             a.busy.as_ref().map(encode)
                         ])?;
+                    }
+                    Item::Token(token) => {
+                        crate::tokens::insert(tx, token)?;
+                    }
+                    Item::Schedule(schedule) => {
+                        crate::schedules::insert(tx, schedule)?;
+                    }
+                    Item::Tick { schedule, record } => {
+                        crate::schedules::insert_tick(tx, schedule, record)?;
                     }
                     Item::Seen(s) => {
                         tx.prepare_cached(

@@ -11,6 +11,7 @@
 //!   attempt.
 //! - `webhooks`: webhooks, their modules, alerts and seen message ids.
 //! - `schedules`: schedules, their modules, and their ticks, one job each.
+//! - `tokens`: API tokens (hashes only).
 //! - `export`: the whole store as portable records and back.
 //! - `port`: the async `JobStore` trait on top, each call off the async
 //!   threads.
@@ -22,6 +23,7 @@ mod port;
 mod retry;
 mod schedules;
 mod spool;
+mod tokens;
 mod webhooks;
 
 pub use db::{SqliteStore, SCHEMA_VERSION};

@@ -26,6 +26,7 @@ use drbook_core::store::{
     workers_from, Busy, JobStore, NewTick, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError,
     WorkerRow,
 };
+use drbook_core::token::StoredToken;
 use drbook_core::webhook::{
     AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookModule,
 };
@@ -459,6 +460,41 @@ impl JobStore for SqliteStore {
     ) -> std::result::Result<Vec<AlertRecord>, StoreError> {
         let webhook = webhook.to_string();
         self.call(move |store| store.alerts(&webhook, limit)).await
+    }
+
+    async fn create_token(&self, token: &StoredToken) -> std::result::Result<bool, StoreError> {
+        let token = token.clone();
+        self.call(move |store| store.create_token(&token)).await
+    }
+
+    async fn token_by_hash(
+        &self,
+        hash: &str,
+    ) -> std::result::Result<Option<StoredToken>, StoreError> {
+        let hash = hash.to_string();
+        self.call(move |store| store.token_by_hash(&hash)).await
+    }
+
+    async fn tokens(&self) -> std::result::Result<Vec<StoredToken>, StoreError> {
+        self.call(move |store| store.tokens()).await
+    }
+
+    async fn revoke_token(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<bool, StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.revoke_token(&name, at)).await
+    }
+
+    async fn token_used(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<(), StoreError> {
+        let name = name.to_string();
+        self.call(move |store| store.token_used(&name, at)).await
     }
 }
 

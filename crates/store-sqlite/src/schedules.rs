@@ -28,20 +28,7 @@ impl SqliteStore {
                 "INSERT OR IGNORE INTO modules (digest, bytes) VALUES (?1, ?2)",
                 params![s.run.digest, module],
             )?;
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO schedules (name, schedule, digest, paused, next_ms, last, last_job)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    s.name,
-                    encode(s),
-                    s.run.digest,
-                    s.paused,
-                    s.next.map(millis),
-                    s.last.as_ref().map(encode),
-                    s.last_job
-                ],
-            )?;
-            Ok(n == 1)
+            Ok(insert(tx, s)? == 1)
         })
     }
 
@@ -188,4 +175,36 @@ fn still_going(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<bool> {
         Some(state) => !decode::<JobStatus>("job state", &state)?.is_terminal(),
         None => false,
     })
+}
+
+/// Inserts schedule `s` as it stands (its module already stored), unless
+/// one of its name exists; how many rows were inserted.
+pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, s: &Schedule) -> Result<usize> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO schedules (name, schedule, digest, paused, next_ms, last, last_job)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            s.name,
+            encode(s),
+            s.run.digest,
+            s.paused,
+            s.next.map(millis),
+            s.last.as_ref().map(encode),
+            s.last_job
+        ])?)
+}
+
+/// Inserts a tick's record (an import's).
+pub(crate) fn insert_tick(
+    tx: &rusqlite::Transaction<'_>,
+    schedule: &str,
+    record: &TickRecord,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO schedule_ticks (schedule, tick_ms, record) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![schedule, millis(record.tick), encode(record)])?;
+    Ok(())
 }

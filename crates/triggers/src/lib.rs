@@ -10,8 +10,13 @@
 //! to run them.
 //!
 //! Layout, in the order a request meets them:
-//! - `server`: the router, the accept loop with its timeouts, graceful
-//!   shutdown; the job API and the operations endpoints.
+//! - `server`: the accept loop with its timeouts (and TLS), graceful
+//!   shutdown; the webhook and operations endpoints.
+//! - `api`: the route table (what scope each route needs, the one source of
+//!   it) and the JSON API under `/api/v1/`.
+//! - `access`: API tokens and the principal a request acts as.
+//! - `control`: deciding a manual step and stopping a job, for the API and
+//!   the CLI alike.
 //! - `limits`: the body cap, the connection cap, the per-webhook rate limit
 //!   and the per-address limit on refused requests.
 //! - `auth`: tokens (stored as hashes, compared in constant time) and
@@ -24,8 +29,11 @@
 //! - `metrics`: Prometheus text.
 //! - `log`: escaping what clients send, and refusals at a bounded rate.
 
+mod access;
 mod alert_rules;
+mod api;
 mod auth;
+mod control;
 mod deliver;
 mod limits;
 mod log;
@@ -34,8 +42,14 @@ mod refusal;
 mod registry;
 mod server;
 
+pub use access::{
+    authenticate, create_token, hash_secret, revoke_token, scope_list, NewToken, Principal,
+    TokenError, DEFAULT_TOKEN_LIFETIME, TOKEN_PREFIX,
+};
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
+pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
 pub use auth::{sign, SIGNATURE_HEADERS};
+pub use control::{decide, stop, ControlError, Decided, Stopped};
 pub use deliver::Accepted;
 pub use limits::{RateLimit, MAX_BODY, MAX_CONNECTIONS};
 pub use log::LogSink;

@@ -3,12 +3,14 @@
 //! that gives nothing away: an unknown webhook and a bad, expired or
 //! disabled token all read 400 "invalid webhook token" to the caller (so
 //! webhook names cannot be enumerated), while the log and the metric say
-//! which it was.
+//! which it was. An API token refused says why (missing, unknown, expired,
+//! revoked: what its holder can tell already), never which tokens exist.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use drbook_core::store::Busy;
+use drbook_core::token::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -49,8 +51,22 @@ pub enum Refusal {
     RateLimited,
     #[error("the job store failed: {0}")]
     Store(String),
-    #[error("the API token is missing or does not match")]
-    Unauthorized,
+    #[error(
+        "this route needs an API token: send `Authorization: Bearer drbk_...` (`drbook token create` makes one)"
+    )]
+    TokenMissing,
+    #[error("the API token is not valid (unknown, or not a drbook token)")]
+    TokenUnknown,
+    #[error("the API token has expired; `drbook token create` makes a new one")]
+    TokenExpired,
+    #[error("the API token has been revoked; `drbook token create` makes a new one")]
+    TokenRevoked,
+    #[error("this needs scope `{need}`, and the token holds {held}")]
+    Forbidden { need: Scope, held: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("too many refused requests from this address; retry later")]
     SourceThrottled,
     #[error("too many connections at once; retry later")]
@@ -76,7 +92,13 @@ impl Refusal {
             Refusal::FixedParameter(_) => "fixed_parameter",
             Refusal::RateLimited => "rate_limited",
             Refusal::Store(_) => "store_error",
-            Refusal::Unauthorized => "unauthorized",
+            Refusal::TokenMissing => "token_missing",
+            Refusal::TokenUnknown => "token_unknown",
+            Refusal::TokenExpired => "token_expired",
+            Refusal::TokenRevoked => "token_revoked",
+            Refusal::Forbidden { .. } => "forbidden",
+            Refusal::NotFound(_) => "not_found",
+            Refusal::Conflict(_) => "conflict",
             Refusal::SourceThrottled => "source_throttled",
             Refusal::TooManyConnections => "too_many_connections",
         }
@@ -89,7 +111,13 @@ impl Refusal {
             Refusal::RateLimited | Refusal::SourceThrottled => StatusCode::TOO_MANY_REQUESTS,
             Refusal::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::TokenMissing
+            | Refusal::TokenUnknown
+            | Refusal::TokenExpired
+            | Refusal::TokenRevoked => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Refusal::NotFound(_) => StatusCode::NOT_FOUND,
+            Refusal::Conflict(_) => StatusCode::CONFLICT,
             Refusal::PlanBusy { .. } => StatusCode::CONFLICT,
             // The Idempotency-Key draft's answer to a key reused with
             // another payload.
@@ -107,7 +135,10 @@ impl Refusal {
                 | Refusal::BadToken
                 | Refusal::Expired
                 | Refusal::Disabled
-                | Refusal::Unauthorized
+                | Refusal::TokenMissing
+                | Refusal::TokenUnknown
+                | Refusal::TokenExpired
+                | Refusal::TokenRevoked
         )
     }
 
@@ -144,6 +175,12 @@ impl IntoResponse for Refusal {
             Refusal::Store(_) => Some("5"),
             _ => None,
         };
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"drbook\""),
+            );
+        }
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -3,8 +3,10 @@
 //! bind port 0), and runs one worker in the same process, woken by every
 //! delivery that creates a job.
 //!
-//! Routes: `POST /webhooks/{name}?token=...` (a delivery), `GET /jobs/{id}`
-//! (behind the API token), `GET /healthz`, `GET /metrics`.
+//! Routes: `POST /webhooks/{name}?token=...` (a delivery), `GET /healthz`,
+//! and, behind an API token, `GET /metrics` and the JSON API (`api`, whose
+//! route table says what each route needs). With a TLS configuration every
+//! connection is TLS, and answers carry HSTS.
 //!
 //! What an unauthenticated client can cost is bounded: connections beyond
 //! `max_connections` get 503 and are closed at once; a webhook's token is
@@ -17,7 +19,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -29,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument as _;
 
-use super::auth;
+use super::api;
 use super::deliver::{Delivery, Intake};
 use super::limits::{
     Buckets, RateLimit, SourceLimiter, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY, MAX_CONNECTIONS,
@@ -38,7 +39,8 @@ use super::log::{escaping, Bounded, LogSink};
 use super::metrics::Metrics;
 use super::refusal::Refusal;
 use super::registry::Webhooks;
-use drbook_core::store::StoreError;
+use drbook_core::fabric::Fabric;
+use drbook_core::store::{JobStore, StoreError};
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
 use drbook_runtime::JobOutcome;
 
@@ -48,8 +50,9 @@ pub struct ServeOptions {
     pub rate_limit: RateLimit,
     /// Signed deliveries older or newer than this are refused.
     pub replay_window: Duration,
-    /// The bearer token of `GET /jobs/{id}`; the job API is off without one.
-    pub api_token: Option<String>,
+    /// Serve HTTPS with this configuration (and send HSTS); plain HTTP
+    /// without.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long shutdown waits for requests under way.
     pub grace: Duration,
     /// Connections served at once; more get 503 and are closed.
@@ -69,7 +72,7 @@ impl Default for ServeOptions {
         ServeOptions {
             rate_limit: RateLimit::default(),
             replay_window: Duration::from_secs(300),
-            api_token: None,
+            tls: None,
             grace: Duration::from_secs(10),
             max_connections: MAX_CONNECTIONS,
             refusals_per_source: RateLimit::per_second(10.0),
@@ -92,7 +95,7 @@ pub struct Server(Arc<Shared>);
 
 struct Shared {
     intake: Intake,
-    api_token: Option<[u8; 32]>,
+    fabric: Arc<dyn Fabric>,
     sources: SourceLimiter,
     log: LogSink,
     refusal_log: Bounded,
@@ -115,7 +118,7 @@ impl Server {
         );
     }
 
-    fn refuse(&self, source: IpAddr, what: &str, refusal: Refusal) -> Response {
+    pub(crate) fn refuse(&self, source: IpAddr, what: &str, refusal: Refusal) -> Response {
         self.refused(source, what, &refusal);
         refusal.into_response()
     }
@@ -138,19 +141,36 @@ impl Server {
     }
 
     /// Whether requests from `source` are heard at all.
-    fn throttled(&self, source: IpAddr, what: &str) -> Option<Response> {
+    pub(crate) fn throttled(&self, source: IpAddr, what: &str) -> Option<Response> {
         (!self.0.sources.admits(source))
             .then(|| self.refuse(source, what, Refusal::SourceThrottled))
     }
 
-    fn router(self) -> Router {
-        Router::new()
-            .route("/webhooks/{name}", post(webhook))
-            .route("/jobs/{id}", get(job))
-            .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
-            .layer(axum::middleware::from_fn(traced))
-            .with_state(self)
+    pub(crate) fn store(&self) -> &Arc<dyn JobStore> {
+        self.0.intake.webhooks.store()
+    }
+
+    pub(crate) fn fabric(&self) -> &Arc<dyn Fabric> {
+        &self.0.fabric
+    }
+
+    pub(crate) fn webhooks(&self) -> &Webhooks {
+        &self.0.intake.webhooks
+    }
+
+    /// Wakes this process's worker: a job may have become runnable.
+    pub(crate) fn woke(&self) {
+        self.0.intake.wake.notify_one();
+    }
+
+    fn router(self, hsts: bool) -> Router {
+        let router = api::router(&self).layer(axum::middleware::from_fn(traced));
+        let router = if hsts {
+            router.layer(axum::middleware::from_fn(strict_transport))
+        } else {
+            router
+        };
+        router.with_state(self)
     }
 }
 
@@ -171,6 +191,19 @@ async fn traced(request: axum::extract::Request, next: axum::middleware::Next) -
     }
     .instrument(span)
     .await
+}
+
+/// Tells browsers to come back over HTTPS only (a year, as is usual).
+async fn strict_transport(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        header::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 /// Serves on `listener` until `shutdown` resolves, running jobs with `exec`
@@ -199,7 +232,7 @@ pub async fn serve(
             metrics: options.metrics.clone(),
             wake,
         },
-        api_token: options.api_token.as_deref().map(auth::hash_token),
+        fabric: exec.fabric.clone(),
         sources: SourceLimiter::new(options.refusals_per_source),
         log: log.clone(),
         refusal_log: Bounded::new(options.refusal_log_per_second),
@@ -230,7 +263,8 @@ pub async fn serve(
     });
 
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let router = server.clone().router();
+    let router = server.clone().router(options.tls.is_some());
+    let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -261,10 +295,22 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(peer));
                     hyper::service::Service::call(&routes, request)
                 });
-                let connection = http.serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let watcher = graceful.watcher();
+                let http = http.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = connection.await;
+                    match tls {
+                        None => {
+                            let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                        }
+                        // The handshake within the header timeout: a client
+                        // that never finishes it holds its slot no longer.
+                        Some(tls) => {
+                            if let Ok(Ok(stream)) = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                                let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                            }
+                        }
+                    }
                     drop(permit);
                 });
             }
@@ -304,7 +350,7 @@ pub async fn serve(
     Ok(())
 }
 
-async fn webhook(
+pub(crate) async fn webhook(
     State(server): State<Server>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
@@ -393,66 +439,14 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     }
 }
 
-async fn job(
-    State(server): State<Server>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let source = peer.ip();
-    let what = format!("GET /jobs/{id}");
-    if let Some(throttled) = server.throttled(source, &what) {
-        return throttled;
-    }
-    let Some(expected) = &server.0.api_token else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": "the job API is off: start `drbook serve` with DRBOOK_API_TOKEN set" })),
-        )
-            .into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !auth::same_hash(&auth::hash_token(presented), expected) {
-        return server.refuse(source, &what, Refusal::Unauthorized);
-    }
-    let store = server.0.intake.webhooks.store();
-    let job = match store.get(&id).await {
-        Ok(job) => job,
-        Err(StoreError::NoSuchJob { .. }) => {
-            return (
-                StatusCode::NOT_FOUND,
-                Json(serde_json::json!({ "error": format!("no job `{id}`") })),
-            )
-                .into_response()
-        }
-        Err(e) => return server.refuse(source, &what, Refusal::Store(e.to_string())),
-    };
-    let streams = match store.streams(&id, 0).await {
-        Ok(streams) => streams.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
-        Err(e) => return server.refuse(source, &what, Refusal::Store(e.to_string())),
-    };
-    let mut value = serde_json::to_value(&job).unwrap_or_default();
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "streams".into(),
-            serde_json::to_value(streams).unwrap_or_default(),
-        );
-    }
-    Json(value).into_response()
-}
-
-async fn healthz(State(server): State<Server>) -> Response {
+pub(crate) async fn healthz(State(server): State<Server>) -> Response {
     match server.0.intake.webhooks.store().list(None, 1).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("job store: {e}\n")).into_response(),
     }
 }
 
-async fn metrics(State(server): State<Server>) -> Response {
+pub(crate) async fn metrics(State(server): State<Server>) -> Response {
     let intake = &server.0.intake;
     match intake
         .metrics

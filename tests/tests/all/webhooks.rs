@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use drbook_core::fabric::{Direction, Fabric, Location};
 use drbook_core::job::{JobRecord, JobStatus};
 use drbook_core::plan::{FailoverType, RecoveryPlan};
+use drbook_core::token::Scope;
 use drbook_core::webhook::AlertRecord;
 use drbook_core::TimeScale;
 use drbook_fabric_sim::{demo_estate, demo_plan_toml, Simulator};
@@ -19,8 +20,8 @@ use drbook_jobs::{Execution, WorkerOptions};
 use drbook_runtime::{Limits, Observer};
 use drbook_tests::guests;
 use drbook_triggers::{
-    serve, Created, Metrics, NewWebhook, RateLimit, Rule, RuleAction, RulesFile, RunTarget,
-    ServeOptions, Webhook, WebhookError, Webhooks,
+    create_token, serve, Created, Metrics, NewWebhook, RateLimit, Rule, RuleAction, RulesFile,
+    RunTarget, ServeOptions, Webhook, WebhookError, Webhooks,
 };
 
 use crate::support::{runtime, BlockingStore};
@@ -61,6 +62,8 @@ pub(crate) struct Server {
     pub(crate) plan: RecoveryPlan,
     pub(crate) log: Arc<Mutex<Vec<String>>>,
     pub(crate) metrics: Metrics,
+    /// The secret of a `viewer` API token: what `/metrics` wants.
+    pub(crate) viewer: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), drbook_triggers::ServeError>>>,
     pub(crate) tokio: tokio::runtime::Runtime,
@@ -120,6 +123,16 @@ impl Server {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
+        let viewer = tokio
+            .block_on(create_token(
+                store.shared().as_ref(),
+                "scraper",
+                &[Scope::Viewer],
+                chrono::Utc::now() + chrono::TimeDelta::days(1),
+                "test",
+            ))
+            .unwrap()
+            .secret;
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let mut worker = WorkerOptions::new(format!("test-serve-{addr}"));
         worker.poll = Duration::from_secs(5); // deliveries must wake it
@@ -138,6 +151,7 @@ impl Server {
             plan,
             log,
             metrics,
+            viewer,
             shutdown: Some(shutdown),
             served: Some(served),
             tokio,
@@ -243,6 +257,14 @@ impl Server {
 
     pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         request(self.addr, "GET", path, headers, b"")
+    }
+
+    /// `/metrics`, scraped with the viewer token.
+    pub(crate) fn scrape(&self) -> String {
+        let auth = format!("Bearer {}", self.viewer);
+        let metrics = self.get("/metrics", &[("authorization", &auth)]);
+        assert_eq!(metrics.status, 200, "{}", metrics.body);
+        metrics.body
     }
 
     /// Waits for job `id` to end.
@@ -459,7 +481,7 @@ fn bad_unknown_expired_and_disabled_tokens_are_refused() {
     for token in [path.split_once("token=").unwrap().1, &expired.token] {
         assert!(!log.contains(token), "a token is in the log:\n{log}");
     }
-    let metrics = server.get("/metrics", &[]).body;
+    let metrics = server.scrape();
     assert!(
         metrics.contains("drbook_webhook_rejections_total{reason=\"bad_token\"} 2"),
         "{metrics}"
@@ -524,7 +546,7 @@ fn unknown_webhooks_and_bad_tokens_get_the_same_answer() {
         log.contains("/webhooks/nobody") && log.contains("unknown_webhook"),
         "{log}"
     );
-    let metrics = server.get("/metrics", &[]).body;
+    let metrics = server.scrape();
     for reason in ["bad_token", "unknown_webhook"] {
         assert!(
             metrics.contains(&format!(
@@ -582,7 +604,7 @@ fn connections_beyond_the_cap_get_503_and_are_closed() {
         assert!(Instant::now() < deadline, "the places were never freed");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let metrics = server.get("/metrics", &[]).body;
+    let metrics = server.scrape();
     assert!(
         metrics.contains("drbook_webhook_rejections_total{reason=\"too_many_connections\"}"),
         "{metrics}"
@@ -607,7 +629,11 @@ fn a_bad_token_storm_from_one_address_gets_429() {
     // Until its rate drops, the address is not heard, good token or not.
     assert_eq!(server.post(&path, &[], b"").status, 429);
     assert!(server.store.list(None, 10).unwrap().is_empty());
-    let metrics = server.get("/metrics", &[]).body;
+    // Read here: `/metrics` from this address is throttled too.
+    let metrics = server
+        .tokio
+        .block_on(server.metrics.render(server.store.shared().as_ref()))
+        .unwrap();
     assert!(
         metrics.contains("drbook_webhook_rejections_total{reason=\"source_throttled\"} 2"),
         "{metrics}"
@@ -639,7 +665,7 @@ fn refusals_are_logged_at_a_bounded_rate() {
         log.iter().any(|l| l.contains("refusal line(s) left out")),
         "{log:#?}"
     );
-    let metrics = server.get("/metrics", &[]).body;
+    let metrics = server.scrape();
     assert!(
         metrics.contains("drbook_webhook_rejections_total{reason=\"bad_token\"} 41"),
         "every refusal is counted: {metrics}"
@@ -1166,10 +1192,7 @@ pub(crate) fn the_runbook_sees_the_request_and_the_typed_alert_and_fixed_paramet
 
 #[test]
 fn job_api_health_and_metrics() {
-    let server = Server::start(ServeOptions {
-        api_token: Some("api-secret".into()),
-        ..ServeOptions::default()
-    });
+    let server = Server::start(ServeOptions::default());
     assert_eq!(server.get("/healthz", &[]).status, 200);
     let (path, _) = server.webhook(
         "probe",
@@ -1179,7 +1202,7 @@ fn job_api_health_and_metrics() {
     let ids = server.post(&path, &[], b"").job_ids();
     server.finished(&ids[0]);
 
-    let job_path = format!("/jobs/{}", ids[0]);
+    let job_path = format!("/api/v1/jobs/{}", ids[0]);
     assert_eq!(server.get(&job_path, &[]).status, 401);
     assert_eq!(
         server
@@ -1187,20 +1210,27 @@ fn job_api_health_and_metrics() {
             .status,
         401
     );
-    let job = server.get(&job_path, &[("authorization", "Bearer api-secret")]);
+    assert_eq!(
+        server.get("/metrics", &[]).status,
+        401,
+        "metrics want a token"
+    );
+    let auth = format!("Bearer {}", server.viewer);
+    let job = server.get(&job_path, &[("authorization", &auth)]);
     assert_eq!(job.status, 200, "{}", job.body);
     let job = job.json();
     assert_eq!(job["status"], "Completed");
     assert_eq!(job["trigger"], "webhook:probe");
-    assert!(job["streams"].is_array());
+    let streams = server.get(&format!("{job_path}/streams"), &[("authorization", &auth)]);
+    assert!(streams.json()["lines"].is_array(), "{}", streams.body);
     assert_eq!(
         server
-            .get("/jobs/nope", &[("authorization", "Bearer api-secret")])
+            .get("/api/v1/jobs/nope", &[("authorization", &auth)])
             .status,
         404
     );
 
-    let metrics = server.get("/metrics", &[]).body;
+    let metrics = server.scrape();
     assert!(
         metrics.contains("drbook_jobs{status=\"completed\"} 1"),
         "{metrics}"
@@ -1214,7 +1244,11 @@ fn job_api_health_and_metrics() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("drbook_webhook_rejections_total{reason=\"unauthorized\"} 2"),
+        metrics.contains("drbook_webhook_rejections_total{reason=\"token_missing\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("drbook_webhook_rejections_total{reason=\"token_unknown\"} 1"),
         "{metrics}"
     );
     assert_eq!(server.metrics.started_count(), 1);

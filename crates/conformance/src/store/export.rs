@@ -11,12 +11,15 @@ use super::fixtures::{
     answered, completed, create, entry, holding, intent, is_runnable, line, now_ms, outlive, Must,
     LONG_LEASE, MODULE, RUNBOOK, SHORT_LEASE,
 };
+use super::tokens::token;
 use super::webhooks::{create_webhook, deliver, hook_spec, webhook, Delivery};
 use super::Backend;
 use drbook_core::job::{Approval, JobStatus, NewJob, Wake};
 use drbook_core::module::digest;
+use drbook_core::schedule::Missed;
 use drbook_core::store::export::Item;
 use drbook_core::store::{JobStore, OnBusy, RunEnd, StoreError};
+use drbook_core::token::Scope;
 use drbook_core::webhook::Message;
 
 /// A store with every kind of record: jobs new, retried (its attempt with
@@ -111,6 +114,27 @@ async fn fill(store: &dyn JobStore) -> (Vec<String>, String) {
         .await
         .must("a signed delivery");
     ids.push(signed[0].job_id.clone());
+    let revoked = token("revoked", &"d4".repeat(32), &[Scope::Admin]);
+    assert!(store.create_token(&revoked).await.must("create_token"));
+    store
+        .revoke_token("revoked", Utc::now())
+        .await
+        .must("revoke_token");
+    // A schedule with a tick missed and one skipped for the busy plan.
+    let ten: chrono::DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
+    let drill = super::schedules::schedule("drill", "0 * * * *", Missed::Skip, ten);
+    assert!(store
+        .create_schedule(&drill, MODULE)
+        .await
+        .must("create_schedule"));
+    let eleven = ten + TimeDelta::hours(1);
+    let noon = eleven + TimeDelta::hours(1);
+    assert!(super::schedules::fire(store, &drill, ten, false, eleven)
+        .await
+        .is_some());
+    assert!(super::schedules::fire(store, &drill, eleven, true, noon)
+        .await
+        .is_some());
     (ids, interrupted)
 }
 
@@ -180,13 +204,17 @@ async fn reads(store: &dyn JobStore, ids: &[String]) -> serde_json::Value {
         "counts": counts,
         "alerts": alerts,
         "webhooks": webhooks,
+        "tokens": super::tokens::listed(store).await,
+        "schedules": store.schedules(None).await.must("schedules"),
+        "ticks": store.schedule_ticks("drill", 100).await.must("schedule_ticks"),
     })
 }
 
 /// A store with every kind of record, exported, imported into an empty
 /// store (`into`) and exported again: the same records, and the same
 /// answers to every read (`get` but the lease, `journal`, `streams`,
-/// `decision`, stop requests, modules, `list`, counts, webhooks, alerts).
+/// `decision`, stop requests, modules, `list`, counts, webhooks, alerts,
+/// API tokens, schedules and their ticks).
 /// A job under a live lease is refused by name until it is released; the
 /// interrupted job's lapsed lease is dropped, and it is runnable in the new
 /// store. A signed message's retry gets its first answer there. A second
@@ -229,9 +257,12 @@ pub async fn a_store_exported_and_imported_reads_the_same(
             Item::Webhook(_) => "webhook",
             Item::Alert(_) => "alert",
             Item::Seen(_) => "seen",
+            Item::Token(_) => "token",
+            Item::Schedule(_) => "schedule",
+            Item::Tick { .. } => "tick",
         })
         .collect();
-    assert_eq!(kinds.len(), 8, "every kind of record: {kinds:?}");
+    assert_eq!(kinds.len(), 11, "every kind of record: {kinds:?}");
 
     let target = into.open().await;
     target.import(exported.items.clone()).await.must("import");

@@ -54,7 +54,7 @@ fn at(text: &str) -> DateTime<Utc> {
 
 /// Fires `tick` of `s` as a scheduler would: a job (its spec's trigger the
 /// tick) unless `start` is false, then `next` as the schedule's next tick.
-async fn fire(
+pub(crate) async fn fire(
     store: &dyn JobStore,
     s: &Schedule,
     tick: DateTime<Utc>,

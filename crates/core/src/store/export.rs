@@ -36,7 +36,9 @@ use std::io::{BufRead, Write};
 use super::StoreError;
 use crate::job::{Approval, JobRecord, JobSpec, JobStatus, Wake};
 use crate::journal::{Entry, Record};
+use crate::schedule::{Schedule, TickRecord};
 use crate::store::Busy;
+use crate::token::StoredToken;
 use crate::webhook::StoredWebhook;
 
 /// What the header's `format` says: this is a drbook job store's export.
@@ -58,6 +60,9 @@ pub const TABLES: &[&str] = &[
     "webhook_modules",
     "alerts",
     "webhook_seen",
+    "api_tokens",
+    "schedules",
+    "schedule_ticks",
 ];
 
 /// A store's contents, as [`JobStore::export`](super::JobStore::export)
@@ -135,6 +140,17 @@ pub enum Item {
     Alert(ExportedAlert),
     /// A signed delivery's message id, kept for its retries.
     Seen(ExportedSeen),
+    /// An API token (its hash, never its secret), revoked ones included.
+    Token(StoredToken),
+    /// A schedule, with where it stands (paused, its next tick, its latest
+    /// tick and job), after the module it runs.
+    Schedule(Box<Schedule>),
+    /// A tick `schedule` handled (a schedule's ticks oldest first, after
+    /// it): the key that keeps the tick from starting a second job.
+    Tick {
+        schedule: String,
+        record: TickRecord,
+    },
 }
 
 /// A job with everything its row holds but its lease (see the module docs).
@@ -315,6 +331,9 @@ pub struct Counts {
     pub webhooks: usize,
     pub alerts: usize,
     pub seen: usize,
+    pub tokens: usize,
+    pub schedules: usize,
+    pub ticks: usize,
 }
 
 impl Counts {
@@ -330,6 +349,9 @@ impl Counts {
                 Item::Webhook(_) => &mut counts.webhooks,
                 Item::Alert(_) => &mut counts.alerts,
                 Item::Seen(_) => &mut counts.seen,
+                Item::Token(_) => &mut counts.tokens,
+                Item::Schedule(_) => &mut counts.schedules,
+                Item::Tick { .. } => &mut counts.ticks,
             } += 1;
         }
         counts
@@ -341,7 +363,7 @@ impl std::fmt::Display for Counts {
         write!(
             f,
             "{} jobs, {} modules, {} journal entries, {} stream lines, {} decisions, {} webhooks, {} alerts, \
-             {} message ids",
+             {} message ids, {} API tokens, {} schedules, {} schedule ticks",
             self.jobs,
             self.modules,
             self.entries,
@@ -349,7 +371,10 @@ impl std::fmt::Display for Counts {
             self.decisions,
             self.webhooks,
             self.alerts,
-            self.seen
+            self.seen,
+            self.tokens,
+            self.schedules,
+            self.ticks
         )
     }
 }
@@ -499,6 +524,7 @@ fn read_header(line: &str) -> Result<Header, FileError> {
 /// or module the file holds before it.
 fn check_references(items: &[Item]) -> Result<(), FileError> {
     let (mut modules, mut jobs, mut webhooks) = (HashSet::new(), HashSet::new(), HashSet::new());
+    let mut schedules = HashSet::new();
     let missing = |what: &str, name: &str, of: &str| {
         FileError::Inconsistent(format!(
             "{of} names {what} `{name}`, which is not before it"
@@ -544,6 +570,19 @@ fn check_references(items: &[Item]) -> Result<(), FileError> {
             | Item::Seen(ExportedSeen { webhook, .. }) => {
                 if !webhooks.contains(webhook.as_str()) {
                     return Err(missing("webhook", webhook, "an alert or message id"));
+                }
+            }
+            Item::Token(_) => {}
+            Item::Schedule(schedule) => {
+                if !modules.contains(schedule.run.digest.as_str()) {
+                    let of = format!("schedule `{}`", schedule.name);
+                    return Err(missing("module", &schedule.run.digest, &of));
+                }
+                schedules.insert(schedule.name.as_str());
+            }
+            Item::Tick { schedule, .. } => {
+                if !schedules.contains(schedule.as_str()) {
+                    return Err(missing("schedule", schedule, "a tick"));
                 }
             }
         }

@@ -1,16 +1,20 @@
 //! `drbook jobs`: the job store as an operator sees it. List and show jobs,
-//! follow their streams, resume one here, decide a manual step, stop one,
+//! follow their streams (of the local job store, or of a server's with
+//! `--server`: the same commands, the same output), resume one here, decide a manual step, stop one,
 //! retry a failed one from its journal or rerun one from the top (`retry`).
 
 use clap::{Args, Subcommand};
 use std::time::Duration;
 
 use super::{progress, Global, InputError, Outcome, RunOptions};
-use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Wake};
-use drbook_core::journal::{Call, Stream};
+use drbook_core::job::{AdmittedBy, JobRecord, JobStatus};
+use drbook_core::journal::{Record, Stream};
 use drbook_core::plan::RecoveryPlan;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
+use drbook_triggers::ControlError;
+
+mod remote;
 
 mod retry;
 
@@ -117,6 +121,9 @@ fn parse_status(text: &str) -> Result<JobStatus, String> {
 }
 
 pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
+    if let Some(server) = super::remote::Remote::of(global)? {
+        return remote::run(global, &server, args.command).await;
+    }
     let store = super::open_store(global)?;
     let store = store.as_ref();
     let input = |e: StoreError| -> anyhow::Error {
@@ -127,13 +134,10 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
     };
     match args.command {
         JobsCommand::List { status, limit } => list(global, &store.list(status, limit).await?),
-        JobsCommand::Show { id } => {
-            let job = store.get(&id).await.map_err(input)?;
-            println!("{}", serde_json::to_string_pretty(&job)?);
-            Ok(Outcome::Success)
-        }
+        JobsCommand::Show { id } => show(&store.get(&id).await.map_err(input)?),
         JobsCommand::Logs { id, follow } => {
-            logs(global, store, &store.get(&id).await.map_err(input)?, follow).await
+            let job = store.get(&id).await.map_err(input)?;
+            logs(global, Source::Store(store), &job, follow).await
         }
         JobsCommand::Resume {
             id,
@@ -145,12 +149,18 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             resume(global, store, job, module, wait, options).await
         }
         JobsCommand::Approve { id, comment } => {
-            decide(store, &store.get(&id).await.map_err(input)?, true, comment).await
+            let decided = drbook_triggers::decide(store, &id, true, &comment, &super::who()).await;
+            done(decided.map_err(control)?)
         }
         JobsCommand::Reject { id, comment } => {
-            decide(store, &store.get(&id).await.map_err(input)?, false, comment).await
+            let decided = drbook_triggers::decide(store, &id, false, &comment, &super::who()).await;
+            done(decided.map_err(control)?)
         }
-        JobsCommand::Stop { id } => stop(store, &store.get(&id).await.map_err(input)?).await,
+        JobsCommand::Stop { id } => done(
+            drbook_triggers::stop(store, &id, &super::who())
+                .await
+                .map_err(control)?,
+        ),
         JobsCommand::Retry { id, wait, options } => {
             let job = store.get(&id).await.map_err(input)?;
             retry::retry(global, store, job, wait, options).await
@@ -163,6 +173,54 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             let pruned = store.prune(chrono::Utc::now() - older_than).await?;
             println!("deleted {pruned} finished jobs and their journals and streams");
             Ok(Outcome::Success)
+        }
+    }
+}
+
+fn show(job: &JobRecord) -> anyhow::Result<Outcome> {
+    println!("{}", serde_json::to_string_pretty(job)?);
+    Ok(Outcome::Success)
+}
+
+/// A decision or a stop that was not made: the asker's error (exit 2) but
+/// for a store that failed.
+fn control(e: ControlError) -> anyhow::Error {
+    if e.is_input() {
+        InputError::new(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// What a decision or a stop says once made (here or by a server).
+fn done(what: impl std::fmt::Display) -> anyhow::Result<Outcome> {
+    println!("{what}");
+    Ok(Outcome::Success)
+}
+
+/// Where `jobs logs` reads a job from: the job store, or a server's API.
+enum Source<'a> {
+    Store(&'a dyn JobStore),
+    Remote(&'a super::remote::Remote),
+}
+
+impl Source<'_> {
+    async fn get(&self, id: &str) -> anyhow::Result<JobRecord> {
+        match self {
+            Source::Store(store) => Ok(store.get(id).await?),
+            Source::Remote(server) => server.get(&format!("/api/v1/jobs/{id}"), &[]).await,
+        }
+    }
+
+    async fn streams(&self, id: &str, after: i64) -> anyhow::Result<Vec<(i64, Record)>> {
+        match self {
+            Source::Store(store) => Ok(store.streams(id, after).await?),
+            Source::Remote(server) => {
+                let path = format!("/api/v1/jobs/{id}/streams");
+                let lines: drbook_triggers::Lines =
+                    server.get(&path, &[("after", after.to_string())]).await?;
+                Ok(lines.lines.into_iter().map(|l| (l.seq, l.record)).collect())
+            }
         }
     }
 }
@@ -195,7 +253,7 @@ fn list(global: &Global, jobs: &[JobRecord]) -> anyhow::Result<Outcome> {
 
 async fn logs(
     global: &Global,
-    store: &dyn JobStore,
+    store: Source<'_>,
     job: &JobRecord,
     follow: bool,
 ) -> anyhow::Result<Outcome> {
@@ -357,106 +415,4 @@ async fn run_here(
     let exec = super::execution(global, options, super::Host::Here, view.observer())?;
     let outcome = super::run_job_here(exec, &job.id, &view, super::Kept::InStore).await?;
     super::print_outcome(global, store, &job.spec.plan, &outcome, &view, None).await
-}
-
-async fn decide(
-    store: &dyn JobStore,
-    job: &JobRecord,
-    approved: bool,
-    comment: String,
-) -> anyhow::Result<Outcome> {
-    let Some(Wake::Decision {
-        journal_seq,
-        prompt,
-    }) = &job.wake
-    else {
-        // Decided a moment ago by someone else, most likely: say who.
-        if let Some(earlier) = last_decision(store, job).await? {
-            return Err(InputError::new(
-                StoreError::AlreadyDecided {
-                    job: job.id.clone(),
-                    approved: earlier.approved,
-                    by: earlier.by,
-                    at: earlier.at,
-                }
-                .to_string(),
-            )
-            .into());
-        }
-        return Err(InputError::new(format!(
-            "job {} is not waiting for an approval (it is {:?}); `drbook jobs list --status Suspended` lists the jobs that are",
-            job.id, job.state
-        ))
-        .into());
-    };
-    let decision = Approval {
-        approved,
-        by: super::who(),
-        comment,
-        at: chrono::Utc::now(),
-    };
-    store
-        .decide(&job.id, *journal_seq, &decision)
-        .await
-        .map_err(|e| match e {
-            StoreError::AlreadyDecided { .. } => InputError::new(e.to_string()).into(),
-            other => anyhow::Error::from(other),
-        })?;
-    let verb = if approved { "approved" } else { "rejected" };
-    println!(
-        "{verb} \"{prompt}\" for job {} as {}; a worker (or `drbook jobs resume`) continues it",
-        job.id, decision.by
-    );
-    Ok(Outcome::Success)
-}
-
-/// The latest decision on a manual step of `job`: at the step it was
-/// suspended at (the journal's next position, until the job runs again) or at
-/// an approval its journal holds.
-async fn last_decision(store: &dyn JobStore, job: &JobRecord) -> anyhow::Result<Option<Approval>> {
-    let journal = store.journal(&job.id).await?;
-    let approvals = journal
-        .iter()
-        .enumerate()
-        .filter(|(_, entry)| matches!(entry.call, Call::Approval { .. }))
-        .map(|(seq, _)| seq);
-    let mut steps: Vec<usize> = approvals.chain([journal.len()]).collect();
-    steps.sort_unstable_by(|a, b| b.cmp(a));
-    for seq in steps {
-        if let Some(decision) = store.decision(&job.id, seq).await? {
-            return Ok(Some(decision));
-        }
-    }
-    Ok(None)
-}
-
-async fn stop(store: &dyn JobStore, job: &JobRecord) -> anyhow::Result<Outcome> {
-    if job.is_terminal() {
-        return Err(InputError::new(format!(
-            "job {} has already ended ({:?})",
-            job.id, job.state
-        ))
-        .into());
-    }
-    let by = super::who();
-    let leased = job
-        .lease_until
-        .is_some_and(|until| until > chrono::Utc::now());
-    if leased && job.wake.is_none() {
-        store.request_stop(&job.id, &by).await?;
-        println!("stop requested: job {} stops at its next host call", job.id);
-    } else {
-        // Nothing runs it now: stop it here.
-        store.request_stop(&job.id, &by).await?;
-        store
-            .finish(
-                &job.id,
-                JobStatus::Stopped,
-                Some(&format!("stopped by {by}")),
-                &serde_json::Value::Null,
-            )
-            .await?;
-        println!("job {} stopped", job.id);
-    }
-    Ok(Outcome::Success)
 }

@@ -16,6 +16,7 @@ mod modules;
 mod pin;
 mod plan;
 mod progress;
+mod remote;
 mod report;
 mod run;
 mod runbook;
@@ -24,6 +25,7 @@ mod serve;
 mod store;
 mod summary;
 mod table;
+mod token;
 mod webhook;
 mod worker;
 mod workers;
@@ -126,6 +128,24 @@ pub struct Global {
     /// compiled (compile time and memory grow with them).
     #[arg(long, global = true, default_value_t = 100_000)]
     pub module_functions: u64,
+
+    /// A `drbook serve` to drive instead of the local job store
+    /// (`drbook jobs list|show|logs|approve|reject|stop`): https://HOST:PORT.
+    #[arg(long, global = true, env = "DRBOOK_SERVER")]
+    pub server: Option<String>,
+
+    /// The API token `--server` is reached with (`drbook token create`).
+    #[arg(long, global = true, env = "DRBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// `--server`: the CA certificate (PEM) its certificate is checked against.
+    #[arg(long, global = true, env = "DRBOOK_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// `--server`: the SHA-256 of its certificate, pinned (what `drbook serve
+    /// --tls-self-signed` prints).
+    #[arg(long, global = true, env = "DRBOOK_SERVER_FINGERPRINT")]
+    pub server_fingerprint: Option<String>,
 
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -247,6 +267,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create, list, enable, disable and delete webhooks.
     Webhook(webhook::WebhookArgs),
+    /// Create, list and revoke the API tokens of `drbook serve`.
+    Token(token::TokenArgs),
     /// Create, list, pause, resume and delete schedules: a job at each tick of a cron pattern.
     Schedule(schedule::ScheduleArgs),
     /// Check the Azure backend: the principal, its tenant, and the vault.
@@ -396,6 +418,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Workers(args) => workers::run(global, args).await,
         Command::Serve(args) => serve::run(global, args).await,
         Command::Webhook(args) => webhook::run(global, args).await,
+        Command::Token(args) => token::run(global, args).await,
         Command::Schedule(args) => schedule::run(global, args).await,
         Command::Azure(args) => azure::run(global, args).await,
         Command::Store(args) => store::run(global, args).await,

@@ -1,10 +1,15 @@
 //! `drbook serve`: the webhook server, with a worker and the scheduler of
 //! the store's schedules in the same process.
-//! Prints `listening on http://ADDR` once bound (with `--listen
-//! 127.0.0.1:0`, the port chosen). Ctrl-C or SIGTERM stops it gracefully:
-//! every job under way stays resumable.
+//! Serves the API too (its routes behind API tokens, `drbook token`).
+//! Prints `listening on http://ADDR` (`https://` with TLS) once bound (with
+//! `--listen 127.0.0.1:0`, the port chosen), then, with a self-signed
+//! certificate, `fingerprint SHA256` (what clients pin). Ctrl-C or SIGTERM
+//! stops it gracefully: every job under way stays resumable.
 
 use clap::Args;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -35,9 +40,18 @@ pub struct ServeArgs {
     /// refused, and their message ids remembered this long.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     replay_window: Duration,
-    /// The bearer token of `GET /jobs/{id}`; the job API is off without it.
-    #[arg(long, env = "DRBOOK_API_TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM; `[serve] tls-cert`).
+    #[arg(long, env = "DRBOOK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM; `[serve] tls-key`).
+    #[arg(long, env = "DRBOOK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made now (for a first start): its CA
+    /// is written to <data-dir>/serve-ca.pem and the certificate's SHA-256
+    /// printed, for clients to trust (`--ca-cert`) or pin
+    /// (`--server-fingerprint`).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
     /// Jobs loaded at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -65,6 +79,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
         return Err(InputError::new("--max-connections must be at least 1").into());
     }
     {
+        let tls = tls(global, &args)?;
         let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
@@ -77,19 +92,21 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
             max_connections: args.max_connections,
             refusals_per_source: RateLimit::per_second(args.refusals_per_source),
             replay_window: args.replay_window,
-            api_token: args.api_token.filter(|t| !t.is_empty()),
+            tls: tls.as_ref().map(|t| t.config.clone()),
             ..ServeOptions::default()
         };
-        println!("listening on http://{}", listener.local_addr()?);
-        eprintln!(
-            "serve: job store {}; job API {}",
-            exec.store.location(),
-            if options.api_token.is_some() {
-                "on"
-            } else {
-                "off (set DRBOOK_API_TOKEN)"
-            }
-        );
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{}", listener.local_addr()?);
+        if let Some(fingerprint) = tls.as_ref().and_then(|t| t.fingerprint.as_deref()) {
+            println!("fingerprint {fingerprint}");
+        }
+        eprintln!("serve: job store {}", exec.store.location());
+        if exec.store.tokens().await?.is_empty() {
+            eprintln!(
+                "serve: no API token yet: every route but webhooks and /healthz needs one; on this host, \
+                 `drbook token create --name admin --scope admin` makes the first"
+            );
+        }
         // Schedules fire here too, waking this process's worker.
         let wake = Arc::new(Notify::new());
         worker.wake = Some(wake.clone());
@@ -99,6 +116,71 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
         served?;
         Ok(Outcome::Success)
     }
+}
+
+/// The server's TLS configuration, and the fingerprint to print when it
+/// made its certificate.
+struct Tls {
+    config: Arc<rustls::ServerConfig>,
+    fingerprint: Option<String>,
+}
+
+/// TLS as the flags, else `[serve]`, ask for; `None`: plain HTTP. A
+/// self-signed certificate is the ARM emulator's kind (drbook-arm-emulator's
+/// `tls`): a CA made now, and a certificate it signs for localhost.
+fn tls(global: &Global, args: &ServeArgs) -> anyhow::Result<Option<Tls>> {
+    if args.tls_self_signed {
+        let made = drbook_arm_emulator::tls::make("drbook serve")
+            .map_err(|e| anyhow::anyhow!("the self-signed certificate: {e}"))?;
+        let ca = global.data_dir()?.join("serve-ca.pem");
+        std::fs::write(&ca, &made.ca_pem)
+            .map_err(|e| InputError::new(format!("cannot write {}: {e}", ca.display())))?;
+        eprintln!(
+            "serve: a self-signed certificate for localhost and 127.0.0.1; clients pin \
+             --server-fingerprint {} or trust --ca-cert {}",
+            made.fingerprint,
+            ca.display()
+        );
+        return Ok(Some(Tls {
+            config: made.server,
+            fingerprint: Some(made.fingerprint),
+        }));
+    }
+    let files = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        _ => global.config()?.serve_tls.clone(),
+    };
+    let Some((cert, key)) = files else {
+        return Ok(None);
+    };
+    let bad = |file: &Path, e: &dyn std::fmt::Display| {
+        InputError::new(format!("the TLS file {}: {e}", file.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(&cert)
+        .map_err(|e| bad(&cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad(&cert, &"no PEM certificate in it").into());
+    }
+    let private = PrivateKeyDer::from_pem_file(&key).map_err(|e| bad(&key, &e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| {
+            InputError::new(format!(
+                "{} and {} do not make a TLS certificate: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(Tls {
+        config: Arc::new(config),
+        fingerprint: None,
+    }))
 }
 
 /// Ctrl-C or SIGTERM.

@@ -67,6 +67,7 @@ impl Drop for Server {
 /// `drbook fabric serve-arm --json --port 0` on `data_dir`'s simulator at
 /// instant speed, with `extra` flags: the running server and the one JSON
 /// line of endpoints it printed.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all start servers so
 pub fn serve_arm(data_dir: &Path, extra: &[&str]) -> (Server, Value) {
     let mut child = drbook(data_dir)
         .args([
@@ -90,6 +91,7 @@ pub fn serve_arm(data_dir: &Path, extra: &[&str]) -> (Server, Value) {
 
 /// The first line `child` printed on its stdout (piped): what a server
 /// prints once it listens.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all start servers so
 pub fn first_line(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("its stdout, piped");
     let mut line = String::new();

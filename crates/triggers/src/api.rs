@@ -1,0 +1,484 @@
+//! The route table, and the JSON API under `/api/v1/`.
+//!
+//! [`routes`] is the one place that says which scope each route needs: the
+//! router is built from it (a route cannot be served without an entry), and
+//! each route's guard checks the request's token against its entry before
+//! the handler runs, so before its body is read.
+
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+use super::access::{self, Principal, TokenError};
+use super::control::{self, ControlError};
+use super::refusal::Refusal;
+use super::server::{self, Server};
+use drbook_core::job::{JobRecord, JobStatus, Wake};
+use drbook_core::journal::Record;
+use drbook_core::store::StoreError;
+use drbook_core::token::{Scope, StoredToken};
+
+/// Bodies of API requests are small JSON documents.
+const MAX_API_BODY: usize = 64 * 1024;
+
+/// Jobs a page holds by default, and at most.
+const PAGE: usize = 50;
+const MAX_PAGE: usize = 500;
+
+/// What a route asks of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing here: `/healthz`, and the webhook endpoint, which checks its
+    /// own token.
+    Public,
+    /// An API token holding a scope that allows this one.
+    Scope(Scope),
+}
+
+/// One route: its method, its path (axum's syntax) and what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub need: Need,
+}
+
+/// One entry of [`table`]: the method names both the route and its filter.
+macro_rules! route {
+    ($method:ident $path:literal, $need:expr, $handler:expr) => {
+        (
+            Route {
+                method: Method::$method,
+                path: $path,
+                need: $need,
+            },
+            on(MethodFilter::$method, $handler),
+        )
+    };
+}
+
+/// Every route the server serves, with its handler.
+fn table() -> Vec<(Route, MethodRouter<Server>)> {
+    use Need::Public;
+    use Scope::*;
+    let scope = Need::Scope;
+    vec![
+        route!(POST "/webhooks/{name}", Public, server::webhook),
+        route!(GET "/healthz", Public, server::healthz),
+        route!(GET "/metrics", scope(Viewer), server::metrics),
+        route!(GET "/api/v1/jobs", scope(Viewer), jobs),
+        route!(GET "/api/v1/jobs/{id}", scope(Viewer), job),
+        route!(GET "/api/v1/jobs/{id}/streams", scope(Viewer), streams),
+        route!(POST "/api/v1/jobs/{id}/decision", scope(Approver), decide),
+        route!(POST "/api/v1/jobs/{id}/stop", scope(Operator), stop),
+        route!(GET "/api/v1/approvals", scope(Viewer), approvals),
+        route!(GET "/api/v1/fabric/items", scope(Viewer), fabric_items),
+        route!(GET "/api/v1/webhooks", scope(Viewer), webhooks),
+        route!(GET "/api/v1/webhooks/{name}/alerts", scope(Viewer), alerts),
+        route!(POST "/api/v1/webhooks/{name}/enabled", scope(Admin), webhook_enabled),
+        route!(GET "/api/v1/tokens", scope(Admin), tokens),
+        route!(POST "/api/v1/tokens", scope(Admin), create_token),
+        route!(DELETE "/api/v1/tokens/{name}", scope(Admin), revoke_token),
+    ]
+}
+
+/// The route table: what each route needs (see the module docs).
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(route, _)| route).collect()
+}
+
+/// The router of `server`, each route behind its guard.
+pub(crate) fn router(server: &Server) -> Router<Server> {
+    let mut router = Router::new();
+    for (route, handler) in table() {
+        let need = route.need;
+        let guarded = server.clone();
+        let handler = handler.route_layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| guard(guarded.clone(), need, request, next),
+        ));
+        router = router.route(route.path, handler);
+    }
+    router.layer(DefaultBodyLimit::max(MAX_API_BODY))
+}
+
+/// Lets a request through if its token allows `need`, with its
+/// [`Principal`] in its extensions; refused ones are counted against their
+/// address and logged (never the token).
+async fn guard(server: Server, need: Need, mut request: Request, next: Next) -> Response {
+    let Need::Scope(scope) = need else {
+        return next.run(request).await;
+    };
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let what = format!("{} {}", request.method(), request.uri().path());
+    if let Some(throttled) = server.throttled(source, &what) {
+        return throttled;
+    }
+    let store = server.store();
+    let principal = match access::authenticate(store.as_ref(), request.headers(), Utc::now()).await
+    {
+        Ok(principal) => principal,
+        Err(refusal) => return server.refuse(source, &what, refusal),
+    };
+    if !principal.may(scope) {
+        let held = access::scope_list(&principal.scopes);
+        return server.refuse(source, &what, Refusal::Forbidden { need: scope, held });
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+/// A store error as the API answers it.
+fn store_refusal(e: StoreError) -> Refusal {
+    match e {
+        StoreError::NoSuchJob { .. } => Refusal::NotFound(e.to_string()),
+        other => Refusal::Store(other.to_string()),
+    }
+}
+
+type Answer<T> = Result<Json<T>, Refusal>;
+
+/// `GET /api/v1/jobs`'s filters and page.
+#[derive(Debug, Default, Deserialize)]
+pub struct JobQuery {
+    pub status: Option<JobStatus>,
+    pub runbook: Option<String>,
+    /// The plan's name.
+    pub plan: Option<String>,
+    /// The trigger's label (`webhook:NAME`, `cli:USER`, ...).
+    pub trigger: Option<String>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// The `next` of the page before: the id of its last job.
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl JobQuery {
+    fn matches(&self, job: &JobRecord) -> bool {
+        self.runbook.as_ref().is_none_or(|r| *r == job.runbook)
+            && self.plan.as_ref().is_none_or(|p| *p == job.spec.plan.name)
+            && self.trigger.as_ref().is_none_or(|t| *t == job.trigger)
+            && self.since.is_none_or(|t| job.created >= t)
+            && self.until.is_none_or(|t| job.created < t)
+    }
+}
+
+/// A page of jobs, newest first; `next` is the cursor of the next page.
+#[derive(Debug, Serialize)]
+struct JobPage {
+    jobs: Vec<JobRecord>,
+    next: Option<String>,
+}
+
+async fn jobs(
+    State(server): State<Server>,
+    Query(query): Query<JobQuery>,
+) -> Answer<serde_json::Value> {
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let all = server
+        .store()
+        .list(query.status, usize::MAX)
+        .await
+        .map_err(store_refusal)?;
+    let start = match &query.cursor {
+        None => 0,
+        Some(cursor) => all
+            .iter()
+            .position(|j| j.id == *cursor)
+            .map(|i| i + 1)
+            .ok_or_else(|| {
+                Refusal::Malformed(format!(
+                    "cursor `{}` is no job of the store (pruned?); list again from the first page",
+                    cursor.escape_debug()
+                ))
+            })?,
+    };
+    let mut matching = all.into_iter().skip(start).filter(|j| query.matches(j));
+    let jobs: Vec<JobRecord> = matching.by_ref().take(limit).collect();
+    let next = if matching.next().is_some() {
+        jobs.last().map(|j| j.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(
+        serde_json::to_value(JobPage { jobs, next }).unwrap_or_default(),
+    ))
+}
+
+async fn job(State(server): State<Server>, Path(id): Path<String>) -> Answer<JobRecord> {
+    Ok(Json(server.store().get(&id).await.map_err(store_refusal)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
+}
+
+/// Stream lines after a cursor: `next` is the `after` of the next call;
+/// `ended` says the job had ended before they were read (there are no more).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Lines {
+    pub lines: Vec<Line>,
+    pub next: i64,
+    pub ended: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Line {
+    pub seq: i64,
+    pub record: Record,
+}
+
+async fn streams(
+    State(server): State<Server>,
+    Path(id): Path<String>,
+    Query(After { after }): Query<After>,
+) -> Answer<Lines> {
+    let store = server.store();
+    let ended = store.get(&id).await.map_err(store_refusal)?.is_terminal();
+    let lines: Vec<Line> = store
+        .streams(&id, after)
+        .await
+        .map_err(store_refusal)?
+        .into_iter()
+        .map(|(seq, record)| Line { seq, record })
+        .collect();
+    let next = lines.last().map_or(after, |l| l.seq);
+    Ok(Json(Lines { lines, next, ended }))
+}
+
+/// A decision asked for: `POST /api/v1/jobs/{id}/decision`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Decision {
+    pub approved: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+fn control_refusal(e: ControlError) -> Refusal {
+    match e {
+        ControlError::Store(e) => store_refusal(e),
+        other => Refusal::Conflict(other.to_string()),
+    }
+}
+
+async fn decide(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(decision): Json<Decision>,
+) -> Answer<control::Decided> {
+    let store = server.store();
+    let decided = control::decide(
+        store.as_ref(),
+        &id,
+        decision.approved,
+        &decision.comment,
+        &principal.name,
+    )
+    .await
+    .map_err(control_refusal)?;
+    server.woke();
+    Ok(Json(decided))
+}
+
+async fn stop(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Answer<control::Stopped> {
+    let store = server.store();
+    let stopped = control::stop(store.as_ref(), &id, &principal.name)
+        .await
+        .map_err(control_refusal)?;
+    Ok(Json(stopped))
+}
+
+/// A manual step waiting for a person.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Pending {
+    job: String,
+    prompt: String,
+    runbook: String,
+    plan: String,
+    trigger: String,
+}
+
+async fn approvals(State(server): State<Server>) -> Answer<Vec<Pending>> {
+    let suspended = server
+        .store()
+        .list(Some(JobStatus::Suspended), usize::MAX)
+        .await
+        .map_err(store_refusal)?;
+    let pending = suspended
+        .into_iter()
+        .filter_map(|job| match job.wake {
+            Some(Wake::Decision { prompt, .. }) => Some(Pending {
+                job: job.id,
+                prompt,
+                runbook: job.runbook,
+                plan: job.spec.plan.name,
+                trigger: job.trigger,
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(pending))
+}
+
+async fn fabric_items(State(server): State<Server>) -> Response {
+    match server.fabric().list_items().await {
+        Ok(items) => Json(items).into_response(),
+        Err(e) => Refusal::Store(format!("the fabric: {e}")).into_response(),
+    }
+}
+
+fn webhook_refusal(e: super::registry::WebhookError) -> Refusal {
+    use super::registry::WebhookError;
+    match e {
+        WebhookError::Store(e) => store_refusal(e),
+        other => Refusal::NotFound(other.to_string()),
+    }
+}
+
+async fn webhooks(State(server): State<Server>) -> Answer<Vec<super::registry::Webhook>> {
+    Ok(Json(
+        server.webhooks().list().await.map_err(webhook_refusal)?,
+    ))
+}
+
+async fn alerts(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+) -> Answer<Vec<drbook_core::webhook::AlertRecord>> {
+    Ok(Json(
+        server
+            .webhooks()
+            .alerts(&name, 100)
+            .await
+            .map_err(webhook_refusal)?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+async fn webhook_enabled(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+    Json(Enabled { enabled }): Json<Enabled>,
+) -> Answer<super::registry::Webhook> {
+    Ok(Json(
+        server
+            .webhooks()
+            .set_enabled(&name, enabled)
+            .await
+            .map_err(webhook_refusal)?,
+    ))
+}
+
+/// A token as listed: never its secret nor its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created: DateTime<Utc>,
+    pub created_by: String,
+    pub expires: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub revoked: Option<DateTime<Utc>>,
+}
+
+impl From<StoredToken> for TokenView {
+    fn from(t: StoredToken) -> Self {
+        TokenView {
+            name: t.name,
+            scopes: t.scopes,
+            created: t.created,
+            created_by: t.created_by,
+            expires: t.expires,
+            last_used: t.last_used,
+            revoked: t.revoked,
+        }
+    }
+}
+
+fn token_refusal(e: TokenError) -> Refusal {
+    match e {
+        TokenError::Store(e) => store_refusal(e),
+        TokenError::NoSuchToken(_) => Refusal::NotFound(e.to_string()),
+        TokenError::Exists(_) => Refusal::Conflict(e.to_string()),
+        other => Refusal::Malformed(other.to_string()),
+    }
+}
+
+async fn tokens(State(server): State<Server>) -> Answer<Vec<TokenView>> {
+    let tokens = server.store().tokens().await.map_err(store_refusal)?;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+/// `POST /api/v1/tokens`: the token to make.
+#[derive(Debug, Deserialize)]
+struct NewToken {
+    name: String,
+    scopes: Vec<Scope>,
+    expires: Option<DateTime<Utc>>,
+}
+
+/// A token made, with its secret: the only time it is shown.
+#[derive(Debug, Serialize)]
+struct Made {
+    token: TokenView,
+    secret: String,
+}
+
+async fn create_token(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    Json(new): Json<NewToken>,
+) -> Response {
+    let expires = new
+        .expires
+        .unwrap_or_else(|| Utc::now() + access::DEFAULT_TOKEN_LIFETIME);
+    let store = server.store();
+    let by = format!("token:{}", principal.name);
+    match access::create_token(store.as_ref(), &new.name, &new.scopes, expires, &by).await {
+        Ok(made) => (
+            axum::http::StatusCode::CREATED,
+            Json(Made {
+                token: made.token.into(),
+                secret: made.secret,
+            }),
+        )
+            .into_response(),
+        Err(e) => token_refusal(e).into_response(),
+    }
+}
+
+async fn revoke_token(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+) -> Answer<serde_json::Value> {
+    let store = server.store();
+    access::revoke_token(store.as_ref(), &name)
+        .await
+        .map_err(token_refusal)?;
+    Ok(Json(serde_json::json!({ "revoked": name })))
+}

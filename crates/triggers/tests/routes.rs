@@ -1,0 +1,235 @@
+//! Every route × every kind of caller, over real HTTP against a real server
+//! (SQLite store, simulator fabric): no token, each scope, an expired
+//! token, a revoked one, a malformed one. Exactly what the route table says
+//! is let through; the table itself is checked against the list below, so
+//! that a route added without deciding what it needs fails here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use drbook_core::store::JobStore;
+use drbook_core::token::{Scope, StoredToken};
+use drbook_core::TimeScale;
+use drbook_fabric_sim::{demo_estate, Simulator};
+use drbook_jobs::{Execution, WorkerOptions};
+use drbook_runtime::{Limits, Observer, Runtime};
+use drbook_store_sqlite::SqliteStore;
+use drbook_triggers::{create_token, routes, serve, Need, RateLimit, ServeOptions};
+
+/// What each route needs, written out here on purpose: the route table
+/// must equal it (method, path, scope; `None`: public).
+const EXPECTED: &[(&str, &str, Option<Scope>)] = &[
+    ("POST", "/webhooks/{name}", None),
+    ("GET", "/healthz", None),
+    ("GET", "/metrics", Some(Scope::Viewer)),
+    ("GET", "/api/v1/jobs", Some(Scope::Viewer)),
+    ("GET", "/api/v1/jobs/{id}", Some(Scope::Viewer)),
+    ("GET", "/api/v1/jobs/{id}/streams", Some(Scope::Viewer)),
+    ("POST", "/api/v1/jobs/{id}/decision", Some(Scope::Approver)),
+    ("POST", "/api/v1/jobs/{id}/stop", Some(Scope::Operator)),
+    ("GET", "/api/v1/approvals", Some(Scope::Viewer)),
+    ("GET", "/api/v1/fabric/items", Some(Scope::Viewer)),
+    ("GET", "/api/v1/webhooks", Some(Scope::Viewer)),
+    ("GET", "/api/v1/webhooks/{name}/alerts", Some(Scope::Viewer)),
+    (
+        "POST",
+        "/api/v1/webhooks/{name}/enabled",
+        Some(Scope::Admin),
+    ),
+    ("GET", "/api/v1/tokens", Some(Scope::Admin)),
+    ("POST", "/api/v1/tokens", Some(Scope::Admin)),
+    ("DELETE", "/api/v1/tokens/{name}", Some(Scope::Admin)),
+];
+
+/// A caller: a name for messages, its token, and the scopes it holds when
+/// the token is good.
+struct Caller {
+    name: &'static str,
+    token: Option<String>,
+    scopes: Option<Vec<Scope>>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
+    let table: Vec<(String, &str, Option<Scope>)> = routes()
+        .into_iter()
+        .map(|r| {
+            let scope = match r.need {
+                Need::Public => None,
+                Need::Scope(s) => Some(s),
+            };
+            (r.method.to_string(), r.path, scope)
+        })
+        .collect();
+    let expected: Vec<(String, &str, Option<Scope>)> = EXPECTED
+        .iter()
+        .map(|(m, p, s)| (m.to_string(), *p, *s))
+        .collect();
+    assert_eq!(
+        table, expected,
+        "the route table changed: decide what each route needs, and write it in EXPECTED"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::init(dir.path(), &demo_estate(), false, TimeScale::Instant).unwrap();
+    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let mut callers = vec![
+        Caller {
+            name: "no token",
+            token: None,
+            scopes: None,
+        },
+        Caller {
+            name: "not a drbook token",
+            token: Some("s3cret".to_string()),
+            scopes: None,
+        },
+        Caller {
+            name: "an unknown drbook token",
+            token: Some(format!("drbk_{}", "A".repeat(43))),
+            scopes: None,
+        },
+    ];
+    let far = Utc::now() + TimeDelta::days(1);
+    let sets: [(&str, &[Scope]); 6] = [
+        ("viewer", &[Scope::Viewer]),
+        ("operator", &[Scope::Operator]),
+        ("approver", &[Scope::Approver]),
+        ("operator+approver", &[Scope::Operator, Scope::Approver]),
+        ("admin", &[Scope::Admin]),
+        ("viewer+admin", &[Scope::Viewer, Scope::Admin]),
+    ];
+    for (name, scopes) in sets {
+        let made = create_token(store.as_ref(), &name.replace('+', "-"), scopes, far, "test")
+            .await
+            .unwrap();
+        callers.push(Caller {
+            name,
+            token: Some(made.secret),
+            scopes: Some(scopes.to_vec()),
+        });
+    }
+    let revoked = create_token(store.as_ref(), "revoked", &[Scope::Admin], far, "test")
+        .await
+        .unwrap();
+    drbook_triggers::revoke_token(store.as_ref(), "revoked")
+        .await
+        .unwrap();
+    callers.push(Caller {
+        name: "revoked admin",
+        token: Some(revoked.secret),
+        scopes: None,
+    });
+    // An expired token, as a store holds it once its time has passed.
+    let expired = &format!("drbk_{}", "e".repeat(43));
+    let past = Utc::now() - TimeDelta::seconds(1);
+    store
+        .create_token(&StoredToken {
+            name: "expired".to_string(),
+            hash: drbook_triggers::hash_secret(expired),
+            scopes: vec![Scope::Admin],
+            created: past - TimeDelta::days(1),
+            created_by: "test".to_string(),
+            expires: past,
+            last_used: None,
+            revoked: None,
+        })
+        .await
+        .unwrap();
+    callers.push(Caller {
+        name: "expired admin",
+        token: Some(expired.clone()),
+        scopes: None,
+    });
+
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = log.clone();
+    let exec = Execution {
+        store: store.clone(),
+        runtime: Runtime::new(None).unwrap(),
+        fabric: Arc::new(sim),
+        limits: Limits::default(),
+        time_scale: TimeScale::Instant,
+        observer: Observer::none(),
+        unload_after: Duration::from_secs(600),
+        trust: Default::default(),
+        checked: Default::default(),
+    };
+    let options = ServeOptions {
+        // Every refusal here comes from one address: none is throttled.
+        refusals_per_source: RateLimit::per_second(1e9),
+        refusal_log_per_second: 100_000,
+        log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
+        ..ServeOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(serve(
+        listener,
+        exec,
+        WorkerOptions::new("worker-routes".to_string()),
+        options,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let http = reqwest::Client::new();
+    let mut failures = Vec::new();
+    for (method, path, need) in EXPECTED {
+        let url = format!(
+            "{base}{}",
+            path.replace("{name}", "nothing-here")
+                .replace("{id}", "job-none")
+        );
+        for caller in &callers {
+            let mut request = http.request(method.parse().unwrap(), &url);
+            if let Some(token) = &caller.token {
+                request = request.bearer_auth(token);
+            }
+            if *method == "POST" {
+                request = request.json(&serde_json::json!({}));
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            let outcome = match (need, &caller.scopes) {
+                (None, _) => status != 401 && status != 403,
+                (Some(_), None) => status == 401,
+                (Some(need), Some(held)) if need.allows(held) => status != 401 && status != 403,
+                (Some(_), Some(_)) => status == 403,
+            };
+            if !outcome {
+                failures.push(format!("{method} {path} as {}: {status}", caller.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    let log = log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("token_expired") && log.contains("token_revoked"),
+        "{log}"
+    );
+    for caller in &callers {
+        if let Some(token) = caller.token.as_deref().filter(|t| t.starts_with("drbk_")) {
+            assert!(
+                !log.contains(token),
+                "the log holds {}'s secret",
+                caller.name
+            );
+        }
+    }
+    let listed = store.tokens().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .find(|t| t.name == "viewer")
+            .unwrap()
+            .last_used
+            .is_some(),
+        "a use is recorded"
+    );
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+}
