@@ -71,6 +71,8 @@ pub enum Refusal {
     SourceThrottled,
     #[error("too many connections at once; retry later")]
     TooManyConnections,
+    #[error("{0} live streams are open, the most this server serves at once; retry later")]
+    TooManyStreams(usize),
 }
 
 impl Refusal {
@@ -101,6 +103,7 @@ impl Refusal {
             Refusal::Conflict(_) => "conflict",
             Refusal::SourceThrottled => "source_throttled",
             Refusal::TooManyConnections => "too_many_connections",
+            Refusal::TooManyStreams(_) => "too_many_streams",
         }
     }
 
@@ -109,7 +112,9 @@ impl Refusal {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::SlowClient => StatusCode::REQUEST_TIMEOUT,
             Refusal::RateLimited | Refusal::SourceThrottled => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TooManyConnections | Refusal::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::TokenMissing
             | Refusal::TokenUnknown
@@ -169,9 +174,10 @@ impl IntoResponse for Refusal {
         // (PostgreSQL restarting) is asked again by workers every 5 s at
         // most, and a sender that came too early is refused again.
         let retry_after = match self {
-            Refusal::RateLimited | Refusal::SourceThrottled | Refusal::TooManyConnections => {
-                Some("1")
-            }
+            Refusal::RateLimited
+            | Refusal::SourceThrottled
+            | Refusal::TooManyConnections
+            | Refusal::TooManyStreams(_) => Some("1"),
             Refusal::Store(_) => Some("5"),
             _ => None,
         };
