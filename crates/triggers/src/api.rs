@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use super::access::{self, Principal, TokenError};
+use super::console;
 use super::control::{self, ControlError};
 use super::events;
 use super::openapi;
@@ -86,6 +87,10 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/api/v1/webhooks", scope(Viewer), webhooks),
         route!(GET "/api/v1/webhooks/{name}/alerts", scope(Viewer), alerts),
         route!(POST "/api/v1/webhooks/{name}/enabled", scope(Admin), webhook_enabled),
+        route!(GET "/ui/jobs", scope(Viewer), console::jobs),
+        route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
+        route!(GET "/ui/assets/console.js", Public, console::script),
+        route!(GET "/ui/assets/console.css", Public, console::style),
         route!(GET "/api/v1/tokens", scope(Admin), tokens),
         route!(POST "/api/v1/tokens", scope(Admin), create_token),
         route!(DELETE "/api/v1/tokens/{name}", scope(Admin), revoke_token),
@@ -171,6 +176,8 @@ pub struct JobQuery {
     pub cursor: Option<String>,
     /// Jobs on the page: 50 unless given, 500 at most.
     pub limit: Option<usize>,
+    /// Text the job's id, runbook, plan or trigger holds.
+    pub q: Option<String>,
 }
 
 impl JobQuery {
@@ -180,6 +187,11 @@ impl JobQuery {
             && self.trigger.as_ref().is_none_or(|t| *t == job.trigger)
             && self.since.is_none_or(|t| job.created >= t)
             && self.until.is_none_or(|t| job.created < t)
+            && self.q.as_ref().is_none_or(|q| {
+                [&job.id, &job.runbook, &job.spec.plan.name, &job.trigger]
+                    .iter()
+                    .any(|field| field.contains(q.as_str()))
+            })
     }
 }
 
@@ -188,8 +200,8 @@ impl JobQuery {
 pub(crate) struct JobPage {
     /// Each as `GET /api/v1/jobs/{id}` answers it.
     #[schema(value_type = Vec<Object>)]
-    jobs: Vec<JobRecord>,
-    next: Option<String>,
+    pub(crate) jobs: Vec<JobRecord>,
+    pub(crate) next: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery),
@@ -197,7 +209,12 @@ pub(crate) struct JobPage {
 pub(crate) async fn jobs(
     State(server): State<Server>,
     Query(query): Query<JobQuery>,
-) -> Answer<serde_json::Value> {
+) -> Answer<JobPage> {
+    Ok(Json(page(&server, &query).await?))
+}
+
+/// The page of jobs `query` asks for (the API's and the console's).
+pub(crate) async fn page(server: &Server, query: &JobQuery) -> Result<JobPage, Refusal> {
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let all = server
         .store()
@@ -224,9 +241,7 @@ pub(crate) async fn jobs(
     } else {
         None
     };
-    Ok(Json(
-        serde_json::to_value(JobPage { jobs, next }).unwrap_or_default(),
-    ))
+    Ok(JobPage { jobs, next })
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "The job's id")),

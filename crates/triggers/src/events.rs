@@ -18,7 +18,7 @@
 //! bounded by the job's own output limit, `Limits::output_bytes`); streams end
 //! when the server shuts down, so shutdown does not wait for them.
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -68,10 +68,20 @@ impl Streams {
     }
 }
 
-/// The line after which a stream starts: `Last-Event-ID`'s, or the first.
-fn resumed_after(headers: &HeaderMap) -> Result<i64, Refusal> {
+/// `?after=N`: where a stream starts when no `Last-Event-ID` is sent (a
+/// page that rendered the lines up to N).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Start {
+    /// The last line the client has; `Last-Event-ID` wins over it.
+    #[serde(default)]
+    after: i64,
+}
+
+/// The line after which a stream starts: `Last-Event-ID`'s, or `after`.
+fn resumed_after(headers: &HeaderMap, after: i64) -> Result<i64, Refusal> {
     let Some(value) = headers.get("last-event-id") else {
-        return Ok(0);
+        return Ok(after.max(0));
     };
     value
         .to_str()
@@ -89,7 +99,8 @@ fn resumed_after(headers: &HeaderMap) -> Result<i64, Refusal> {
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs",
     params(("id" = String, Path, description = "The job's id"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "The last line received: resume after it")),
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last line received: resume after it"),
+        Start),
     responses((status = 200, description = "Server-sent events: `line` (id: the line's number; data: a Line), \
         then `end` (data: the job's status and reason) once the job has ended", body = String,
         content_type = "text/event-stream"),
@@ -100,10 +111,11 @@ pub(crate) async fn events(
     State(server): State<Server>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    Query(Start { after }): Query<Start>,
     headers: HeaderMap,
 ) -> Response {
     let what = format!("GET /api/v1/jobs/{id}/events");
-    let after = match resumed_after(&headers) {
+    let after = match resumed_after(&headers, after) {
         Ok(after) => after,
         Err(refusal) => return server.refuse(peer.ip(), &what, refusal),
     };

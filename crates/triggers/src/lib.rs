@@ -15,6 +15,7 @@
 //! - `api`: the route table (what scope each route needs, the one source of
 //!   it) and the JSON API under `/api/v1/`.
 //! - `access`: API tokens and the principal a request acts as.
+//! - `console`: the console's pages under `/ui` (maud, assets embedded).
 //! - `events`: a job's stream lines live, as server-sent events.
 //! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 //! - `control`: deciding a manual step and stopping a job, for the API and
@@ -35,6 +36,7 @@ mod access;
 mod alert_rules;
 mod api;
 mod auth;
+mod console;
 mod control;
 mod deliver;
 mod events;

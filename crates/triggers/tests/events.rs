@@ -8,11 +8,9 @@ mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::Served;
-use drbook_core::job::{JobStatus, NewJob};
+use drbook_core::job::JobStatus;
 use drbook_core::journal::{Record, Stream};
-use drbook_core::lease::Lease;
-use drbook_core::module::digest;
-use drbook_core::store::{JobStore, RunEnd, RunLog};
+use drbook_core::store::RunEnd;
 use drbook_core::token::Scope;
 use drbook_triggers::{create_token, ServeOptions};
 use std::time::{Duration, SystemTime};
@@ -85,19 +83,25 @@ struct Client {
 impl Client {
     /// Opens the stream, after line `last` if given.
     async fn open(&self, last: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(&self.url).bearer_auth(&self.token);
+        self.open_with("", last).await
+    }
+
+    /// Opens the stream with `query` (`?after=N`), `last` as `Last-Event-ID`.
+    async fn open_with(&self, query: &str, last: Option<&str>) -> reqwest::Response {
+        let url = format!("{}{query}", self.url);
+        let mut request = self.http.get(url).bearer_auth(&self.token);
         if let Some(last) = last {
             request = request.header("last-event-id", last);
         }
         request.send().await.unwrap()
     }
 
-    /// Opens it after line `last` once the server has freed its one slot,
+    /// Opens it (as [`Client::open_with`]) once the server has freed its one slot,
     /// which a stream the test dropped holds until the server notices.
-    async fn reopen(&self, last: &str) -> Reader {
+    async fn reopen(&self, query: &str, last: Option<&str>) -> Reader {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let response = self.open(Some(last)).await;
+            let response = self.open_with(query, last).await;
             if response.status() != 503 {
                 assert_eq!(response.status(), 200);
                 return Reader {
@@ -122,36 +126,6 @@ fn record(text: &str) -> Record {
     }
 }
 
-/// A job of `store`, held by a lease of this test (the server's worker
-/// leaves it alone), and its run's log.
-async fn running_job(store: &dyn JobStore) -> (String, std::sync::Arc<dyn RunLog>) {
-    let plan = drbook_core::plan::RecoveryPlan::parse(
-        "name = \"events\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
-         [[groups]]\nname = \"web\"\nvms = [\"web-01\"]\n",
-        "test",
-    )
-    .unwrap();
-    let spec: drbook_core::job::JobSpec = serde_json::from_value(serde_json::json!({
-        "jobId": "job-events", "plan": plan, "failoverType": "Planned",
-        "direction": "PrimaryToRecovery", "parameters": {},
-        "trigger": { "kind": "commandLine", "user": "test" }
-    }))
-    .unwrap();
-    let module = b"module";
-    let digest = digest(module);
-    let job = NewJob {
-        digest: &digest,
-        runbook: "r.wasm",
-        spec: &spec,
-    };
-    store.create(job, module).await.unwrap();
-    let lease = Lease::new("the-test", Duration::from_secs(300));
-    assert!(store.renew(&lease).await.unwrap());
-    assert!(store.claim(&spec.job_id, &lease).await.unwrap());
-    let (run, _) = store.open_run(&spec.job_id, &lease).await.unwrap();
-    (spec.job_id, run)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,7 +135,10 @@ async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_
         .await
         .unwrap()
         .secret;
-    let (job, run) = running_job(store.as_ref()).await;
+    let plan = "name = \"events\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+                [[groups]]\nname = \"web\"\nvms = [\"web-01\"]\n";
+    let trigger = serde_json::json!({ "kind": "commandLine", "user": "test" });
+    let (job, run) = common::running_job(store.as_ref(), "r.wasm", plan, trigger).await;
     let options = ServeOptions {
         max_streams: 1,
         ..ServeOptions::default()
@@ -201,7 +178,7 @@ async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_
     // id of the last line it got (its slot may take a moment to free).
     run.append_stream(&record("three")).unwrap();
     run.append_stream(&record("four")).unwrap();
-    let mut again = client.reopen(&two).await;
+    let mut again = client.reopen("", Some(&two)).await;
     assert_eq!(again.line().await.1, "three");
     assert_eq!(again.line().await.1, "four");
     run.append_stream(&record("<five>")).unwrap();
@@ -223,7 +200,7 @@ async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_
     drop(again);
 
     // An ended job's stream from the start: every line once, then its end.
-    let mut whole = client.reopen("0").await;
+    let mut whole = client.reopen("", Some("0")).await;
     let mut texts = Vec::new();
     while let Some(event) = whole.next().await {
         if event.event == "line" {
@@ -234,6 +211,11 @@ async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_
         }
     }
     assert_eq!(texts, ["one", "two", "three", "four", "<five>"]);
+    drop(whole);
+
+    // A page that rendered the lines up to 3 asks for those after (`after`).
+    let mut rest = client.reopen("?after=3", None).await;
+    assert_eq!(rest.line().await.1, "four");
 
     // A Last-Event-ID that is no line's number, and a job that is not.
     let bad = client.open(Some("two")).await;

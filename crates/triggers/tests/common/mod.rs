@@ -1,11 +1,18 @@
 //! A real `serve` on port 0 for the tests: a SQLite store and the
 //! simulator's demo estate in a temporary directory, its log kept.
 
+// Each test binary uses a part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drbook_core::store::JobStore;
+use drbook_core::job::{JobSpec, NewJob};
+use drbook_core::lease::Lease;
+use drbook_core::module::digest;
+use drbook_core::plan::RecoveryPlan;
+use drbook_core::store::{JobStore, RunLog};
 use drbook_core::TimeScale;
 use drbook_fabric_sim::{demo_estate, Simulator};
 use drbook_jobs::{Execution, WorkerOptions};
@@ -76,4 +83,35 @@ impl Served {
         let _ = self.stop.send(());
         self.served.await.unwrap().unwrap();
     }
+}
+
+/// A job `job-test` of `store` running `runbook` on `plan` (TOML), started
+/// by `trigger` (JSON), held by a lease of the test (the server's worker
+/// leaves it alone), and its run's log: what the test writes there, the job
+/// wrote.
+pub async fn running_job(
+    store: &dyn JobStore,
+    runbook: &str,
+    plan: &str,
+    trigger: serde_json::Value,
+) -> (String, Arc<dyn RunLog>) {
+    let plan = RecoveryPlan::parse(plan, "test").unwrap();
+    let spec: JobSpec = serde_json::from_value(serde_json::json!({
+        "jobId": "job-test", "plan": plan, "failoverType": "Planned",
+        "direction": "PrimaryToRecovery", "parameters": {}, "trigger": trigger
+    }))
+    .unwrap();
+    let module = b"module";
+    let digest = digest(module);
+    let job = NewJob {
+        digest: &digest,
+        runbook,
+        spec: &spec,
+    };
+    store.create(job, module).await.unwrap();
+    let lease = Lease::new("the-test", Duration::from_secs(300));
+    assert!(store.renew(&lease).await.unwrap());
+    assert!(store.claim(&spec.job_id, &lease).await.unwrap());
+    let (run, _) = store.open_run(&spec.job_id, &lease).await.unwrap();
+    (spec.job_id, run)
 }
