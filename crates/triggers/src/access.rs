@@ -66,20 +66,52 @@ pub fn scope_list(scopes: &[Scope]) -> String {
     names.join(",")
 }
 
-/// Authenticates a request by its `Authorization` header alone.
+/// The cookie a browser signed in with (`console`'s sign-in) holds its
+/// token in: http-only and same-site strict, so a page's script cannot
+/// read it and another site's requests do not carry it.
+pub const SESSION_COOKIE: &str = "drbook_session";
+
+/// Authenticates a request by its `Authorization` header or, for a request
+/// that only reads (`GET`, `HEAD`), by the session cookie. A cookie never
+/// authenticates a change: a browser sends it by itself, so a change needs
+/// the header (or, for the console's forms to come, a CSRF token too).
 pub async fn authenticate(
     store: &dyn JobStore,
     headers: &HeaderMap,
+    reads: bool,
     now: DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Refusal::TokenMissing);
+    let secret = match headers.get(header::AUTHORIZATION) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Refusal::TokenUnknown)?,
+        None if reads => cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?,
+        None => return Err(Refusal::TokenMissing),
     };
-    let secret = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    authenticate_secret(store, secret, now).await
+}
+
+/// The value of cookie `name` of a request, if it sent one.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Authenticates a token's secret, however it was sent.
+pub(crate) async fn authenticate_secret(
+    store: &dyn JobStore,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, Refusal> {
+    let secret = Some(secret.trim())
         .filter(|s| s.len() == SECRET_LEN && s.starts_with(TOKEN_PREFIX))
         .ok_or(Refusal::TokenUnknown)?;
     let token = store

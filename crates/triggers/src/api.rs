@@ -89,6 +89,8 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(POST "/api/v1/webhooks/{name}/enabled", scope(Admin), webhook_enabled),
         route!(GET "/ui/jobs", scope(Viewer), console::jobs),
         route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
+        route!(GET "/ui/sign-in", Public, console::sign_in_form),
+        route!(POST "/ui/sign-in", Public, console::sign_in),
         route!(GET "/ui/assets/console.js", Public, console::script),
         route!(GET "/ui/assets/console.css", Public, console::style),
         route!(GET "/api/v1/tokens", scope(Admin), tokens),
@@ -133,11 +135,12 @@ async fn guard(server: Server, need: Need, mut request: Request, next: Next) -> 
         return throttled;
     }
     let store = server.store();
-    let principal = match access::authenticate(store.as_ref(), request.headers(), Utc::now()).await
-    {
-        Ok(principal) => principal,
-        Err(refusal) => return server.refuse(source, &what, refusal),
-    };
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let principal =
+        match access::authenticate(store.as_ref(), request.headers(), reads, Utc::now()).await {
+            Ok(principal) => principal,
+            Err(refusal) => return server.refuse(source, &what, refusal),
+        };
     if !principal.may(scope) {
         let held = access::scope_list(&principal.scopes);
         return server.refuse(source, &what, Refusal::Forbidden { need: scope, held });

@@ -10,12 +10,17 @@
 //! not run an inline script. A job's page renders the lines written so far
 //! and its script follows the rest over the live stream (`events`), after
 //! the last line rendered. The routes are in the route table like the
-//! API's, behind the same guard (`viewer`).
+//! API's, behind the same guard (`viewer`), which takes the session cookie
+//! a browser gets by signing in with a token (`sign_in`).
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
+
+mod sign_in;
+
+pub(crate) use sign_in::{sign_in, sign_in_form};
 
 use super::api::{page, store_refusal, JobQuery};
 use super::refusal::Refusal;
@@ -47,7 +52,7 @@ fn page_of(title: &str, body: Markup) -> Response {
                 script src="/ui/assets/console.js" defer {}
             }
             body {
-                nav { a href="/ui/jobs" { "Jobs" } }
+                nav { a href="/ui/jobs" { "Jobs" } " " a href="/ui/sign-in" { "Sign in" } }
                 main { (body) }
             }
         }

@@ -71,6 +71,8 @@ pub enum Refusal {
     SourceThrottled,
     #[error("too many connections at once; retry later")]
     TooManyConnections,
+    #[error("the form's CSRF token is missing or does not match its cookie: load the form again and resend it")]
+    Csrf,
     #[error("{0} live streams are open, the most this server serves at once; retry later")]
     TooManyStreams(usize),
 }
@@ -104,6 +106,7 @@ impl Refusal {
             Refusal::SourceThrottled => "source_throttled",
             Refusal::TooManyConnections => "too_many_connections",
             Refusal::TooManyStreams(_) => "too_many_streams",
+            Refusal::Csrf => "csrf",
         }
     }
 
@@ -120,7 +123,7 @@ impl Refusal {
             | Refusal::TokenUnknown
             | Refusal::TokenExpired
             | Refusal::TokenRevoked => StatusCode::UNAUTHORIZED,
-            Refusal::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Refusal::Forbidden { .. } | Refusal::Csrf => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
             Refusal::PlanBusy { .. } => StatusCode::CONFLICT,

@@ -103,6 +103,8 @@ struct Shared {
     fabric: Arc<dyn Fabric>,
     sources: SourceLimiter,
     streams: Streams,
+    /// Every connection is TLS: cookies are `Secure`.
+    tls: bool,
     log: LogSink,
     refusal_log: Bounded,
 }
@@ -158,6 +160,10 @@ impl Server {
 
     pub(crate) fn fabric(&self) -> &Arc<dyn Fabric> {
         &self.0.fabric
+    }
+
+    pub(crate) fn tls(&self) -> bool {
+        self.0.tls
     }
 
     pub(crate) fn streams(&self) -> &Streams {
@@ -245,6 +251,7 @@ pub async fn serve(
         fabric: exec.fabric.clone(),
         sources: SourceLimiter::new(options.refusals_per_source),
         streams: Streams::new(options.max_streams),
+        tls: options.tls.is_some(),
         log: log.clone(),
         refusal_log: Bounded::new(options.refusal_log_per_second),
     }));

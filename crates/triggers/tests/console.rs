@@ -152,3 +152,140 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
     );
     served.stop().await;
 }
+
+/// The `Set-Cookie` of `response` named `name`: its value and attributes.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The value of a `Set-Cookie` line.
+fn value(cookie: &str) -> &str {
+    cookie.split(';').next().unwrap().split_once('=').unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_sets_a_session_that_reads_only_and_a_form_without_its_csrf_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim) = common::store(dir.path());
+    let far = Utc::now() + TimeDelta::days(1);
+    let token = create_token(
+        store.as_ref(),
+        "person",
+        &[Scope::Viewer, Scope::Operator],
+        far,
+        "test",
+    )
+    .await
+    .unwrap()
+    .secret;
+    let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("{}{path}", served.base);
+
+    let form = http.get(url("/ui/sign-in")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let csrf_cookie = set_cookie(&form, "drbook_csrf").expect("the form sets its CSRF cookie");
+    assert!(
+        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"),
+        "{csrf_cookie}"
+    );
+    let csrf = value(&csrf_cookie).to_string();
+    let page = form.text().await.unwrap();
+    assert!(
+        page.contains(&format!("name=\"csrf\" value=\"{csrf}\"")),
+        "{page}"
+    );
+
+    let post = |cookie: Option<String>, fields: String| {
+        let mut request = http
+            .post(url("/ui/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(fields);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let with_cookie = || Some(format!("drbook_csrf={csrf}"));
+    // Without the field, with another value, without the cookie: refused.
+    for (cookie, fields) in [
+        (with_cookie(), format!("token={token}")),
+        (
+            with_cookie(),
+            format!("csrf={}&token={token}", "0".repeat(64)),
+        ),
+        (None, format!("csrf={csrf}&token={token}")),
+    ] {
+        let refused = post(cookie, fields.clone()).await.unwrap();
+        assert_eq!(refused.status(), 403, "{fields}");
+        assert!(set_cookie(&refused, "drbook_session").is_none());
+        assert!(refused.text().await.unwrap().contains("CSRF"));
+    }
+    // With both, a token that is no token is refused as the API refuses it.
+    let unknown = post(
+        with_cookie(),
+        format!("csrf={csrf}&token=drbk_{}", "A".repeat(43)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), 401);
+    assert!(set_cookie(&unknown, "drbook_session").is_none());
+
+    let signed = post(with_cookie(), format!("csrf={csrf}&token={token}"))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    assert_eq!(signed.headers()["location"], "/ui/jobs");
+    let session = set_cookie(&signed, "drbook_session").expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Strict")
+            && session.contains("Path=/"),
+        "{session}"
+    );
+    let session = format!("drbook_session={}", value(&session));
+
+    // The session reads, as the token would.
+    let jobs = http
+        .get(url("/ui/jobs"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jobs.status(), 200);
+    let api = http
+        .get(url("/api/v1/jobs"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    // It never changes anything: a browser sends it by itself, from any page.
+    let stop = http
+        .post(url("/api/v1/jobs/job-none/stop"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 401);
+    let stop = http
+        .post(url("/api/v1/jobs/job-none/stop"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 404, "the token itself may stop jobs");
+    let log = served.log.lock().unwrap().join("\n");
+    assert!(log.contains("csrf"), "{log}");
+    assert!(!log.contains(&token), "the log holds the token");
+    served.stop().await;
+}
