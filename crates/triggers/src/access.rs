@@ -23,6 +23,7 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
+use super::auth::{hash_token, same_hash};
 use super::refusal::Refusal;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_core::token::{Scope, StoredToken, Unusable};
@@ -71,26 +72,42 @@ pub fn scope_list(scopes: &[Scope]) -> String {
 /// read it and another site's requests do not carry it.
 pub const SESSION_COOKIE: &str = "drbook_session";
 
-/// Authenticates a request by its `Authorization` header or, for a request
-/// that only reads (`GET`, `HEAD`), by the session cookie. A cookie never
-/// authenticates a change: a browser sends it by itself, so a change needs
-/// the header (or, for the console's forms to come, a CSRF token too).
+/// Authenticates a request by its `Authorization` header or by the
+/// session cookie. A browser sends the cookie by itself, from any page, so
+/// it authenticates a change only with the session's CSRF token
+/// ([`csrf_token`]) in the query (`csrf`, a console form's action); without
+/// one only a request that reads (`reads`: `GET`, `HEAD`).
 pub async fn authenticate(
     store: &dyn JobStore,
     headers: &HeaderMap,
     reads: bool,
+    csrf: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
-    let secret = match headers.get(header::AUTHORIZATION) {
-        Some(value) => value
+    let secret = match (headers.get(header::AUTHORIZATION), csrf) {
+        (Some(value), _) => value
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(Refusal::TokenUnknown)?,
-        None if reads => cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?,
-        None => return Err(Refusal::TokenMissing),
+        (None, csrf) if reads || csrf.is_some() => {
+            let secret = cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?;
+            let expected = csrf_token(secret);
+            let given = csrf.unwrap_or(&expected);
+            if !same_hash(&hash_token(given), &hash_token(&expected)) {
+                return Err(Refusal::Csrf);
+            }
+            secret
+        }
+        (None, _) => return Err(Refusal::TokenMissing),
     };
     authenticate_secret(store, secret, now).await
+}
+
+/// The CSRF token of the session of `secret`: its forms carry it. Another
+/// site cannot read it, and it tells nothing of the secret (a hash).
+pub(crate) fn csrf_token(secret: &str) -> String {
+    hash_secret(&format!("drbook-csrf:{}", secret.trim()))
 }
 
 /// The value of cookie `name` of a request, if it sent one.

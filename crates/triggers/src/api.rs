@@ -89,6 +89,7 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(POST "/api/v1/webhooks/{name}/enabled", scope(Admin), webhook_enabled),
         route!(GET "/ui/jobs", scope(Viewer), console::jobs),
         route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
+        route!(POST "/ui/jobs/{id}/decision", scope(Approver), console::decide),
         route!(GET "/ui/sign-in", Public, console::sign_in_form),
         route!(POST "/ui/sign-in", Public, console::sign_in),
         route!(GET "/ui/assets/console.js", Public, console::script),
@@ -136,8 +137,13 @@ async fn guard(server: Server, need: Need, mut request: Request, next: Next) -> 
     }
     let store = server.store();
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let csrf = request
+        .uri()
+        .query()
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("csrf=")));
+    let now = Utc::now();
     let principal =
-        match access::authenticate(store.as_ref(), request.headers(), reads, Utc::now()).await {
+        match access::authenticate(store.as_ref(), request.headers(), reads, csrf, now).await {
             Ok(principal) => principal,
             Err(refusal) => return server.refuse(source, &what, refusal),
         };
@@ -309,7 +315,7 @@ pub struct Decision {
     pub comment: String,
 }
 
-fn control_refusal(e: ControlError) -> Refusal {
+pub(crate) fn control_refusal(e: ControlError) -> Refusal {
     match e {
         ControlError::Store(e) => store_refusal(e),
         other => Refusal::Conflict(other.to_string()),

@@ -13,19 +13,23 @@
 //! API's, behind the same guard (`viewer`), which takes the session cookie
 //! a browser gets by signing in with a token (`sign_in`).
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use maud::{html, Markup, DOCTYPE};
 
 mod sign_in;
 
 pub(crate) use sign_in::{sign_in, sign_in_form};
 
-use super::api::{page, store_refusal, JobQuery};
+use super::access::{cookie, csrf_token, Principal, SESSION_COOKIE};
+use super::api::{control_refusal, page, store_refusal, JobQuery};
+use super::control;
 use super::refusal::Refusal;
 use super::server::Server;
-use drbook_core::job::{JobRecord, JobStatus};
+use drbook_core::job::{JobRecord, JobStatus, Wake};
 
 /// What every page may load: the server's own script and style, nothing
 /// inline, nothing from elsewhere; no framing.
@@ -164,7 +168,11 @@ fn next_page(raw: Option<&str>, next: &str) -> String {
     format!("/ui/jobs?{query}cursor={next}")
 }
 
-pub(crate) async fn job(State(server): State<Server>, Path(id): Path<String>) -> Response {
+pub(crate) async fn job(
+    State(server): State<Server>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let store = server.store();
     let job = match store.get(&id).await {
         Ok(job) => job,
@@ -178,6 +186,9 @@ pub(crate) async fn job(State(server): State<Server>, Path(id): Path<String>) ->
     let body = html! {
         h1 { "Job " (job.id) }
         (summary(&job))
+        @if let Some(Wake::Decision { prompt, .. }) = &job.wake {
+            (decision(&job.id, prompt, cookie(&headers, SESSION_COOKIE)))
+        }
         h2 { "Plan " (job.spec.plan.name) }
         ol.groups {
             @for group in &job.spec.plan.groups {
@@ -211,6 +222,76 @@ pub(crate) async fn job(State(server): State<Server>, Path(id): Path<String>) ->
         p #end { @if let Some(reason) = &job.reason { (reason) } }
     };
     page_of(&format!("Job {}", job.id), body)
+}
+
+/// A manual step's prompt and, for a signed-in person, the form that
+/// decides it: its action carries the session's CSRF token (see
+/// `access::authenticate`).
+fn decision(id: &str, prompt: &str, session: Option<&str>) -> Markup {
+    html! {
+        section.decision {
+            h2 { "Waiting for a person" }
+            p.prompt { (prompt) }
+            @if let Some(session) = session {
+                form method="post" action=(format!("/ui/jobs/{id}/decision?csrf={}", csrf_token(session))) {
+                    label { "Comment " textarea name="comment" maxlength="1000" {} }
+                    button type="submit" name="decision" value="approve" { "Approve" }
+                    button type="submit" name="decision" value="reject" { "Reject" }
+                }
+            } @else {
+                p { a href="/ui/sign-in" { "Sign in" } " with an approver's token to decide." }
+            }
+        }
+    }
+}
+
+/// The decision form as posted.
+#[derive(serde::Deserialize)]
+struct Decision {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Records a person's decision from the form, as the API does, and shows
+/// the job again.
+pub(crate) async fn decide(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = serde_urlencoded::from_bytes::<Decision>(&body).unwrap_or(Decision {
+        decision: String::new(),
+        comment: String::new(),
+    });
+    let approved = match form.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            let why = "the form needs `decision`: `approve` or `reject`".to_string();
+            return Refusal::Malformed(why).into_response();
+        }
+    };
+    let store = server.store();
+    match control::decide(
+        store.as_ref(),
+        &id,
+        approved,
+        &form.comment,
+        &principal.name,
+    )
+    .await
+    {
+        Ok(_) => {
+            server.woke();
+            let back = HeaderValue::from_str(&format!("/ui/jobs/{id}"))
+                .unwrap_or(HeaderValue::from_static("/ui/jobs"));
+            (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+        }
+        Err(e) => control_refusal(e).into_response(),
+    }
 }
 
 /// A job's status, reason, runbook, module, trigger and times.

@@ -1,13 +1,16 @@
 //! The console's pages over real HTTP: the jobs list and its filters, a
 //! job's page, and that what strangers write (a runbook's log line, a VM's
 //! name, an alert's fields, the runbook's file name, a search) renders as
-//! inert text, on pages that allow no inline script.
+//! inert text, on pages that allow no inline script; signing in, and a
+//! manual step decided from its page with the session's CSRF token only.
 
 mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::Served;
+use drbook_core::job::{JobStatus, Wake};
 use drbook_core::journal::{Record, Stream};
+use drbook_core::store::RunEnd;
 use drbook_core::token::Scope;
 use drbook_triggers::{create_token, ServeOptions};
 use std::time::SystemTime;
@@ -287,5 +290,115 @@ async fn signing_in_sets_a_session_that_reads_only_and_a_form_without_its_csrf_t
     let log = served.log.lock().unwrap().join("\n");
     assert!(log.contains("csrf"), "{log}");
     assert!(!log.contains(&token), "the log holds the token");
+    served.stop().await;
+}
+
+/// Signs `token` in through the form; the session cookie to send.
+async fn signed_in(http: &reqwest::Client, base: &str, token: &str) -> String {
+    let form = http.get(format!("{base}/ui/sign-in")).send().await.unwrap();
+    let csrf = value(&set_cookie(&form, "drbook_csrf").unwrap()).to_string();
+    let signed = http
+        .post(format!("{base}/ui/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("drbook_csrf={csrf}"))
+        .body(format!("csrf={csrf}&token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    format!(
+        "drbook_session={}",
+        value(&set_cookie(&signed, "drbook_session").unwrap())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_approver_decides_a_manual_step_from_its_page_and_only_with_its_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim) = common::store(dir.path());
+    let far = Utc::now() + TimeDelta::days(1);
+    let token = create_token(
+        store.as_ref(),
+        "ic",
+        &[Scope::Viewer, Scope::Approver],
+        far,
+        "test",
+    )
+    .await
+    .unwrap()
+    .secret;
+    let plan = "name = \"manual\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+                [[groups]]\nname = \"web\"\nvms = [\"web-01\"]\n";
+    let trigger = serde_json::json!({ "kind": "commandLine", "user": "starter" });
+    let (job, run) = common::running_job(store.as_ref(), "r.wasm", plan, trigger).await;
+    let prompt = format!("Switch DNS {SCRIPT}");
+    let wake = Wake::Decision {
+        journal_seq: 0,
+        prompt: prompt.clone(),
+    };
+    run.end(RunEnd::Waiting {
+        status: JobStatus::Suspended,
+        reason: "waiting for a person",
+        wake: &wake,
+    })
+    .await
+    .unwrap();
+    let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = signed_in(&http, &served.base, &token).await;
+
+    let page = http
+        .get(format!("{}/ui/jobs/{job}", served.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    inert(&page, "the job's page");
+    assert!(page.contains(&escaped(&prompt)), "{page}");
+    let start = page.find("action=\"").expect("a decision form") + "action=\"".len();
+    let action = &page[start..start + page[start..].find('"').unwrap()];
+    assert!(
+        action.starts_with(&format!("/ui/jobs/{job}/decision?csrf=")),
+        "{action}"
+    );
+    let post = |path: String| {
+        http.post(format!("{}{path}", served.base))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("decision=approve&comment=DNS+switched")
+            .send()
+    };
+    // What another site could send: the cookie, without the token or with
+    // a guess.
+    let without = post(format!("/ui/jobs/{job}/decision")).await.unwrap();
+    assert_eq!(without.status(), 401);
+    let guessed = post(format!("/ui/jobs/{job}/decision?csrf={}", "0".repeat(64)))
+        .await
+        .unwrap();
+    assert_eq!(guessed.status(), 403);
+    assert_eq!(
+        store.decision(&job, 0).await.unwrap(),
+        None,
+        "nothing was decided"
+    );
+
+    let decided = post(action.to_string()).await.unwrap();
+    assert_eq!(decided.status(), 303);
+    assert_eq!(
+        decided.headers()["location"],
+        format!("/ui/jobs/{job}").as_str()
+    );
+    let decision = store.decision(&job, 0).await.unwrap().expect("a decision");
+    assert!(decision.approved);
+    assert_eq!(
+        (decision.by.as_str(), decision.comment.as_str()),
+        ("ic", "DNS switched")
+    );
     served.stop().await;
 }
