@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 mod sign_in;
 
@@ -30,6 +30,7 @@ use super::control;
 use super::refusal::Refusal;
 use super::server::Server;
 use drbook_core::job::{JobRecord, JobStatus, Wake};
+use drbook_report::{timeline, Inputs, Report};
 
 /// What every page may load: the server's own script and style, nothing
 /// inline, nothing from elsewhere; no framing.
@@ -182,6 +183,26 @@ pub(crate) async fn job(
         Ok(lines) => lines,
         Err(e) => return store_refusal(e).into_response(),
     };
+    let journal = match store.journal(&id).await {
+        Ok(journal) => journal,
+        Err(e) => return store_refusal(e).into_response(),
+    };
+    // What the job did to each VM, and its timeline, as its report says.
+    let report = Report::build(Inputs {
+        job: &job,
+        journal: &journal,
+        streams: &[],
+        decisions: &[],
+        audit: None,
+        generated: chrono::Utc::now(),
+    });
+    let groups: Vec<String> = job
+        .spec
+        .plan
+        .groups
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
     let last = lines.last().map_or(0, |(seq, _)| *seq);
     let body = html! {
         h1 { "Job " (job.id) }
@@ -211,6 +232,30 @@ pub(crate) async fn job(
                 dt { "Targets" } dd { @for target in &alert.target_ids { div { (target) } } }
                 dt { "Fired" } dd { (alert.fired.to_rfc3339()) }
             }
+        }
+        h2 { "VMs" }
+        table.vms {
+            thead { tr { th { "VM" } th { "Group" } th { "Operation" } th { "Result" } th { "Recovery point" }
+                th { "RPO (s)" } th { "RTO (s)" } th { "Duration (s)" } } }
+            tbody {
+                @for vm in &report.vms {
+                    tr {
+                        td.vm { (vm.row.vm) }
+                        td { (vm.row.group) }
+                        td { (vm.row.operation.clone().unwrap_or_default()) }
+                        td class=(format!("status {}", vm.row.result)) { (vm.row.result) }
+                        td { (vm.recovery_point_time.map(|t| t.to_rfc3339()).unwrap_or_default()) }
+                        td { (vm.row.rpo_seconds.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (vm.rto_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
+                        td { (vm.row.duration_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+        @if !report.timeline.is_empty() {
+            h2 { "Timeline" }
+            // drbook-report's chart escapes every name it draws.
+            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups))) }
         }
         h2 { "Lines" }
         ol #lines data-events=(format!("/api/v1/jobs/{}/events", job.id)) data-after=(last)

@@ -8,8 +8,9 @@ mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::Served;
+use drbook_core::fabric::{Direction, OperationRequest};
 use drbook_core::job::{JobStatus, Wake};
-use drbook_core::journal::{Record, Stream};
+use drbook_core::journal::{Call, Entry, Record, Stream};
 use drbook_core::store::RunEnd;
 use drbook_core::token::Scope;
 use drbook_triggers::{create_token, ServeOptions};
@@ -68,6 +69,18 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
         text: format!("failing over {IMG} {SCRIPT}"),
     })
     .unwrap();
+    // A failover of the VM with the odd name, on the timeline.
+    let start = Entry {
+        call: Call::Start {
+            vm: IMG.to_string(),
+            request: OperationRequest::PlannedFailover {
+                direction: Direction::PrimaryToRecovery,
+            },
+        },
+        reply: Some(serde_json::json!({ "Ok": "op-1" })),
+        at: Utc::now().timestamp_millis(),
+    };
+    run.append(0, &start, None).unwrap();
     let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
     let http = reqwest::Client::new();
     let get = |path: String| {
@@ -127,6 +140,13 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
             "{text:?} is not on the page:\n{page}"
         );
     }
+    let chart = &page[page.find("<svg").expect("the timeline")..page.find("</svg>").unwrap()];
+    assert!(
+        chart.contains(&escaped(IMG)),
+        "the VM's bar is labelled: {chart}"
+    );
+    let row = format!("<td class=\"vm\">{}</td>", escaped(IMG));
+    assert!(page.contains(&row), "the VM's summary row: {page}");
     assert!(
         page.contains(&format!("data-events=\"/api/v1/jobs/{job}/events\"")),
         "{page}"
