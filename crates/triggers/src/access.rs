@@ -23,6 +23,7 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
+use super::auth::{hash_token, same_hash};
 use super::refusal::Refusal;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_core::token::{Scope, StoredToken, Unusable};
@@ -66,20 +67,68 @@ pub fn scope_list(scopes: &[Scope]) -> String {
     names.join(",")
 }
 
-/// Authenticates a request by its `Authorization` header alone.
+/// The cookie a browser signed in with (`console`'s sign-in) holds its
+/// token in: http-only and same-site strict, so a page's script cannot
+/// read it and another site's requests do not carry it.
+pub const SESSION_COOKIE: &str = "drbook_session";
+
+/// Authenticates a request by its `Authorization` header or by the
+/// session cookie. A browser sends the cookie by itself, from any page, so
+/// it authenticates a change only with the session's CSRF token
+/// ([`csrf_token`]) in the query (`csrf`, a console form's action); without
+/// one only a request that reads (`reads`: `GET`, `HEAD`).
 pub async fn authenticate(
     store: &dyn JobStore,
     headers: &HeaderMap,
+    reads: bool,
+    csrf: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Refusal::TokenMissing);
+    let secret = match (headers.get(header::AUTHORIZATION), csrf) {
+        (Some(value), _) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Refusal::TokenUnknown)?,
+        (None, csrf) if reads || csrf.is_some() => {
+            let secret = cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?;
+            let expected = csrf_token(secret);
+            let given = csrf.unwrap_or(&expected);
+            if !same_hash(&hash_token(given), &hash_token(&expected)) {
+                return Err(Refusal::Csrf);
+            }
+            secret
+        }
+        (None, _) => return Err(Refusal::TokenMissing),
     };
-    let secret = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    authenticate_secret(store, secret, now).await
+}
+
+/// The CSRF token of the session of `secret`: its forms carry it. Another
+/// site cannot read it, and it tells nothing of the secret (a hash).
+pub(crate) fn csrf_token(secret: &str) -> String {
+    hash_secret(&format!("drbook-csrf:{}", secret.trim()))
+}
+
+/// The value of cookie `name` of a request, if it sent one.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Authenticates a token's secret, however it was sent.
+pub(crate) async fn authenticate_secret(
+    store: &dyn JobStore,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, Refusal> {
+    let secret = Some(secret.trim())
         .filter(|s| s.len() == SECRET_LEN && s.starts_with(TOKEN_PREFIX))
         .ok_or(Refusal::TokenUnknown)?;
     let token = store

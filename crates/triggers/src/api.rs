@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use super::access::{self, Principal, TokenError};
+use super::console;
 use super::control::{self, ControlError};
+use super::events;
+use super::openapi;
 use super::refusal::Refusal;
 use super::server::{self, Server};
 use drbook_core::job::{JobRecord, JobStatus, Wake};
@@ -72,9 +75,11 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(POST "/webhooks/{name}", Public, server::webhook),
         route!(GET "/healthz", Public, server::healthz),
         route!(GET "/metrics", scope(Viewer), server::metrics),
+        route!(GET "/api/openapi.json", scope(Viewer), openapi::openapi),
         route!(GET "/api/v1/jobs", scope(Viewer), jobs),
         route!(GET "/api/v1/jobs/{id}", scope(Viewer), job),
         route!(GET "/api/v1/jobs/{id}/streams", scope(Viewer), streams),
+        route!(GET "/api/v1/jobs/{id}/events", scope(Viewer), events::events),
         route!(POST "/api/v1/jobs/{id}/decision", scope(Approver), decide),
         route!(POST "/api/v1/jobs/{id}/stop", scope(Operator), stop),
         route!(GET "/api/v1/approvals", scope(Viewer), approvals),
@@ -82,6 +87,13 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/api/v1/webhooks", scope(Viewer), webhooks),
         route!(GET "/api/v1/webhooks/{name}/alerts", scope(Viewer), alerts),
         route!(POST "/api/v1/webhooks/{name}/enabled", scope(Admin), webhook_enabled),
+        route!(GET "/ui/jobs", scope(Viewer), console::jobs),
+        route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
+        route!(POST "/ui/jobs/{id}/decision", scope(Approver), console::decide),
+        route!(GET "/ui/sign-in", Public, console::sign_in_form),
+        route!(POST "/ui/sign-in", Public, console::sign_in),
+        route!(GET "/ui/assets/console.js", Public, console::script),
+        route!(GET "/ui/assets/console.css", Public, console::style),
         route!(GET "/api/v1/tokens", scope(Admin), tokens),
         route!(POST "/api/v1/tokens", scope(Admin), create_token),
         route!(DELETE "/api/v1/tokens/{name}", scope(Admin), revoke_token),
@@ -124,11 +136,17 @@ async fn guard(server: Server, need: Need, mut request: Request, next: Next) -> 
         return throttled;
     }
     let store = server.store();
-    let principal = match access::authenticate(store.as_ref(), request.headers(), Utc::now()).await
-    {
-        Ok(principal) => principal,
-        Err(refusal) => return server.refuse(source, &what, refusal),
-    };
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let csrf = request
+        .uri()
+        .query()
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("csrf=")));
+    let now = Utc::now();
+    let principal =
+        match access::authenticate(store.as_ref(), request.headers(), reads, csrf, now).await {
+            Ok(principal) => principal,
+            Err(refusal) => return server.refuse(source, &what, refusal),
+        };
     if !principal.may(scope) {
         let held = access::scope_list(&principal.scopes);
         return server.refuse(source, &what, Refusal::Forbidden { need: scope, held });
@@ -138,7 +156,7 @@ async fn guard(server: Server, need: Need, mut request: Request, next: Next) -> 
 }
 
 /// A store error as the API answers it.
-fn store_refusal(e: StoreError) -> Refusal {
+pub(crate) fn store_refusal(e: StoreError) -> Refusal {
     match e {
         StoreError::NoSuchJob { .. } => Refusal::NotFound(e.to_string()),
         other => Refusal::Store(other.to_string()),
@@ -148,8 +166,11 @@ fn store_refusal(e: StoreError) -> Refusal {
 type Answer<T> = Result<Json<T>, Refusal>;
 
 /// `GET /api/v1/jobs`'s filters and page.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobQuery {
+    /// `New`, `Running`, `Suspended`, `Completed`, `Failed`, `Stopped`, ...
+    #[param(value_type = Option<String>)]
     pub status: Option<JobStatus>,
     pub runbook: Option<String>,
     /// The plan's name.
@@ -162,7 +183,10 @@ pub struct JobQuery {
     pub until: Option<DateTime<Utc>>,
     /// The `next` of the page before: the id of its last job.
     pub cursor: Option<String>,
+    /// Jobs on the page: 50 unless given, 500 at most.
     pub limit: Option<usize>,
+    /// Text the job's id, runbook, plan or trigger holds.
+    pub q: Option<String>,
 }
 
 impl JobQuery {
@@ -172,20 +196,34 @@ impl JobQuery {
             && self.trigger.as_ref().is_none_or(|t| *t == job.trigger)
             && self.since.is_none_or(|t| job.created >= t)
             && self.until.is_none_or(|t| job.created < t)
+            && self.q.as_ref().is_none_or(|q| {
+                [&job.id, &job.runbook, &job.spec.plan.name, &job.trigger]
+                    .iter()
+                    .any(|field| field.contains(q.as_str()))
+            })
     }
 }
 
 /// A page of jobs, newest first; `next` is the cursor of the next page.
-#[derive(Debug, Serialize)]
-struct JobPage {
-    jobs: Vec<JobRecord>,
-    next: Option<String>,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct JobPage {
+    /// Each as `GET /api/v1/jobs/{id}` answers it.
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) jobs: Vec<JobRecord>,
+    pub(crate) next: Option<String>,
 }
 
-async fn jobs(
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery),
+    responses((status = 200, description = "A page of jobs, newest first", body = JobPage)))]
+pub(crate) async fn jobs(
     State(server): State<Server>,
     Query(query): Query<JobQuery>,
-) -> Answer<serde_json::Value> {
+) -> Answer<JobPage> {
+    Ok(Json(page(&server, &query).await?))
+}
+
+/// The page of jobs `query` asks for (the API's and the console's).
+pub(crate) async fn page(server: &Server, query: &JobQuery) -> Result<JobPage, Refusal> {
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let all = server
         .store()
@@ -212,37 +250,46 @@ async fn jobs(
     } else {
         None
     };
-    Ok(Json(
-        serde_json::to_value(JobPage { jobs, next }).unwrap_or_default(),
-    ))
+    Ok(JobPage { jobs, next })
 }
 
-async fn job(State(server): State<Server>, Path(id): Path<String>) -> Answer<JobRecord> {
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "The job's record: status, reason, spec, trigger, module digest, retries",
+        body = Object), (status = 404, description = "No such job")))]
+pub(crate) async fn job(State(server): State<Server>, Path(id): Path<String>) -> Answer<JobRecord> {
     Ok(Json(server.store().get(&id).await.map_err(store_refusal)?))
 }
 
-#[derive(Debug, Deserialize)]
-struct After {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct After {
+    /// The `next` of the call before (0: from the first line).
     #[serde(default)]
     after: i64,
 }
 
 /// Stream lines after a cursor: `next` is the `after` of the next call;
 /// `ended` says the job had ended before they were read (there are no more).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Lines {
     pub lines: Vec<Line>,
     pub next: i64,
     pub ended: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// One stream line and its number (increasing, per job).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Line {
     pub seq: i64,
+    /// `{"stream": "Output", "time": ms since the epoch, "text": ...}`.
+    #[schema(value_type = Object)]
     pub record: Record,
 }
 
-async fn streams(
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/streams", tag = "jobs", params(("id" = String, Path, description = "The job's id"), After),
+    responses((status = 200, description = "The job's stream lines after the cursor", body = Lines),
+        (status = 404, description = "No such job")))]
+pub(crate) async fn streams(
     State(server): State<Server>,
     Path(id): Path<String>,
     Query(After { after }): Query<After>,
@@ -261,21 +308,26 @@ async fn streams(
 }
 
 /// A decision asked for: `POST /api/v1/jobs/{id}/decision`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub approved: bool,
     #[serde(default)]
     pub comment: String,
 }
 
-fn control_refusal(e: ControlError) -> Refusal {
+pub(crate) fn control_refusal(e: ControlError) -> Refusal {
     match e {
         ControlError::Store(e) => store_refusal(e),
         other => Refusal::Conflict(other.to_string()),
     }
 }
 
-async fn decide(
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/decision", tag = "approvals", params(("id" = String, Path, description = "The job's id")),
+    request_body = Decision,
+    responses((status = 200, description = "Recorded with the caller's name; the job runs on", body = control::Decided),
+        (status = 404, description = "No such job"),
+        (status = 409, description = "The job waits for no decision, or one was made first")))]
+pub(crate) async fn decide(
     State(server): State<Server>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -295,7 +347,10 @@ async fn decide(
     Ok(Json(decided))
 }
 
-async fn stop(
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", tag = "jobs", params(("id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "Stopped, or asked of its worker", body = control::Stopped),
+        (status = 404, description = "No such job"), (status = 409, description = "The job has ended")))]
+pub(crate) async fn stop(
     State(server): State<Server>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -308,9 +363,9 @@ async fn stop(
 }
 
 /// A manual step waiting for a person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Pending {
+pub(crate) struct Pending {
     job: String,
     prompt: String,
     runbook: String,
@@ -318,7 +373,9 @@ struct Pending {
     trigger: String,
 }
 
-async fn approvals(State(server): State<Server>) -> Answer<Vec<Pending>> {
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals",
+    responses((status = 200, description = "Every manual step waiting for a person", body = Vec<Pending>)))]
+pub(crate) async fn approvals(State(server): State<Server>) -> Answer<Vec<Pending>> {
     let suspended = server
         .store()
         .list(Some(JobStatus::Suspended), usize::MAX)
@@ -340,7 +397,10 @@ async fn approvals(State(server): State<Server>) -> Answer<Vec<Pending>> {
     Ok(Json(pending))
 }
 
-async fn fabric_items(State(server): State<Server>) -> Response {
+#[utoipa::path(get, path = "/api/v1/fabric/items", tag = "fabric",
+    responses((status = 200, description = "Every protected item: location, state, health, RPO, allowed operations",
+        body = Vec<Object>)))]
+pub(crate) async fn fabric_items(State(server): State<Server>) -> Response {
     match server.fabric().list_items().await {
         Ok(items) => Json(items).into_response(),
         Err(e) => Refusal::Store(format!("the fabric: {e}")).into_response(),
@@ -355,13 +415,20 @@ fn webhook_refusal(e: super::registry::WebhookError) -> Refusal {
     }
 }
 
-async fn webhooks(State(server): State<Server>) -> Answer<Vec<super::registry::Webhook>> {
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    responses((status = 200, description = "Every webhook (never its token)", body = Vec<Object>)))]
+pub(crate) async fn webhooks(
+    State(server): State<Server>,
+) -> Answer<Vec<super::registry::Webhook>> {
     Ok(Json(
         server.webhooks().list().await.map_err(webhook_refusal)?,
     ))
 }
 
-async fn alerts(
+#[utoipa::path(get, path = "/api/v1/webhooks/{name}/alerts", tag = "webhooks", params(("name" = String, Path, description = "The webhook's name")),
+    responses((status = 200, description = "Its latest 100 alerts, newest first, each with its decision and jobs",
+        body = Vec<Object>), (status = 404, description = "No such webhook")))]
+pub(crate) async fn alerts(
     State(server): State<Server>,
     Path(name): Path<String>,
 ) -> Answer<Vec<drbook_core::webhook::AlertRecord>> {
@@ -374,12 +441,16 @@ async fn alerts(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct Enabled {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct Enabled {
     enabled: bool,
 }
 
-async fn webhook_enabled(
+#[utoipa::path(post, path = "/api/v1/webhooks/{name}/enabled", tag = "webhooks", params(("name" = String, Path, description = "The webhook's name")),
+    request_body = Enabled,
+    responses((status = 200, description = "The webhook as it is now", body = Object),
+        (status = 404, description = "No such webhook")))]
+pub(crate) async fn webhook_enabled(
     State(server): State<Server>,
     Path(name): Path<String>,
     Json(Enabled { enabled }): Json<Enabled>,
@@ -394,10 +465,12 @@ async fn webhook_enabled(
 }
 
 /// A token as listed: never its secret nor its hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     pub name: String,
+    /// `viewer`, `operator`, `approver`, `admin`.
+    #[schema(value_type = Vec<String>)]
     pub scopes: Vec<Scope>,
     pub created: DateTime<Utc>,
     pub created_by: String,
@@ -429,27 +502,35 @@ fn token_refusal(e: TokenError) -> Refusal {
     }
 }
 
-async fn tokens(State(server): State<Server>) -> Answer<Vec<TokenView>> {
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, description = "Every token, revoked ones too (never a secret)", body = Vec<TokenView>)))]
+pub(crate) async fn tokens(State(server): State<Server>) -> Answer<Vec<TokenView>> {
     let tokens = server.store().tokens().await.map_err(store_refusal)?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
 /// `POST /api/v1/tokens`: the token to make.
-#[derive(Debug, Deserialize)]
-struct NewToken {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewToken {
     name: String,
+    #[schema(value_type = Vec<String>)]
     scopes: Vec<Scope>,
+    /// 90 days from now unless given.
     expires: Option<DateTime<Utc>>,
 }
 
 /// A token made, with its secret: the only time it is shown.
-#[derive(Debug, Serialize)]
-struct Made {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Made {
     token: TokenView,
     secret: String,
 }
 
-async fn create_token(
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 201, description = "Made; its secret is shown this once", body = Made),
+        (status = 400, description = "A bad name, no scope, or an expiry passed"),
+        (status = 409, description = "A token of that name exists")))]
+pub(crate) async fn create_token(
     State(server): State<Server>,
     Extension(principal): Extension<Principal>,
     Json(new): Json<NewToken>,
@@ -472,7 +553,10 @@ async fn create_token(
     }
 }
 
-async fn revoke_token(
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "The token's name")),
+    responses((status = 200, description = "Revoked: refused from now on", body = Object),
+        (status = 404, description = "No such token")))]
+pub(crate) async fn revoke_token(
     State(server): State<Server>,
     Path(name): Path<String>,
 ) -> Answer<serde_json::Value> {

@@ -42,7 +42,7 @@ impl From<StoreError> for ControlError {
 }
 
 /// A decision recorded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Decided {
     pub job: String,
@@ -133,7 +133,7 @@ async fn last_decision(
 }
 
 /// A stop made: at once (nothing ran the job) or asked of its worker.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stopped {
     pub job: String,

@@ -38,7 +38,7 @@ const MESSAGE_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(3);
 const HIDDEN_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// The answer to an accepted delivery: Azure's `{"JobIds": [...]}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     #[serde(rename = "JobIds")]
     pub job_ids: Vec<String>,

@@ -15,6 +15,9 @@
 //! - `api`: the route table (what scope each route needs, the one source of
 //!   it) and the JSON API under `/api/v1/`.
 //! - `access`: API tokens and the principal a request acts as.
+//! - `console`: the console's pages under `/ui` (maud, assets embedded).
+//! - `events`: a job's stream lines live, as server-sent events.
+//! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
 //! - `control`: deciding a manual step and stopping a job, for the API and
 //!   the CLI alike.
 //! - `limits`: the body cap, the connection cap, the per-webhook rate limit
@@ -33,11 +36,14 @@ mod access;
 mod alert_rules;
 mod api;
 mod auth;
+mod console;
 mod control;
 mod deliver;
+mod events;
 mod limits;
 mod log;
 mod metrics;
+mod openapi;
 mod refusal;
 mod registry;
 mod server;
@@ -51,9 +57,11 @@ pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
 pub use auth::{sign, SIGNATURE_HEADERS};
 pub use control::{decide, stop, ControlError, Decided, Stopped};
 pub use deliver::Accepted;
+pub use events::{BATCH, MAX_STREAMS, POLL};
 pub use limits::{RateLimit, MAX_BODY, MAX_CONNECTIONS};
 pub use log::LogSink;
 pub use metrics::Metrics;
+pub use openapi::document as openapi_document;
 pub use refusal::Refusal;
 pub use registry::{Created, NewWebhook, RunTarget, Webhook, WebhookError, Webhooks};
 pub use server::{serve, ServeError, ServeOptions, Server};

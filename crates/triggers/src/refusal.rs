@@ -71,6 +71,10 @@ pub enum Refusal {
     SourceThrottled,
     #[error("too many connections at once; retry later")]
     TooManyConnections,
+    #[error("the form's CSRF token is missing or does not match its cookie: load the form again and resend it")]
+    Csrf,
+    #[error("{0} live streams are open, the most this server serves at once; retry later")]
+    TooManyStreams(usize),
 }
 
 impl Refusal {
@@ -101,6 +105,8 @@ impl Refusal {
             Refusal::Conflict(_) => "conflict",
             Refusal::SourceThrottled => "source_throttled",
             Refusal::TooManyConnections => "too_many_connections",
+            Refusal::TooManyStreams(_) => "too_many_streams",
+            Refusal::Csrf => "csrf",
         }
     }
 
@@ -109,13 +115,15 @@ impl Refusal {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::SlowClient => StatusCode::REQUEST_TIMEOUT,
             Refusal::RateLimited | Refusal::SourceThrottled => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TooManyConnections | Refusal::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::TokenMissing
             | Refusal::TokenUnknown
             | Refusal::TokenExpired
             | Refusal::TokenRevoked => StatusCode::UNAUTHORIZED,
-            Refusal::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Refusal::Forbidden { .. } | Refusal::Csrf => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
             Refusal::PlanBusy { .. } => StatusCode::CONFLICT,
@@ -169,9 +177,10 @@ impl IntoResponse for Refusal {
         // (PostgreSQL restarting) is asked again by workers every 5 s at
         // most, and a sender that came too early is refused again.
         let retry_after = match self {
-            Refusal::RateLimited | Refusal::SourceThrottled | Refusal::TooManyConnections => {
-                Some("1")
-            }
+            Refusal::RateLimited
+            | Refusal::SourceThrottled
+            | Refusal::TooManyConnections
+            | Refusal::TooManyStreams(_) => Some("1"),
             Refusal::Store(_) => Some("5"),
             _ => None,
         };

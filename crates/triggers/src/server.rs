@@ -4,8 +4,9 @@
 //! delivery that creates a job.
 //!
 //! Routes: `POST /webhooks/{name}?token=...` (a delivery), `GET /healthz`,
-//! and, behind an API token, `GET /metrics` and the JSON API (`api`, whose
-//! route table says what each route needs). With a TLS configuration every
+//! and, behind an API token, `GET /metrics`, the JSON API (`api`, whose
+//! route table says what each route needs), its live streams (`events`)
+//! and its OpenAPI document (`openapi`). With a TLS configuration every
 //! connection is TLS, and answers carry HSTS.
 //!
 //! What an unauthenticated client can cost is bounded: connections beyond
@@ -32,6 +33,7 @@ use tracing::Instrument as _;
 
 use super::api;
 use super::deliver::{Delivery, Intake};
+use super::events::{Streams, MAX_STREAMS};
 use super::limits::{
     Buckets, RateLimit, SourceLimiter, BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY, MAX_CONNECTIONS,
 };
@@ -57,6 +59,8 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Connections served at once; more get 503 and are closed.
     pub max_connections: usize,
+    /// Live streams (`events`) served at once; more get 503.
+    pub max_streams: usize,
     /// Unauthenticated refusals an address may have (`burst` at once, then
     /// `per_second`) before it gets 429 without being looked at.
     pub refusals_per_source: RateLimit,
@@ -75,6 +79,7 @@ impl Default for ServeOptions {
             tls: None,
             grace: Duration::from_secs(10),
             max_connections: MAX_CONNECTIONS,
+            max_streams: MAX_STREAMS,
             refusals_per_source: RateLimit::per_second(10.0),
             refusal_log_per_second: 20,
             log: Arc::new(|line| eprintln!("{line}")),
@@ -97,6 +102,9 @@ struct Shared {
     intake: Intake,
     fabric: Arc<dyn Fabric>,
     sources: SourceLimiter,
+    streams: Streams,
+    /// Every connection is TLS: cookies are `Secure`.
+    tls: bool,
     log: LogSink,
     refusal_log: Bounded,
 }
@@ -152,6 +160,14 @@ impl Server {
 
     pub(crate) fn fabric(&self) -> &Arc<dyn Fabric> {
         &self.0.fabric
+    }
+
+    pub(crate) fn tls(&self) -> bool {
+        self.0.tls
+    }
+
+    pub(crate) fn streams(&self) -> &Streams {
+        &self.0.streams
     }
 
     pub(crate) fn webhooks(&self) -> &Webhooks {
@@ -234,6 +250,8 @@ pub async fn serve(
         },
         fabric: exec.fabric.clone(),
         sources: SourceLimiter::new(options.refusals_per_source),
+        streams: Streams::new(options.max_streams),
+        tls: options.tls.is_some(),
         log: log.clone(),
         refusal_log: Bounded::new(options.refusal_log_per_second),
     }));
@@ -324,6 +342,7 @@ pub async fn serve(
                 if let Some(e) = error {
                     log(&format!("serve: the worker stopped: {e}; shutting down"));
                     drop(listener);
+                    server.0.streams.close();
                     let _ = tokio::time::timeout(options.grace, graceful.shutdown()).await;
                     return Err(e.into());
                 }
@@ -334,6 +353,7 @@ pub async fn serve(
     }
     drop(listener);
     log("serve: shutting down; requests under way may finish");
+    server.0.streams.close();
     if tokio::time::timeout(options.grace, graceful.shutdown())
         .await
         .is_err()
@@ -350,6 +370,15 @@ pub async fn serve(
     Ok(())
 }
 
+#[utoipa::path(post, path = "/webhooks/{name}", tag = "webhooks",
+    params(("name" = String, Path, description = "The webhook's name"),
+        ("token" = String, Query, description = "The webhook's token (its secret URL)")),
+    request_body(content = Object, description = "An Azure Monitor alert (common schema), or any JSON the runbook reads"),
+    responses((status = 202, description = "The jobs it started (or attached to)", body = super::Accepted),
+        (status = 401, description = "A missing or wrong webhook token, or a bad signature"),
+        (status = 409, description = "The plan is busy and the webhook refuses to queue"),
+        (status = 413, description = "The body is over the limit"),
+        (status = 429, description = "Too many deliveries, or too many refusals from the address")))]
 pub(crate) async fn webhook(
     State(server): State<Server>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -439,6 +468,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     }
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The job store answers", body = String, content_type = "text/plain"),
+        (status = 503, description = "The job store does not answer", body = String, content_type = "text/plain")))]
 pub(crate) async fn healthz(State(server): State<Server>) -> Response {
     match server.0.intake.webhooks.store().list(None, 1).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
@@ -446,6 +478,9 @@ pub(crate) async fn healthz(State(server): State<Server>) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "The job store does not answer")))]
 pub(crate) async fn metrics(State(server): State<Server>) -> Response {
     let intake = &server.0.intake;
     match intake

@@ -4,18 +4,13 @@
 //! is let through; the table itself is checked against the list below, so
 //! that a route added without deciding what it needs fails here.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod common;
 
 use chrono::{TimeDelta, Utc};
-use drbook_core::store::JobStore;
+use common::Served;
 use drbook_core::token::{Scope, StoredToken};
-use drbook_core::TimeScale;
-use drbook_fabric_sim::{demo_estate, Simulator};
-use drbook_jobs::{Execution, WorkerOptions};
-use drbook_runtime::{Limits, Observer, Runtime};
-use drbook_store_sqlite::SqliteStore;
-use drbook_triggers::{create_token, routes, serve, Need, RateLimit, ServeOptions};
+use drbook_triggers::{create_token, routes, Need, ServeOptions};
+use std::collections::BTreeMap;
 
 /// What each route needs, written out here on purpose: the route table
 /// must equal it (method, path, scope; `None`: public).
@@ -23,9 +18,11 @@ const EXPECTED: &[(&str, &str, Option<Scope>)] = &[
     ("POST", "/webhooks/{name}", None),
     ("GET", "/healthz", None),
     ("GET", "/metrics", Some(Scope::Viewer)),
+    ("GET", "/api/openapi.json", Some(Scope::Viewer)),
     ("GET", "/api/v1/jobs", Some(Scope::Viewer)),
     ("GET", "/api/v1/jobs/{id}", Some(Scope::Viewer)),
     ("GET", "/api/v1/jobs/{id}/streams", Some(Scope::Viewer)),
+    ("GET", "/api/v1/jobs/{id}/events", Some(Scope::Viewer)),
     ("POST", "/api/v1/jobs/{id}/decision", Some(Scope::Approver)),
     ("POST", "/api/v1/jobs/{id}/stop", Some(Scope::Operator)),
     ("GET", "/api/v1/approvals", Some(Scope::Viewer)),
@@ -37,6 +34,13 @@ const EXPECTED: &[(&str, &str, Option<Scope>)] = &[
         "/api/v1/webhooks/{name}/enabled",
         Some(Scope::Admin),
     ),
+    ("GET", "/ui/jobs", Some(Scope::Viewer)),
+    ("GET", "/ui/jobs/{id}", Some(Scope::Viewer)),
+    ("POST", "/ui/jobs/{id}/decision", Some(Scope::Approver)),
+    ("GET", "/ui/sign-in", None),
+    ("POST", "/ui/sign-in", None),
+    ("GET", "/ui/assets/console.js", None),
+    ("GET", "/ui/assets/console.css", None),
     ("GET", "/api/v1/tokens", Some(Scope::Admin)),
     ("POST", "/api/v1/tokens", Some(Scope::Admin)),
     ("DELETE", "/api/v1/tokens/{name}", Some(Scope::Admin)),
@@ -72,8 +76,7 @@ async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::init(dir.path(), &demo_estate(), false, TimeScale::Instant).unwrap();
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let (store, sim) = common::store(dir.path());
     let mut callers = vec![
         Caller {
             name: "no token",
@@ -143,38 +146,8 @@ async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
         scopes: None,
     });
 
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = log.clone();
-    let exec = Execution {
-        store: store.clone(),
-        runtime: Runtime::new(None).unwrap(),
-        fabric: Arc::new(sim),
-        limits: Limits::default(),
-        time_scale: TimeScale::Instant,
-        observer: Observer::none(),
-        unload_after: Duration::from_secs(600),
-        trust: Default::default(),
-        checked: Default::default(),
-    };
-    let options = ServeOptions {
-        // Every refusal here comes from one address: none is throttled.
-        refusals_per_source: RateLimit::per_second(1e9),
-        refusal_log_per_second: 100_000,
-        log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
-        ..ServeOptions::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(serve(
-        listener,
-        exec,
-        WorkerOptions::new("worker-routes".to_string()),
-        options,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
+    let base = &served.base;
 
     let http = reqwest::Client::new();
     let mut failures = Vec::new();
@@ -192,9 +165,14 @@ async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
             if *method == "POST" {
                 request = request.json(&serde_json::json!({}));
             }
-            let status = request.send().await.unwrap().status().as_u16();
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
             let outcome = match (need, &caller.scopes) {
-                (None, _) => status != 401 && status != 403,
+                // The sign-in form refuses a post without its CSRF token
+                // (403), whatever token the caller holds.
+                (None, _) if status == 403 => body.contains("CSRF"),
+                (None, _) => status != 401,
                 (Some(_), None) => status == 401,
                 (Some(need), Some(held)) if need.allows(held) => status != 401 && status != 403,
                 (Some(_), Some(_)) => status == 403,
@@ -206,7 +184,7 @@ async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 
-    let log = log.lock().unwrap().join("\n");
+    let log = served.log.lock().unwrap().join("\n");
     assert!(
         log.contains("token_expired") && log.contains("token_revoked"),
         "{log}"
@@ -230,6 +208,94 @@ async fn every_route_lets_through_exactly_the_scopes_its_entry_names() {
             .is_some(),
         "a use is recorded"
     );
-    let _ = stop.send(());
-    served.await.unwrap().unwrap();
+    served.stop().await;
+}
+
+/// The OpenAPI document the server serves holds exactly the routes of the
+/// router, each with the role its entry needs (none for the public ones)
+/// and, when it needs one, the refusals of a missing or weaker token; every
+/// schema it refers to is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_holds_exactly_the_routes_served_with_their_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim) = common::store(dir.path());
+    let far = Utc::now() + TimeDelta::days(1);
+    let viewer = create_token(store.as_ref(), "docs", &[Scope::Viewer], far, "test")
+        .await
+        .unwrap();
+    let served = Served::start(store, sim, ServeOptions::default()).await;
+    let document: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/openapi.json", served.base))
+        .bearer_auth(&viewer.secret)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    served.stop().await;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+
+    let mut documented = BTreeMap::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let role = operation["security"][0]["token"][0].as_str();
+            if role.is_some() {
+                let responses = &operation["responses"];
+                assert!(
+                    responses.get("401").is_some() && responses.get("403").is_some(),
+                    "{method} {path} documents no refusal of its token"
+                );
+            }
+            documented.insert(
+                (method.to_uppercase(), path.clone()),
+                role.map(str::to_string),
+            );
+        }
+    }
+    // The console's pages are HTML for people, not the API's.
+    let served: BTreeMap<(String, String), Option<String>> = routes()
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/ui/"))
+        .map(|r| {
+            let role = match r.need {
+                Need::Public => None,
+                Need::Scope(s) => Some(s.name().to_string()),
+            };
+            ((r.method.to_string(), r.path.to_string()), role)
+        })
+        .collect();
+    assert_eq!(
+        documented, served,
+        "the document and the router differ: annotate the handler (#[utoipa::path]) and list it in openapi.rs"
+    );
+
+    let mut refs = Vec::new();
+    references(&document, &mut refs);
+    assert!(!refs.is_empty(), "the document refers to no schema");
+    for reference in refs {
+        let name = reference.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{reference} is not in the document"
+        );
+    }
+}
+
+/// Every `$ref` in `value`.
+fn references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match value.as_str() {
+                    Some(reference) if key == "$ref" => into.push(reference.to_string()),
+                    _ => references(value, into),
+                }
+            }
+        }
+        serde_json::Value::Array(values) => values.iter().for_each(|v| references(v, into)),
+        _ => {}
+    }
 }

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use super::{execution, Global, InputError, Outcome, RunOptions};
 use drbook_jobs::{Scheduler, WorkerOptions};
 use drbook_runtime::{parse_duration, Observer};
-use drbook_triggers::{serve, RateLimit, ServeOptions, MAX_CONNECTIONS};
+use drbook_triggers::{serve, RateLimit, ServeOptions, MAX_CONNECTIONS, MAX_STREAMS};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// closed at once.
     #[arg(long, default_value_t = MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Live streams (`/api/v1/jobs/{id}/events`) served at once; beyond
+    /// this one gets 503. Each is a connection too.
+    #[arg(long, default_value_t = MAX_STREAMS)]
+    max_streams: usize,
     /// Refused requests per second (bursts of twice that) an address may
     /// make with bad, expired or disabled tokens or unknown webhooks; then
     /// it gets 429 until its rate drops.
@@ -78,6 +82,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
     if args.max_connections == 0 {
         return Err(InputError::new("--max-connections must be at least 1").into());
     }
+    if args.max_streams == 0 {
+        return Err(InputError::new("--max-streams must be at least 1").into());
+    }
     {
         let tls = tls(global, &args)?;
         let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
@@ -90,6 +97,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
         let options = ServeOptions {
             rate_limit: RateLimit::per_second(args.rate_limit),
             max_connections: args.max_connections,
+            max_streams: args.max_streams,
             refusals_per_source: RateLimit::per_second(args.refusals_per_source),
             replay_window: args.replay_window,
             tls: tls.as_ref().map(|t| t.config.clone()),
