@@ -60,8 +60,9 @@ pub use runs::{
 };
 pub use schedules::{
     a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
-    firings_racing_for_a_tick_create_one_job, schedule,
-    schedules_are_created_once_listed_paused_resumed_and_deleted, SCHEDULE_MODULE,
+    batches_racing_for_their_ticks_create_one_job_each, firings_racing_for_a_tick_create_one_job,
+    schedule, schedules_are_created_once_listed_paused_resumed_and_deleted,
+    ticks_fired_together_are_each_handled_once_or_not_at_all, SCHEDULE_MODULE,
 };
 pub use tokens::api_tokens_are_found_by_hash_used_and_revoked;
 pub use webhooks::{
@@ -127,6 +128,8 @@ macro_rules! store_conformance_tests {
             a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
             firings_racing_for_a_tick_create_one_job,
             api_tokens_are_found_by_hash_used_and_revoked,
+            ticks_fired_together_are_each_handled_once_or_not_at_all,
+            batches_racing_for_their_ticks_create_one_job_each,
         );
 
         /// From one store into a second, both fresh.

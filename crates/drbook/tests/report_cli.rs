@@ -4,7 +4,9 @@
 //! at `--speed 600`), its pre-flight check, its failover, then its report in
 //! every format: each VM's RPO and RTO as the fabric's history, its items and
 //! the run's own summary say, the misses flagged, the signature verified and
-//! broken by a change of any byte, the PDF read back by `pdftotext`.
+//! broken by a change of any byte, the PDF read back by `pdftotext` (the
+//! plan, every VM and the misses in it), and a key configured in
+//! drbook.toml signing instead of the data dir's.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -274,6 +276,8 @@ fn a_failover_s_report_shows_each_vm_against_its_objectives_signed_in_every_form
     for vm in VMS {
         assert!(text.contains(vm), "{vm} in the PDF: {text}");
     }
+    // And its misses, flagged as on the page it was printed from.
+    assert_eq!(text.matches("1s: MISSED").count(), 6, "web's six: {text}");
 
     // Verified as written, by the data dir's key; any change breaks it.
     let public = dir.join("report-key.pub");
@@ -326,6 +330,28 @@ fn a_failover_s_report_shows_each_vm_against_its_objectives_signed_in_every_form
                 String::from_utf8_lossy(&out.stdout)
             );
         }
+    }
+
+    // A key configured in drbook.toml signs instead of the data dir's.
+    std::fs::write(
+        dir.join("drbook.toml"),
+        format!("[report]\nkey = \"{}\"\n", other.display()),
+    )
+    .unwrap();
+    let configured = file("configured.json");
+    let configured = configured.to_str().unwrap();
+    exits(
+        at(dir, "600"),
+        &["report", &id, "--format", "json", "--out", configured],
+        0,
+    );
+    let other_public = format!("{}.pub", other.display());
+    for (key, code) in [(other_public.as_str(), 0), (public.to_str().unwrap(), 1)] {
+        exits(
+            drbook(dir),
+            &["report", "verify", configured, "--key", key],
+            code,
+        );
     }
 
     let out = exits(at(dir, "600"), &["report", "job-nope"], 2);

@@ -226,6 +226,42 @@ fn a_plan_whose_second_group_was_refused_completes_on_retry_failing_each_vm_over
         "{:#}",
         report["attempts"]
     );
+    // The HTML and Markdown show the retry too: its attempt, who and when,
+    // and why the attempt before failed.
+    let attempt = &report["attempts"][0];
+    let (by, at) = (
+        attempt["by"].as_str().unwrap(),
+        attempt["at"].as_str().unwrap(),
+    );
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        .to_string();
+    let why = attempt["previousFailed"]
+        .as_str()
+        .expect("why attempt 1 failed");
+    for (format, row) in [
+        (
+            "html",
+            format!("<tr><td>2</td><td>{by}</td><td>{at}</td><td>"),
+        ),
+        ("md", format!("| 2 | {by} | {at} | ")),
+    ] {
+        let out = dir.join(format!("report.{format}"));
+        let out = out.to_str().unwrap();
+        exits(
+            drbook(dir),
+            &["report", &id, "--format", format, "--out", out],
+            0,
+        );
+        let page = std::fs::read_to_string(out).unwrap();
+        assert!(page.contains("Attempts"), "{format}: {page}");
+        let line = page
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("{format}: the retry's row {row}: {page}"));
+        assert!(line.contains("app-02"), "{format}: {line} for {why}");
+    }
 }
 
 /// A worker that takes over a dead worker's job within 200 ms.

@@ -3,7 +3,7 @@
 //!
 //! Every scheduler on a store looks at every schedule: there is no leader
 //! to elect or lose. Each tick is handled once however many fire it, by the
-//! store ([`JobStore::fire_tick`]: a key per schedule and tick, in the
+//! store ([`JobStore::fire_ticks`]: a key per schedule and tick, in the
 //! transaction that creates the job), so a scheduler may die, run late or
 //! race others and no tick starts two jobs. [`Scheduler::tick`] is one pass
 //! at a given `now` (what tests drive with a clock of their own);
@@ -17,12 +17,18 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use drbook_core::job::Trigger;
-use drbook_core::schedule::{due, TickOutcome, TickRecord};
+use drbook_core::schedule::{due as due_tick, TickOutcome, TickRecord};
 use drbook_core::store::{JobStore, NewTick, StoreError};
 
 /// How long the loop sleeps at most: schedules another process created,
 /// paused or resumed are seen within it (SQLite tells no one of a change).
 const POLL: Duration = Duration::from_secs(1);
+
+/// How many ticks a pass fires in one store transaction: one durable commit
+/// for many ticks (a pass with thousands due pays a handful of syncs), while
+/// a transaction stays short enough not to hold up the store's other
+/// writers (runs folding their journals, webhooks admitting jobs) for long.
+const BATCH: usize = 500;
 
 /// A tick a pass handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +59,13 @@ impl Scheduler {
 
     /// One pass at `now`: every schedule whose next tick is due handles its
     /// latest due tick (a job, or a skip with its reason), as
-    /// [`drbook_core::schedule::due`] decides. A schedule that cannot be
-    /// fired (its pattern no longer parses, a store error on its tick) is
-    /// logged and left for the next pass; the others go on. Returns the
-    /// ticks this pass handled (not those another scheduler did).
+    /// [`drbook_core::schedule::due`] decides, [`BATCH`] ticks to a store
+    /// transaction. A schedule that cannot be fired (its pattern no longer
+    /// parses, a store error on its tick) is logged and left for the next
+    /// pass; the others go on. Returns the ticks this pass handled (not
+    /// those another scheduler did).
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Fired>, StoreError> {
-        let mut fired = Vec::new();
+        let mut due = Vec::new();
         for schedule in self.store.schedules(Some(now)).await? {
             let Some(next) = schedule.next else { continue };
             let cron = match schedule.cron() {
@@ -68,38 +75,36 @@ impl Scheduler {
                     continue;
                 }
             };
-            let Some(due) = due(&cron, next, schedule.missed, now) else {
-                continue;
-            };
-            let spec = due.start.then(|| {
-                let trigger = Trigger::Schedule {
-                    name: schedule.name.clone(),
+            if let Some(tick) = due_tick(&cron, next, schedule.missed, now) {
+                let spec = tick.start.then(|| {
+                    let trigger = Trigger::Schedule {
+                        name: schedule.name.clone(),
+                        tick: tick.tick,
+                    };
+                    schedule.run.spec(trigger, schedule.run.parameters.clone())
+                });
+                due.push((schedule, tick, spec));
+            }
+        }
+        let mut fired = Vec::new();
+        for batch in due.chunks(BATCH) {
+            let ticks: Vec<_> = batch
+                .iter()
+                .map(|(schedule, due, spec)| NewTick {
+                    schedule: &schedule.name,
                     tick: due.tick,
-                };
-                schedule.run.spec(trigger, schedule.run.parameters.clone())
-            });
-            let tick = NewTick {
-                schedule: &schedule.name,
-                tick: due.tick,
-                missed: due.missed,
-                job: spec.as_ref().map(|spec| schedule.run.job(spec)),
-                next: due.next,
-                at: now,
-            };
-            match self.store.fire_tick(tick).await {
-                Ok(Some(record)) => {
-                    log(&schedule.name, &record);
-                    fired.push(Fired {
-                        schedule: schedule.name,
-                        record,
-                    });
-                }
-                // Another scheduler handled it, or it was paused meanwhile.
-                Ok(None) => {}
-                Err(e) if e.is_unavailable() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(schedule = %schedule.name, tick = %due.tick, "tick not fired: {e}");
-                }
+                    missed: due.missed,
+                    job: spec.as_ref().map(|spec| schedule.run.job(spec)),
+                    next: due.next,
+                    at: now,
+                })
+                .collect();
+            for (tick, record) in self.fire(&ticks).await? {
+                log(tick.schedule, &record);
+                fired.push(Fired {
+                    schedule: tick.schedule.to_string(),
+                    record,
+                });
             }
         }
         if let Some(wake) = &self.wake {
@@ -108,6 +113,44 @@ impl Scheduler {
             }
         }
         Ok(fired)
+    }
+
+    /// Fires `ticks` in one transaction, or, if that fails (not for the
+    /// store being unavailable), each alone: a tick that fails is logged and
+    /// left for the next pass, the others are handled. Returns the ticks this scheduler
+    /// handled (another may have handled the others, or a schedule been
+    /// paused meanwhile), with their records.
+    async fn fire<'t>(
+        &self,
+        ticks: &'t [NewTick<'t>],
+    ) -> Result<Vec<(&'t NewTick<'t>, TickRecord)>, StoreError> {
+        let records = match self.store.fire_ticks(ticks).await {
+            Ok(records) => records,
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    "{} ticks not fired together, firing each alone: {e}",
+                    ticks.len()
+                );
+                let mut records = Vec::with_capacity(ticks.len());
+                for tick in ticks {
+                    records.push(match self.store.fire_tick(*tick).await {
+                        Ok(record) => record,
+                        Err(e) if e.is_unavailable() => return Err(e),
+                        Err(e) => {
+                            tracing::warn!(schedule = %tick.schedule, tick = %tick.tick, "tick not fired: {e}");
+                            None
+                        }
+                    });
+                }
+                records
+            }
+        };
+        Ok(ticks
+            .iter()
+            .zip(records)
+            .filter_map(|(tick, record)| Some((tick, record?)))
+            .collect())
     }
 
     /// [`run`](Self::run) on a task of its own, until aborted.

@@ -225,6 +225,31 @@ pub fn sections(report: &Report) -> Vec<Section> {
             ),
         ]),
     });
+    if !report.attempts.is_empty() {
+        sections.push(Section {
+            title: "Attempts",
+            body: Body::Table {
+                headers: vec![
+                    "Attempt",
+                    "Retried by",
+                    "At",
+                    "Why the attempt before failed",
+                ],
+                rows: report
+                    .attempts
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            Cell::plain(a.attempt.to_string()),
+                            Cell::plain(&a.by),
+                            Cell::plain(time(Some(a.at))),
+                            Cell::plain(or_dash(a.previous_failed.clone())),
+                        ]
+                    })
+                    .collect(),
+            },
+        });
+    }
     if !report.refusals.is_empty() {
         sections.push(Section {
             title: "Refused starts",

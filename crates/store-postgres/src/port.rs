@@ -524,8 +524,8 @@ impl JobStore for PostgresStore {
         schedules::delete(self, name).await
     }
 
-    async fn fire_tick(&self, tick: NewTick<'_>) -> Result<Option<TickRecord>> {
-        schedules::fire(self, tick).await
+    async fn fire_ticks(&self, ticks: &[NewTick<'_>]) -> Result<Vec<Option<TickRecord>>> {
+        schedules::fire(self, ticks).await
     }
 
     async fn schedule_ticks(&self, name: &str, limit: usize) -> Result<Vec<TickRecord>> {

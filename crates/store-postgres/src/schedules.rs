@@ -144,16 +144,39 @@ pub(crate) async fn delete(store: &PostgresStore, name: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// One tick, once (see `JobStore::fire_tick`), in one transaction.
-pub(crate) async fn fire(store: &PostgresStore, t: NewTick<'_>) -> Result<Option<TickRecord>> {
+/// Ticks, each once (see `JobStore::fire_ticks`), in one transaction. Its
+/// locks are taken first, in the one order every firing takes them (the
+/// schedules by name, then the plans, see the module docs), so that two
+/// firings of overlapping ticks never wait for each other in a cycle.
+pub(crate) async fn fire(
+    store: &PostgresStore,
+    ticks: &[NewTick<'_>],
+) -> Result<Vec<Option<TickRecord>>> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
-    let found: Option<(bool, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT paused, next_ms, last_job FROM schedules WHERE name = $1 FOR UPDATE",
-    )
-    .bind(t.schedule)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(backend)?;
+    let names: Vec<&str> = ticks.iter().map(|t| t.schedule).collect();
+    sqlx::query("SELECT name FROM schedules WHERE name = ANY($1) ORDER BY name FOR UPDATE")
+        .bind(&names)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let jobs: Vec<_> = ticks.iter().filter_map(|t| t.job).collect();
+    lock_plans(&mut tx, &jobs).await?;
+    let mut records = Vec::with_capacity(ticks.len());
+    for t in ticks {
+        records.push(fire_one(&mut tx, t).await?);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(records)
+}
+
+/// One tick, once, in `tx`, which holds its schedule's and its plan's locks.
+async fn fire_one(tx: &mut PgConnection, t: &NewTick<'_>) -> Result<Option<TickRecord>> {
+    let found: Option<(bool, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT paused, next_ms, last_job FROM schedules WHERE name = $1")
+            .bind(t.schedule)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
     let Some((false, Some(next), last_job)) = found else {
         return Ok(None);
     };
@@ -173,15 +196,14 @@ pub(crate) async fn fire(store: &PostgresStore, t: NewTick<'_>) -> Result<Option
         return Ok(None);
     }
     let running = match last_job {
-        Some(id) => still_going(&mut tx, &id).await?.then_some(id),
+        Some(id) => still_going(&mut *tx, &id).await?.then_some(id),
         None => None,
     };
     let outcome = match (t.job, running) {
         (None, _) => TickOutcome::Missed { missed: t.missed },
         (Some(_), Some(job)) => TickOutcome::Overlap { job },
         (Some(job), None) => {
-            lock_plans(&mut tx, &[job]).await?;
-            let busy = place(&mut tx, job, OnBusy::Refuse).await?;
+            let busy = place(&mut *tx, job, OnBusy::Refuse).await?;
             TickOutcome::placed(job, t.missed, busy)
         }
     };
@@ -208,7 +230,6 @@ pub(crate) async fn fire(store: &PostgresStore, t: NewTick<'_>) -> Result<Option
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    tx.commit().await.map_err(backend)?;
     Ok(Some(record))
 }
 

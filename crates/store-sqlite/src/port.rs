@@ -91,6 +91,40 @@ impl OwnedJob {
     }
 }
 
+/// A schedule's tick to handle, owned, for a call off the async threads.
+struct OwnedTick {
+    schedule: String,
+    job: Option<OwnedJob>,
+    tick: DateTime<Utc>,
+    missed: u32,
+    next: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+}
+
+impl OwnedTick {
+    fn new(t: &NewTick<'_>) -> Self {
+        OwnedTick {
+            schedule: t.schedule.to_string(),
+            job: t.job.map(OwnedJob::new),
+            tick: t.tick,
+            missed: t.missed,
+            next: t.next,
+            at: t.at,
+        }
+    }
+
+    fn borrow(&self) -> NewTick<'_> {
+        NewTick {
+            schedule: &self.schedule,
+            tick: self.tick,
+            missed: self.missed,
+            job: self.job.as_ref().map(OwnedJob::borrow),
+            next: self.next,
+            at: self.at,
+        }
+    }
+}
+
 #[async_trait]
 impl JobStore for SqliteStore {
     fn location(&self) -> String {
@@ -345,22 +379,14 @@ impl JobStore for SqliteStore {
         self.call(move |store| store.delete_schedule(&name)).await
     }
 
-    async fn fire_tick(
+    async fn fire_ticks(
         &self,
-        tick: NewTick<'_>,
-    ) -> std::result::Result<Option<TickRecord>, StoreError> {
-        let schedule = tick.schedule.to_string();
-        let job = tick.job.map(OwnedJob::new);
-        let (at, missed, next, when) = (tick.tick, tick.missed, tick.next, tick.at);
+        ticks: &[NewTick<'_>],
+    ) -> std::result::Result<Vec<Option<TickRecord>>, StoreError> {
+        let owned: Vec<_> = ticks.iter().map(OwnedTick::new).collect();
         self.off_thread(move |store| {
-            store.fire_tick(NewTick {
-                schedule: &schedule,
-                tick: at,
-                missed,
-                job: job.as_ref().map(OwnedJob::borrow),
-                next,
-                at: when,
-            })
+            let ticks: Vec<_> = owned.iter().map(OwnedTick::borrow).collect();
+            store.fire_ticks(&ticks)
         })
         .await
     }

@@ -98,59 +98,10 @@ impl SqliteStore {
         })
     }
 
-    /// One tick, once (see `JobStore::fire_tick`): the schedule is checked,
-    /// the tick keyed, the job placed and the schedule moved on, in one
-    /// durable transaction.
-    pub(crate) fn fire_tick(&self, t: NewTick<'_>) -> Result<Option<TickRecord>> {
-        self.write_durably(|tx| {
-            let found: Option<(bool, Option<i64>, Option<String>)> = tx
-                .prepare_cached("SELECT paused, next_ms, last_job FROM schedules WHERE name = ?1")?
-                .query_row([t.schedule], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            let Some((paused, Some(next), last_job)) = found else {
-                return Ok(None);
-            };
-            if paused || next > millis(t.tick) {
-                return Ok(None);
-            }
-            let keyed = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO schedule_ticks (schedule, tick_ms, record) VALUES (?1, ?2, '')",
-                )?
-                .execute(params![t.schedule, millis(t.tick)])?;
-            if keyed == 0 {
-                return Ok(None);
-            }
-            let running = match last_job {
-                Some(id) => still_going(tx, &id)?.then_some(id),
-                None => None,
-            };
-            let outcome = match (t.job, running) {
-                (None, _) => TickOutcome::Missed { missed: t.missed },
-                (Some(_), Some(job)) => TickOutcome::Overlap { job },
-                (Some(job), None) => TickOutcome::placed(job, t.missed, place(tx, job, OnBusy::Refuse)?),
-            };
-            let record = TickRecord {
-                tick: t.tick,
-                at: t.at,
-                outcome,
-            };
-            tx.prepare_cached(
-                "UPDATE schedule_ticks SET record = ?3 WHERE schedule = ?1 AND tick_ms = ?2",
-            )?
-            .execute(params![t.schedule, millis(t.tick), encode(&record)])?;
-            tx.prepare_cached(
-                "UPDATE schedules SET next_ms = ?2, last = ?3, last_job = coalesce(?4, last_job)
-                 WHERE name = ?1",
-            )?
-            .execute(params![
-                t.schedule,
-                t.next.map(millis),
-                encode(&record),
-                record.outcome.job()
-            ])?;
-            Ok(Some(record))
-        })
+    /// Ticks, each once (see `JobStore::fire_ticks`), in one durable
+    /// transaction.
+    pub(crate) fn fire_ticks(&self, ticks: &[NewTick<'_>]) -> Result<Vec<Option<TickRecord>>> {
+        self.write_durably(|tx| ticks.iter().map(|t| fire(tx, t)).collect())
     }
 
     pub(crate) fn schedule_ticks(&self, name: &str, limit: usize) -> Result<Vec<TickRecord>> {
@@ -163,6 +114,58 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.iter().map(|r| decode("schedule tick", r)).collect()
     }
+}
+
+/// One tick, once: the schedule is checked, the tick keyed, the job placed
+/// and the schedule moved on, in `tx`.
+fn fire(tx: &rusqlite::Transaction<'_>, t: &NewTick<'_>) -> Result<Option<TickRecord>> {
+    let found: Option<(bool, Option<i64>, Option<String>)> = tx
+        .prepare_cached("SELECT paused, next_ms, last_job FROM schedules WHERE name = ?1")?
+        .query_row([t.schedule], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((paused, Some(next), last_job)) = found else {
+        return Ok(None);
+    };
+    if paused || next > millis(t.tick) {
+        return Ok(None);
+    }
+    let keyed = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO schedule_ticks (schedule, tick_ms, record) VALUES (?1, ?2, '')",
+        )?
+        .execute(params![t.schedule, millis(t.tick)])?;
+    if keyed == 0 {
+        return Ok(None);
+    }
+    let running = match last_job {
+        Some(id) => still_going(tx, &id)?.then_some(id),
+        None => None,
+    };
+    let outcome = match (t.job, running) {
+        (None, _) => TickOutcome::Missed { missed: t.missed },
+        (Some(_), Some(job)) => TickOutcome::Overlap { job },
+        (Some(job), None) => TickOutcome::placed(job, t.missed, place(tx, job, OnBusy::Refuse)?),
+    };
+    let record = TickRecord {
+        tick: t.tick,
+        at: t.at,
+        outcome,
+    };
+    tx.prepare_cached(
+        "UPDATE schedule_ticks SET record = ?3 WHERE schedule = ?1 AND tick_ms = ?2",
+    )?
+    .execute(params![t.schedule, millis(t.tick), encode(&record)])?;
+    tx.prepare_cached(
+        "UPDATE schedules SET next_ms = ?2, last = ?3, last_job = coalesce(?4, last_job)
+             WHERE name = ?1",
+    )?
+    .execute(params![
+        t.schedule,
+        t.next.map(millis),
+        encode(&record),
+        record.outcome.job()
+    ])?;
+    Ok(Some(record))
 }
 
 /// Whether job `id` has not ended (a job pruned away has).

@@ -240,7 +240,9 @@ fn an_approval_survives_a_killed_worker_and_the_job_completes_once() {
     let cli = Cli::demo();
     let id = job_waiting_for_approval(&cli);
 
+    let asked = chrono::Utc::now();
     let out = expect(&cli, &["jobs", "approve", &id, "--comment", "ok"], 0);
+    let answered = chrono::Utc::now();
     assert!(
         stdout(&out).contains(&format!("approved \"{PROMPT}\" for job {id} as {USER}")),
         "{}",
@@ -278,6 +280,47 @@ fn an_approval_survives_a_killed_worker_and_the_job_completes_once() {
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(listed[0]["id"], id.as_str());
+
+    // The evidence shows the decision: its step, who, when, the comment.
+    let file = |format: &str| cli.dir.path().join(format!("report.{format}"));
+    for format in ["json", "html"] {
+        let out = file(format);
+        expect(
+            &cli,
+            &[
+                "report",
+                &id,
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            0,
+        );
+    }
+    let report: Value = serde_json::from_slice(&std::fs::read(file("json")).unwrap()).unwrap();
+    let approvals = report["report"]["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 1, "{approvals:#?}");
+    let (prompt, decision) = (&approvals[0]["prompt"], &approvals[0]["decision"]);
+    assert_eq!(prompt, PROMPT);
+    assert_eq!(
+        (&decision["approved"], &decision["by"], &decision["comment"]),
+        (&Value::from(true), &Value::from(USER), &Value::from("ok")),
+        "{decision}"
+    );
+    let at: chrono::DateTime<chrono::Utc> = decision["at"].as_str().unwrap().parse().unwrap();
+    // In milliseconds: a store may keep no finer time.
+    let ms = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    assert!(
+        ms(asked) <= ms(at) && ms(at) <= ms(answered),
+        "decided at {at}, asked {asked}"
+    );
+    let html = std::fs::read_to_string(file("html")).unwrap();
+    let row = format!(
+        "<tr><td>{PROMPT}</td><td>approved</td><td>{USER}</td><td>{}</td><td>ok</td></tr>",
+        at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+    );
+    assert!(html.contains(&row), "{row} in {html}");
 }
 
 #[test]

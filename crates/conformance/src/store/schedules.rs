@@ -2,7 +2,8 @@
 //! and deleted with their module kept from `prune` meanwhile; a tick fired
 //! once with its job, skipped while the schedule's previous job runs or its
 //! plan is busy, recorded as missed without a job; firings racing for one
-//! tick create one job.
+//! tick create one job; ticks fired together each handled as alone, or none
+//! of them on an error, and batches racing for them one job per tick.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
@@ -309,4 +310,186 @@ pub async fn firings_racing_for_a_tick_create_one_job(backend: &impl Backend) {
         setup.schedule_ticks("raced", 10).await.must("ticks").len(),
         1
     );
+}
+
+/// `s`'s tick at `tick` as a scheduler fires it, a job with `spec` or none.
+fn new_tick<'a>(
+    s: &'a Schedule,
+    spec: Option<&'a drbook_core::job::JobSpec>,
+    tick: DateTime<Utc>,
+) -> NewTick<'a> {
+    NewTick {
+        schedule: &s.name,
+        tick,
+        missed: 0,
+        job: spec.map(|spec| s.run.job(spec)),
+        next: Some(tick + TimeDelta::hours(1)),
+        at: tick,
+    }
+}
+
+/// A job spec for `s`'s tick at `tick`.
+fn tick_spec(s: &Schedule, tick: DateTime<Utc>) -> drbook_core::job::JobSpec {
+    let trigger = Trigger::Schedule {
+        name: s.name.clone(),
+        tick,
+    };
+    s.run.spec(trigger, s.run.parameters.clone())
+}
+
+pub async fn ticks_fired_together_are_each_handled_once_or_not_at_all(backend: &impl Backend) {
+    let store = backend.open().await;
+    let ten = at("2026-12-02T10:00:00Z");
+    let on = |name: &str, plan: &str, missed: Missed, next: DateTime<Utc>| {
+        let mut s = schedule(name, "0 * * * *", missed, next);
+        s.run.plan.name = plan.to_string();
+        s
+    };
+    // `first` and `second` on one plan; `skip` records its tick as missed;
+    // `later` is not due yet; `paused` is paused.
+    let first = on("first", "shared", Missed::RunOnce, ten);
+    let second = on("second", "shared", Missed::RunOnce, ten);
+    let skip = on("skip", "own", Missed::Skip, ten);
+    let later = on("later", "later", Missed::RunOnce, ten + TimeDelta::hours(1));
+    let paused = on("paused", "paused", Missed::RunOnce, ten);
+    for s in [&first, &second, &skip, &later, &paused] {
+        assert!(store.create_schedule(s, MODULE).await.must("create"));
+    }
+    store.pause_schedule("paused").await.must("pause");
+
+    // A batch that fails on its last tick (a job id already taken) changes
+    // nothing, its other ticks included.
+    let taken = cli_spec();
+    store
+        .admit(later.run.job(&taken), MODULE, OnBusy::Refuse)
+        .await
+        .must("admit");
+    let first_spec = tick_spec(&first, ten);
+    let mut clash = tick_spec(&skip, ten);
+    clash.job_id = taken.job_id.clone();
+    let failed = store
+        .fire_ticks(&[
+            new_tick(&first, Some(&first_spec), ten),
+            new_tick(&skip, Some(&clash), ten),
+        ])
+        .await;
+    assert!(
+        failed.is_err(),
+        "a job id taken fails the batch: {failed:?}"
+    );
+    assert_eq!(
+        store.list(None, 10).await.must("list").len(),
+        1,
+        "no job of the failed batch is left"
+    );
+    for s in [&first, &skip] {
+        let read = store.schedule(&s.name).await.must("read").unwrap();
+        assert_eq!(
+            (read.next, read.last),
+            (Some(ten), None),
+            "{} unchanged",
+            s.name
+        );
+        assert!(store
+            .schedule_ticks(&s.name, 10)
+            .await
+            .must("ticks")
+            .is_empty());
+    }
+
+    let specs = [&first, &second, &later, &paused].map(|s| tick_spec(s, ten));
+    let batch = [
+        new_tick(&first, Some(&specs[0]), ten),
+        new_tick(&second, Some(&specs[1]), ten),
+        new_tick(&skip, None, ten),
+        new_tick(&later, Some(&specs[2]), ten),
+        new_tick(&paused, Some(&specs[3]), ten),
+    ];
+    let records = store.fire_ticks(&batch).await.must("fire the batch");
+    let outcomes: Vec<_> = records
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.outcome.clone()))
+        .collect();
+    let [Some(TickOutcome::Started { job, missed: 0 }), Some(TickOutcome::Busy { busy }), Some(TickOutcome::Missed { missed: 0 }), None, None] =
+        &outcomes[..]
+    else {
+        panic!("a job, busy behind it, missed, not due, paused: {outcomes:?}");
+    };
+    assert_eq!(job, &specs[0].job_id);
+    assert_eq!(
+        &busy.job, job,
+        "the second sees the first's job on its plan"
+    );
+    assert_eq!(store.list(None, 10).await.must("list").len(), 2);
+    for s in [&first, &second, &skip] {
+        let read = store.schedule(&s.name).await.must("read").unwrap();
+        assert_eq!(
+            read.next,
+            Some(ten + TimeDelta::hours(1)),
+            "{} moved on",
+            s.name
+        );
+        assert_eq!(
+            store.schedule_ticks(&s.name, 10).await.must("ticks").len(),
+            1
+        );
+    }
+
+    // Fired again: each tick was handled already.
+    let again = store.fire_ticks(&batch).await.must("fire again");
+    assert!(again.iter().all(Option::is_none), "{again:?}");
+    assert_eq!(store.list(None, 10).await.must("list").len(), 2);
+}
+
+pub async fn batches_racing_for_their_ticks_create_one_job_each(backend: &impl Backend) {
+    const FIRINGS: usize = 6;
+    const SCHEDULES: usize = 5;
+    let ten = at("2026-12-02T10:00:00Z");
+    let setup = backend.open().await;
+    let mut all = Vec::new();
+    for i in 0..SCHEDULES {
+        let mut s = schedule(&format!("s{i}"), "0 * * * *", Missed::RunOnce, ten);
+        s.run.plan.name = format!("plan-{i}");
+        assert!(setup.create_schedule(&s, MODULE).await.must("create"));
+        all.push(s);
+    }
+    let all = Arc::new(all);
+    // Each firing its own handle, half of them with the ticks in reverse:
+    // however the batches overlap, none waits for another in a cycle.
+    let barrier = Arc::new(tokio::sync::Barrier::new(FIRINGS));
+    let mut firings = Vec::new();
+    for n in 0..FIRINGS {
+        let (store, all, barrier) = (backend.open().await, all.clone(), barrier.clone());
+        firings.push(tokio::spawn(async move {
+            let mut order: Vec<&Schedule> = all.iter().collect();
+            if n % 2 == 1 {
+                order.reverse();
+            }
+            let specs: Vec<_> = order.iter().map(|s| tick_spec(s, ten)).collect();
+            let batch: Vec<_> = order
+                .iter()
+                .zip(&specs)
+                .map(|(s, spec)| new_tick(s, Some(spec), ten))
+                .collect();
+            barrier.wait().await;
+            store.fire_ticks(&batch).await.must("fire a batch")
+        }));
+    }
+    let mut handled = Vec::new();
+    for firing in firings {
+        handled.extend(firing.await.expect("a firing").into_iter().flatten());
+    }
+    assert_eq!(
+        handled.len(),
+        SCHEDULES,
+        "each tick handled once: {handled:?}"
+    );
+    let jobs = setup.list(None, 100).await.must("list");
+    assert_eq!(jobs.len(), SCHEDULES, "one job per tick");
+    for s in all.iter() {
+        assert_eq!(
+            setup.schedule_ticks(&s.name, 10).await.must("ticks").len(),
+            1
+        );
+    }
 }

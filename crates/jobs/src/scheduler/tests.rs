@@ -1,12 +1,14 @@
 //! The scheduler on a real SQLite store, driven by a clock of the test's
 //! own (`tick(now)`, no sleeping): ticks missed during downtime under each
-//! policy, a tick skipped while the previous run goes on, a paused schedule,
-//! and two schedulers at once making one job per tick.
+//! policy, a daily tick across both daylight-saving changes, a tick skipped
+//! while the previous run goes on, a paused schedule,
+//! two schedulers at once making one job per tick, and a tick the store
+//! refuses (a fault injected in SQLite) leaving the others to be fired.
 
 use super::*;
 use drbook_conformance::store::{schedule, SCHEDULE_MODULE};
 use drbook_core::job::JobStatus;
-use drbook_core::schedule::Missed;
+use drbook_core::schedule::{Missed, Schedule};
 use drbook_store_sqlite::SqliteStore;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -186,4 +188,107 @@ async fn two_schedulers_at_once_make_one_job_per_tick() {
     assert_eq!(setup.list(None, 100).await.unwrap().len(), 20);
     // Again at the same instant: nothing more is due.
     assert!(a.tick(now).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_tick_the_store_refuses_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path()).unwrap();
+    let file = sqlite.file().to_path_buf();
+    let store: Arc<dyn JobStore> = Arc::new(sqlite);
+    let ten = at("2026-12-02T10:00:00Z");
+    let broken = schedule("broken", "0 * * * *", Missed::RunOnce, ten);
+    let mut good = schedule("good", "0 * * * *", Missed::RunOnce, ten);
+    good.run.plan.name = "other".into();
+    for s in [&broken, &good] {
+        assert!(store.create_schedule(s, SCHEDULE_MODULE).await.unwrap());
+    }
+    // A fault in the store itself for one schedule's ticks: the pass's
+    // batch fails, and its ticks are fired again each alone.
+    let db = rusqlite::Connection::open(&file).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fault BEFORE INSERT ON schedule_ticks WHEN NEW.schedule = 'broken'
+         BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+    )
+    .unwrap();
+    let scheduler = Scheduler::new(store.clone());
+    let fired = scheduler.tick(at("2026-12-02T10:00:01Z")).await.unwrap();
+    let [("good", tick, TickOutcome::Started { .. })] = outcomes(&fired)[..] else {
+        panic!("the good schedule's tick alone: {fired:?}");
+    };
+    assert_eq!(tick, ten);
+    let left = store.schedule("broken").await.unwrap().unwrap();
+    assert_eq!(
+        (left.next, left.last),
+        (Some(ten), None),
+        "left for the next pass"
+    );
+
+    // The fault cleared, the next pass fires it.
+    db.execute_batch("DROP TRIGGER fault").unwrap();
+    let fired = scheduler.tick(at("2026-12-02T10:00:02Z")).await.unwrap();
+    let [("broken", tick, TickOutcome::Started { .. })] = outcomes(&fired)[..] else {
+        panic!("the broken schedule's tick once the fault is gone: {fired:?}");
+    };
+    assert_eq!(tick, ten);
+    assert_eq!(store.list(None, 10).await.unwrap().len(), 2);
+}
+
+/// The ticks a scheduler fires for `s` in passes every five minutes from
+/// `from` to `to`, each tick's job ended before the next pass.
+async fn ticks_between(s: &Schedule, from: &str, to: &str) -> Vec<DateTime<Utc>> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    assert!(store.create_schedule(s, SCHEDULE_MODULE).await.unwrap());
+    let scheduler = Scheduler::new(store.clone());
+    let (mut now, to) = (at(from), at(to));
+    let mut ticks = Vec::new();
+    while now <= to {
+        for fired in scheduler.tick(now).await.unwrap() {
+            let job = fired.record.outcome.job().expect("a job each tick");
+            store
+                .finish(job, JobStatus::Completed, None, &serde_json::json!({}))
+                .await
+                .unwrap();
+            ticks.push(fired.record.tick);
+        }
+        now += chrono::TimeDelta::minutes(5);
+    }
+    ticks
+}
+
+#[tokio::test]
+async fn a_daily_drill_ticks_once_a_day_across_both_daylight_saving_changes() {
+    // 02:30 in Berlin, every day; passes every five minutes, as a clock
+    // running through both changes of 2026 would make them.
+    let daily = |next: &str| schedule("daily", "30 2 * * *", Missed::RunOnce, at(next));
+    // Spring: 02:30 does not exist on 29 March; that day's tick is at the
+    // jump, 03:00 CEST.
+    assert_eq!(
+        ticks_between(
+            &daily("2026-03-28T01:30:00Z"),
+            "2026-03-28T00:00:00Z",
+            "2026-03-30T02:00:00Z"
+        )
+        .await,
+        [
+            at("2026-03-28T01:30:00Z"),
+            at("2026-03-29T01:00:00Z"),
+            at("2026-03-30T00:30:00Z"),
+        ]
+    );
+    // Autumn: 02:30 comes twice on 25 October; the day's tick is the first.
+    assert_eq!(
+        ticks_between(
+            &daily("2026-10-24T00:30:00Z"),
+            "2026-10-24T00:00:00Z",
+            "2026-10-26T02:00:00Z"
+        )
+        .await,
+        [
+            at("2026-10-24T00:30:00Z"),
+            at("2026-10-25T00:30:00Z"),
+            at("2026-10-26T01:30:00Z"),
+        ]
+    );
 }
