@@ -203,6 +203,7 @@ pub(crate) async fn job(
         .iter()
         .map(|g| g.name.clone())
         .collect();
+    let rto = job.spec.plan.rto.map(|rto| rto.as_secs() as f64);
     let last = lines.last().map_or(0, |(seq, _)| *seq);
     let body = html! {
         h1 { "Job " (job.id) }
@@ -255,7 +256,7 @@ pub(crate) async fn job(
         @if !report.timeline.is_empty() {
             h2 { "Timeline" }
             // drbook-report's chart escapes every name it draws.
-            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups))) }
+            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups, rto))) }
         }
         h2 { "Lines" }
         ol #lines data-events=(format!("/api/v1/jobs/{}/events", job.id)) data-after=(last)

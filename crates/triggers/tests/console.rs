@@ -47,7 +47,7 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
         .unwrap()
         .secret;
     let plan = format!(
-        "name = \"contoso\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+        "name = \"contoso\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\nrto = \"30m\"\n\
          [[groups]]\nname = \"web\"\nvms = [\"web-01\", {:?}]\n",
         IMG
     );
@@ -144,6 +144,10 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
     assert!(
         chart.contains(&escaped(IMG)),
         "the VM's bar is labelled: {chart}"
+    );
+    assert!(
+        chart.contains("RTO 30m"),
+        "the plan's RTO is marked: {chart}"
     );
     let row = format!("<td class=\"vm\">{}</td>", escaped(IMG));
     assert!(page.contains(&row), "the VM's summary row: {page}");
