@@ -79,7 +79,11 @@ pub fn render(report: &Report) -> String {
                 out.push_str("</dl>\n");
             }
             Body::Timeline => {
-                out.push_str(&timeline::svg(&report.timeline, &report.plan.groups));
+                out.push_str(&timeline::svg(
+                    &report.timeline,
+                    &report.plan.groups,
+                    report.plan.rto.map(|rto| rto.as_secs() as f64),
+                ));
                 out.push('\n');
             }
             Body::Note(note) => {

@@ -17,7 +17,9 @@ const AXIS: f64 = 24.0;
 
 /// The chart of `bars`, with `groups` (the plan's, in boot order) as its
 /// sections; bars of VMs outside them come last, under their own group.
-pub fn svg(bars: &[Bar], groups: &[String]) -> String {
+/// The plan's RTO (`rto`, seconds from the job's start), when it has one, is
+/// a line across the chart: a bar ending past it came up late.
+pub fn svg(bars: &[Bar], groups: &[String], rto: Option<f64>) -> String {
     let mut sections: Vec<(&str, Vec<&Bar>)> =
         groups.iter().map(|g| (g.as_str(), Vec::new())).collect();
     for bar in bars {
@@ -30,7 +32,7 @@ pub fn svg(bars: &[Bar], groups: &[String]) -> String {
     let end = bars
         .iter()
         .map(|b| b.end_seconds.unwrap_or(b.start_seconds))
-        .fold(0.0_f64, f64::max)
+        .fold(rto.unwrap_or(0.0), f64::max)
         .max(1.0);
     let plot = WIDTH - LABEL - 10.0;
     let x = |seconds: f64| LABEL + seconds.max(0.0) / end * plot;
@@ -53,6 +55,15 @@ pub fn svg(bars: &[Bar], groups: &[String]) -> String {
             out,
             r##"<line x1="{at:.1}" y1="{AXIS}" x2="{at:.1}" y2="{height}" stroke="#ddd"/><text x="{at:.1}" y="14" text-anchor="middle">{}</text>"##,
             crate::model::span(seconds)
+        );
+    }
+    if let Some(rto) = rto {
+        let at = x(rto);
+        let _ = write!(
+            out,
+            r##"<line class="rto" x1="{at:.1}" y1="{AXIS}" x2="{at:.1}" y2="{height}" stroke="#c62828" stroke-dasharray="4 2"/><text x="{at:.1}" y="{:.1}" text-anchor="end" fill="#c62828">RTO {}</text>"##,
+            AXIS - 2.0,
+            crate::model::span(rto)
         );
     }
     let mut y = AXIS;
@@ -117,7 +128,7 @@ mod tests {
             bar("<script>alert(1)</script>", "db", 0.0, None, "InProgress"),
             bar("stray", "(outside the plan)", 1.0, Some(2.0), "Failed"),
         ];
-        let svg = svg(&bars, &["db".to_string(), "web".to_string()]);
+        let svg = svg(&bars, &["db".to_string(), "web".to_string()], None);
         assert_eq!(svg.matches("<rect ").count(), 4, "{svg}");
         let db = svg.find("group db").unwrap();
         let web = svg.find("group web").unwrap();
@@ -129,6 +140,16 @@ mod tests {
         assert!(svg.contains(r#"class="Failed""#), "{svg}");
         // web-01 runs from the middle of the plot (5 of 10 s) to its end.
         assert!(svg.contains(r#"x="590.0" y="#), "{svg}");
+        assert!(svg.contains(r#"width="360.0""#), "{svg}");
+        assert!(!svg.contains("RTO"), "no objective, no line: {svg}");
+    }
+
+    #[test]
+    fn the_rto_is_a_line_and_widens_the_chart_when_no_bar_reaches_it() {
+        let bars = [bar("web-01", "web", 0.0, Some(10.0), "Succeeded")];
+        let svg = svg(&bars, &["web".to_string()], Some(20.0));
+        // 20 s is the end of the plot; web-01 ends at its middle.
+        assert!(svg.contains(r#"<line class="rto" x1="950.0""#), "{svg}");
         assert!(svg.contains(r#"width="360.0""#), "{svg}");
     }
 }

@@ -90,6 +90,7 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/ui/jobs", scope(Viewer), console::jobs),
         route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
         route!(POST "/ui/jobs/{id}/decision", scope(Approver), console::decide),
+        route!(GET "/ui/fabric", scope(Viewer), console::fabric),
         route!(GET "/ui/sign-in", Public, console::sign_in_form),
         route!(POST "/ui/sign-in", Public, console::sign_in),
         route!(GET "/ui/assets/console.js", Public, console::script),

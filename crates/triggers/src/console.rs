@@ -1,6 +1,7 @@
 //! The operator console's first pages, under `/ui`: the jobs (filters,
-//! search, pages) and a job (status, reason, plan, trigger, alert, its
-//! lines live).
+//! search, pages), a job (status, reason, plan, trigger, alert, what it did
+//! to each VM, its timeline, its lines live, its manual step) and the
+//! fabric's protected items.
 //!
 //! Pages are rendered on the server with `maud`, which escapes every value
 //! it interpolates: a runbook's line, a VM's name or an alert's field is
@@ -57,7 +58,11 @@ fn page_of(title: &str, body: Markup) -> Response {
                 script src="/ui/assets/console.js" defer {}
             }
             body {
-                nav { a href="/ui/jobs" { "Jobs" } " " a href="/ui/sign-in" { "Sign in" } }
+                nav {
+                    a href="/ui/jobs" { "Jobs" } " "
+                    a href="/ui/fabric" { "Fabric" } " "
+                    a href="/ui/sign-in" { "Sign in" }
+                }
                 main { (body) }
             }
         }
@@ -203,6 +208,7 @@ pub(crate) async fn job(
         .iter()
         .map(|g| g.name.clone())
         .collect();
+    let rto = job.spec.plan.rto.map(|rto| rto.as_secs() as f64);
     let last = lines.last().map_or(0, |(seq, _)| *seq);
     let body = html! {
         h1 { "Job " (job.id) }
@@ -255,7 +261,7 @@ pub(crate) async fn job(
         @if !report.timeline.is_empty() {
             h2 { "Timeline" }
             // drbook-report's chart escapes every name it draws.
-            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups))) }
+            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups, rto))) }
         }
         h2 { "Lines" }
         ol #lines data-events=(format!("/api/v1/jobs/{}/events", job.id)) data-after=(last)
@@ -355,6 +361,36 @@ fn summary(job: &JobRecord) -> Markup {
             dt { "Ended" } dd { (time(job.ended)) }
         }
     }
+}
+
+/// Every protected item: where it runs, its state and health, its RPO and
+/// what it allows now (as of the page's load).
+pub(crate) async fn fabric(State(server): State<Server>) -> Response {
+    let items = match server.fabric().list_items().await {
+        Ok(items) => items,
+        Err(e) => return Refusal::Store(format!("the fabric: {e}")).into_response(),
+    };
+    let body = html! {
+        h1 { "Protected items" }
+        table.items {
+            thead { tr { th { "VM" } th { "Active in" } th { "Protection" } th { "Replication" }
+                th { "Failover health" } th { "RPO (s)" } th { "Allowed operations" } } }
+            tbody {
+                @for item in &items {
+                    tr {
+                        td.vm { (item.name) }
+                        td { (item.active_region()) " (" (format!("{:?}", item.active_location)) ")" }
+                        td { (format!("{:?}", item.protection_state)) }
+                        td { (format!("{:?}", item.replication_health)) }
+                        td { (format!("{:?}", item.failover_health)) }
+                        td { (item.rpo_seconds.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { (item.allowed_operations.iter().map(|op| format!("{op:?}")).collect::<Vec<_>>().join(", ")) }
+                    }
+                }
+            }
+        }
+    };
+    page_of("Fabric", body)
 }
 
 /// An asset of the binary, long cached (it changes with the binary only).

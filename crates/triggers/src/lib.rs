@@ -9,6 +9,11 @@
 //! or is refused); the worker running in the same process is woken at once
 //! to run them.
 //!
+//! The same server is how people and programs watch and steer jobs: a JSON
+//! API under `/api/v1/` (documented by its OpenAPI file), a job's lines live
+//! (server-sent events) and the console's pages under `/ui`, every route
+//! but the webhook endpoint and `/healthz` behind an API token's scope.
+//!
 //! Layout, in the order a request meets them:
 //! - `server`: the accept loop with its timeouts (and TLS), graceful
 //!   shutdown; the webhook and operations endpoints.

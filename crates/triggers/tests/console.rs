@@ -47,7 +47,7 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
         .unwrap()
         .secret;
     let plan = format!(
-        "name = \"contoso\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+        "name = \"contoso\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\nrto = \"30m\"\n\
          [[groups]]\nname = \"web\"\nvms = [\"web-01\", {:?}]\n",
         IMG
     );
@@ -145,6 +145,10 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
         chart.contains(&escaped(IMG)),
         "the VM's bar is labelled: {chart}"
     );
+    assert!(
+        chart.contains("RTO 30m"),
+        "the plan's RTO is marked: {chart}"
+    );
     let row = format!("<td class=\"vm\">{}</td>", escaped(IMG));
     assert!(page.contains(&row), "the VM's summary row: {page}");
     assert!(
@@ -157,6 +161,34 @@ async fn the_console_lists_and_shows_jobs_and_renders_what_strangers_wrote_inert
     );
     let missing = get("/ui/jobs/job-none".to_string()).await.unwrap();
     assert_eq!(missing.status(), 404);
+
+    // The fabric: every protected item the API lists.
+    let items: serde_json::Value = get("/api/v1/fabric/items".to_string())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fabric = get("/ui/fabric".to_string())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let names: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.is_empty());
+    for name in names {
+        let row = format!("<td class=\"vm\">{}</td>", escaped(name));
+        assert!(
+            fabric.contains(&row),
+            "{name} is not on the fabric page:\n{fabric}"
+        );
+    }
 
     // The script is the binary's, and adds lines as text.
     let script = http

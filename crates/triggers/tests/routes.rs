@@ -37,6 +37,7 @@ const EXPECTED: &[(&str, &str, Option<Scope>)] = &[
     ("GET", "/ui/jobs", Some(Scope::Viewer)),
     ("GET", "/ui/jobs/{id}", Some(Scope::Viewer)),
     ("POST", "/ui/jobs/{id}/decision", Some(Scope::Approver)),
+    ("GET", "/ui/fabric", Some(Scope::Viewer)),
     ("GET", "/ui/sign-in", None),
     ("POST", "/ui/sign-in", None),
     ("GET", "/ui/assets/console.js", None),
