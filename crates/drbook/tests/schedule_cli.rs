@@ -2,7 +2,7 @@
 //! refused (exit 2) with nothing stored; a schedule is created with its
 //! module pinned, listed with its next runs, and its due tick, fired by two
 //! `drbook worker` processes at once, makes exactly one job, whose trigger
-//! is the schedule.
+//! is the schedule; `drbook serve` fires due ticks too.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
@@ -66,38 +66,75 @@ fn worker(dir: &Path) -> Server {
     Server(child)
 }
 
+/// `drbook schedule create` of a test drill of the demo plan by `dr_drill`.
+fn create(dir: &Path, name: &str, cron: &str, zone: &str, code: i32) -> std::process::Output {
+    let plan = dir.join("plans").join("contoso-3tier.toml");
+    let runbook = runbooks::dr_drill();
+    run_in(
+        dir,
+        &[
+            "schedule",
+            "create",
+            "--name",
+            name,
+            "--cron",
+            cron,
+            "--timezone",
+            zone,
+            "--runbook",
+            runbook.to_str().unwrap(),
+            "--plan",
+            plan.to_str().unwrap(),
+            "--type",
+            "test",
+            "--param",
+            "test-network=vnet-drill",
+        ],
+        code,
+    )
+}
+
+/// Schedule `name`'s tick made due now: paused, then resumed with its next
+/// tick the minute just begun (as a scheduler that was down for a moment
+/// would find it). That tick.
+fn make_due(dir: &Path, name: &str) -> DateTime<Utc> {
+    run_in(dir, &["schedule", "pause", name], 0);
+    let tick = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    let store = drbook_store_sqlite::SqliteStore::open(dir).unwrap();
+    let resumed = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(store.resume_schedule(name, Some(tick)))
+        .unwrap();
+    assert!(resumed);
+    tick
+}
+
+/// A `drbook serve` on `dir`, once it listens.
+fn serve(dir: &Path) -> Server {
+    let mut child = common::drbook(dir)
+        .current_dir(dir)
+        .args(["--speed", "instant", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting drbook serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("listening on ") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server ended");
+    }
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Server(child)
+}
+
 #[test]
 fn a_due_tick_fired_by_two_workers_makes_one_job() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     run_in(dir, &["--speed", "instant", "fabric", "init", "--demo"], 0);
-    let plan = dir.join("plans").join("contoso-3tier.toml");
-    let runbook = runbooks::dr_drill();
-    let (runbook, plan) = (runbook.to_str().unwrap(), plan.to_str().unwrap());
-    let create = |name: &str, cron: &str, zone: &str, code: i32| {
-        run_in(
-            dir,
-            &[
-                "schedule",
-                "create",
-                "--name",
-                name,
-                "--cron",
-                cron,
-                "--timezone",
-                zone,
-                "--runbook",
-                runbook,
-                "--plan",
-                plan,
-                "--type",
-                "test",
-                "--param",
-                "test-network=vnet-drill",
-            ],
-            code,
-        )
-    };
+    let create =
+        |name: &str, cron: &str, zone: &str, code: i32| create(dir, name, cron, zone, code);
 
     // Refused with what to write, and nothing stored.
     let bad = create("bad", "0 3 1 *", "Europe/Berlin", 2);
@@ -143,18 +180,7 @@ fn a_due_tick_fired_by_two_workers_makes_one_job() {
         "{monthly:#}"
     );
 
-    // The per-minute schedule's tick is made due now: paused, then resumed
-    // with its next tick the minute just begun (as a scheduler that was
-    // down for a moment would find it).
-    run_in(dir, &["schedule", "pause", "drill"], 0);
-    let tick = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap();
-    let store = drbook_store_sqlite::SqliteStore::open(dir).unwrap();
-    let resumed = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(store.resume_schedule("drill", Some(tick)))
-        .unwrap();
-    assert!(resumed);
-
+    let tick = make_due(dir, "drill");
     let workers = [worker(dir), worker(dir)];
     let start = Instant::now();
     while jobs_of_tick(dir, "drill", tick).is_empty() {
@@ -184,4 +210,29 @@ fn a_due_tick_fired_by_two_workers_makes_one_job() {
     run_in(dir, &["schedule", "delete", "drill"], 0);
     run_in(dir, &["schedule", "delete", "drill"], 2);
     assert_eq!(jobs_of_tick(dir, "drill", tick).len(), 1, "its jobs stay");
+}
+
+/// `drbook serve` runs the scheduler too: with no worker, its due tick
+/// becomes a job that the server's own workers run.
+#[test]
+fn a_due_tick_is_fired_by_drbook_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    run_in(dir, &["--speed", "instant", "fabric", "init", "--demo"], 0);
+    create(dir, "drill", "* * * * *", "UTC", 0);
+    let tick = make_due(dir, "drill");
+    let _server = serve(dir);
+    let start = Instant::now();
+    loop {
+        let jobs = jobs_of_tick(dir, "drill", tick);
+        if jobs.first().is_some_and(|j| j["status"] == "Completed") {
+            assert_eq!(jobs.len(), 1, "{jobs:#?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the tick {tick}'s job: {jobs:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

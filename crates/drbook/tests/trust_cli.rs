@@ -220,6 +220,42 @@ fn one_signer_of_two_is_refused_naming_the_missing_organisation_and_a_countersig
             ("security-review", host.fingerprints[1].as_str())
         ]
     );
+
+    // The job's evidence report names the module's digest, both signers
+    // and the rule that let it in, in its data and on its page.
+    let id = job["id"].as_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let report = |format: &str| {
+        let path = out.path().join(format!("report.{format}"));
+        let path = path.to_str().unwrap();
+        host.run(&["report", id, "--format", format, "--out", path], 0);
+        std::fs::read_to_string(path).unwrap()
+    };
+    let data: Value = serde_json::from_str(&report("json")).unwrap();
+    let module = &data["report"]["module"];
+    assert_eq!(module["digest"], job["digest"]);
+    assert_eq!(module["admittedBy"], "trust policy rule `shared`");
+    let reported: Vec<(&str, &str)> = module["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["organisation"].as_str().unwrap(),
+                s["fingerprint"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reported, signers);
+    let page = report("md");
+    assert_says(
+        &page,
+        &[
+            job["digest"].as_str().unwrap(),
+            &format!("platform ({})", host.fingerprints[0]),
+            &format!("security-review ({})", host.fingerprints[1]),
+        ],
+    );
 }
 
 #[test]
