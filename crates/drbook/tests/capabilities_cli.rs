@@ -310,7 +310,10 @@ fn a_rules_cap_names_only_operations() {
 /// bytes, a payload under 16 KiB: LEB128 lengths of one and two bytes).
 fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
     let payload = 1 + name.len() + data.len();
-    assert!(name.len() < 128 && payload < 1 << 14, "short LEB128 lengths");
+    assert!(
+        name.len() < 128 && payload < 1 << 14,
+        "short LEB128 lengths"
+    );
     let mut section = vec![0];
     if payload < 128 {
         section.push(payload as u8);
