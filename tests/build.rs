@@ -83,13 +83,17 @@ fn main() {
             "cargo built {package} but {} is missing",
             built.display()
         );
-        let http = declared_http(dir);
+        let (http, azure) = (declared(dir, "http"), declared(dir, "azure"));
         let wasm = match declared_operations(dir) {
-            None if http.is_empty() => built,
+            None if http.is_empty() && azure.is_empty() => built,
             operations => granted(
                 &built,
-                operations.unwrap_or_default(),
-                http,
+                Manifest {
+                    interfaces: Vec::new(),
+                    operations: operations.unwrap_or_default(),
+                    http,
+                    azure,
+                },
                 &target_dir.join("granted"),
             ),
         };
@@ -130,36 +134,32 @@ fn declared_operations(dir: &Path) -> Option<Vec<OperationKind>> {
     Some(operations)
 }
 
-/// The HTTP destinations `[package.metadata.drbook] http` of the crate in
-/// `dir` declares (none: it reaches none).
-fn declared_http(dir: &Path) -> Vec<String> {
+/// The patterns `[package.metadata.drbook] <key>` (`http`, `azure`) of the
+/// crate in `dir` declares (none: it reaches none).
+fn declared(dir: &Path, key: &str) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading Cargo.toml");
     let manifest: toml::Table = text.parse().expect("a valid Cargo.toml");
     let Some(patterns) = manifest
         .get("package")
         .and_then(|p| p.get("metadata"))
         .and_then(|m| m.get("drbook"))
-        .and_then(|d| d.get("http"))
+        .and_then(|d| d.get(key))
     else {
         return Vec::new();
     };
     patterns
         .as_array()
-        .expect("`[package.metadata.drbook] http` is a list")
+        .unwrap_or_else(|| panic!("`[package.metadata.drbook] {key}` is a list"))
         .iter()
         .map(|p| p.as_str().expect("patterns are strings").to_string())
         .collect()
 }
 
-/// A copy of `built` in `dir` with its capability manifest: `operations`,
-/// `http`, and the interfaces it imports.
-fn granted(built: &Path, operations: Vec<OperationKind>, http: Vec<String>, dir: &Path) -> PathBuf {
+/// A copy of `built` in `dir` with its capability manifest: `declared`,
+/// with the interfaces it imports.
+fn granted(built: &Path, mut declared: Manifest, dir: &Path) -> PathBuf {
     let module = std::fs::read(built).expect("reading a built runbook");
-    let declared = Manifest {
-        interfaces: manifest::imported_interfaces(&module).expect("a component's imports"),
-        operations,
-        http,
-    };
+    declared.interfaces = manifest::imported_interfaces(&module).expect("a component's imports");
     let written = manifest::write(&module, &declared)
         .unwrap_or_else(|e| panic!("granting {}: {e}", built.display()));
     std::fs::create_dir_all(dir).expect("creating the granted runbooks' dir");

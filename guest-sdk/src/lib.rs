@@ -21,7 +21,9 @@
 //!
 //! Layout: `context` (the job's plan and inputs), `fabric` (operations on
 //! VMs), `groups` (a group in parallel, a plan in order), `recovery`
-//! (retry with backoff, wait timeouts, going on past a failed VM), `log`
+//! (retry with backoff, wait timeouts, going on past a failed VM), `http`
+//! and `check` (outside calls), `azure` (Azure resources: DNS, Traffic
+//! Manager), `log`
 //! (streams), `error` (one error type that works with `?`).
 
 #[doc(hidden)]
@@ -35,6 +37,7 @@ pub mod bindings {
 }
 
 pub mod approval;
+pub mod azure;
 pub mod check;
 mod context;
 mod display;

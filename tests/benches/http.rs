@@ -155,6 +155,7 @@ impl Bench {
                     interfaces: Interface::ALL.to_vec(),
                     operations: vec![],
                     http: http.to_vec(),
+                    azure: vec![],
                 }),
                 signed: false,
                 caps: vec![],

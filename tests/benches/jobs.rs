@@ -373,6 +373,7 @@ fn start(c: &mut Criterion) {
             operations: None,
             require_manifest: false,
             http: None,
+            azure: None,
         }],
     )
     .expect("the policy");

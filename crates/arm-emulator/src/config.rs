@@ -158,6 +158,11 @@ pub struct HttpFaults {
     /// Every Nth action POST is applied and its connection closed without
     /// an answer.
     pub drop_post_every: Option<u32>,
+    /// Every write of a network resource (a DNS record set's or a Traffic
+    /// Manager endpoint's PUT or DELETE) waits this long (milliseconds)
+    /// after it arrived, before it is applied: a write a client can be
+    /// killed during.
+    pub network_write_delay_ms: u64,
 }
 
 /// ARM's throttling: a token bucket per kind of request, refilled

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 /// A snapshot of the counters. Route names are the emulator's own, stable:
 /// `protectedItems.list`, `protectedItems.listByContainer`,
-/// `protectedItems.get`, `protectedItems.<action>` (the action's ARM name,
+/// `protectedItems.get`, `dnsRecordSets.put|get|delete`,
+/// `trafficManagerEndpoints.put|get|delete`, `protectedItems.<action>` (the action's ARM name,
 /// e.g. `protectedItems.plannedFailover`), `recoveryPoints.list`,
 /// `recoveryPoints.get`, `jobs.list`, `jobs.get`, `recoveryPlans.list`,
 /// `recoveryPlans.get`, `operationStatus.get`,
@@ -40,6 +41,20 @@ pub struct Counters {
     /// again, in the order the retries arrived: what "the client honoured
     /// `Retry-After`" is checked against, on the emulator's clock.
     pub retries: Vec<Retry>,
+    /// Each change to a network resource (a DNS record set, a Traffic
+    /// Manager endpoint) applied, in order: the emulator's audit of them.
+    pub network: Vec<NetworkChange>,
+}
+
+/// A change applied to a network resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkChange {
+    /// `PUT` or `DELETE`.
+    pub method: String,
+    pub id: String,
+    /// What a PUT made it; `None` for a DELETE.
+    pub resource: Option<serde_json::Value>,
 }
 
 /// A request answered 429, and when the same request (method, path and

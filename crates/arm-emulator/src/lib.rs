@@ -23,6 +23,9 @@
 //!   Entra's OpenID discovery (`GET /{tenant}/v2.0/.well-known/
 //!   openid-configuration`), and `GET /subscriptions` (the subscription, to
 //!   a principal of its tenant with a role).
+//! - A DNS zone's A record sets and a Traffic Manager profile's endpoints
+//!   (`Microsoft.Network`, PUT/GET/DELETE), kept in `arm-network.json`:
+//!   what runbooks switch traffic with after a failover (`routes::network`).
 //! - HTTP, on its own port: a managed-identity token endpoint in the style of
 //!   App Service's (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), which
 //!   `azure_identity`'s `ManagedIdentityCredential` accepts over plain HTTP.
@@ -61,7 +64,7 @@ pub use config::{
     App, AppCredential, Bucket, Budget, Config, HttpFaults, SimFault, MANAGED_IDENTITY_OBJECT_ID,
     SUPPORTED_API_VERSIONS,
 };
-pub use counters::{Counters, Retry};
+pub use counters::{Counters, NetworkChange, Retry};
 pub use entra::ASSERTION_TYPE;
 pub use error::ArmError;
 pub use server::{serve, Emulator, EmulatorError, Endpoints, DEFAULT_CLIENT_ID};

@@ -138,6 +138,12 @@ impl Emulator {
         self.shared.counters.snapshot()
     }
 
+    /// The network resource at `id` (a DNS record set, a Traffic Manager
+    /// endpoint; any case), as a GET would answer it.
+    pub fn network_resource(&self, id: &str) -> Option<serde_json::Value> {
+        self.shared.network.get(id)
+    }
+
     pub fn reset_counters(&self) {
         self.shared.counters.reset();
     }
@@ -293,6 +299,7 @@ fn prepare(
         config.faults,
     );
     shared.recovery_plans = config.recovery_plans;
+    shared.network = routes::Network::open(ca_dir);
     shared.tenant = config.tenant;
     shared.apps = apps;
     shared.without_role = config.without_role;

@@ -135,7 +135,8 @@ fn check_name(name: &str) -> Result<(), AuthoringError> {
 }
 
 /// The operations a manifest's `[package.metadata.drbook]` declares, and
-/// the HTTP destinations if it declares any: that table, as the new crate's.
+/// the HTTP destinations and Azure resources if it declares any: that
+/// table, as the new crate's.
 fn operations(manifest: &str) -> Result<Table, AuthoringError> {
     let manifest: Table = manifest
         .parse()
@@ -154,8 +155,10 @@ fn operations(manifest: &str) -> Result<Table, AuthoringError> {
             )
         })?;
     let mut table = Table::from_iter([("operations".to_string(), Value::Array(operations))]);
-    if let Some(http) = drbook.and_then(|d| d.get("http")) {
-        table.insert("http".to_string(), http.clone());
+    for key in ["http", "azure"] {
+        if let Some(patterns) = drbook.and_then(|d| d.get(key)) {
+            table.insert(key.to_string(), patterns.clone());
+        }
     }
     Ok(table)
 }

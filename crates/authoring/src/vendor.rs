@@ -19,6 +19,7 @@ pub(crate) const SDK_SOURCES: &[(&str, &str)] = &[
         "approval.rs",
         include_str!("../../../guest-sdk/src/approval.rs"),
     ),
+    ("azure.rs", include_str!("../../../guest-sdk/src/azure.rs")),
     ("check.rs", include_str!("../../../guest-sdk/src/check.rs")),
     (
         "context.rs",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 use crate::fabric::OperationRequest;
+use crate::outside::azure::ResourceRequest;
 use crate::outside::RequestSummary;
 
 /// A host call, as journaled: its name and arguments.
@@ -78,17 +79,24 @@ pub enum Call {
     Http {
         request: RequestSummary,
     },
+    /// `azure.request`: the ARM request; the reply is ARM's final answer or
+    /// the error. A write (not GET) is an intent first, durable before it
+    /// is sent.
+    Azure {
+        request: ResourceRequest,
+    },
 }
 
 impl Call {
     /// Whether the call has an effect outside the job that must never be
-    /// made twice (an operation's start, an HTTP write): its intent is
+    /// made twice (an operation's start, an HTTP or Azure write): its intent is
     /// durable before the effect (see
     /// [`RunLog::append_intent`](crate::store::RunLog::append_intent)).
     pub fn starts_an_operation(&self) -> bool {
         match self {
             Call::Start { .. } => true,
             Call::Http { request } => !request.method.is_read(),
+            Call::Azure { request } => !request.method.is_read(),
             _ => false,
         }
     }

@@ -1,6 +1,6 @@
-//! Outside calls: what a runbook may reach beyond its fabric (HTTP today,
-//! Azure resources later), the grants that allow it, and how an exchange is
-//! journaled.
+//! Outside calls: what a runbook may reach beyond its fabric (HTTP here,
+//! Azure resources in [`azure`]), the grants that allow it, and how an
+//! exchange is journaled.
 //!
 //! A destination is granted by a [`Pattern`], written as a URL prefix:
 //! `https://hooks.contoso.com/services/` (scheme, host, port, path prefix).
@@ -11,10 +11,11 @@
 //! `https://{region}.status.contoso.com/` (the value then may hold only
 //! letters, digits, `.`, `-` and `_`: it cannot add a path or a port).
 //! `{vm}` is the job's scope: each VM of its plan, so
-//! `http://{vm}.drill.contoso.test/health` grants one URL per VM. The same
-//! grammar, a prefix with placeholders and `*`, is what grants of Azure
-//! resources will carry (`/subscriptions/{subscription}/.../dnszones/contoso.com/*`),
-//! beside `http` in the manifest.
+//! `http://{vm}.drill.contoso.test/health` grants one URL per VM. Grants of
+//! Azure resources ([`azure`]) are filled and checked the same way
+//! ([`granted`]): resource id patterns with placeholders and
+//! `*` (`/subscriptions/{subscription}/.../dnszones/contoso.com/*`), in the
+//! manifest's `azure` beside `http`.
 //!
 //! A request is allowed when it matches a pattern of its module's manifest
 //! (filled from its job) and every HTTP cap of the trust policy
@@ -493,69 +494,27 @@ pub fn check(spec: &JobSpec, method: Method, url: &url::Url) -> Result<Granted, 
         .and_then(|c| c.manifest.as_ref())
         .map(|m| m.http.as_slice())
         .unwrap_or_default();
-    if declared.is_empty() {
-        return Err(refuse(
-            Rule::ModuleManifest,
-            "the module's manifest grants no HTTP destination".into(),
-            DECLARE,
-        ));
-    }
-    let mut notes = Vec::new();
-    let mut granted = None;
-    for declared in declared {
-        match fill(declared, &spec.parameters, spec.plan.vms()) {
-            Filled::Missing(name) => notes.push(format!(
-                "`{declared}` grants nothing without the job parameter `{name}` (`--param {name}=...`)"
-            )),
-            Filled::Unsafe { parameter, value } => notes.push(format!(
-                "`{declared}` refuses the parameter `{parameter}`'s value `{value}`: inside a \
-                 pattern a parameter holds only letters, digits, `.`, `-` and `_`"
-            )),
-            Filled::Patterns(patterns) => {
-                for text in patterns {
-                    match Pattern::parse(&text) {
-                        Ok(pattern) if pattern.matches(url) => {
-                            granted.get_or_insert((text, pattern));
-                        }
-                        Ok(_) => notes.push(format!("`{text}`")),
-                        Err(e) => notes.push(e.to_string()),
-                    }
-                }
-            }
-        }
-    }
-    let Some((text, pattern)) = granted else {
-        notes.truncate(8);
-        return Err(refuse(
-            Rule::ModuleManifest,
-            format!(
-                "the module's manifest grants {}, and none holds it",
-                notes.join(", ")
-            ),
-            DECLARE,
-        ));
+    let matches = |text: &str| {
+        Pattern::parse(text)
+            .map(|p| p.matches(url).then_some(p))
+            .map_err(|e| e.to_string())
     };
-    for cap in capabilities.map(|c| c.caps.as_slice()).unwrap_or_default() {
-        let Some(allowed) = &cap.http else { continue };
-        let holds = allowed
-            .iter()
-            .any(|p| Pattern::parse(p).is_ok_and(|p| p.matches(url)));
-        if !holds {
-            return Err(refuse(
-                Rule::TrustPolicy,
-                format!(
-                    "the trust policy's rule `{}` caps the modules it admits at HTTP destinations {}",
-                    cap.rule,
-                    if allowed.is_empty() {
-                        "none".to_string()
-                    } else {
-                        allowed.join(", ")
-                    }
-                ),
-                "add it to that rule's `http` in `[trust]`",
-            ));
-        }
-    }
+    let held = |p: &str| Pattern::parse(p).is_ok_and(|p| p.matches(url));
+    let nouns = Nouns {
+        none: "no HTTP destination",
+        listed: "",
+        capped: "HTTP destinations",
+        cap_key: "http",
+    };
+    let (text, pattern) = granted(
+        spec,
+        declared,
+        matches,
+        |cap| cap.http.as_ref(),
+        held,
+        &nouns,
+    )
+    .map_err(|(rule, why, fix)| refuse(rule, why, fix.as_deref().unwrap_or(DECLARE)))?;
     let address = url
         .host_str()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
@@ -577,6 +536,128 @@ pub fn check(spec: &JobSpec, method: Method, url: &url::Url) -> Result<Granted, 
     })
 }
 
+/// Why no pattern of a manifest's list grants a call.
+enum Ungranted {
+    /// The list is empty.
+    Nothing,
+    /// Its patterns, filled from the job (at most 8, with why a pattern
+    /// grants nothing), none of which holds the call.
+    NoneHolds(String),
+}
+
+/// The first of `declared` (a manifest's patterns) that, filled from the
+/// job of `spec` (its parameters, `{vm}` each VM of its plan), `matches`
+/// reads and finds holding the call: its filled text and what `matches`
+/// made of it. What every kind of outside call's grant is checked by.
+fn granting<T>(
+    spec: &JobSpec,
+    declared: &[String],
+    matches: impl Fn(&str) -> Result<Option<T>, String>,
+) -> Result<(String, T), Ungranted> {
+    if declared.is_empty() {
+        return Err(Ungranted::Nothing);
+    }
+    let mut notes = Vec::new();
+    for declared in declared {
+        match fill(declared, &spec.parameters, spec.plan.vms()) {
+            Filled::Missing(name) => notes.push(format!(
+                "`{declared}` grants nothing without the job parameter `{name}` (`--param {name}=...`)"
+            )),
+            Filled::Unsafe { parameter, value } => notes.push(format!(
+                "`{declared}` refuses the parameter `{parameter}`'s value `{value}`: inside a \
+                 pattern a parameter holds only letters, digits, `.`, `-` and `_`"
+            )),
+            Filled::Patterns(patterns) => {
+                for text in patterns {
+                    match matches(&text) {
+                        Ok(Some(found)) => return Ok((text, found)),
+                        Ok(None) => notes.push(format!("`{text}`")),
+                        Err(e) => notes.push(e),
+                    }
+                }
+            }
+        }
+    }
+    notes.truncate(8);
+    Err(Ungranted::NoneHolds(notes.join(", ")))
+}
+
+/// The first cap of the trust policy pinned with the job of `spec` whose
+/// list (`list` of it; `None`: that cap does not cap this kind of call)
+/// holds no pattern that `held`: its rule's name and its list, shown.
+fn capped(
+    spec: &JobSpec,
+    list: impl Fn(&crate::scope::PolicyCap) -> Option<&Vec<String>>,
+    held: impl Fn(&str) -> bool,
+) -> Option<(String, String)> {
+    let caps = spec
+        .admission
+        .as_ref()
+        .map(|a| a.capabilities.caps.as_slice())
+        .unwrap_or_default();
+    caps.iter().find_map(|cap| {
+        let allowed = list(cap)?;
+        (!allowed.iter().any(|p| held(p))).then(|| {
+            let shown = if allowed.is_empty() {
+                "none".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            (cap.rule.clone(), shown)
+        })
+    })
+}
+
+/// How a kind of outside call's refusals name what it is granted.
+pub(crate) struct Nouns {
+    /// `no HTTP destination`.
+    pub none: &'static str,
+    /// Before the manifest's patterns that do not hold the call (`Azure
+    /// resources `), or nothing.
+    pub listed: &'static str,
+    /// `HTTP destinations`: what a cap caps.
+    pub capped: &'static str,
+    /// The cap's key in `[trust]` rules: `http`.
+    pub cap_key: &'static str,
+}
+
+/// [`granting`] then [`capped`]: the granting pattern and what `matches`
+/// made of it, or the rule that refuses, why, and its fix when it is not
+/// the author's (a policy's: `None` is the manifest's, the caller's to say).
+pub(crate) fn granted<T>(
+    spec: &JobSpec,
+    declared: &[String],
+    matches: impl Fn(&str) -> Result<Option<T>, String>,
+    list: impl Fn(&crate::scope::PolicyCap) -> Option<&Vec<String>>,
+    held: impl Fn(&str) -> bool,
+    nouns: &Nouns,
+) -> Result<(String, T), (Rule, String, Option<String>)> {
+    let found = granting(spec, declared, matches).map_err(|ungranted| {
+        let why = match ungranted {
+            Ungranted::Nothing => format!("the module's manifest grants {}", nouns.none),
+            Ungranted::NoneHolds(notes) => format!(
+                "the module's manifest grants {}{notes}, and none holds it",
+                nouns.listed
+            ),
+        };
+        (Rule::ModuleManifest, why, None)
+    })?;
+    if let Some((rule, allowed)) = capped(spec, list, held) {
+        return Err((
+            Rule::TrustPolicy,
+            format!(
+                "the trust policy's rule `{rule}` caps the modules it admits at {} {allowed}",
+                nouns.capped
+            ),
+            Some(format!(
+                "add it to that rule's `{}` in `[trust]`",
+                nouns.cap_key
+            )),
+        ));
+    }
+    Ok(found)
+}
+
 /// `url` without its query and fragment, which may hold secrets (a
 /// webhook's token): what messages and reports show.
 pub fn shown_url(url: &url::Url) -> String {
@@ -587,6 +668,8 @@ pub fn shown_url(url: &url::Url) -> String {
     let _ = shown.set_username("");
     shown.to_string()
 }
+
+pub mod azure;
 
 #[cfg(test)]
 mod tests;

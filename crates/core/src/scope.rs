@@ -39,16 +39,20 @@ pub enum Interface {
     /// Outside calls over HTTP, to the destinations the manifest's `http`
     /// grants ([`crate::outside`]).
     Http,
+    /// Azure resource calls over ARM, on the resource ids the manifest's
+    /// `azure` grants ([`crate::outside::azure`]).
+    Azure,
 }
 
 impl Interface {
-    pub const ALL: [Interface; 6] = [
+    pub const ALL: [Interface; 7] = [
         Interface::SiteRecovery,
         Interface::Plan,
         Interface::Log,
         Interface::Clock,
         Interface::Approval,
         Interface::Http,
+        Interface::Azure,
     ];
 
     /// Its name in the WIT package, and in manifests: `site-recovery`.
@@ -60,6 +64,7 @@ impl Interface {
             Interface::Clock => "clock",
             Interface::Approval => "approval",
             Interface::Http => "http",
+            Interface::Azure => "azure",
         }
     }
 
@@ -91,6 +96,10 @@ pub struct Manifest {
     /// placeholders): none, no HTTP at all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http: Vec<String>,
+    /// Azure resource id patterns ([`crate::outside::azure::ResourcePattern`],
+    /// with `{param}` placeholders): none, no Azure call at all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub azure: Vec<String>,
 }
 
 /// A trust policy rule's cap on what the modules it admits may start
@@ -105,6 +114,10 @@ pub struct PolicyCap {
     /// patterns without placeholders); `None`: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Vec<String>>,
+    /// The Azure resource ids its modules may call at most (`azure =
+    /// [...]`, patterns without placeholders); `None`: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<Vec<String>>,
 }
 
 /// What a job's module may do, pinned with its admission: its manifest and
@@ -573,6 +586,7 @@ vms = ["sql-01"]
                 interfaces: vec![Interface::SiteRecovery],
                 operations: vec![K::TestFailover, K::TestFailoverCleanup, K::Commit],
                 http: vec![],
+                azure: vec![],
             }),
             signed: true,
             caps: vec![],
@@ -611,17 +625,20 @@ vms = ["sql-01"]
             rule: "drills".into(),
             operations: vec![K::TestFailover],
             http: None,
+            azure: None,
         });
         capabilities.narrow(PolicyCap {
             rule: "drills".into(),
             operations: vec![K::TestFailover],
             http: None,
+            azure: None,
         });
         assert_eq!(capabilities.caps.len(), 1);
         capabilities.narrow(PolicyCap {
             rule: "wide".into(),
             operations: K::ALL.to_vec(),
             http: None,
+            azure: None,
         });
         admit(&mut unplanned, &capabilities);
         let err = check(&unplanned, "sql-01", K::Commit).unwrap_err();

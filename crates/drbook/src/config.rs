@@ -52,6 +52,7 @@
 //! operations = ["test-failover", "test-failover-cleanup"]   # optional: the most its modules may start
 //! require-manifest = true              # optional: refuse its modules without a capability manifest
 //! http = ["https://*.contoso.com/", "http://127.0.0.1:8080/"]   # optional: the most HTTP destinations its modules may reach
+//! azure = ["/subscriptions/SUB/resourceGroups/dns/*"]   # optional: the most Azure resources its modules may call
 //!
 //! # `drbook serve`'s TLS (else --tls-cert/--tls-key, or --tls-self-signed).
 //! [serve]
@@ -157,6 +158,8 @@ struct RuleSection {
     require_manifest: bool,
     /// The most HTTP destinations its modules may reach, as URL prefixes.
     http: Option<Vec<String>>,
+    /// The most Azure resources its modules may call, as resource id patterns.
+    azure: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -464,6 +467,10 @@ fn trust(section: TrustSection, base: &Path) -> Result<TrustPolicy, String> {
                 drbook_core::outside::Pattern::parse(pattern)
                     .map_err(|e| format!("{what}: rule `{}`: `http`: {e}", r.name))?;
             }
+            for pattern in r.azure.iter().flatten() {
+                drbook_core::outside::azure::ResourcePattern::parse(pattern)
+                    .map_err(|e| format!("{what}: rule `{}`: `azure`: {e}", r.name))?;
+            }
             Ok(Rule {
                 name: r.name,
                 runbooks: r.runbooks,
@@ -471,6 +478,7 @@ fn trust(section: TrustSection, base: &Path) -> Result<TrustPolicy, String> {
                 operations,
                 require_manifest: r.require_manifest,
                 http: r.http,
+                azure: r.azure,
             })
         })
         .collect::<Result<_, String>>()?;

@@ -141,7 +141,7 @@ fn inspect_shows_the_signers_the_manifest_it_covers_and_the_policys_decision() {
     assert_eq!(
         doc["manifest"],
         serde_json::json!({
-            "interfaces": ["site-recovery", "plan", "log", "clock", "approval", "http"],
+            "interfaces": ["site-recovery", "plan", "log", "clock", "approval", "http", "azure"],
             "operations": ["planned-failover", "cancel-failover"],
             "http": [],
             "covered_by_signatures": true,
@@ -230,7 +230,7 @@ fn a_manifest_the_signatures_do_not_cover_is_refused_before_compiling() {
     appended = std::fs::read(host.runbook()).unwrap();
     appended.extend(custom_section(
         "drbook-capabilities",
-        br#"{"version":1,"interfaces":["site-recovery","plan","log","clock","approval","http"],"operations":["commit"]}"#,
+        br#"{"version":1,"interfaces":["site-recovery","plan","log","clock","approval","http","azure"],"operations":["commit"]}"#,
     ));
     for tampered in [changed, appended] {
         std::fs::write(host.runbook(), &tampered).unwrap();
@@ -306,11 +306,21 @@ fn a_rules_cap_names_only_operations() {
     );
 }
 
-/// A custom section named `name` holding `data`, framed (lengths < 128).
+/// A custom section named `name` holding `data`, framed (a name under 128
+/// bytes, a payload under 16 KiB: LEB128 lengths of one and two bytes).
 fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
     let payload = 1 + name.len() + data.len();
-    assert!(payload < 128, "one LEB128 byte");
-    let mut section = vec![0, payload as u8, name.len() as u8];
+    assert!(
+        name.len() < 128 && payload < 1 << 14,
+        "short LEB128 lengths"
+    );
+    let mut section = vec![0];
+    if payload < 128 {
+        section.push(payload as u8);
+    } else {
+        section.extend([(payload & 0x7f) as u8 | 0x80, (payload >> 7) as u8]);
+    }
+    section.push(name.len() as u8);
     section.extend(name.as_bytes());
     section.extend(data);
     section

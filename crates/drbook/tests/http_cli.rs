@@ -9,11 +9,8 @@
 //! job's report.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 // What this binary does not use of the shared test modules.
@@ -21,132 +18,11 @@ use std::time::{Duration, Instant};
 mod common;
 #[allow(dead_code)]
 mod runbooks;
+#[path = "common/stand.rs"]
+mod stand;
 
 use common::{drbook, run_in, Server as Process};
-
-/// What the stand-in server saw: each connection, and each request as
-/// `METHOD /path`; how many bytes of `/big` it wrote before the client left.
-#[derive(Default)]
-struct Seen {
-    connections: usize,
-    requests: Vec<String>,
-    big_written: u64,
-}
-
-/// A local HTTP/1.1 server with a behaviour per path: `/ok...` answers 200
-/// with the path, `/redirect` 302 to `redirect_to`, `/hold` reads the
-/// request and never answers, `/big` streams a 1 GiB body (written a chunk
-/// at a time, never held), `/drip` sends its headers and then a byte every
-/// 100 ms.
-struct Stand {
-    port: u16,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl Stand {
-    fn start(redirect_to: &str) -> Stand {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let (shared, redirect_to) = (seen.clone(), redirect_to.to_string());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                shared.lock().unwrap().connections += 1;
-                let (seen, redirect_to) = (shared.clone(), redirect_to.clone());
-                std::thread::spawn(move || serve(stream, &seen, &redirect_to));
-            }
-        });
-        Stand { port, seen }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().unwrap().requests.clone()
-    }
-
-    fn connections(&self) -> usize {
-        self.seen.lock().unwrap().connections
-    }
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Seen>, redirect_to: &str) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut stream = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        seen.lock()
-            .unwrap()
-            .requests
-            .push(format!("{method} {path}"));
-        let answered = match path.as_str() {
-            "/redirect" => write!(
-                stream,
-                "HTTP/1.1 302 Found\r\nlocation: {redirect_to}\r\ncontent-length: 0\r\n\r\n"
-            ),
-            "/hold" => {
-                std::thread::sleep(Duration::from_secs(3600));
-                return;
-            }
-            "/big" => {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
-                    1u64 << 30
-                );
-                let chunk = vec![b'x'; 64 << 10];
-                while stream.write_all(&chunk).is_ok() {
-                    seen.lock().unwrap().big_written += chunk.len() as u64;
-                }
-                return;
-            }
-            "/drip" => {
-                let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n");
-                while stream.write_all(b"x").is_ok() {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                return;
-            }
-            _ => write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\nok {path}",
-                path.len() + 3
-            ),
-        };
-        if answered.is_err() {
-            return;
-        }
-    }
-}
+use stand::Stand;
 
 /// A data dir with the demo fabric, and its plan's path.
 fn demo() -> (tempfile::TempDir, String) {
@@ -391,7 +267,7 @@ fn a_huge_a_silent_and_a_dripping_answer_are_bounded_and_reported() {
     assert_eq!(error_of(&results[2]).0, "timeout");
     // The client left: the server's writes failed long before 1 GiB.
     std::thread::sleep(Duration::from_millis(200));
-    let written = stand.seen.lock().unwrap().big_written;
+    let written = stand.big_written();
     assert!(
         written < 256 << 20,
         "{written} bytes of the 1 GiB body were taken"

@@ -408,11 +408,23 @@ impl ArmClient {
         body: Option<&serde_json::Value>,
         request_id: &str,
     ) -> Result<Answer, PostError> {
+        self.write(Method::POST, path, body, request_id).await
+    }
+
+    /// [`Self::post`] for any write (PUT, PATCH, DELETE too): sent once,
+    /// what it met said as a [`PostError`].
+    pub async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        request_id: &str,
+    ) -> Result<Answer, PostError> {
         let url = self.url(path).map_err(PostError::Refused)?;
         let mut refreshed = false;
         loop {
             let answer = match self
-                .send(Method::POST, &url, body, Some(request_id))
+                .send(method.clone(), &url, body, Some(request_id))
                 .await
                 .map_err(PostError::Refused)?
             {

@@ -71,22 +71,49 @@ pub struct AzureFabric {
     poll_interval: Duration,
 }
 
+/// The HTTPS client (trusting `config`'s CA file too) and the credentials
+/// of `config`: what the backend's fabric and its resource calls
+/// ([`crate::ArmResources`]) each talk to ARM with.
+pub(crate) fn connect(
+    config: &AzureConfig,
+) -> Result<(reqwest::Client, Arc<Credentials>), OpenError> {
+    let ca = match &config.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|source| OpenError::CaFile {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let http = http_client(ca.as_deref(), config.timeout)?;
+    let credentials = Arc::new(Credentials::new(
+        config.credential.clone(),
+        http.clone(),
+        config.scope(),
+    ));
+    Ok((http, credentials))
+}
+
+/// An ARM client of `config`'s endpoint, api-version, retries and timeout,
+/// within the process's budget of its subscription.
+pub(crate) fn arm_client(
+    config: &AzureConfig,
+    http: reqwest::Client,
+    credentials: Arc<Credentials>,
+) -> Result<ArmClient, OpenError> {
+    let budget = Budget::shared(&config.arm_endpoint, &config.subscription, config.limits);
+    let settings = ArmSettings {
+        endpoint: config.arm_endpoint.clone(),
+        api_version: config.api_version.clone(),
+        retry: config.retry,
+        timeout: config.timeout,
+    };
+    Ok(ArmClient::new(&settings, http, credentials, budget)?)
+}
+
 impl AzureFabric {
     /// The backend for `config`, with one credential chain of its own.
     pub fn open(config: &AzureConfig) -> Result<AzureFabric, OpenError> {
-        let ca = match &config.ca_file {
-            Some(path) => Some(std::fs::read(path).map_err(|source| OpenError::CaFile {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
-        let http = http_client(ca.as_deref(), config.timeout)?;
-        let credentials = Arc::new(Credentials::new(
-            config.credential.clone(),
-            http.clone(),
-            config.scope(),
-        ));
+        let (http, credentials) = connect(config)?;
         Self::with_credentials(config, http, credentials)
     }
 
@@ -97,15 +124,8 @@ impl AzureFabric {
         http: reqwest::Client,
         credentials: Arc<Credentials>,
     ) -> Result<AzureFabric, OpenError> {
-        let budget = Budget::shared(&config.arm_endpoint, &config.subscription, config.limits);
-        let settings = ArmSettings {
-            endpoint: config.arm_endpoint.clone(),
-            api_version: config.api_version.clone(),
-            retry: config.retry,
-            timeout: config.timeout,
-        };
         Ok(AzureFabric {
-            arm: ArmClient::new(&settings, http, credentials, budget)?,
+            arm: arm_client(config, http, credentials)?,
             vault: config.vault_path(),
             audit: AuditLog::open(&config.data_dir)?,
             names: Mutex::default(),

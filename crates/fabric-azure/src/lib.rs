@@ -17,6 +17,8 @@
 //! - `fabric_impl`: [`AzureFabric`], the port.
 //! - `item_reads`: item reads shared by concurrent callers (a vault list
 //!   for many GETs).
+//! - `resources`: [`ArmResources`], runbooks' Azure resource calls (the
+//!   `Resources` port): LROs followed, writes sent once.
 //! - `error`: [`ArmError`].
 
 mod audit;
@@ -31,6 +33,7 @@ mod job_list;
 pub mod map;
 pub mod recovery_plans;
 pub mod request;
+mod resources;
 pub mod wire;
 
 pub use audit::{AuditLog, Record, FILE_NAME as AUDIT_FILE};
@@ -46,3 +49,4 @@ pub use fabric_impl::{job_in_url, AzureFabric, OpenError};
 pub use job_list::since_filter;
 pub use recovery_plans::{ImportError, Imported};
 pub use request::request_id;
+pub use resources::ArmResources;

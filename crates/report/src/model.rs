@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use drbook_core::fabric::{OperationKind, RecoveryPointType};
 use drbook_core::job::{AdmittedBy, Approval, JobRecord, JobStatus, Signer};
 use drbook_core::journal::{Call, Entry, Record};
+use drbook_core::outside::azure::{AzureError, ResourceResponse};
 use drbook_core::outside::{HttpError, Method, Response};
 use drbook_core::plan::{Objective, Objectives};
 
@@ -193,13 +194,15 @@ pub struct Check {
     pub detail: String,
 }
 
-/// One outside call of the runbook, from its journal entry.
+/// One outside call of the runbook (an HTTP exchange, an Azure call), from
+/// its journal entry.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutsideCall {
     pub at: Option<DateTime<Utc>>,
     pub method: Method,
-    /// Without its query, which may hold a token.
+    /// An HTTP URL without its query, which may hold a token; an Azure
+    /// call's resource id.
     pub url: String,
     pub request_bytes: usize,
     /// The response's status, when one came.
@@ -211,39 +214,73 @@ pub struct OutsideCall {
 }
 
 impl OutsideCall {
-    /// The call of `entry`, if it is an HTTP exchange.
+    /// The call of `entry`, if it is an HTTP exchange or an Azure call.
     fn of(entry: &Entry) -> Option<OutsideCall> {
-        let Call::Http { request } = &entry.call else {
-            return None;
-        };
-        let reply = entry
-            .reply
-            .clone()
-            .map(serde_json::from_value::<Result<Response, HttpError>>);
-        let (status, response_bytes, error) = match reply {
-            Some(Ok(Ok(response))) => (Some(response.status), Some(response.body.len()), None),
-            Some(Ok(Err(e))) => (None, None, Some(format!("{}: {e}", e.kind()))),
-            Some(Err(e)) => (None, None, Some(format!("unreadable reply: {e}"))),
-            None => (
-                None,
-                None,
-                Some("sent; the host stopped before its answer".into()),
+        let (method, url, request_bytes, answer) = match &entry.call {
+            Call::Http { request } => (
+                request.method,
+                request
+                    .url
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                request.body_bytes,
+                answer::<Response, HttpError>(entry, |r| (r.status, r.body.len()), HttpError::kind),
             ),
+            Call::Azure { request } => (
+                request.method,
+                request.resource_id.clone(),
+                request.body.as_ref().map_or(0, |b| b.to_string().len()),
+                answer::<ResourceResponse, AzureError>(
+                    entry,
+                    |r| (r.status, r.body.len()),
+                    AzureError::kind,
+                ),
+            ),
+            _ => return None,
         };
+        let (status, response_bytes, error) = answer;
         Some(OutsideCall {
             at: DateTime::from_timestamp_millis(entry.at),
-            method: request.method,
-            url: request
-                .url
-                .split(['?', '#'])
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            request_bytes: request.body_bytes,
+            method,
+            url,
+            request_bytes,
             status,
             response_bytes,
             error,
         })
+    }
+}
+
+/// What `entry`'s reply (`Result<R, E>` as journaled) says: the status and
+/// length of an answer, else the error's kind and message, else that the
+/// host stopped while the write was out.
+fn answer<R, E>(
+    entry: &Entry,
+    shape: impl Fn(&R) -> (u16, usize),
+    kind: impl Fn(&E) -> &'static str,
+) -> (Option<u16>, Option<usize>, Option<String>)
+where
+    R: serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned + std::fmt::Display,
+{
+    let reply = entry
+        .reply
+        .clone()
+        .map(serde_json::from_value::<Result<R, E>>);
+    match reply {
+        Some(Ok(Ok(response))) => {
+            let (status, bytes) = shape(&response);
+            (Some(status), Some(bytes), None)
+        }
+        Some(Ok(Err(e))) => (None, None, Some(format!("{}: {e}", kind(&e)))),
+        Some(Err(e)) => (None, None, Some(format!("unreadable reply: {e}"))),
+        None => (
+            None,
+            None,
+            Some("sent; the host stopped before its answer".into()),
+        ),
     }
 }
 

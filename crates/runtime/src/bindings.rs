@@ -14,4 +14,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::drbook::runbook::{approval, clock, http, log, plan, site_recovery, types};
+pub use self::drbook::runbook::{approval, azure, clock, http, log, plan, site_recovery, types};

@@ -12,7 +12,7 @@ use wasmtime::{Config, Engine};
 
 use super::budget::LoadLimits;
 use super::component::Runbook;
-use super::host::Outside;
+use super::host::OutsideCalls;
 use super::state::InstanceState;
 
 /// How often the epoch advances: the granularity of the deadline check.
@@ -29,8 +29,9 @@ pub struct Runtime {
     pub(crate) loaded: Arc<Mutex<HashMap<String, Arc<Runbook>>>>,
     /// What a module may cost to load ([`LoadLimits`]).
     pub(crate) load_limits: LoadLimits,
-    /// The HTTP client of runbooks' outside calls, and whether they are dry.
-    pub(crate) outside: Outside,
+    /// What runbooks' outside calls go through (HTTP, Azure), and whether
+    /// they are dry.
+    pub(crate) outside: OutsideCalls,
 }
 
 impl Runtime {
@@ -56,7 +57,7 @@ impl Runtime {
             cache_dir,
             loaded: Arc::default(),
             load_limits: LoadLimits::default(),
-            outside: Outside::default(),
+            outside: OutsideCalls::default(),
         })
     }
 
@@ -70,6 +71,16 @@ impl Runtime {
     /// sent (`not-sent`); reads go out when granted.
     pub fn dry_run(mut self) -> Self {
         self.outside.dry_run = true;
+        self
+    }
+
+    /// This runtime sending runbooks' Azure calls through `resources` (the
+    /// azure backend's ARM client); without it they are `not-configured`.
+    pub fn with_resources(
+        mut self,
+        resources: Arc<dyn drbook_core::outside::azure::Resources>,
+    ) -> Self {
+        self.outside.resources = Some(resources);
         self
     }
 }

@@ -145,7 +145,7 @@ impl Runtime {
             unload_after: options.unload_after,
             stop: options.stop.clone(),
             clock: JobClock::new(started),
-            http: self.outside.clone(),
+            outside: self.outside.clone(),
         };
         let mut store = self.new_store(spec, live, &options, &streams, (&stdout, &stderr), journal);
 

@@ -346,6 +346,7 @@ pub(crate) fn entry_bytes(call: &Call, reply: Option<&Value>) -> usize {
         // Rare, and slow anyway (its intent is synced): counted exactly.
         Call::Start { vm, request } => vm.len() + json_len(request),
         Call::Http { request } => json_len(request),
+        Call::Azure { request } => json_len(request),
     };
     FRAME + strings + reply.map_or(0, value_bytes)
 }

@@ -13,7 +13,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::events::Observer;
-use super::host::{JobClock, Outside};
+use super::host::{JobClock, OutsideCalls};
 use super::journal::{CorruptEntry, Journal, Replay};
 use super::limits::{Deadline, MemoryLimiter};
 use super::streams::Streams;
@@ -62,8 +62,8 @@ pub(crate) struct Live {
     /// The job's monotonic clock, which WASI shows the runbook and its
     /// timers wait on.
     pub clock: JobClock,
-    /// The runtime's HTTP client for outside calls.
-    pub http: Outside,
+    /// What the runtime's outside calls go through (HTTP, Azure).
+    pub outside: OutsideCalls,
 }
 
 impl Live {

@@ -57,6 +57,7 @@ fn admission(c: &mut Criterion) {
         operations: Some(vec![K::TestFailover, K::TestFailoverCleanup]),
         require_manifest: false,
         http: None,
+        azure: None,
     };
     let policy = TrustPolicy::new(
         vec![
@@ -71,6 +72,7 @@ fn admission(c: &mut Criterion) {
         interfaces: vec![Interface::SiteRecovery, Interface::Log],
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
         http: vec![],
+        azure: vec![],
     };
     let bare = common::component(1 << 20, &[]);
     let granted = drbook_signing::manifest::write(&bare, &manifest)
@@ -118,6 +120,7 @@ fn start_check(c: &mut Criterion) {
             interfaces: vec![Interface::SiteRecovery],
             operations: vec![K::TestFailover, K::TestFailoverCleanup],
             http: vec![],
+            azure: vec![],
         }),
         signed: true,
         caps: vec![],
@@ -126,6 +129,7 @@ fn start_check(c: &mut Criterion) {
         rule: "shared".into(),
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
         http: None,
+        azure: None,
     });
     spec.admission = Some(drbook_core::job::Admission {
         digest: "sha256:00".into(),

@@ -21,8 +21,11 @@
 //! - `http` (optional): the HTTP destinations it may reach, as patterns
 //!   (`https://hooks.contoso.com/services/`, `{param}` placeholders the
 //!   job's parameters fill: `drbook_core::outside`); needs the `http`
-//!   interface. Grants of Azure resources will be a sibling list of
-//!   patterns in the same grammar, so that version 1 carries them too.
+//!   interface.
+//! - `azure` (optional): the Azure resources it may call, as resource id
+//!   patterns (`/subscriptions/{subscription}/resourceGroups/*/providers/
+//!   Microsoft.Network/dnszones/contoso.com/*`: `drbook_core::outside::azure`);
+//!   needs the `azure` interface.
 //!
 //! Unknown fields are refused too, for the same reason as versions.
 //!
@@ -137,6 +140,16 @@ pub fn decode(data: &[u8]) -> Result<Manifest, ManifestError> {
     for pattern in &manifest.http {
         http_pattern(pattern).map_err(|reason| ManifestError::Invalid { reason })?;
     }
+    for pattern in &manifest.azure {
+        azure_pattern(pattern).map_err(|reason| ManifestError::Invalid { reason })?;
+    }
+    if !manifest.azure.is_empty() && !manifest.interfaces.contains(&Interface::Azure) {
+        return Err(ManifestError::Invalid {
+            reason: "it grants Azure resources but does not declare the `azure` interface that \
+                     calls them; add `--interface azure`"
+                .into(),
+        });
+    }
     if !manifest.http.is_empty() && !manifest.interfaces.contains(&Interface::Http) {
         return Err(ManifestError::Invalid {
             reason: "it grants HTTP destinations but does not declare the `http` interface that                      reaches them; add `--interface http`"
@@ -166,14 +179,16 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
         "interfaces": interfaces,
         "operations": operations.iter().map(|k| k.cli_name()).collect::<Vec<_>>(),
     });
-    if !manifest.http.is_empty() {
-        let mut http: Vec<&String> = Vec::new();
-        for pattern in &manifest.http {
-            if !http.contains(&pattern) {
-                http.push(pattern);
+    for (key, patterns) in [("http", &manifest.http), ("azure", &manifest.azure)] {
+        if !patterns.is_empty() {
+            let mut once: Vec<&String> = Vec::new();
+            for pattern in patterns {
+                if !once.contains(&pattern) {
+                    once.push(pattern);
+                }
             }
+            json[key] = serde_json::json!(once);
         }
-        json["http"] = serde_json::json!(http);
     }
     json.to_string().into_bytes()
 }
@@ -344,8 +359,32 @@ pub fn http_pattern(pattern: &str) -> Result<(), String> {
     if trimmed.starts_with('{') && trimmed.ends_with('}') && trimmed.matches('{').count() == 1 {
         return Ok(());
     }
+    let stand_in = stand_in(trimmed)?;
+    drbook_core::outside::Pattern::parse(&stand_in)
+        .map(|_| ())
+        .map_err(|e| {
+            e.to_string()
+                .replace(&format!("`{stand_in}`"), &format!("`{pattern}`"))
+        })
+}
+
+/// An Azure resource id pattern as a manifest holds it, or why it is none:
+/// what `drbook runbook grant --azure` reads. Its placeholders are filled
+/// with a stand-in to check the rest.
+pub fn azure_pattern(pattern: &str) -> Result<(), String> {
+    let stand_in = stand_in(pattern)?;
+    drbook_core::outside::azure::ResourcePattern::parse(&stand_in)
+        .map(|_| ())
+        .map_err(|e| {
+            e.to_string()
+                .replace(&format!("`{stand_in}`"), &format!("`{pattern}`"))
+        })
+}
+
+/// `pattern` with each `{placeholder}` replaced by `x`.
+fn stand_in(pattern: &str) -> Result<String, String> {
     let mut stand_in = String::new();
-    let mut rest = trimmed;
+    let mut rest = pattern.trim();
     while let Some(open) = rest.find('{') {
         let close = rest[open..]
             .find('}')
@@ -355,12 +394,7 @@ pub fn http_pattern(pattern: &str) -> Result<(), String> {
         rest = &rest[open + close + 1..];
     }
     stand_in.push_str(rest);
-    drbook_core::outside::Pattern::parse(&stand_in)
-        .map(|_| ())
-        .map_err(|e| {
-            e.to_string()
-                .replace(&format!("`{stand_in}`"), &format!("`{pattern}`"))
-        })
+    Ok(stand_in)
 }
 
 /// An interface by its name, or why it is none.

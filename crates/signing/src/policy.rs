@@ -63,13 +63,17 @@ pub struct Rule {
     /// their manifest declares (`http = ["https://*.contoso.com/"]`,
     /// patterns of `drbook_core::outside`); `None`: no cap.
     pub http: Option<Vec<String>>,
+    /// The most Azure resources the modules it admits may call, whatever
+    /// their manifest declares (`azure = ["/subscriptions/SUB/*"]`,
+    /// patterns of `drbook_core::outside::azure`); `None`: no cap.
+    pub azure: Option<Vec<String>>,
 }
 
 impl Rule {
     /// Its cap, as pinned with the jobs it admits: a rule that caps only
     /// HTTP leaves every operation.
     fn cap(&self) -> Option<PolicyCap> {
-        if self.operations.is_none() && self.http.is_none() {
+        if self.operations.is_none() && self.http.is_none() && self.azure.is_none() {
             return None;
         }
         Some(PolicyCap {
@@ -79,6 +83,7 @@ impl Rule {
                 .clone()
                 .unwrap_or_else(|| OperationKind::ALL.to_vec()),
             http: self.http.clone(),
+            azure: self.azure.clone(),
         })
     }
 }

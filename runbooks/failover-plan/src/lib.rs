@@ -9,6 +9,13 @@
 //! it does not), and `--param notify-url=URL` posts the run's summary
 //! there as JSON (`{"plan", "job", "passed", "summary"}`), whether the
 //! failover passed or not: the incident channel's webhook.
+//!
+//! An optional post step switches traffic, before the application check:
+//! with `--param dns-zone=ZONE` (and `dns-subscription`,
+//! `dns-resource-group`, `dns-record`, `dns-ip`; `dns-ttl`, default 60) it
+//! makes the zone's A record `dns-record` hold `dns-ip` alone, through the
+//! host's Azure credentials, on the one record its manifest's `azure`
+//! grants (filled from those parameters).
 
 use core::time::Duration;
 
@@ -17,7 +24,9 @@ use drbook_sdk::prelude::*;
 drbook_sdk::runbook!(run);
 
 fn run(ctx: &Context) -> Result<String> {
-    let result = fail_over(ctx).and_then(|summary| check_app(ctx).map(|()| summary));
+    let result = fail_over(ctx)
+        .and_then(|summary| switch_dns(ctx).map(|()| summary))
+        .and_then(|summary| check_app(ctx).map(|()| summary));
     notify(ctx, &result);
     result
 }
@@ -47,6 +56,39 @@ fn fail_over(ctx: &Context) -> Result<String> {
         }
         Ok(())
     })
+}
+
+/// The DNS switch, when `dns-zone` is given: the record holds `dns-ip`.
+fn switch_dns(ctx: &Context) -> Result<()> {
+    let Some(zone) = ctx.param("dns-zone") else {
+        return Ok(());
+    };
+    let param = |name: &str| {
+        ctx.param(name).ok_or_else(|| {
+            Error::new(format!(
+                "the DNS switch of `{zone}` needs `--param {name}=...`"
+            ))
+        })
+    };
+    let (subscription, group) = (param("dns-subscription")?, param("dns-resource-group")?);
+    let (record, ip) = (param("dns-record")?, param("dns-ip")?);
+    let ttl = match ctx.param("dns-ttl") {
+        Some(ttl) => ttl
+            .parse()
+            .map_err(|_| Error::new(format!("`dns-ttl` is `{ttl}`, not a number of seconds")))?,
+        None => 60,
+    };
+    let zone_id = format!(
+        "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/dnszones/{zone}"
+    );
+    match drbook_sdk::azure::dns::set_a_record(&zone_id, record, &[ip], ttl) {
+        Ok(_) => output!("post step `dns`: {record}.{zone} now points at {ip}"),
+        Err(drbook_sdk::azure::AzureError::NotSent(_)) => {
+            output!("post step `dns` (dry run, not sent): {record}.{zone} would point at {ip}")
+        }
+        Err(e) => return Err(Error::from(e).context(format!("switching {record}.{zone} to {ip}"))),
+    }
+    Ok(())
 }
 
 /// `app-url`, when given: the application answers after the failover.

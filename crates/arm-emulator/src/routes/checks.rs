@@ -1,14 +1,13 @@
 //! The checks every ARM request meets before it is served, in ARM's order:
 //! the injected delay, the bearer token (401: missing, unknown, expired, for
 //! another audience, of another tenant), the vault (404), the
-//! `api-version` (400), the enforced budget (429), then the injected 429s
+//! `api-version` (400: Site Recovery's, or a network resource's own), the enforced budget (429), then the injected 429s
 //! and 5xx.
 
 use super::path::Parsed;
 use super::shared::Shared;
 use crate::auth;
 use crate::budget::Take;
-use crate::config::SUPPORTED_API_VERSIONS;
 use crate::error::ArmError;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +36,7 @@ pub(super) async fn checks(
     uri: &Uri,
     headers: &HeaderMap,
     parsed: Option<&Parsed>,
+    versions: &[&str],
 ) -> Result<Checked, Response> {
     let faults = s.faults();
     if faults.delay_ms > 0 {
@@ -109,12 +109,12 @@ pub(super) async fn checks(
             )
             .into_response())
         }
-        Some(v) if !SUPPORTED_API_VERSIONS.contains(&v.as_str()) => {
+        Some(v) if !versions.contains(&v.as_str()) => {
             return Err(ArmError::bad_request(
                 "InvalidApiVersionParameter",
                 format!(
                     "The api-version '{v}' is invalid. The supported versions are '{}'.",
-                    SUPPORTED_API_VERSIONS.join(",")
+                    versions.join(",")
                 ),
             )
             .into_response())

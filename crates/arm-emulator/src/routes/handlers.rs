@@ -3,9 +3,11 @@
 
 use super::checks::{checks, query_map};
 use super::input::parse_input;
+use super::network::{self, NetworkPath};
 use super::path::{parse, route_name, Action, ItemPath, Route};
 use super::shared::{DropConnection, Shared, INITIATOR_PREFIX};
 use crate::auth::random_guid;
+use crate::config::SUPPORTED_API_VERSIONS;
 use crate::counters::post_key;
 use crate::error::ArmError;
 use crate::wire::{self, container_name, fabric_name, JobContext};
@@ -41,7 +43,14 @@ pub(super) async fn arm(
 ) -> Response {
     let parsed = parse(uri.path());
     let route = parsed.as_ref().and_then(|p| p.route.clone());
-    let name = route_name(route.as_ref());
+    let network = network::parse(uri.path());
+    let name = match &network {
+        Some(resource) => resource.route_name(&method),
+        None => route_name(route.as_ref()),
+    };
+    let versions = network
+        .as_ref()
+        .map_or(SUPPORTED_API_VERSIONS, |n| n.api_versions());
     let client_id = headers
         .get("x-ms-client-request-id")
         .and_then(|v| v.to_str().ok())
@@ -53,8 +62,14 @@ pub(super) async fn arm(
     let request_id = random_guid();
 
     let mut remaining = None;
-    let mut response = match checks(&s, &method, &uri, &headers, parsed.as_ref()).await {
+    let checked = checks(&s, &method, &uri, &headers, parsed.as_ref(), versions).await;
+    let mut response = match checked {
         Err(refusal) => refusal,
+        Ok(checked) if network.is_some() => {
+            remaining = checked.remaining;
+            let resource = network.as_ref().expect("a network resource");
+            serve_network(&s, resource, &method, &body).await
+        }
         Ok(checked) => {
             let api_version = checked.api_version;
             remaining = checked.remaining;
@@ -108,6 +123,41 @@ pub(super) async fn arm(
         headers.insert("x-ms-client-request-id", value);
     }
     response
+}
+
+/// A network resource's request, in the subscription's any resource group.
+async fn serve_network(
+    s: &Shared,
+    resource: &NetworkPath,
+    method: &Method,
+    body: &[u8],
+) -> Response {
+    if !resource
+        .subscription
+        .eq_ignore_ascii_case(&s.vault.subscription)
+    {
+        return ArmError::not_found(
+            "SubscriptionNotFound",
+            format!(
+                "The subscription '{}' could not be found.",
+                resource.subscription
+            ),
+        )
+        .into_response();
+    }
+    let delay = s.faults().network_write_delay_ms;
+    if *method != Method::GET && delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    match s.network.serve(resource, method, body) {
+        Ok((response, change)) => {
+            if let Some(change) = change {
+                s.counters.with(|c| c.network.push(change));
+            }
+            response
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 pub(super) fn method_not_allowed(method: &Method) -> ArmError {

@@ -9,6 +9,8 @@
 //! - `checks`: what every ARM request meets before it is served.
 //! - `handlers`: serving it.
 //! - `input`: an action's body as the simulator's request.
+//! - `network`: the `Microsoft.Network` resources (DNS A record sets,
+//!   Traffic Manager endpoints) and the file they are kept in.
 //! - `shared`: the state every handler shares.
 
 mod admin;
@@ -16,8 +18,10 @@ mod checks;
 mod cloud;
 mod handlers;
 mod input;
+mod network;
 mod path;
 mod shared;
 
 pub(crate) use admin::{identity_router, router};
+pub(crate) use network::Network;
 pub(crate) use shared::{DropConnection, Shared};

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub budget: Buckets,
     /// What `replicationRecoveryPlans` serves.
     pub recovery_plans: Vec<drbook_core::plan::RecoveryPlan>,
+    /// The network resources (DNS records, Traffic Manager endpoints).
+    pub network: super::Network,
     /// The subscription's tenant, the apps of the Entra token endpoint,
     /// and the principals with no role (`Config`'s).
     pub tenant: String,
@@ -62,6 +64,7 @@ impl Shared {
             faults: Mutex::new(faults),
             budget: Buckets::default(),
             recovery_plans: Vec::new(),
+            network: super::Network::in_memory(),
             tenant: String::new(),
             apps: Vec::new(),
             without_role: Vec::new(),

@@ -35,6 +35,7 @@ fn spec(http: &[&str], caps: Vec<PolicyCap>, params: &[(&str, &str)]) -> JobSpec
                     interfaces: vec![],
                     operations: vec![],
                     http: http.iter().map(|p| p.to_string()).collect(),
+                    azure: vec![],
                 }),
                 signed: false,
                 caps,
@@ -139,6 +140,7 @@ fn a_request_needs_the_manifest_and_every_policy_cap() {
         rule: "ops".into(),
         operations: vec![],
         http: http.map(|h| h.into_iter().map(String::from).collect()),
+        azure: None,
     };
     let capped = spec(
         &["https://a.test/", "https://b.test/"],

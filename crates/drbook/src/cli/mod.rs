@@ -217,7 +217,9 @@ impl Global {
 
     /// The WebAssembly runtime, loading modules under `--module-bytes` and
     /// `--module-functions`, its compiled modules cached in the data dir
-    /// (`cached`) or in memory only.
+    /// (`cached`) or in memory only; runbooks' Azure calls sent with the
+    /// azure backend's ARM client when `[fabric]` is azure (else they are
+    /// `not-configured`).
     pub fn runtime(&self, cached: bool) -> anyhow::Result<drbook_runtime::Runtime> {
         let cache = if cached {
             Some(self.data_dir()?.join("cache"))
@@ -225,11 +227,23 @@ impl Global {
             None
         };
         let runtime = drbook_runtime::Runtime::new(cache)
-            .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?;
-        Ok(runtime.with_load_limits(drbook_runtime::LoadLimits {
-            module_bytes: self.module_bytes as u64,
-            functions: self.module_functions,
-        }))
+            .map_err(|e| anyhow::anyhow!("starting the WebAssembly runtime: {e:?}"))?
+            .with_load_limits(drbook_runtime::LoadLimits {
+                module_bytes: self.module_bytes as u64,
+                functions: self.module_functions,
+            });
+        Ok(match &self.config()?.fabric {
+            FabricChoice::Azure(config) => {
+                let resources = drbook_fabric_azure::ArmResources::open(config).map_err(|e| {
+                    InputError::new(format!(
+                        "cannot send runbooks' Azure calls to {}: {e}",
+                        config.arm_endpoint
+                    ))
+                })?;
+                runtime.with_resources(resources)
+            }
+            FabricChoice::Simulator { .. } => runtime,
+        })
     }
 
     /// `--data-dir`, else `DRBOOK_DATA_DIR`, else the platform data dir.

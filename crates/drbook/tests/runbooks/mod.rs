@@ -30,6 +30,43 @@ pub fn http_probe() -> PathBuf {
     example("http-probe")
 }
 
+/// The example runbook `package` (of `runbooks/`) written into `dir` with
+/// the capability manifest its Cargo.toml declares (`[package.metadata.drbook]`
+/// `operations`, `http`, `azure`), as `drbook runbook build` writes it, by
+/// `drbook runbook grant`: what the tests of its outside calls run.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all grant
+pub fn granted(package: &str, dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runbooks");
+    let text = std::fs::read_to_string(root.join(package).join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    let declared = &manifest["package"]["metadata"]["drbook"];
+    let out = dir.join(format!("{}.wasm", package.replace('-', "_")));
+    let mut grant = Command::new(env!("CARGO_BIN_EXE_drbook"));
+    grant.arg("runbook").arg("grant").arg(example(package));
+    for (key, flag) in [
+        ("operations", "--operation"),
+        ("http", "--http"),
+        ("azure", "--azure"),
+    ] {
+        for value in declared
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            grant.arg(flag).arg(value.as_str().unwrap());
+        }
+    }
+    let written = grant.arg("-o").arg(&out).output().expect("running drbook");
+    assert!(
+        written.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&written.stdout),
+        String::from_utf8_lossy(&written.stderr)
+    );
+    out
+}
+
 /// The runbook `package` (of `runbooks/` or `tests/guests/`), built in its own target
 /// dir: this nested cargo does not wait on the lock of the build running the
 /// tests.

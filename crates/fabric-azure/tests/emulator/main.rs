@@ -8,4 +8,5 @@ mod conformance;
 mod faults;
 mod plan;
 mod requests;
+mod resources;
 mod secrets;

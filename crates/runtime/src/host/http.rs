@@ -4,9 +4,10 @@
 //! Order of a live call: the request is checked against its bounds, then
 //! against the job's grant (`drbook_core::outside::check`: the module's
 //! manifest filled from the job, the trust policy's caps, literal addresses
-//! that are not public) before any name is looked up; a refusal is journaled
-//! as the reply, with a warning line. A write is then journaled as a durable
-//! intent and sent once; a read is sent and journaled with its response.
+//! that are not public) before any name is looked up; then it takes the
+//! course of every outside call (`outside`: a refusal journaled as the
+//! reply, a write a durable intent sent once, a read sent and journaled with
+//! its response).
 //! Names are resolved by [`PublicOnly`], which refuses a name with any
 //! address that is not public and hands the client the addresses it
 //! checked: the connection goes to a checked address, never to a second
@@ -23,11 +24,11 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::outside::{Outside, OutsideError};
 use crate::bindings::http as wit;
-use crate::journal::Replay;
 use crate::limits::human_bytes;
 use crate::state::InstanceState;
-use drbook_core::journal::{Call, Stream};
+use drbook_core::journal::Call;
 use drbook_core::outside::{
     self, is_public, shown_url, Body, HttpError, Method, RequestSummary, Response, SECRET_HEADERS,
 };
@@ -58,16 +59,18 @@ const HOST_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
-/// The host's HTTP client for runbooks: one per runtime (its connections
-/// pooled), made on first use; and whether this runtime runs dry runs,
-/// whose writes are journaled and not sent.
+/// What runbooks' outside calls go through: the host's HTTP client (one
+/// per runtime, its connections pooled, made on first use), the Azure
+/// resources port when this host has an ARM endpoint, and whether this
+/// runtime runs dry runs, whose writes are journaled and not sent.
 #[derive(Clone, Default)]
-pub struct Outside {
+pub struct OutsideCalls {
     client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    pub(crate) resources: Option<Arc<dyn drbook_core::outside::azure::Resources>>,
     pub(crate) dry_run: bool,
 }
 
-impl Outside {
+impl OutsideCalls {
     fn client(&self) -> Result<&reqwest::Client, HttpError> {
         self.client
             .get_or_init(|| {
@@ -129,74 +132,42 @@ impl wit::Host for InstanceState {
             Ok(request) => request,
             Err(e) => return Ok(Err(e.into())),
         };
-        let call = Call::Http {
-            request: request.summary(),
-        };
         let method = request.method;
-        let reply: Result<Response, HttpError> = match self.replay(&call)? {
-            Replay::Reply(reply) => reply,
-            Replay::Intent(intent) => {
-                let reply = Err(HttpError::OutcomeUnknown(format!(
-                    "{method} {} was sent once before the host stopped, and its answer was never \
-                     journaled; drbook does not send it again: find out at the destination \
-                     whether it took effect",
-                    request.shown
-                )));
-                self.streams.push(Stream::Warning, message(&reply));
-                self.journal.complete(intent, &reply)?;
-                reply
-            }
-            Replay::Live => match outside::check(&self.spec, method, &request.url) {
-                Err(refused) => {
-                    tracing::warn!(job = %self.spec.job_id, rule = %refused.rule, "HTTP request refused");
-                    let reply = Err(HttpError::NotGranted(refused.message));
-                    let record = self.streams.record(Stream::Warning, message(&reply));
-                    self.journal.record(call, &reply, record.as_ref())?;
-                    reply
-                }
-                Ok(_) if !method.is_read() && self.live.http.dry_run => {
-                    let reply = Err(HttpError::NotSent(format!(
-                        "{method} {} was recorded and not sent: this is a dry run",
-                        request.shown
-                    )));
-                    let record = self.streams.record(Stream::Verbose, message(&reply));
-                    self.journal.record(call, &reply, record.as_ref())?;
-                    reply
-                }
-                Ok(_) if !method.is_read() => {
-                    let intent = self.journal.intent(call).await?;
-                    let live = self.live.clone();
-                    let reply = live.wait(exchange(&live.http, request)).await?;
-                    self.journal.complete(intent, &reply)?;
-                    if let Err(e @ HttpError::NotGranted(_)) = &reply {
-                        self.streams.push(Stream::Warning, e.to_string());
-                    }
-                    reply
-                }
-                Ok(_) => {
-                    let live = self.live.clone();
-                    let reply = live.wait(exchange(&live.http, request)).await?;
-                    // A name that resolved to an address that is not public
-                    // is a refused grant: on the record as the others are.
-                    let record = match &reply {
-                        Err(e @ HttpError::NotGranted(_)) => {
-                            self.streams.record(Stream::Warning, e.to_string())
-                        }
-                        _ => None,
-                    };
-                    self.journal.record(call, &reply, record.as_ref())?;
-                    reply
-                }
+        let shown = format!("{method} {}", request.shown);
+        let outside = Outside {
+            call: Call::Http {
+                request: request.summary(),
             },
+            write: !method.is_read(),
+            shown: &shown,
         };
+        let url = request.url.clone();
+        let check = |spec: &_| {
+            outside::check(spec, method, &url)
+                .map(|_| ())
+                .map_err(|refused| refused.message)
+        };
+        let reply: Result<Response, HttpError> = self
+            .outside_call(outside, check, |live| async move {
+                exchange(&live.outside, request).await
+            })
+            .await?;
         Ok(reply.map(into_wit).map_err(Into::into))
     }
 }
 
-fn message(reply: &Result<Response, HttpError>) -> String {
-    match reply {
-        Ok(response) => format!("HTTP {}", response.status),
-        Err(e) => e.to_string(),
+impl OutsideError for HttpError {
+    fn not_granted(message: String) -> Self {
+        HttpError::NotGranted(message)
+    }
+    fn outcome_unknown(message: String) -> Self {
+        HttpError::OutcomeUnknown(message)
+    }
+    fn not_sent(message: String) -> Self {
+        HttpError::NotSent(message)
+    }
+    fn is_not_granted(&self) -> bool {
+        matches!(self, HttpError::NotGranted(_))
     }
 }
 
@@ -346,7 +317,7 @@ fn cut_url(text: &str) -> String {
 }
 
 /// Sends `request` and reads its response within its timeout and bounds.
-async fn exchange(outside: &Outside, request: Request) -> Result<Response, HttpError> {
+async fn exchange(outside: &OutsideCalls, request: Request) -> Result<Response, HttpError> {
     let client = outside.client()?;
     let timeout = request.timeout();
     let shown = request.shown.clone();

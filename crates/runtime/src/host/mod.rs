@@ -4,16 +4,18 @@
 //! clocks, randomness and waits served by `wasi`: journaled and bounded.
 
 mod approval;
+mod azure;
 mod clock;
 mod convert;
 mod http;
 mod log;
+mod outside;
 mod plan;
 pub mod site_recovery;
 mod wasi;
 
 pub(crate) use approval::NoJobStore;
-pub use http::Outside;
+pub use http::OutsideCalls;
 pub(crate) use wasi::JobClock;
 
 use wasmtime::component::{HasSelf, Linker};

@@ -37,6 +37,7 @@ fn drill() -> Manifest {
         interfaces: vec![Interface::SiteRecovery, Interface::Log],
         operations: vec![K::TestFailover, K::TestFailoverCleanup],
         http: vec![],
+        azure: vec![],
     }
 }
 
@@ -63,6 +64,7 @@ fn a_manifest_is_versioned_json_and_reads_back_as_written() {
             "{notify-url}".into(),
             "http://{vm}.drill.test:8080/health".into(),
         ],
+        azure: vec![],
     };
     let data = encode(&notifier);
     assert_eq!(
@@ -151,6 +153,7 @@ fn an_import_the_manifest_does_not_declare_is_refused() {
         interfaces: vec![Interface::Log],
         operations: vec![],
         http: vec![],
+        azure: vec![],
     };
     // `write` refuses what loading would refuse.
     let err = write(&module, &logs_only).unwrap_err().to_string();

@@ -40,6 +40,7 @@ fn rule(name: &str, runbooks: &[&str], require: &[&str]) -> Rule {
         operations: None,
         require_manifest: false,
         http: None,
+        azure: None,
     }
 }
 
@@ -426,6 +427,7 @@ fn granted(operations: &[drbook_core::fabric::OperationKind]) -> Vec<u8> {
         interfaces: vec![drbook_core::scope::Interface::SiteRecovery],
         operations: operations.to_vec(),
         http: vec![],
+        azure: vec![],
     };
     crate::manifest::write(&module(), &manifest).unwrap().module
 }
@@ -456,6 +458,7 @@ fn an_admission_pins_the_manifest_and_the_rules_cap() {
             rule: "shared".into(),
             operations: vec![K::TestFailover],
             http: None,
+            azure: None,
         }]
     );
 

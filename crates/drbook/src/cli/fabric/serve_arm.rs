@@ -98,6 +98,7 @@ pub async fn run(global: &Global, args: ServeArmArgs) -> anyhow::Result<Outcome>
             delay_ms: args.delay.map_or(0, |d| d.as_millis() as u64),
             drop_next_posts: 0,
             drop_post_every: args.drop_post_every,
+            network_write_delay_ms: 0,
         },
         budget: args.arm_budget.then_some(Budget::ARM),
         recovery_plans: recovery_plans(&data_dir),

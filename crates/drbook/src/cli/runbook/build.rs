@@ -15,6 +15,7 @@ use std::process::Command;
 use super::{grant, read_module, signed, write_replacing};
 use crate::cli::{Global, InputError, Outcome};
 use drbook_core::fabric::OperationKind;
+use drbook_core::scope::Manifest;
 use drbook_signing::manifest;
 
 /// The target a runbook is built for: it emits a component directly.
@@ -43,6 +44,8 @@ struct Crate {
     operations: Option<Vec<OperationKind>>,
     /// `[package.metadata.drbook] http`: the HTTP destinations it may reach.
     http: Vec<String>,
+    /// `[package.metadata.drbook] azure`: the Azure resources it may call.
+    azure: Vec<String>,
 }
 
 pub fn run(global: &Global, args: BuildArgs) -> anyhow::Result<Outcome> {
@@ -83,9 +86,14 @@ pub fn run(global: &Global, args: BuildArgs) -> anyhow::Result<Outcome> {
     // Before the manifest, which would only say an import is not drbook's.
     drbook_runtime::wit_version::check(&module, &path.display().to_string())
         .map_err(|e| InputError::new(e.to_string()))?;
-    if krate.operations.is_some() || !krate.http.is_empty() {
-        let operations = krate.operations.clone().unwrap_or_default();
-        let (written, _) = grant::grant(&module, operations, krate.http.clone(), Vec::new())
+    if krate.operations.is_some() || !krate.http.is_empty() || !krate.azure.is_empty() {
+        let declared = Manifest {
+            interfaces: Vec::new(),
+            operations: krate.operations.clone().unwrap_or_default(),
+            http: krate.http.clone(),
+            azure: krate.azure.clone(),
+        };
+        let (written, _) = grant::grant(&module, declared)
             .map_err(|e| InputError::new(format!("{}: {e}", path.display())))?;
         module = written.module;
     }
@@ -213,40 +221,65 @@ fn read_crate(dir: &Path) -> anyhow::Result<Crate> {
             .into())
         }
     };
-    let http = match table
-        .get("package")
-        .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("drbook"))
-        .and_then(|d| d.get("http"))
-    {
-        None => Vec::new(),
-        Some(toml::Value::Array(patterns)) => patterns
-            .iter()
-            .map(|p| {
-                let text = p.as_str().ok_or_else(|| "not a string".to_string())?;
-                manifest::http_pattern(text).map(|()| text.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                InputError::new(format!(
-                    "{}: [package.metadata.drbook] http: {e}",
-                    manifest.display()
-                ))
-            })?,
-        Some(_) => {
-            return Err(InputError::new(format!(
-                "{}: [package.metadata.drbook] http is a list of URL prefixes, e.g.                  [\"https://hooks.contoso.com/services/\", \"{{notify-url}}\"]",
-                manifest.display()
-            ))
-            .into())
-        }
-    };
+    let http = patterns(
+        &table,
+        &manifest,
+        "http",
+        manifest::http_pattern,
+        "URL prefixes, e.g. [\"https://hooks.contoso.com/services/\", \"{notify-url}\"]",
+    )?;
+    let azure = patterns(
+        &table,
+        &manifest,
+        "azure",
+        manifest::azure_pattern,
+        "Azure resource id patterns, e.g. [\"/subscriptions/{subscription}/resourceGroups/*/\
+         providers/Microsoft.Network/dnszones/contoso.com/*\"]",
+    )?;
     Ok(Crate {
         manifest,
         artifact: name.replace('-', "_"),
         operations,
         http,
+        azure,
     })
+}
+
+/// `[package.metadata.drbook] <key>` of the crate's `table` (in the file
+/// `manifest`): patterns, each checked by `check`; none when it is absent.
+fn patterns(
+    table: &toml::Table,
+    manifest: &Path,
+    key: &str,
+    check: fn(&str) -> Result<(), String>,
+    example: &str,
+) -> anyhow::Result<Vec<String>> {
+    match table
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("drbook"))
+        .and_then(|d| d.get(key))
+    {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(patterns)) => Ok(patterns
+            .iter()
+            .map(|p| {
+                let text = p.as_str().ok_or_else(|| "not a string".to_string())?;
+                check(text).map(|()| text.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                InputError::new(format!(
+                    "{}: [package.metadata.drbook] {key}: {e}",
+                    manifest.display()
+                ))
+            })?),
+        Some(_) => Err(InputError::new(format!(
+            "{}: [package.metadata.drbook] {key} is a list of {example}",
+            manifest.display()
+        ))
+        .into()),
+    }
 }
 
 /// `$CARGO` (set when drbook runs under cargo, as in a runbook's tests),

@@ -32,8 +32,14 @@ pub struct GrantArgs {
     /// Nothing else is reached.
     #[arg(long = "http", value_name = "URL-PREFIX", value_parser = http_pattern)]
     http: Vec<String>,
+    /// An Azure resource it may call, a resource id pattern
+    /// (`/subscriptions/{subscription}/resourceGroups/*/providers/Microsoft.Network/dnszones/contoso.com/*`;
+    /// `*` any one segment, last anything below, `{param}` for a job
+    /// parameter): repeat the flag. Nothing else is called.
+    #[arg(long = "azure", value_name = "RESOURCE-ID-PATTERN", value_parser = azure_pattern)]
+    azure: Vec<String>,
     /// An interface it imports (`site-recovery`, `plan`, `log`, `clock`,
-    /// `approval`, `http`). Default: those the runbook imports, as its file says.
+    /// `approval`, `http`, `azure`). Default: those the runbook imports, as its file says.
     #[arg(long = "interface", num_args = 1.., value_parser = manifest::interface)]
     interfaces: Vec<Interface>,
     /// Where to write the runbook (default: FILE, replaced).
@@ -43,37 +49,38 @@ pub struct GrantArgs {
 
 pub fn run(global: &Global, args: GrantArgs) -> anyhow::Result<Outcome> {
     let module = read_module(&args.file)?;
-    let (written, declared) = grant(&module, args.operations, args.http, args.interfaces)
+    let declared = Manifest {
+        interfaces: args.interfaces,
+        operations: args.operations,
+        http: args.http,
+        azure: args.azure,
+    };
+    let (written, declared) = grant(&module, declared)
         .map_err(|e| InputError::new(format!("{}: {e}", args.file.display())))?;
     let out = args.out.as_deref().unwrap_or(&args.file);
     write_replacing(out, &written.module)?;
     report(global, out, &declared, written.dropped_signatures)
 }
 
-/// `module` with a manifest of `operations`, `http` destinations and
-/// `interfaces` (none: those it imports), replacing the one it has: what
-/// `grant` writes, and `build` from the crate's `[package.metadata.drbook]`.
+/// `module` with the manifest `declared` (its interfaces none: those it
+/// imports), replacing the one it has: what `grant` writes, and `build`
+/// from the crate's `[package.metadata.drbook]`.
 pub fn grant(
     module: &[u8],
-    operations: Vec<OperationKind>,
-    http: Vec<String>,
-    interfaces: Vec<Interface>,
+    mut declared: Manifest,
 ) -> Result<(manifest::Written, Manifest), manifest::ManifestError> {
-    let interfaces = if interfaces.is_empty() {
-        manifest::imported_interfaces(module)?
-    } else {
-        interfaces
-    };
-    let declared = Manifest {
-        interfaces,
-        operations,
-        http,
-    };
+    if declared.interfaces.is_empty() {
+        declared.interfaces = manifest::imported_interfaces(module)?;
+    }
     Ok((manifest::write(module, &declared)?, declared))
 }
 
 fn http_pattern(pattern: &str) -> Result<String, String> {
     manifest::http_pattern(pattern).map(|()| pattern.trim().to_string())
+}
+
+fn azure_pattern(pattern: &str) -> Result<String, String> {
+    manifest::azure_pattern(pattern).map(|()| pattern.trim().to_string())
 }
 
 fn report(
@@ -107,6 +114,9 @@ fn report(
         );
         if !declared.http.is_empty() {
             println!("http:       {}", declared.http.join(", "));
+        }
+        if !declared.azure.is_empty() {
+            println!("azure:      {}", declared.azure.join(", "));
         }
         println!("digest:     {digest}");
     }
