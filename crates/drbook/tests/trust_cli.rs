@@ -128,6 +128,20 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A list of signers as (organisation, fingerprint).
+fn signers_of(list: &Value) -> Vec<(&str, &str)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["organisation"].as_str().unwrap(),
+                s["fingerprint"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn assert_says(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "{part:?} not in: {text}");
@@ -202,17 +216,7 @@ fn one_signer_of_two_is_refused_naming_the_missing_organisation_and_a_countersig
     assert_eq!(admission["admittedBy"]["rule"], "shared");
     assert_eq!(admission["source"], "failover_plan.wasm");
     assert_eq!(admission["digest"], job["digest"]);
-    let signers: Vec<(&str, &str)> = admission["signers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["organisation"].as_str().unwrap(),
-                s["fingerprint"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let signers = signers_of(&admission["signers"]);
     assert_eq!(
         signers,
         [
@@ -235,17 +239,7 @@ fn one_signer_of_two_is_refused_naming_the_missing_organisation_and_a_countersig
     let module = &data["report"]["module"];
     assert_eq!(module["digest"], job["digest"]);
     assert_eq!(module["admittedBy"], "trust policy rule `shared`");
-    let reported: Vec<(&str, &str)> = module["signers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["organisation"].as_str().unwrap(),
-                s["fingerprint"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let reported = signers_of(&module["signers"]);
     assert_eq!(reported, signers);
     let page = report("md");
     assert_says(

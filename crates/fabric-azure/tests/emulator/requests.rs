@@ -54,18 +54,23 @@ async fn a_planned_failover_costs_two_reads_per_vm_and_three_lists_per_group() {
     );
 }
 
-/// What `drbook run`, `plan check` and `webhook create` read to check a
-/// plan: the vault's listing, its pages only, whatever its size.
-#[tokio::test]
-async fn items_without_points_are_one_listing_of_the_vault() {
-    let env = common::start(
+/// 100 items in pages of 10: a list of the vault is 10 GETs.
+async fn paged_vault() -> common::Env {
+    common::start(
         Some(common::estate(100)),
         Config {
             page_size: 10,
             ..Config::default()
         },
     )
-    .await;
+    .await
+}
+
+/// What `drbook run`, `plan check` and `webhook create` read to check a
+/// plan: the vault's listing, its pages only, whatever its size.
+#[tokio::test]
+async fn items_without_points_are_one_listing_of_the_vault() {
+    let env = paged_vault().await;
     let fabric = env.fabric("azure");
     let items = fabric.list_items_without_points().await.expect("the items");
     assert_eq!(items.len(), 100);
@@ -78,15 +83,7 @@ async fn items_without_points_are_one_listing_of_the_vault() {
 
 #[tokio::test]
 async fn concurrent_first_starts_list_the_vault_once() {
-    // 100 items in pages of 10: a list of the vault is 10 GETs.
-    let env = common::start(
-        Some(common::estate(100)),
-        Config {
-            page_size: 10,
-            ..Config::default()
-        },
-    )
-    .await;
+    let env = paged_vault().await;
     let fabric = env.fabric("azure");
     let vms: Vec<String> = (0..10).map(|i| format!("vm-{i:03}")).collect();
     let starts = vms.iter().map(|vm| {
