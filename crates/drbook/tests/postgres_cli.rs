@@ -4,7 +4,8 @@
 //! migrate`, a run of a plan on the simulator, `jobs list` and `show`, a
 //! worker that resumes a job after the first was killed with SIGKILL mid-plan
 //! (every VM failed over once, every stream line once), a worker that rides
-//! out a restart of PostgreSQL mid-plan, and each bad store refused with its
+//! out a restart of PostgreSQL mid-plan, a server that rides one out and
+//! takes the alert sent again, and each bad store refused with its
 //! fix, never printing a password.
 
 use serde_json::Value;
@@ -283,6 +284,98 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
         "{log}"
     );
     assert_eq!(count("Failed"), 0, "{log}");
+}
+
+/// PostgreSQL stopped and started again under a `drbook serve`: while it
+/// is down, an alert is answered 503 with `Retry-After` (the sender sends
+/// it again; nothing of it is stored) and the server does not exit; once
+/// the store is back, the same alert sent again makes its one job, which
+/// the server's own workers run to its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_server_rides_out_a_restart_and_takes_the_alert_sent_again() {
+    let cluster = tokio::task::spawn_blocking(testing::Cluster::private)
+        .await
+        .expect("a cluster of its own");
+    let url = cluster.database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let plan = demo::demo(dir, &on(dir, &url), SPEED);
+    let runbook = runbooks::dr_drill();
+    let created = json(drbook(dir, &url).args([
+        "--json",
+        "webhook",
+        "create",
+        "--name",
+        "alerts",
+        "--runbook",
+        runbook.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--type",
+        "test",
+        "--param",
+        "test-network=vnet-drill",
+        "--url-base",
+        "http://placeholder",
+    ]));
+    let path = created["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://placeholder", "");
+    let mut server = drbook(dir, &url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting drbook serve");
+    let first = common::first_line(&mut server);
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let body = postgres::alert("outage");
+    let send = || async {
+        reqwest::Client::new()
+            .post(format!("{addr}{path}"))
+            .timeout(PATIENCE)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("an answer")
+    };
+
+    cluster.stop_server();
+    let refused = send().await;
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.headers().contains_key("retry-after"), "{refused:?}");
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server waits for the store rather than exiting"
+    );
+
+    cluster.start_server();
+    let start = Instant::now();
+    let answer: Value = loop {
+        let answer = send().await;
+        match answer.status().as_u16() {
+            202 => break answer.json().await.unwrap(),
+            503 => assert!(start.elapsed() < PATIENCE, "the store never came back"),
+            other => panic!("{other}: {}", answer.text().await.unwrap()),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_ne!(answer["Duplicate"], true, "its first delivery: {answer}");
+    let job = answer["JobIds"][0].as_str().unwrap().to_string();
+    let start = Instant::now();
+    while json(drbook(dir, &url).args(["jobs", "show", &job]))["status"] != "Completed" {
+        assert!(start.elapsed() < PATIENCE, "the alert's job did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let jobs = json(drbook(dir, &url).args(["--json", "jobs", "list"]));
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "one job: {jobs:#}");
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 /// Each bad store is refused (exit 2) with what is wrong and how to fix

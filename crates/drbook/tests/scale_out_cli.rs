@@ -39,7 +39,7 @@ mod runbooks;
 
 use azure::AzureHost;
 use common::Server;
-use postgres::{exits, json, text, PATIENCE};
+use postgres::{alert, exits, json, text, PATIENCE};
 
 /// `future` run to its end on a runtime of its own: the tests are plain
 /// threads, as the emulator runs on a runtime of its own.
@@ -494,24 +494,6 @@ fn postgres_three_workers_run_300_jobs_through_ten_kills_with_one_operation_each
 
 /// How long two servers are given to run a drill.
 const DRILL: Duration = Duration::from_secs(60);
-
-/// An Azure Monitor alert (the common alert schema), fired: the essentials
-/// a delivery reads, its id `id`.
-fn alert(id: &str) -> Vec<u8> {
-    let essentials = serde_json::json!({
-        "alertId": format!("/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{id}"),
-        "alertRule": "eastus-heartbeat",
-        "severity": "Sev0",
-        "signalType": "Log",
-        "monitorCondition": "Fired",
-        "firedDateTime": chrono::Utc::now().to_rfc3339(),
-    });
-    let payload = serde_json::json!({
-        "schemaId": "azureMonitorCommonAlertSchema",
-        "data": { "essentials": essentials },
-    });
-    payload.to_string().into_bytes()
-}
 
 /// A POST of `body` with `headers` to `path` on `addr`: the status and the
 /// body of the answer.

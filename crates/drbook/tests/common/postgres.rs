@@ -1,6 +1,7 @@
 //! What the CLI tests on a PostgreSQL job store share (`postgres_cli.rs`
 //! on one host, `scale_out_cli.rs` on several): `drbook` on a store URL,
-//! its output checked and read, workers started, waited for and signalled.
+//! its output checked and read, workers started, waited for and signalled,
+//! the alerts servers are sent.
 //! Included with `#[path]`, after `common`.
 
 use serde_json::Value;
@@ -72,4 +73,22 @@ pub fn signal(child: &Child, signal: &str) {
         .status()
         .expect("kill");
     assert!(sent.success(), "kill {signal}");
+}
+
+/// An Azure Monitor alert (the common alert schema), fired: the essentials
+/// a delivery reads, its id `id`.
+pub fn alert(id: &str) -> Vec<u8> {
+    let essentials = serde_json::json!({
+        "alertId": format!("/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{id}"),
+        "alertRule": "eastus-heartbeat",
+        "severity": "Sev0",
+        "signalType": "Log",
+        "monitorCondition": "Fired",
+        "firedDateTime": chrono::Utc::now().to_rfc3339(),
+    });
+    let payload = serde_json::json!({
+        "schemaId": "azureMonitorCommonAlertSchema",
+        "data": { "essentials": essentials },
+    });
+    payload.to_string().into_bytes()
 }
