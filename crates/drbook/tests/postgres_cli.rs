@@ -204,6 +204,15 @@ async fn postgres_a_worker_stopped_with_sigterm_releases_its_job_for_the_next() 
 /// store is still down.
 const PAST_TWO_ACQUIRES: Duration = Duration::from_secs(24);
 
+/// A cluster of the test's own, to stop and start, and a database on it.
+async fn private_cluster() -> (testing::Cluster, String) {
+    let cluster = tokio::task::spawn_blocking(testing::Cluster::private)
+        .await
+        .expect("a cluster of its own");
+    let url = cluster.database().await;
+    (cluster, url)
+}
+
 /// PostgreSQL stopped (`pg_ctl stop -m fast`) mid-plan and started again
 /// on its data. While it is down, the first group's operations end and the
 /// run goes on to its next start, whose intent cannot be committed: nothing
@@ -213,10 +222,7 @@ const PAST_TWO_ACQUIRES: Duration = Duration::from_secs(24);
 /// with every VM failed over once, every line once.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
-    let cluster = tokio::task::spawn_blocking(testing::Cluster::private)
-        .await
-        .expect("a cluster of its own");
-    let url = cluster.database().await;
+    let (cluster, url) = private_cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // Slow enough that the plan is under way through the outage.
@@ -293,10 +299,7 @@ async fn postgres_a_restart_mid_plan_is_ridden_out_with_one_operation_per_vm() {
 /// the server's own workers run to its end.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_a_server_rides_out_a_restart_and_takes_the_alert_sent_again() {
-    let cluster = tokio::task::spawn_blocking(testing::Cluster::private)
-        .await
-        .expect("a cluster of its own");
-    let url = cluster.database().await;
+    let (cluster, url) = private_cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let plan = demo::demo(dir, &on(dir, &url), SPEED);
@@ -322,18 +325,8 @@ async fn postgres_a_server_rides_out_a_restart_and_takes_the_alert_sent_again() 
         .as_str()
         .unwrap()
         .replace("http://placeholder", "");
-    let mut server = drbook(dir, &url)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting drbook serve");
-    let first = common::first_line(&mut server);
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let (mut server, addr) =
+        common::serve(drbook(dir, &url).args(["serve", "--listen", "127.0.0.1:0"]));
     let body = postgres::alert("outage");
     let send = || async {
         reqwest::Client::new()
@@ -350,7 +343,7 @@ async fn postgres_a_server_rides_out_a_restart_and_takes_the_alert_sent_again() 
     assert_eq!(refused.status().as_u16(), 503);
     assert!(refused.headers().contains_key("retry-after"), "{refused:?}");
     assert!(
-        server.try_wait().unwrap().is_none(),
+        server.0.try_wait().unwrap().is_none(),
         "the server waits for the store rather than exiting"
     );
 
@@ -374,8 +367,7 @@ async fn postgres_a_server_rides_out_a_restart_and_takes_the_alert_sent_again() 
     }
     let jobs = json(drbook(dir, &url).args(["--json", "jobs", "list"]));
     assert_eq!(jobs.as_array().unwrap().len(), 1, "one job: {jobs:#}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
 }
 
 /// Each bad store is refused (exit 2) with what is wrong and how to fix

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -515,20 +515,12 @@ fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], body: &[u8]) -
 /// `drbook serve` on host `i` of `site`, on an ephemeral port: the child
 /// and the address it printed.
 fn serve(site: &Site, i: usize) -> (Server, SocketAddr) {
-    let mut child = site
-        .drbook(i, &["serve", "--listen", "127.0.0.1:0", "--poll", "10ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting drbook serve");
-    let first = common::first_line(&mut child);
-    let addr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("serve printed {first:?}"))
-        .parse()
-        .unwrap();
-    (Server(child), addr)
+    let (server, url) =
+        common::serve(&mut site.drbook(i, &["serve", "--listen", "127.0.0.1:0", "--poll", "10ms"]));
+    (
+        server,
+        url.strip_prefix("http://").unwrap().parse().unwrap(),
+    )
 }
 
 /// What one server answered to a delivery, and the jobs `jobs list` (on

@@ -109,25 +109,6 @@ fn make_due(dir: &Path, name: &str) -> DateTime<Utc> {
     tick
 }
 
-/// A `drbook serve` on `dir`, once it listens.
-fn serve(dir: &Path) -> Server {
-    let mut child = common::drbook(dir)
-        .current_dir(dir)
-        .args(["--speed", "instant", "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting drbook serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("listening on ") {
-        line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server ended");
-    }
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    Server(child)
-}
-
 #[test]
 fn a_due_tick_fired_by_two_workers_makes_one_job() {
     let dir = tempfile::tempdir().unwrap();
@@ -221,7 +202,13 @@ fn a_due_tick_is_fired_by_drbook_serve() {
     run_in(dir, &["--speed", "instant", "fabric", "init", "--demo"], 0);
     create(dir, "drill", "* * * * *", "UTC", 0);
     let tick = make_due(dir, "drill");
-    let _server = serve(dir);
+    let (_server, _) = common::serve(common::drbook(dir).current_dir(dir).args([
+        "--speed",
+        "instant",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
     let start = Instant::now();
     loop {
         let jobs = jobs_of_tick(dir, "drill", tick);

@@ -64,6 +64,24 @@ impl Drop for Server {
     }
 }
 
+/// `command`, a `drbook serve` on an ephemeral port (without TLS), started
+/// and listening: the server and the URL it printed (`http://ADDR`).
+#[allow(dead_code)] // each test binary has its own copy of this module; not all start servers so
+pub fn serve(command: &mut Command) -> (Server, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting drbook serve");
+    let first = first_line(&mut child);
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("serve printed {first:?}"))
+        .to_string();
+    (Server(child), url)
+}
+
 /// `drbook fabric serve-arm --json --port 0` on `data_dir`'s simulator at
 /// instant speed, with `extra` flags: the running server and the one JSON
 /// line of endpoints it printed.
