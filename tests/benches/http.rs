@@ -4,10 +4,13 @@
 //!   (keep-alive, answering at once); what one check adds to a job is their
 //!   difference less the server's own time, which the server measures
 //!   (≤ 1 ms). `http/job-100-checks` gives the steady cost per check.
-//! - `http/replay-100-gets` and `http/replay-100-clock-reads`: a job whose
-//!   journal holds 100 GETs, replayed (the server sees none), against the
-//!   `probe` replaying 100 `clock.now` calls: a replayed exchange costs what
-//!   any replayed host call does.
+//! - `http/replay-100-gets`, `http/replay-100-item-reads` and
+//!   `http/replay-100-clock-reads`: a job whose journal holds 100 GETs,
+//!   replayed (the server sees none), beside the `probe` replaying 100
+//!   `fabric.get-item` reads (a host call whose answer is a record of the
+//!   size of an HTTP exchange's) and 100 `clock.now` calls (the smallest
+//!   answer there is): a replayed exchange costs what any replayed host call
+//!   does.
 //!
 //! Jobs run with an in-memory journal, as in `runtime.rs`; the replays'
 //! journals are collected from a live run of each. Every job's outcome is
@@ -238,8 +241,10 @@ fn outside_calls(c: &mut Criterion) {
     };
     let http_params = [("requests", gets(&url, 100))];
     let clock_params = [("calls", "100".to_string())];
+    let read_params = [("reads", "100".to_string())];
     let http_journal = journal_of(&probe, &http_params);
     let clock_journal = journal_of(&clock_probe, &clock_params);
+    let read_journal = journal_of(&clock_probe, &read_params);
     let before = count.load(Ordering::Relaxed);
     group.bench_function("replay-100-gets", |b| {
         b.iter(|| {
@@ -254,14 +259,23 @@ fn outside_calls(c: &mut Criterion) {
         before,
         "a replay sent no request"
     );
-    group.bench_function("replay-100-clock-reads", |b| {
-        b.iter(|| {
-            let journal = Journal::new(clock_journal.clone(), None);
-            let outcome = bench.run(&clock_probe, &clock_params, &grant, journal);
-            assert_eq!(outcome.replayed, clock_journal.len());
-            outcome
-        })
-    });
+    for (name, params, journal) in [
+        ("replay-100-item-reads", &read_params, &read_journal),
+        ("replay-100-clock-reads", &clock_params, &clock_journal),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let outcome = bench.run(
+                    &clock_probe,
+                    params,
+                    &grant,
+                    Journal::new(journal.clone(), None),
+                );
+                assert_eq!(outcome.replayed, journal.len());
+                outcome
+            })
+        });
+    }
     group.finish();
 }
 

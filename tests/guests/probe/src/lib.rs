@@ -1,6 +1,8 @@
 //! A runbook for measuring the host: `calls=N` makes N `clock.now` host
 //! calls and returns; without it, it returns at once (instantiate-to-first-
-//! instruction). `echo=TEXT` returns TEXT, to check inputs reach the guest.
+//! instruction). `reads=N` makes N `fabric.get-item` calls of the plan's first
+//! VM: a replayed Site Recovery read, what `tests/benches/http.rs` sets a
+//! replayed HTTP exchange beside. `echo=TEXT` returns TEXT, to check inputs reach the guest.
 //! `show=trigger` returns what the webhook and alert that started the job
 //! looked like from inside. `show=objectives` returns the plan's recovery
 //! objectives as the runbook reads them (`plan.objectives`); no other input
@@ -34,6 +36,9 @@ fn run(ctx: &Context) -> Result<String> {
     if ctx.param("show") == Some("objectives") {
         return Ok(objectives(ctx));
     }
+    if let Some(reads) = ctx.param("reads") {
+        return reads_of_first_vm(ctx, reads);
+    }
     let calls: u64 = ctx
         .param_or("calls", "0")
         .parse()
@@ -43,6 +48,21 @@ fn run(ctx: &Context) -> Result<String> {
         last = drbook_sdk::clock::now_millis();
     }
     Ok(format!("{calls} calls, last {last}"))
+}
+
+fn reads_of_first_vm(ctx: &Context, reads: &str) -> Result<String> {
+    let reads: u64 = reads
+        .parse()
+        .map_err(|_| Error::new("`reads` must be a number"))?;
+    let vm = ctx
+        .vms()
+        .next()
+        .ok_or_else(|| Error::new("the plan has no VM to read"))?;
+    let mut health = String::new();
+    for _ in 0..reads {
+        health = format!("{:?}", drbook_sdk::fabric::get_item(vm)?.replication_health);
+    }
+    Ok(format!("{reads} reads of {vm}, last {health}"))
 }
 
 fn trigger(ctx: &Context) -> String {
