@@ -12,7 +12,10 @@ use crate::spool::Line;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{plan_key, Busy, HeldJob, LeaseRow, OnBusy, StoreError};
+use drbook_core::store::page::{page_sql, Bind, Dialect};
+use drbook_core::store::{
+    plan_key, Busy, HeldJob, JobFilter, JobPage, LeaseRow, OnBusy, PageCursor, StoreError,
+};
 
 impl SqliteStore {
     /// Creates a job pinned to `module` (stored once per digest), on disk
@@ -134,6 +137,35 @@ impl SqliteStore {
             .query_map(params![state, limit as i64], raw_job)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(RawJob::decode).collect()
+    }
+
+    /// A page of jobs (see [`drbook_core::store::page`]): the query of
+    /// [`page_sql`] on the indexes of migration 10, its first `limit + 1`
+    /// rows (not `LIMIT ?`, which makes SQLite plan the statement again at
+    /// every call).
+    pub(crate) fn page(
+        &self,
+        filter: &JobFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        let (sql, binds) = page_sql(PAGE_DIALECT, filter, after);
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs {sql}"))?;
+        let binds: Vec<rusqlite::types::Value> = binds
+            .into_iter()
+            .map(|bind| match bind {
+                Bind::Status(status) => encode(&status).into(),
+                Bind::Text(text) => text.into(),
+                Bind::Int(n) => n.into(),
+            })
+            .collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(binds), raw_job)?
+            .take(limit.saturating_add(1))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let jobs = rows.into_iter().map(RawJob::decode).collect::<Result<_>>()?;
+        Ok(JobPage::of(jobs, limit))
     }
 
     /// The ids of jobs a worker may take now: new ones, interrupted ones
@@ -601,6 +633,14 @@ pub(crate) fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str)
         .into())
     }
 }
+
+/// How a page's query names a job's plan: the expression migration 10
+/// indexes.
+const PAGE_DIALECT: Dialect = Dialect {
+    placeholder: '?',
+    plan: "json_extract(spec, '$.plan.name')",
+    position: "instr",
+};
 
 const COLUMNS: &str =
     "id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result, created_ms, \
