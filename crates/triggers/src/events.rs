@@ -67,8 +67,11 @@ pub(crate) struct Streams {
     max: usize,
     closing: watch::Sender<bool>,
     /// The watcher of each job streamed now (see [`Watcher`]).
-    watchers: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Batch>>>>>,
+    watchers: Arc<Watchers>,
 }
+
+/// Each job's watcher, by job id: what its clients subscribe to.
+type Watchers = Mutex<HashMap<String, broadcast::Sender<Arc<Batch>>>>;
 
 impl Streams {
     pub(crate) fn new(max: usize) -> Self {
@@ -150,7 +153,7 @@ struct Watcher {
     server: Server,
     id: String,
     sender: broadcast::Sender<Arc<Batch>>,
-    watchers: Weak<Mutex<HashMap<String, broadcast::Sender<Arc<Batch>>>>>,
+    watchers: Weak<Watchers>,
     closing: watch::Receiver<bool>,
 }
 
@@ -374,9 +377,13 @@ impl Follow {
                 self.after = self.ahead.back().map_or(self.after, |(seq, _)| *seq);
             }
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.behind = true,
-            // The watcher is gone (shutdown, or the job ended): the client
-            // reads on by itself.
-            Err(broadcast::error::RecvError::Closed) => self.behind = true,
+            // The watcher is gone (the job ended as the client came): the
+            // client reads the store, and watches with a new one.
+            Err(broadcast::error::RecvError::Closed) => {
+                let streams = self.server.streams();
+                self.watched = streams.subscribe(&self.server, &self.id, self.after);
+                self.behind = true;
+            }
         }
     }
 
