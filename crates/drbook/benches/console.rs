@@ -338,7 +338,10 @@ async fn running_job(store: &dyn JobStore, n: usize) -> (String, Arc<dyn RunLog>
     let lease = Lease::new(format!("bench-{n}"), Duration::from_secs(3600));
     assert!(store.renew(&lease).await.expect("renew"));
     assert!(store.claim(&spec.job_id, &lease).await.expect("claim"));
-    let (log, _) = store.open_run(&spec.job_id, &lease).await.expect("open its run");
+    let (log, _) = store
+        .open_run(&spec.job_id, &lease)
+        .await
+        .expect("open its run");
     (spec.job_id, log)
 }
 
@@ -413,7 +416,10 @@ async fn latency(samples: usize) {
         tokio::time::sleep(Duration::from_millis(13 + (n % 7) as u64 * 11)).await;
     }
     reader.abort();
-    println!("latency: line written → SSE client: {}", summary(&mut times));
+    println!(
+        "latency: line written → SSE client: {}",
+        summary(&mut times)
+    );
 }
 
 async fn memory() {
@@ -439,8 +445,11 @@ async fn memory() {
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = served.rss_kib();
-    let counts: Arc<Vec<std::sync::atomic::AtomicU64>> =
-        Arc::new((0..JOBS * CLIENTS_PER_JOB).map(|_| Default::default()).collect());
+    let counts: Arc<Vec<std::sync::atomic::AtomicU64>> = Arc::new(
+        (0..JOBS * CLIENTS_PER_JOB)
+            .map(|_| Default::default())
+            .collect(),
+    );
     let mut readers = Vec::new();
     for (n, (id, _)) in logs.iter().enumerate() {
         for c in 0..CLIENTS_PER_JOB {
@@ -480,7 +489,10 @@ async fn memory() {
                 .unwrap_or("?")
                 .to_string()
         };
-        (gauge("drbook_event_streams"), gauge("drbook_event_watchers"))
+        (
+            gauge("drbook_event_streams"),
+            gauge("drbook_event_watchers"),
+        )
     };
     let quiet = counts
         .iter()

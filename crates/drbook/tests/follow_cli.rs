@@ -34,7 +34,11 @@ fn wait_for(dir: &Path, job: &str, status: &str) {
         if shown["status"] == status {
             return;
         }
-        assert!(start.elapsed() < PATIENCE, "job {job} is still {}", shown["status"]);
+        assert!(
+            start.elapsed() < PATIENCE,
+            "job {job} is still {}",
+            shown["status"]
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -80,11 +84,19 @@ impl Following {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(start.elapsed() < PATIENCE, "it still follows a job that ended");
+            assert!(
+                start.elapsed() < PATIENCE,
+                "it still follows a job that ended"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut stderr = String::new();
-        let _ = self.child.stderr.take().unwrap().read_to_string(&mut stderr);
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr);
         (status.code(), self.lines.iter().collect(), stderr)
     }
 }
@@ -193,7 +205,10 @@ fn logs_follow_a_running_job_here_and_through_a_server_until_it_ends() {
     wait_for(dir, &job, "Suspended");
     let before = text(&exits(drbook(dir), &["jobs", "logs", &job], 0));
     let before: Vec<&str> = before.lines().collect();
-    assert!(!before.is_empty(), "the job wrote lines before its manual step");
+    assert!(
+        !before.is_empty(),
+        "the job wrote lines before its manual step"
+    );
 
     // Both follow it: the lines so far, then they wait.
     let mut local = drbook(dir);
@@ -218,27 +233,47 @@ fn logs_follow_a_running_job_here_and_through_a_server_until_it_ends() {
     assert!(text(&approved).contains("approved"));
     wait_for(dir, &job, "Completed");
     let whole = text(&exits(drbook(dir), &["jobs", "logs", &job], 0));
-    let after: Vec<String> = whole.lines().skip(before.len()).map(str::to_string).collect();
+    let after: Vec<String> = whole
+        .lines()
+        .skip(before.len())
+        .map(str::to_string)
+        .collect();
     assert!(!after.is_empty(), "the job wrote lines after the approval");
     for (name, follower) in [("local", local), ("remote", remote)] {
         let (code, rest, stderr) = follower.exit();
-        assert_eq!(code, Some(0), "the {name} follow exits 0 at the job's end: {stderr}");
-        assert_eq!(rest, after, "the {name} follow prints the later lines, each once");
+        assert_eq!(
+            code,
+            Some(0),
+            "the {name} follow exits 0 at the job's end: {stderr}"
+        );
+        assert_eq!(
+            rest, after,
+            "the {name} follow prints the later lines, each once"
+        );
     }
 
     // The remote follow came back after the drop, resuming after the lines
     // it had (at least the one the proxy let through).
     let requests = proxy.requests.lock().unwrap();
     let resumed_after = |request: &str| -> i64 {
-        let header = request.lines().find_map(|l| l.strip_prefix("last-event-id: "));
-        header.unwrap_or_else(|| panic!("no Last-Event-ID: {request}")).trim().parse().unwrap()
+        let header = request
+            .lines()
+            .find_map(|l| l.strip_prefix("last-event-id: "));
+        header
+            .unwrap_or_else(|| panic!("no Last-Event-ID: {request}"))
+            .trim()
+            .parse()
+            .unwrap()
     };
     let streams: Vec<i64> = requests
         .iter()
         .filter(|r| r.contains("/events "))
         .map(|r| resumed_after(r))
         .collect();
-    assert!(streams.len() >= 2, "the stream was opened again: {streams:?}");
+    assert!(
+        streams.len() >= 2,
+        "the stream was opened again: {streams:?}"
+    );
     assert_eq!(streams[0], 0, "the first stream starts at the first line");
     assert!(
         (1..=before.len() as i64).contains(&streams[1]),

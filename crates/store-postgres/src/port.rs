@@ -19,11 +19,11 @@ use drbook_core::lease::Lease;
 use drbook_core::retry::Attempt;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
+use drbook_core::store::page::{page_sql, Bind, Dialect};
 use drbook_core::store::{
     workers_from, Busy, Changed, HeldJob, JobFilter, JobPage, JobStore, LeaseRow, NewTick,
     NewWebhookRow, OnBusy, PageCursor, RunLog, StoreError, WorkerRow,
 };
-use drbook_core::store::page::{page_sql, Bind, Dialect};
 use drbook_core::token::StoredToken;
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 

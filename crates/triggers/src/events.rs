@@ -94,12 +94,7 @@ impl Streams {
     /// Under the map's lock, as the watcher's check for its last client:
     /// a client either subscribes to a watcher that goes on, or starts one.
     /// A new watcher starts at `after`, the position of its first client.
-    fn subscribe(
-        &self,
-        server: &Server,
-        id: &str,
-        after: i64,
-    ) -> broadcast::Receiver<Arc<Batch>> {
+    fn subscribe(&self, server: &Server, id: &str, after: i64) -> broadcast::Receiver<Arc<Batch>> {
         let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = watchers.get(id) {
             return sender.subscribe();
@@ -120,7 +115,11 @@ impl Streams {
     /// The streams open and the jobs watched, as `/metrics` gauges.
     pub(crate) fn gauges(&self) -> String {
         let open = self.max - self.slots.available_permits().min(self.max);
-        let watched = self.watchers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let watched = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
         format!(
             "# HELP drbook_event_streams Live streams (server-sent events) open.\n\
              # TYPE drbook_event_streams gauge\ndrbook_event_streams {open}\n\

@@ -285,7 +285,10 @@ async fn until_end(reader: &mut Reader) -> (Vec<String>, String) {
         }
         assert_eq!(event.event, "line", "{event:?}");
         let seq: i64 = event.id.as_deref().unwrap().parse().unwrap();
-        assert!(seq > last, "line {seq} after line {last}: sent twice or out of order");
+        assert!(
+            seq > last,
+            "line {seq} after line {last}: sent twice or out of order"
+        );
         last = seq;
         let line: serde_json::Value = serde_json::from_str(&event.data).unwrap();
         texts.push(line["record"]["text"].as_str().unwrap().to_string());
@@ -357,7 +360,11 @@ async fn clients_of_one_job_share_one_watcher_and_each_gets_every_line_once() {
     .unwrap();
     for reader in &mut early {
         let (texts, status) = until_end(reader).await;
-        assert_eq!(texts, written[30..], "an early client's lines after the first 30");
+        assert_eq!(
+            texts,
+            written[30..],
+            "an early client's lines after the first 30"
+        );
         assert_eq!(status, "Completed");
     }
     let (texts, status) = until_end(&mut late).await;
@@ -401,20 +408,32 @@ async fn a_jobs_watcher_ends_when_its_last_client_leaves() {
     drop(first);
     run.append_stream(&record("after one left")).unwrap();
     assert_eq!(second.line().await.1, "after one left");
-    gauge_reaches(&client, &base, "drbook_event_streams", 1).await;
     assert_eq!(gauge(&client, &base, "drbook_event_watchers").await, 1);
 
-    // The last leaves while the job runs on: its watcher ends (the server
-    // notices a closed connection as it writes to it).
+    // The last leaves while the job runs on: its watcher ends. The server
+    // notices a closed connection as it writes to it: the job writes on
+    // until it has.
     drop(second);
-    run.append_stream(&record("to no one")).unwrap();
-    gauge_reaches(&client, &base, "drbook_event_watchers", 0).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut alone = 0;
+    while gauge(&client, &base, "drbook_event_watchers").await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watcher outlives its last client"
+        );
+        run.append_stream(&record(&format!("to no one {alone}")))
+            .unwrap();
+        alone += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     gauge_reaches(&client, &base, "drbook_event_streams", 0).await;
 
     // A new client starts a new watcher, and gets every line.
     let mut again = client.reopen("", None).await;
-    for text in ["before", "after one left", "to no one"] {
-        assert_eq!(again.line().await.1, text);
+    assert_eq!(again.line().await.1, "before");
+    assert_eq!(again.line().await.1, "after one left");
+    for n in 0..alone {
+        assert_eq!(again.line().await.1, format!("to no one {n}"));
     }
     run.append_stream(&record("live again")).unwrap();
     assert_eq!(again.line().await.1, "live again");

@@ -53,7 +53,10 @@ async fn walk(
             page.jobs.len()
         );
         for job in &page.jobs {
-            assert!(filter.matches(job), "{filter:?} shows a job it does not match: {job:?}");
+            assert!(
+                filter.matches(job),
+                "{filter:?} shows a job it does not match: {job:?}"
+            );
         }
         let Some(next) = page.next else {
             seen.extend(ids(page.jobs));
@@ -101,7 +104,10 @@ pub async fn jobs_are_paged_newest_first_by_filter_and_cursor(backend: &impl Bac
     let result = serde_json::json!({});
     for id in made.iter().step_by(4) {
         let (status, reason) = (JobStatus::Failed, Some("it broke"));
-        store.finish(id, status, reason, &result).await.must("fail a job");
+        store
+            .finish(id, status, reason, &result)
+            .await
+            .must("fail a job");
     }
     let newest_first: Vec<String> = made.iter().rev().cloned().collect();
 
@@ -129,25 +135,115 @@ pub async fn jobs_are_paged_newest_first_by_filter_and_cursor(backend: &impl Bac
     // depends on the clock: checked below).
     let filters = [
         (JobFilter::default(), Some(14)),
-        (JobFilter { status: Some(JobStatus::Failed), ..Default::default() }, Some(4)),
-        (JobFilter { status: Some(JobStatus::New), ..Default::default() }, Some(10)),
-        (JobFilter { status: Some(JobStatus::Completed), ..Default::default() }, Some(0)),
-        (JobFilter { runbook: text("drill.wasm"), ..Default::default() }, Some(7)),
-        (JobFilter { runbook: text("drill"), ..Default::default() }, Some(0)),
-        (JobFilter { plan: text("db"), ..Default::default() }, Some(5)),
-        (JobFilter { trigger: text("cli:bob"), ..Default::default() }, Some(7)),
-        (JobFilter { plan: text("web"), trigger: text("cli:alice"), ..Default::default() }, Some(3)),
-        (JobFilter { since: Some(middle.created), ..Default::default() }, None),
-        (JobFilter { until: Some(middle.created), ..Default::default() }, None),
-        (JobFilter { q: text("drill"), ..Default::default() }, Some(7)),
-        (JobFilter { q: text("cach"), status: Some(JobStatus::New), ..Default::default() }, Some(3)),
-        (JobFilter { q: text(&made[5][made[5].len() - 12..]), ..Default::default() }, Some(1)),
-        (JobFilter { q: text("CLI:"), ..Default::default() }, Some(0)),
+        (
+            JobFilter {
+                status: Some(JobStatus::Failed),
+                ..Default::default()
+            },
+            Some(4),
+        ),
+        (
+            JobFilter {
+                status: Some(JobStatus::New),
+                ..Default::default()
+            },
+            Some(10),
+        ),
+        (
+            JobFilter {
+                status: Some(JobStatus::Completed),
+                ..Default::default()
+            },
+            Some(0),
+        ),
+        (
+            JobFilter {
+                runbook: text("drill.wasm"),
+                ..Default::default()
+            },
+            Some(7),
+        ),
+        (
+            JobFilter {
+                runbook: text("drill"),
+                ..Default::default()
+            },
+            Some(0),
+        ),
+        (
+            JobFilter {
+                plan: text("db"),
+                ..Default::default()
+            },
+            Some(5),
+        ),
+        (
+            JobFilter {
+                trigger: text("cli:bob"),
+                ..Default::default()
+            },
+            Some(7),
+        ),
+        (
+            JobFilter {
+                plan: text("web"),
+                trigger: text("cli:alice"),
+                ..Default::default()
+            },
+            Some(3),
+        ),
+        (
+            JobFilter {
+                since: Some(middle.created),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            JobFilter {
+                until: Some(middle.created),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            JobFilter {
+                q: text("drill"),
+                ..Default::default()
+            },
+            Some(7),
+        ),
+        (
+            JobFilter {
+                q: text("cach"),
+                status: Some(JobStatus::New),
+                ..Default::default()
+            },
+            Some(3),
+        ),
+        (
+            JobFilter {
+                q: text(&made[5][made[5].len() - 12..]),
+                ..Default::default()
+            },
+            Some(1),
+        ),
+        (
+            JobFilter {
+                q: text("CLI:"),
+                ..Default::default()
+            },
+            Some(0),
+        ),
     ];
     for (filter, count) in &filters {
         let expected = matching(&jobs, filter);
         if let Some(count) = count {
-            assert_eq!(expected.len(), *count, "the scenario's jobs {filter:?} matches");
+            assert_eq!(
+                expected.len(),
+                *count,
+                "the scenario's jobs {filter:?} matches"
+            );
         }
         for limit in [1, 3, 14, 100] {
             let paged = walk(&*reader, filter, limit, async || {}).await;
@@ -164,11 +260,17 @@ pub async fn jobs_are_paged_newest_first_by_filter_and_cursor(backend: &impl Bac
     // shows each job it started with once, and none of them.
     let mut created_between = Vec::new();
     let paged = walk(&*store, &JobFilter::default(), 4, async || {
-        created_between.push(create(&*store, 100 + created_between.len()).await);
+        let n = 100 + created_between.len();
+        let id = create(&*store, n).await;
+        created_between.push(id);
     })
     .await;
     assert_eq!(paged, newest_first, "the pages as they were before");
-    assert_eq!(created_between.len(), 3, "a job between each two of 4 pages");
+    assert_eq!(
+        created_between.len(),
+        3,
+        "a job between each two of 4 pages"
+    );
     let unique: HashSet<&String> = paged.iter().collect();
     assert_eq!(unique.len(), paged.len(), "no job twice");
     let first = store

@@ -227,7 +227,10 @@ mod tests {
             let Err(e) = bad.parse::<PageCursor>() else {
                 panic!("`{bad}` is no cursor");
             };
-            assert!(e.to_string().contains("the `next` of the page before"), "{e}");
+            assert!(
+                e.to_string().contains("the `next` of the page before"),
+                "{e}"
+            );
         }
     }
 

@@ -97,9 +97,12 @@ pub(super) async fn follow(
                     while let Some(event) = events.next() {
                         match event.kind.as_str() {
                             "line" => {
-                                let line: Line = serde_json::from_str(&event.data).map_err(|e| {
-                                    anyhow::anyhow!("the server sent a line this drbook cannot read: {e}")
-                                })?;
+                                let line: Line =
+                                    serde_json::from_str(&event.data).map_err(|e| {
+                                        anyhow::anyhow!(
+                                            "the server sent a line this drbook cannot read: {e}"
+                                        )
+                                    })?;
                                 if line.seq > after {
                                     after = line.seq;
                                     print(line.seq, line.record)?;
@@ -186,7 +189,10 @@ mod tests {
         assert_eq!(events.next(), None, "half an event is not one");
         events.push(b": 1}\n\nevent: end\ndata: a\ndata: b\n\n");
         let line = events.next().unwrap();
-        assert_eq!((line.kind.as_str(), line.data.as_str()), ("line", "{\"seq\": 1}"));
+        assert_eq!(
+            (line.kind.as_str(), line.data.as_str()),
+            ("line", "{\"seq\": 1}")
+        );
         let end = events.next().unwrap();
         assert_eq!((end.kind.as_str(), end.data.as_str()), ("end", "a\nb"));
         assert_eq!(events.next(), None);
