@@ -325,7 +325,8 @@ async fn pages(jobs: usize, samples: usize) {
 }
 
 /// A job of this process, running: created, claimed under a lease of an
-/// hour, its run's log open, as a worker holds one.
+/// hour, its run's log open, as a worker holds one (before the server
+/// starts: its worker would claim a new job first).
 async fn running_job(store: &dyn JobStore, n: usize) -> (String, Arc<dyn RunLog>) {
     let spec = spec(plan(&format!("live-{n}")), "bench".to_string());
     let digest = drbook_core::module::digest(MODULE);
@@ -391,9 +392,9 @@ async fn follow(url: &str, token: &str, id: &str, mut line: impl FnMut(i64, &str
 
 async fn latency(samples: usize) {
     let bench = Bench::new(None);
-    let (_served, url) = bench.serve();
     let store = bench.store();
     let (id, log) = running_job(store.as_ref(), 0).await;
+    let (_served, url) = bench.serve();
     let (send, mut received) = tokio::sync::mpsc::unbounded_channel();
     let reader = {
         let (url, token, id) = (url.clone(), bench.token.clone(), id.clone());
@@ -426,12 +427,12 @@ async fn memory() {
     const JOBS: usize = 50;
     const CLIENTS_PER_JOB: usize = 4;
     let bench = Bench::new(None);
-    let (served, url) = bench.serve();
     let store = bench.store();
     let mut logs = Vec::new();
     for n in 0..JOBS {
         logs.push(running_job(store.as_ref(), n).await);
     }
+    let (served, url) = bench.serve();
     let writing = {
         let logs: Vec<Arc<dyn RunLog>> = logs.iter().map(|(_, log)| log.clone()).collect();
         tokio::spawn(async move {
