@@ -314,7 +314,8 @@ async fn pages(jobs: usize, samples: usize) {
     for path in &paths {
         // Warm up: the first requests fill the server's caches.
         for _ in 0..5 {
-            get(path).await;
+            let (_, body) = get(path).await;
+            assert!(body.contains("job-"), "GET {path} shows no job: {body}");
         }
         let mut times = Vec::with_capacity(samples);
         for _ in 0..samples {
