@@ -21,6 +21,7 @@ mod export;
 mod fixtures;
 mod jobs;
 mod leases;
+mod pages;
 mod retries;
 mod runs;
 mod schedules;
@@ -52,6 +53,7 @@ pub use leases::{
     runnable_jobs_are_new_or_interrupted_oldest_first,
     workers_are_listed_with_their_jobs_and_heartbeats,
 };
+pub use pages::jobs_are_paged_newest_first_by_filter_and_cursor;
 pub use retries::a_failed_job_is_retried_from_its_cut_as_a_new_attempt;
 pub use runs::{
     a_decision_resumes_a_suspended_job, a_finished_run_ends_its_job_and_releases_its_lease,
@@ -100,6 +102,7 @@ macro_rules! store_conformance_tests {
     ($fresh:expr) => {
         $crate::store_conformance_tests!(@each $fresh;
             jobs_are_created_read_listed_and_counted,
+            jobs_are_paged_newest_first_by_filter_and_cursor,
             a_job_reads_the_module_it_is_pinned_to,
             finish_ends_a_job_for_good,
             a_stop_is_requested_and_read_back,

@@ -66,6 +66,9 @@ use crate::token::StoredToken;
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
 pub mod export;
+pub mod page;
+
+pub use page::{JobFilter, JobPage, PageCursor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -395,6 +398,18 @@ pub trait JobStore: Send + Sync {
         state: Option<JobStatus>,
         limit: usize,
     ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// The page of at most `limit` jobs that `filter` matches, newest first
+    /// by `(created, id)`, after `after` (the `next` of the page before):
+    /// keyset pages on indexes, so that a page costs the same however many
+    /// jobs the store holds, and jobs created between pages never show a
+    /// job twice nor skip one (see [`page`]).
+    async fn page(
+        &self,
+        filter: &JobFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<JobPage, StoreError>;
 
     /// How many jobs are in each status (statuses without jobs left out).
     async fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;

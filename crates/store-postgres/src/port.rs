@@ -19,14 +19,23 @@ use drbook_core::lease::Lease;
 use drbook_core::retry::Attempt;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
+use drbook_core::store::page::{page_sql, Bind, Dialect};
 use drbook_core::store::{
-    workers_from, Busy, Changed, HeldJob, JobStore, LeaseRow, NewTick, NewWebhookRow, OnBusy,
-    RunLog, StoreError, WorkerRow,
+    workers_from, Busy, Changed, HeldJob, JobFilter, JobPage, JobStore, LeaseRow, NewTick,
+    NewWebhookRow, OnBusy, PageCursor, RunLog, StoreError, WorkerRow,
 };
 use drbook_core::token::StoredToken;
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// How a page's query names a job's plan: the expression migration 0007
+/// indexes.
+const PAGE_DIALECT: Dialect = Dialect {
+    placeholder: '$',
+    plan: "(spec::jsonb -> 'plan' ->> 'name')",
+    position: "strpos",
+};
 
 impl PostgresStore {
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
@@ -123,6 +132,32 @@ impl JobStore for PostgresStore {
             .await
             .map_err(backend)?;
         rows.iter().map(job_record).collect()
+    }
+
+    async fn page(
+        &self,
+        filter: &JobFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        let (sql, binds) = page_sql(PAGE_DIALECT, filter, after);
+        let limit_at = binds.len() + 1;
+        let sql = format!("SELECT {COLUMNS} FROM jobs {sql} LIMIT ${limit_at}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Status(status) => query.bind(state(status)),
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query
+            .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let jobs = rows.iter().map(job_record).collect::<Result<_>>()?;
+        Ok(JobPage::of(jobs, limit))
     }
 
     async fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {

@@ -12,7 +12,10 @@ use crate::spool::Line;
 use drbook_core::job::{Admission, Approval, JobRecord, JobSpec, JobStatus, NewJob, Wake};
 use drbook_core::journal::{Entry, Record};
 use drbook_core::lease::Lease;
-use drbook_core::store::{plan_key, Busy, HeldJob, LeaseRow, OnBusy, StoreError};
+use drbook_core::store::page::{page_sql, Bind, Dialect};
+use drbook_core::store::{
+    plan_key, Busy, HeldJob, JobFilter, JobPage, LeaseRow, OnBusy, PageCursor, StoreError,
+};
 
 impl SqliteStore {
     /// Creates a job pinned to `module` (stored once per digest), on disk
@@ -134,6 +137,30 @@ impl SqliteStore {
             .query_map(params![state, limit as i64], raw_job)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(RawJob::decode).collect()
+    }
+
+    /// A page of jobs (see [`drbook_core::store::page`]): the query of
+    /// [`page_sql`] on the indexes of migration 10, its first `limit + 1`
+    /// rows (not `LIMIT ?`, which makes SQLite plan the statement again at
+    /// every call).
+    pub(crate) fn page(
+        &self,
+        filter: &JobFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        let (sql, binds) = page_sql(PAGE_DIALECT, filter, after);
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs {sql}"))?;
+        let rows = stmt
+            .query_map(sql_values(binds), raw_job)?
+            .take(limit.saturating_add(1))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let jobs = rows
+            .into_iter()
+            .map(RawJob::decode)
+            .collect::<Result<_>>()?;
+        Ok(JobPage::of(jobs, limit))
     }
 
     /// The ids of jobs a worker may take now: new ones, interrupted ones
@@ -602,6 +629,24 @@ pub(crate) fn holds_lease(tx: &rusqlite::Transaction<'_>, id: &str, owner: &str)
     }
 }
 
+/// A page's values to bind, as SQLite takes them.
+fn sql_values(binds: Vec<Bind>) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    let values = binds.into_iter().map(|bind| match bind {
+        Bind::Status(status) => encode(&status).into(),
+        Bind::Text(text) => text.into(),
+        Bind::Int(n) => n.into(),
+    });
+    rusqlite::params_from_iter(values.collect())
+}
+
+/// How a page's query names a job's plan: the expression migration 10
+/// indexes.
+const PAGE_DIALECT: Dialect = Dialect {
+    placeholder: '?',
+    plan: "json_extract(spec, '$.plan.name')",
+    position: "instr",
+};
+
 const COLUMNS: &str =
     "id, digest, runbook, spec, trigger, state, reason, wake, stop_requested, result, created_ms, \
                        started_ms, ended_ms, lease_owner, lease_until_ms, retries";
@@ -708,6 +753,87 @@ pub(crate) fn whole_journal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page reads the index of its filter from the cursor on, in the
+    /// page's order (no sort of the matching jobs): what makes a page cost
+    /// the same however many jobs the store holds.
+    #[test]
+    fn a_page_reads_the_index_of_its_filter_in_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = store.conn().unwrap();
+        let text = |s: &str| Some(s.to_string());
+        let cursor = PageCursor {
+            created_ms: 1,
+            id: "job-1".to_string(),
+        };
+        let cases = [
+            (JobFilter::default(), "jobs_created"),
+            (
+                JobFilter {
+                    status: Some(JobStatus::Failed),
+                    ..Default::default()
+                },
+                "jobs_state_created",
+            ),
+            (
+                JobFilter {
+                    runbook: text("r.wasm"),
+                    ..Default::default()
+                },
+                "jobs_runbook_created",
+            ),
+            (
+                JobFilter {
+                    plan: text("web"),
+                    ..Default::default()
+                },
+                "jobs_plan_created",
+            ),
+            (
+                JobFilter {
+                    trigger: text("cli:a"),
+                    ..Default::default()
+                },
+                "jobs_trigger_created",
+            ),
+            (
+                JobFilter {
+                    since: Some(Utc::now()),
+                    ..Default::default()
+                },
+                "jobs_created",
+            ),
+            (
+                JobFilter {
+                    q: text("db"),
+                    ..Default::default()
+                },
+                "jobs_created",
+            ),
+        ];
+        for (filter, index) in cases {
+            for after in [None, Some(&cursor)] {
+                let (sql, binds) = page_sql(PAGE_DIALECT, &filter, after);
+                let explain = format!("EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM jobs {sql}");
+                let plan: Vec<String> = conn
+                    .prepare(&explain)
+                    .unwrap()
+                    .query_map(sql_values(binds), |r| r.get(3))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                assert!(
+                    plan.iter().any(|step| step.contains(index)),
+                    "{filter:?}: {plan:?}, not {index}"
+                );
+                assert!(
+                    plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+                    "{filter:?} sorts its matches: {plan:?}"
+                );
+            }
+        }
+    }
 
     /// The statements a worker runs for every job are parsed once, not at
     /// every call (with `LIMIT ?`, SQLite prepared `runnable` again each

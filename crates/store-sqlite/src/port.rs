@@ -23,8 +23,8 @@ use drbook_core::retry::Attempt;
 use drbook_core::schedule::{Schedule, TickRecord};
 use drbook_core::store::export::{Export, Item};
 use drbook_core::store::{
-    workers_from, Busy, JobStore, NewTick, NewWebhookRow, OnBusy, RunEnd, RunLog, StoreError,
-    WorkerRow,
+    workers_from, Busy, JobFilter, JobPage, JobStore, NewTick, NewWebhookRow, OnBusy, PageCursor,
+    RunEnd, RunLog, StoreError, WorkerRow,
 };
 use drbook_core::token::StoredToken;
 use drbook_core::webhook::{
@@ -159,6 +159,17 @@ impl JobStore for SqliteStore {
         limit: usize,
     ) -> std::result::Result<Vec<JobRecord>, StoreError> {
         self.call(move |store| store.list(state, limit)).await
+    }
+
+    async fn page(
+        &self,
+        filter: &JobFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> std::result::Result<JobPage, StoreError> {
+        let (filter, after) = (filter.clone(), after.cloned());
+        self.call(move |store| store.page(&filter, after.as_ref(), limit))
+            .await
     }
 
     async fn count_by_status(&self) -> std::result::Result<Vec<(JobStatus, u64)>, StoreError> {

@@ -24,7 +24,7 @@ use super::refusal::Refusal;
 use super::server::{self, Server};
 use drbook_core::job::{JobRecord, JobStatus, Wake};
 use drbook_core::journal::Record;
-use drbook_core::store::StoreError;
+use drbook_core::store::{JobFilter, PageCursor, StoreError};
 use drbook_core::token::{Scope, StoredToken};
 
 /// Bodies of API requests are small JSON documents.
@@ -182,7 +182,7 @@ pub struct JobQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created before.
     pub until: Option<DateTime<Utc>>,
-    /// The `next` of the page before: the id of its last job.
+    /// The `next` of the page before, as it was given.
     pub cursor: Option<String>,
     /// Jobs on the page: 50 unless given, 500 at most.
     pub limit: Option<usize>,
@@ -191,17 +191,17 @@ pub struct JobQuery {
 }
 
 impl JobQuery {
-    fn matches(&self, job: &JobRecord) -> bool {
-        self.runbook.as_ref().is_none_or(|r| *r == job.runbook)
-            && self.plan.as_ref().is_none_or(|p| *p == job.spec.plan.name)
-            && self.trigger.as_ref().is_none_or(|t| *t == job.trigger)
-            && self.since.is_none_or(|t| job.created >= t)
-            && self.until.is_none_or(|t| job.created < t)
-            && self.q.as_ref().is_none_or(|q| {
-                [&job.id, &job.runbook, &job.spec.plan.name, &job.trigger]
-                    .iter()
-                    .any(|field| field.contains(q.as_str()))
-            })
+    /// The store's filter of the query.
+    fn filter(&self) -> JobFilter {
+        JobFilter {
+            status: self.status,
+            runbook: self.runbook.clone(),
+            plan: self.plan.clone(),
+            trigger: self.trigger.clone(),
+            since: self.since,
+            until: self.until,
+            q: self.q.clone(),
+        }
     }
 }
 
@@ -223,35 +223,25 @@ pub(crate) async fn jobs(
     Ok(Json(page(&server, &query).await?))
 }
 
-/// The page of jobs `query` asks for (the API's and the console's).
+/// The page of jobs `query` asks for (the API's and the console's): one
+/// query of the store's (see [`JobStore::page`](drbook_core::store::JobStore::page)).
 pub(crate) async fn page(server: &Server, query: &JobQuery) -> Result<JobPage, Refusal> {
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let all = server
+    let after = query
+        .cursor
+        .as_deref()
+        .map(str::parse::<PageCursor>)
+        .transpose()
+        .map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let page = server
         .store()
-        .list(query.status, usize::MAX)
+        .page(&query.filter(), after.as_ref(), limit)
         .await
         .map_err(store_refusal)?;
-    let start = match &query.cursor {
-        None => 0,
-        Some(cursor) => all
-            .iter()
-            .position(|j| j.id == *cursor)
-            .map(|i| i + 1)
-            .ok_or_else(|| {
-                Refusal::Malformed(format!(
-                    "cursor `{}` is no job of the store (pruned?); list again from the first page",
-                    cursor.escape_debug()
-                ))
-            })?,
-    };
-    let mut matching = all.into_iter().skip(start).filter(|j| query.matches(j));
-    let jobs: Vec<JobRecord> = matching.by_ref().take(limit).collect();
-    let next = if matching.next().is_some() {
-        jobs.last().map(|j| j.id.clone())
-    } else {
-        None
-    };
-    Ok(JobPage { jobs, next })
+    Ok(JobPage {
+        jobs: page.jobs,
+        next: page.next.map(|next| next.to_string()),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "The job's id")),

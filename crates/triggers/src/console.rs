@@ -170,7 +170,8 @@ fn next_page(raw: Option<&str>, next: &str) -> String {
     if !query.is_empty() {
         query.push('&');
     }
-    // Job ids are letters, digits and `-`: nothing to encode.
+    // A cursor is digits, `.` and a job id (letters, digits, `-`): nothing
+    // to encode.
     format!("/ui/jobs?{query}cursor={next}")
 }
 

@@ -488,7 +488,10 @@ pub(crate) async fn metrics(State(server): State<Server>) -> Response {
         .render(intake.webhooks.store().as_ref())
         .await
     {
-        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Ok(mut text) => {
+            text.push_str(&server.streams().gauges());
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("job store: {e}\n")).into_response(),
     }
 }

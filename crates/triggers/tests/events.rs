@@ -235,3 +235,208 @@ async fn lines_arrive_as_written_and_a_resumed_stream_neither_repeats_nor_loses_
     assert!(!log.contains(&viewer), "the log holds the token");
     served.stop().await;
 }
+
+/// The value of gauge `name` in the server's `/metrics`.
+async fn gauge(client: &Client, base: &str, name: &str) -> u64 {
+    let text = client
+        .http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"));
+    value.parse().unwrap()
+}
+
+/// Waits until gauge `name` reads `value`.
+async fn gauge_reaches(client: &Client, base: &str, name: &str, value: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let now = gauge(client, base, name).await;
+        if now == value {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stays {now}, not {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every line a stream sends until its `end`, each checked to come after
+/// the one before (none twice), and the end's status.
+async fn until_end(reader: &mut Reader) -> (Vec<String>, String) {
+    let mut texts = Vec::new();
+    let mut last = 0;
+    loop {
+        let event = reader.next().await.expect("lines, then the end event");
+        if event.event == "end" {
+            let end: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+            assert!(reader.next().await.is_none(), "the stream closes");
+            return (texts, end["status"].as_str().unwrap().to_string());
+        }
+        assert_eq!(event.event, "line", "{event:?}");
+        let seq: i64 = event.id.as_deref().unwrap().parse().unwrap();
+        assert!(
+            seq > last,
+            "line {seq} after line {last}: sent twice or out of order"
+        );
+        last = seq;
+        let line: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        texts.push(line["record"]["text"].as_str().unwrap().to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_one_job_share_one_watcher_and_each_gets_every_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim) = common::store(dir.path());
+    let far = Utc::now() + TimeDelta::days(1);
+    let viewer = create_token(store.as_ref(), "watchers", &[Scope::Viewer], far, "test")
+        .await
+        .unwrap()
+        .secret;
+    let plan = "name = \"shared\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+                [[groups]]\nname = \"web\"\nvms = [\"web-01\"]\n";
+    let trigger = serde_json::json!({ "kind": "commandLine", "user": "test" });
+    let (job, run) = common::running_job(store.as_ref(), "r.wasm", plan, trigger).await;
+    let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
+    let base = served.base.clone();
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: format!("{base}/api/v1/jobs/{job}/events"),
+        token: viewer.clone(),
+    };
+    assert_eq!(gauge(&client, &base, "drbook_event_watchers").await, 0);
+
+    // Four clients from the start; each line reaches each of them.
+    let mut early = Vec::new();
+    for _ in 0..4 {
+        early.push(client.reopen("", None).await);
+    }
+    let mut written = Vec::new();
+    for n in 0..30 {
+        let text = format!("line {n}");
+        run.append_stream(&record(&text)).unwrap();
+        written.push(text);
+        if n % 10 == 9 {
+            for reader in &mut early {
+                for text in &written[n - 9..=n] {
+                    assert_eq!(&reader.line().await.1, text);
+                }
+            }
+        }
+    }
+    assert_eq!(gauge(&client, &base, "drbook_event_streams").await, 4);
+    assert_eq!(
+        gauge(&client, &base, "drbook_event_watchers").await,
+        1,
+        "one poll of the job for its four streams"
+    );
+
+    // A client joining late gets the lines before it from the store, then
+    // the live ones, none twice; one resuming after line 25 gets the rest.
+    let mut late = client.reopen("", None).await;
+    let mut resumed = client.reopen("", Some("25")).await;
+    for n in 30..40 {
+        let text = format!("line {n}");
+        run.append_stream(&record(&text)).unwrap();
+        written.push(text);
+    }
+    run.end(RunEnd::Finished {
+        status: JobStatus::Completed,
+        reason: None,
+        result: &serde_json::json!({}),
+    })
+    .await
+    .unwrap();
+    for reader in &mut early {
+        let (texts, status) = until_end(reader).await;
+        assert_eq!(
+            texts,
+            written[30..],
+            "an early client's lines after the first 30"
+        );
+        assert_eq!(status, "Completed");
+    }
+    let (texts, status) = until_end(&mut late).await;
+    assert_eq!(texts, written, "the late client: every line, once");
+    assert_eq!(status, "Completed");
+    let (texts, _) = until_end(&mut resumed).await;
+    assert_eq!(texts, written[25..], "resumed after line 25");
+    drop((early, late, resumed));
+    gauge_reaches(&client, &base, "drbook_event_watchers", 0).await;
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_watcher_ends_when_its_last_client_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim) = common::store(dir.path());
+    let far = Utc::now() + TimeDelta::days(1);
+    let viewer = create_token(store.as_ref(), "leaver", &[Scope::Viewer], far, "test")
+        .await
+        .unwrap()
+        .secret;
+    let plan = "name = \"left\"\nprimary_region = \"eastus\"\nrecovery_region = \"westus\"\n\
+                [[groups]]\nname = \"web\"\nvms = [\"web-01\"]\n";
+    let trigger = serde_json::json!({ "kind": "commandLine", "user": "test" });
+    let (job, run) = common::running_job(store.as_ref(), "r.wasm", plan, trigger).await;
+    let served = Served::start(store.clone(), sim, ServeOptions::default()).await;
+    let base = served.base.clone();
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: format!("{base}/api/v1/jobs/{job}/events"),
+        token: viewer,
+    };
+    let mut first = client.reopen("", None).await;
+    let mut second = client.reopen("", None).await;
+    run.append_stream(&record("before")).unwrap();
+    assert_eq!(first.line().await.1, "before");
+    assert_eq!(second.line().await.1, "before");
+    assert_eq!(gauge(&client, &base, "drbook_event_watchers").await, 1);
+
+    // One leaves: the other's watcher goes on.
+    drop(first);
+    run.append_stream(&record("after one left")).unwrap();
+    assert_eq!(second.line().await.1, "after one left");
+    assert_eq!(gauge(&client, &base, "drbook_event_watchers").await, 1);
+
+    // The last leaves while the job runs on: its watcher ends. The server
+    // notices a closed connection as it writes to it: the job writes on
+    // until it has.
+    drop(second);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut alone = 0;
+    while gauge(&client, &base, "drbook_event_watchers").await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watcher outlives its last client"
+        );
+        run.append_stream(&record(&format!("to no one {alone}")))
+            .unwrap();
+        alone += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gauge_reaches(&client, &base, "drbook_event_streams", 0).await;
+
+    // A new client starts a new watcher, and gets every line.
+    let mut again = client.reopen("", None).await;
+    assert_eq!(again.line().await.1, "before");
+    assert_eq!(again.line().await.1, "after one left");
+    for n in 0..alone {
+        assert_eq!(again.line().await.1, format!("to no one {n}"));
+    }
+    run.append_stream(&record("live again")).unwrap();
+    assert_eq!(again.line().await.1, "live again");
+    assert_eq!(gauge(&client, &base, "drbook_event_watchers").await, 1);
+    served.stop().await;
+}

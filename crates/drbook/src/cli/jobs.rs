@@ -10,6 +10,7 @@ use super::{progress, Global, InputError, Outcome, RunOptions};
 use drbook_core::job::{AdmittedBy, JobRecord, JobStatus};
 use drbook_core::journal::{Record, Stream};
 use drbook_core::plan::RecoveryPlan;
+use drbook_core::retry::Attempt;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
 use drbook_triggers::ControlError;
@@ -251,59 +252,92 @@ fn list(global: &Global, jobs: &[JobRecord]) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// How often `jobs logs --follow` reads a local store for new lines, unless
+/// the store's change signal comes first (PostgreSQL's, at a job's end).
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
 async fn logs(
     global: &Global,
-    store: Source<'_>,
+    source: Source<'_>,
     job: &JobRecord,
     follow: bool,
 ) -> anyhow::Result<Outcome> {
+    if let (Source::Remote(server), true) = (&source, follow) {
+        // Over the server's live stream: lines as they are written.
+        let print = |seq, record: Record| print_line(global, seq, &record, &job.attempts);
+        remote::follow(server, &job.id, print).await?;
+        return Ok(Outcome::Success);
+    }
     let mut after = 0;
     loop {
+        // Armed before the store is read: a change while it reads still
+        // wakes the wait below.
+        let changed = match &source {
+            Source::Store(store) => Some(store.changed()),
+            Source::Remote(_) => None,
+        };
         // Whether the job had ended before its lines are read: then they are
-        // all there, and this is the last read.
-        let ended = !follow || store.get(&job.id).await?.is_terminal();
-        // A retried job's lines are marked with their attempt (the record's
-        // `attempts` say where each begins), those of earlier ones kept.
-        let attempts = store.get(&job.id).await?.attempts;
-        for (seq, record) in store.streams(&job.id, after).await? {
-            let attempt = drbook_core::retry::attempt_of_line(&attempts, seq);
-            let begins = attempts
-                .iter()
-                .find(|a| a.attempt == attempt && a.streams_after == seq - 1);
+        // all there, and this is the last read. A retried job's lines are
+        // marked with their attempt (the record's `attempts` say where each
+        // begins), those of earlier ones kept.
+        let now = source.get(&job.id).await?;
+        let ended = !follow || now.is_terminal();
+        for (seq, record) in source.streams(&job.id, after).await? {
             after = seq;
-            if global.json {
-                let mut line = serde_json::to_value(&record)?;
-                if !attempts.is_empty() {
-                    line["attempt"] = attempt.into();
-                }
-                println!("{line}");
-                continue;
-            }
-            if let Some(a) = begins {
-                println!(
-                    "--- attempt {}: retried by {} at {} (attempt {} failed: {}) ---",
-                    a.attempt,
-                    a.by,
-                    a.at.format("%Y-%m-%d %H:%M:%S"),
-                    a.attempt - 1,
-                    a.previous_reason.as_deref().unwrap_or("no reason recorded")
-                );
-            }
-            if record.stream == Stream::Output {
-                println!("{}", record.text);
-            } else {
-                println!(
-                    "{}: {}",
-                    format!("{:?}", record.stream).to_lowercase(),
-                    record.text
-                );
-            }
+            print_line(global, seq, &record, &now.attempts)?;
         }
         if ended {
             return Ok(Outcome::Success);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let changed = changed.unwrap_or_else(|| Box::pin(std::future::pending()));
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            _ = changed => {}
+        }
     }
+}
+
+/// Prints stream line `seq` as `jobs logs` shows it: its text (after its
+/// stream's name unless it is the output), or as JSON with `--json`; the
+/// first line of a retry's attempt after a heading that says so.
+fn print_line(
+    global: &Global,
+    seq: i64,
+    record: &Record,
+    attempts: &[Attempt],
+) -> anyhow::Result<()> {
+    let attempt = drbook_core::retry::attempt_of_line(attempts, seq);
+    if global.json {
+        let mut line = serde_json::to_value(record)?;
+        if !attempts.is_empty() {
+            line["attempt"] = attempt.into();
+        }
+        println!("{line}");
+        return Ok(());
+    }
+    let begins = attempts
+        .iter()
+        .find(|a| a.attempt == attempt && a.streams_after == seq - 1);
+    if let Some(a) = begins {
+        println!(
+            "--- attempt {}: retried by {} at {} (attempt {} failed: {}) ---",
+            a.attempt,
+            a.by,
+            a.at.format("%Y-%m-%d %H:%M:%S"),
+            a.attempt - 1,
+            a.previous_reason.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    if record.stream == Stream::Output {
+        println!("{}", record.text);
+    } else {
+        println!(
+            "{}: {}",
+            format!("{:?}", record.stream).to_lowercase(),
+            record.text
+        );
+    }
+    Ok(())
 }
 
 async fn resume(

@@ -20,6 +20,11 @@ use std::sync::Arc;
 
 use super::{Global, InputError};
 
+/// How long one connection of a live stream lasts at most (the client's
+/// timeout of every other request is a minute): a longer follow opens it
+/// again, resuming where it was.
+const STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A server and the token its requests carry.
 pub struct Remote {
     base: String,
@@ -76,27 +81,53 @@ impl Remote {
         self.send(request).await
     }
 
-    /// Sends `request` with the token. A refusal (4xx) is the caller's
-    /// input error (exit 2), with the server's message.
+    /// `GET path`, a live stream of server-sent events, resumed after
+    /// event `after` (its `Last-Event-ID`): the response, its body (the
+    /// events) still to read. Its connection lasts up to [`STREAM_TIMEOUT`]
+    /// (a caller opens it again, resuming).
+    pub async fn events(&self, path: &str, after: i64) -> anyhow::Result<reqwest::Response> {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/event-stream")
+            .header("last-event-id", after.to_string())
+            .timeout(STREAM_TIMEOUT);
+        self.respond(request).await
+    }
+
+    /// Sends `request` with the token; its JSON answer.
     async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
+        let response = self.respond(request).await?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .context("reading the server's answer")?;
+        serde_json::from_slice(&body).with_context(|| {
+            format!("the server's answer is not what this drbook reads ({status})")
+        })
+    }
+
+    /// Sends `request` with the token; the response if it succeeded. A
+    /// refusal (4xx) is the caller's input error (exit 2), with the
+    /// server's message.
+    async fn respond(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = request
             .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;
         let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
         let body = response
             .bytes()
             .await
             .context("reading the server's answer")?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).with_context(|| {
-                format!("the server's answer is not what this drbook reads ({status})")
-            });
-        }
         let message = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
