@@ -182,7 +182,7 @@ impl Oidc {
     /// first asked at the first sign-in, so a server starts while it is
     /// down.
     pub fn new(config: OidcConfig) -> Result<Oidc, OidcError> {
-        let bad = |why: String| OidcError::Config(why);
+        let bad = OidcError::Config;
         let issuer = url::Url::parse(&config.issuer)
             .map_err(|e| bad(format!("issuer `{}` is not a URL: {e}", config.issuer)))?;
         let loopback = matches!(
