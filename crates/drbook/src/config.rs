@@ -763,7 +763,10 @@ mod tests {
         let config = load(Some(text), &Overrides::default()).unwrap();
         assert!(config.four_eyes);
         let oidc = config.oidc.expect("[oidc]");
-        assert_eq!(oidc.secret, SecretSource::Env("DRBOOK_OIDC_SECRET".to_string()));
+        assert_eq!(
+            oidc.secret,
+            SecretSource::Env("DRBOOK_OIDC_SECRET".to_string())
+        );
         assert!(oidc.ca_file.unwrap().ends_with("ca.pem"));
         assert_eq!(
             oidc.roles[0].scopes,
@@ -775,7 +778,10 @@ mod tests {
 
         let no_secret = text.replace("client-secret-env = \"DRBOOK_OIDC_SECRET\"\n", "");
         let refused = load(Some(&no_secret), &Overrides::default()).unwrap_err();
-        assert!(refused.to_string().contains("client-secret-env"), "{refused}");
+        assert!(
+            refused.to_string().contains("client-secret-env"),
+            "{refused}"
+        );
         let secret_here = text.replace("client-secret-env", "client-secret");
         assert!(load(Some(&secret_here), &Overrides::default()).is_err());
         let no_roles = &text[..text.find("[[oidc.roles]]").unwrap()];

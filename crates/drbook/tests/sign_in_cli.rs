@@ -68,9 +68,7 @@ async fn sign_in(http: &reqwest::Client, url: &str) -> String {
 #[test]
 fn serve_signs_people_in_through_oidc_and_holds_the_four_eyes_rule() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let provider = runtime
-        .block_on(Provider::start("drbook", SECRET))
-        .unwrap();
+    let provider = runtime.block_on(Provider::start("drbook", SECRET)).unwrap();
     provider.set_user(
         User::new("carol-sub")
             .email("carol@example.com")
@@ -108,9 +106,11 @@ fn serve_signs_people_in_through_oidc_and_holds_the_four_eyes_rule() {
     let bob = token(dir, "bob", "approver");
 
     let mut serve = drbook(dir);
-    serve
-        .env("DRBOOK_TEST_OIDC_SECRET", SECRET)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    serve.env("DRBOOK_TEST_OIDC_SECRET", SECRET).args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     let (_server, url) = common::serve(&mut serve);
 
     let runbook = runbooks::failover_plan();

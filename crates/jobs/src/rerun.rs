@@ -11,7 +11,9 @@ use drbook_signing::{Trust, TrustError};
 /// Why a job is not run again.
 #[derive(Debug, thiserror::Error)]
 pub enum RerunError {
-    #[error("{0}: it was pruned with the jobs that used it; start the runbook anew with `drbook run`")]
+    #[error(
+        "{0}: it was pruned with the jobs that used it; start the runbook anew with `drbook run`"
+    )]
     MissingModule(StoreError),
     #[error("job {job} is not run again: the trust policy no longer admits its module {digest}: {source}")]
     Untrusted {

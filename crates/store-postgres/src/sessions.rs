@@ -11,8 +11,7 @@ use drbook_core::token::{SignedInWith, StoredSession};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const COLUMNS: &str =
-    "hash, principal, scopes, token, subject, created_ms, expires_ms, revoked_ms";
+const COLUMNS: &str = "hash, principal, scopes, token, subject, created_ms, expires_ms, revoked_ms";
 
 fn session(row: &PgRow) -> Result<StoredSession> {
     let text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(backend);
@@ -74,13 +73,14 @@ impl PostgresStore {
     }
 
     pub(crate) async fn revoke_session(&self, hash: &str, at: DateTime<Utc>) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE sessions SET revoked_ms = coalesce(revoked_ms, $2) WHERE hash = $1")
-                .bind(hash)
-                .bind(at.timestamp_millis())
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_ms = coalesce(revoked_ms, $2) WHERE hash = $1",
+        )
+        .bind(hash)
+        .bind(at.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -542,10 +542,14 @@ impl JobStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> std::result::Result<bool, StoreError> {
         let hash = hash.to_string();
-        self.call(move |store| store.revoke_session(&hash, at)).await
+        self.call(move |store| store.revoke_session(&hash, at))
+            .await
     }
 
-    async fn prune_sessions(&self, before: DateTime<Utc>) -> std::result::Result<usize, StoreError> {
+    async fn prune_sessions(
+        &self,
+        before: DateTime<Utc>,
+    ) -> std::result::Result<usize, StoreError> {
         self.call(move |store| store.prune_sessions(before)).await
     }
 }

@@ -7,14 +7,16 @@ use rusqlite::{params, OptionalExtension};
 use crate::db::{decode, encode, from_millis, millis, Result, SqliteStore};
 use drbook_core::token::{SignedInWith, StoredSession};
 
-const COLUMNS: &str =
-    "hash, principal, scopes, token, subject, created_ms, expires_ms, revoked_ms";
+const COLUMNS: &str = "hash, principal, scopes, token, subject, created_ms, expires_ms, revoked_ms";
 
 /// A row, its scopes still JSON.
 type Row = (StoredSession, String);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let via = match (r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?) {
+    let via = match (
+        r.get::<_, Option<String>>(3)?,
+        r.get::<_, Option<String>>(4)?,
+    ) {
         (Some(name), _) => SignedInWith::Token { name },
         (None, subject) => SignedInWith::Oidc {
             subject: subject.unwrap_or_default(),

@@ -185,10 +185,7 @@ impl Oidc {
         let bad = OidcError::Config;
         let issuer = url::Url::parse(&config.issuer)
             .map_err(|e| bad(format!("issuer `{}` is not a URL: {e}", config.issuer)))?;
-        let loopback = matches!(
-            issuer.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]")
-        );
+        let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         if issuer.scheme() != "https" && !loopback {
             return Err(bad(format!(
                 "issuer `{}` must be https:// (http:// only for a provider on this host)",
@@ -262,12 +259,11 @@ impl Oidc {
             expires: now + FLOW_SECS,
         };
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(flow.verifier.as_bytes()));
-        let mut url = url::Url::parse(&endpoints.authorization_endpoint).map_err(|e| {
-            OidcError::Answer {
+        let mut url =
+            url::Url::parse(&endpoints.authorization_endpoint).map_err(|e| OidcError::Answer {
                 url: endpoints.authorization_endpoint.clone(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.config.client_id)
@@ -363,14 +359,14 @@ impl Oidc {
     }
 
     /// The claims of `token` once its signature verifies.
-    async fn verify(
-        &self,
-        endpoints: &Endpoints,
-        token: &str,
-    ) -> Result<Value, OidcError> {
+    async fn verify(&self, endpoints: &Endpoints, token: &str) -> Result<Value, OidcError> {
         let malformed = |why: &str| OidcError::Malformed(why.to_string());
-        let (input, signature) = token.rsplit_once('.').ok_or_else(|| malformed("no signature"))?;
-        let (header, payload) = input.split_once('.').ok_or_else(|| malformed("no payload"))?;
+        let (input, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| malformed("no signature"))?;
+        let (header, payload) = input
+            .split_once('.')
+            .ok_or_else(|| malformed("no payload"))?;
         let decode = |part: &str| -> Result<Value, OidcError> {
             let bytes = URL_SAFE_NO_PAD
                 .decode(part)
@@ -392,11 +388,7 @@ impl Oidc {
                 n: &key.n,
                 e: &key.e,
             }
-            .verify(
-                &RSA_PKCS1_2048_8192_SHA256,
-                input.as_bytes(),
-                &signature,
-            )
+            .verify(&RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &signature)
             .is_ok()
         });
         if !verified {
@@ -434,12 +426,13 @@ impl Oidc {
     async fn fetch_keys(&self, endpoints: &Endpoints) -> Result<Vec<Key>, OidcError> {
         let url = &endpoints.jwks_uri;
         let (status, jwks) = self.send(url, self.http.get(url)).await?;
-        let keys = jwks["keys"].as_array().filter(|_| status == 200).ok_or_else(|| {
-            OidcError::Answer {
+        let keys = jwks["keys"]
+            .as_array()
+            .filter(|_| status == 200)
+            .ok_or_else(|| OidcError::Answer {
                 url: url.clone(),
                 detail: format!("{status}, and no `keys` list"),
-            }
-        })?;
+            })?;
         let part = |key: &Value, name: &str| {
             key[name]
                 .as_str()

@@ -61,7 +61,9 @@ pub enum Refusal {
     TokenExpired,
     #[error("the API token has been revoked; `drbook token create` makes a new one")]
     TokenRevoked,
-    #[error("the session is not valid (unknown, or not a drbook session): sign in again at /ui/sign-in")]
+    #[error(
+        "the session is not valid (unknown, or not a drbook session): sign in again at /ui/sign-in"
+    )]
     SessionUnknown,
     #[error("the session has expired: sign in again at /ui/sign-in")]
     SessionExpired,

@@ -52,10 +52,7 @@ async fn approve(base: &str, job: &str, secret: &str) -> (u16, String) {
         .send()
         .await
         .unwrap();
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap(),
-    )
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +64,12 @@ async fn a_rerun_through_the_api_is_a_new_job_started_by_the_caller() {
     let trigger = serde_json::json!({ "kind": "commandLine", "user": "first" });
     let (job, _run) = common::running_job(store.as_ref(), "r.wasm", PLAN, trigger).await;
     store
-        .finish(&job, JobStatus::Failed, Some("it failed"), &serde_json::Value::Null)
+        .finish(
+            &job,
+            JobStatus::Failed,
+            Some("it failed"),
+            &serde_json::Value::Null,
+        )
         .await
         .unwrap();
     let served = Served::start(store.clone(), sim, ServeOptions::default()).await;

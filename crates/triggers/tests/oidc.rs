@@ -117,7 +117,10 @@ impl Setup {
             "{flow}"
         );
         let authorize = location(&started);
-        assert!(authorize.contains("code_challenge_method=S256"), "{authorize}");
+        assert!(
+            authorize.contains("code_challenge_method=S256"),
+            "{authorize}"
+        );
         let approved = self.http.get(&authorize).send().await.unwrap();
         assert_eq!(approved.status(), 303, "{:?}", approved.text().await);
         let callback = location(&approved);
@@ -298,10 +301,7 @@ async fn a_callback_without_its_flow_with_another_state_or_a_used_code_makes_no_
     let declined = format!(
         "{}/ui/callback?error=access_denied&error_description=declined&state={}",
         setup.served.base,
-        url.query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
+        url.query_pairs().find(|(k, _)| k == "state").unwrap().1
     );
     let refused = setup.back(&declined, &returned.flow_cookie).await;
     assert_eq!(refused.status(), 401);
@@ -329,7 +329,10 @@ async fn id_tokens_the_provider_got_wrong_are_refused_each_with_its_reason() {
         let returned = setup.start().await;
         let refused = setup.back(&returned.callback, &returned.flow_cookie).await;
         assert_eq!(refused.status(), 401, "{fault:?}");
-        assert!(set_cookie(&refused, "drbook_session").is_none(), "{fault:?}");
+        assert!(
+            set_cookie(&refused, "drbook_session").is_none(),
+            "{fault:?}"
+        );
         let message = refused.text().await.unwrap();
         assert!(message.contains(reason), "{fault:?}: {message}");
     }
@@ -370,8 +373,16 @@ async fn signing_out_ends_the_session_and_an_expired_session_is_refused() {
 
     // The sign-out form, with the session's CSRF token, is on the sign-in
     // page of a signed-in browser.
-    let page = setup.get("/ui/sign-in", &cookie).await.text().await.unwrap();
-    let start = page.find("action=\"/ui/sign-out?csrf=").expect("a sign-out form") + 8;
+    let page = setup
+        .get("/ui/sign-in", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = page
+        .find("action=\"/ui/sign-out?csrf=")
+        .expect("a sign-out form")
+        + 8;
     let action = &page[start..start + page[start..].find('"').unwrap()];
     let out = |path: String| {
         setup
@@ -413,10 +424,20 @@ async fn signing_out_ends_the_session_and_an_expired_session_is_refused() {
         .unwrap();
     let refused = setup.get("/ui/jobs", &format!("drbook_session={id}")).await;
     assert_eq!(refused.status(), 401);
-    assert!(refused.text().await.unwrap().contains("session has expired"));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("session has expired"));
     // Nor is a made-up one looked up as anything else.
-    let refused = setup.get("/ui/jobs", "drbook_session=drbk_not-a-session").await;
+    let refused = setup
+        .get("/ui/jobs", "drbook_session=drbk_not-a-session")
+        .await;
     assert_eq!(refused.status(), 401);
-    assert!(refused.text().await.unwrap().contains("session is not valid"));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("session is not valid"));
     setup.served.stop().await;
 }

@@ -57,15 +57,24 @@ pub async fn sessions_are_found_by_hash_revoked_with_their_token_and_pruned(
     }
 
     let other = backend.open().await;
-    let found = other.session_by_hash(&oidc.hash).await.must("session_by_hash");
+    let found = other
+        .session_by_hash(&oidc.hash)
+        .await
+        .must("session_by_hash");
     assert_eq!(found.as_ref(), Some(&oidc), "another process finds it");
     assert_eq!(
-        other.session_by_hash(&"00".repeat(32)).await.must("session_by_hash"),
+        other
+            .session_by_hash(&"00".repeat(32))
+            .await
+            .must("session_by_hash"),
         None
     );
 
     let out = now + TimeDelta::seconds(3);
-    assert!(other.revoke_session(&oidc.hash, out).await.must("revoke_session"));
+    assert!(other
+        .revoke_session(&oidc.hash, out)
+        .await
+        .must("revoke_session"));
     assert!(other
         .revoke_session(&oidc.hash, out + TimeDelta::hours(1))
         .await
@@ -74,12 +83,22 @@ pub async fn sessions_are_found_by_hash_revoked_with_their_token_and_pruned(
         .revoke_session(&"00".repeat(32), out)
         .await
         .must("revoke_session"));
-    let found = store.session_by_hash(&oidc.hash).await.must("session_by_hash");
-    assert_eq!(found.map(|s| s.revoked), Some(Some(out)), "the first sign-out stands");
+    let found = store
+        .session_by_hash(&oidc.hash)
+        .await
+        .must("session_by_hash");
+    assert_eq!(
+        found.map(|s| s.revoked),
+        Some(Some(out)),
+        "the first sign-out stands"
+    );
 
     let revoked = now + TimeDelta::seconds(5);
     assert!(store.revoke_token("ci", revoked).await.must("revoke_token"));
-    let found = other.session_by_hash(&by_token.hash).await.must("session_by_hash");
+    let found = other
+        .session_by_hash(&by_token.hash)
+        .await
+        .must("session_by_hash");
     assert_eq!(
         found.map(|s| s.usable(now)),
         Some(Err(Unusable::Revoked)),
@@ -88,7 +107,10 @@ pub async fn sessions_are_found_by_hash_revoked_with_their_token_and_pruned(
 
     assert_eq!(store.prune_sessions(now).await.must("prune_sessions"), 1);
     assert_eq!(
-        store.session_by_hash(&expired.hash).await.must("session_by_hash"),
+        store
+            .session_by_hash(&expired.hash)
+            .await
+            .must("session_by_hash"),
         None,
         "the expired session is gone"
     );

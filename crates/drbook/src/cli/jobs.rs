@@ -149,11 +149,15 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             resume(global, store, job, module, wait, options).await
         }
         JobsCommand::Approve { id, comment } => {
-            let decided = drbook_triggers::decide(store, &id, true, &comment, &super::who(), Deciders::Any).await;
+            let decided =
+                drbook_triggers::decide(store, &id, true, &comment, &super::who(), Deciders::Any)
+                    .await;
             done(decided.map_err(control)?)
         }
         JobsCommand::Reject { id, comment } => {
-            let decided = drbook_triggers::decide(store, &id, false, &comment, &super::who(), Deciders::Any).await;
+            let decided =
+                drbook_triggers::decide(store, &id, false, &comment, &super::who(), Deciders::Any)
+                    .await;
             done(decided.map_err(control)?)
         }
         JobsCommand::Stop { id } => done(

@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{execution, Global, InputError, Outcome, RunOptions};
+use crate::config::SecretSource;
 use drbook_jobs::{Scheduler, WorkerOptions};
 use drbook_runtime::{parse_duration, Observer};
-use crate::config::SecretSource;
 use drbook_triggers::{
     serve, Deciders, Oidc, OidcConfig, RateLimit, ServeOptions, MAX_CONNECTIONS, MAX_STREAMS,
 };
@@ -229,9 +229,10 @@ fn oidc(global: &Global) -> anyhow::Result<Option<Arc<Oidc>>> {
         })?,
     };
     let ca_pem = match &settings.ca_file {
-        Some(file) => Some(std::fs::read(file).map_err(|e| {
-            InputError::new(format!("[oidc] ca-file {}: {e}", file.display()))
-        })?),
+        Some(file) => Some(
+            std::fs::read(file)
+                .map_err(|e| InputError::new(format!("[oidc] ca-file {}: {e}", file.display())))?,
+        ),
         None => None,
     };
     let config = OidcConfig {

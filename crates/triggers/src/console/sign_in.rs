@@ -168,7 +168,10 @@ pub(crate) async fn sign_in_oidc(
     };
     (
         StatusCode::SEE_OTHER,
-        [(header::LOCATION, location), (header::SET_COOKIE, flow_cookie)],
+        [
+            (header::LOCATION, location),
+            (header::SET_COOKIE, flow_cookie),
+        ],
     )
         .into_response()
 }
@@ -243,10 +246,7 @@ pub(crate) async fn callback(
     let refresh = html! { meta http-equiv="refresh" content="0; url=/ui/jobs"; };
     let mut response = page_with("Signed in", refresh, body);
     let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(&server, SESSION_COOKIE, &id),
-    );
+    headers.append(header::SET_COOKIE, set_cookie(&server, SESSION_COOKIE, &id));
     headers.append(
         header::SET_COOKIE,
         clear_cookie(FLOW_COOKIE, "/ui/callback"),
