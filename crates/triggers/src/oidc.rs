@@ -508,7 +508,8 @@ impl Oidc {
         let holds = |claim: &Value, value: &str| match claim {
             Value::Array(values) => values.iter().any(|v| v.as_str() == Some(value)),
             Value::String(v) => v == value,
-            other => other.to_string() == value,
+            // A number or a boolean, as TOML's string writes it.
+            other => serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other),
         };
         let mut scopes: Vec<Scope> = self
             .config
