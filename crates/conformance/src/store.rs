@@ -25,6 +25,7 @@ mod pages;
 mod retries;
 mod runs;
 mod schedules;
+mod sessions;
 mod tokens;
 mod webhooks;
 
@@ -66,6 +67,7 @@ pub use schedules::{
     schedule, schedules_are_created_once_listed_paused_resumed_and_deleted,
     ticks_fired_together_are_each_handled_once_or_not_at_all, SCHEDULE_MODULE,
 };
+pub use sessions::sessions_are_found_by_hash_revoked_with_their_token_and_pruned;
 pub use tokens::api_tokens_are_found_by_hash_used_and_revoked;
 pub use webhooks::{
     a_delivery_creates_its_jobs_atomically, a_retried_message_gets_the_first_answer,
@@ -131,6 +133,7 @@ macro_rules! store_conformance_tests {
             a_tick_is_fired_once_and_skipped_while_its_previous_job_runs,
             firings_racing_for_a_tick_create_one_job,
             api_tokens_are_found_by_hash_used_and_revoked,
+            sessions_are_found_by_hash_revoked_with_their_token_and_pruned,
             ticks_fired_together_are_each_handled_once_or_not_at_all,
             batches_racing_for_their_ticks_create_one_job_each,
         );

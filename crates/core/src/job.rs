@@ -188,6 +188,16 @@ impl Trigger {
         }
     }
 
+    /// The person who started the job, if a person did: the user of a
+    /// command or the principal (token or signed-in person) of a rerun. A
+    /// webhook or a schedule is no person. What the four-eyes rule checks.
+    pub fn started_by(&self) -> Option<&str> {
+        match self {
+            Trigger::CommandLine { user } | Trigger::Rerun { user, .. } => Some(user),
+            Trigger::Webhook { .. } | Trigger::Schedule { .. } => None,
+        }
+    }
+
     /// The webhook request that started the job, if one did.
     pub fn webhook(&self) -> Option<&WebhookData> {
         match self {

@@ -62,7 +62,7 @@ use crate::lease::Lease;
 use crate::plan::RecoveryPlan;
 use crate::retry::Attempt;
 use crate::schedule::{Schedule, TickRecord};
-use crate::token::StoredToken;
+use crate::token::{StoredSession, StoredToken};
 use crate::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook, WebhookModule};
 
 pub mod export;
@@ -676,12 +676,32 @@ pub trait JobStore: Send + Sync {
     /// Every token, by name, revoked and expired ones included.
     async fn tokens(&self) -> Result<Vec<StoredToken>, StoreError>;
 
-    /// Marks token `name` revoked at `at` (it stays listed); false if there
-    /// is no such token. Revoking a revoked token keeps its first time.
+    /// Marks token `name` revoked at `at` (it stays listed), and with it
+    /// every session it signed in, in one transaction; false if there is no
+    /// such token. Revoking a revoked token keeps its first time.
     async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Records that token `name` authenticated a request at `at`.
     async fn token_used(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    // Browser sessions (drbook-triggers' console; see
+    // [`crate::token::StoredSession`]). They are not exported: a moved
+    // store signs everyone in again.
+
+    /// Records a new session (its hash is of 256 random bits: never taken).
+    async fn create_session(&self, session: &StoredSession) -> Result<(), StoreError>;
+
+    /// The session whose id hashes to `hash`, revoked and expired ones
+    /// included (until pruned): one indexed lookup per request.
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Marks the session revoked at `at` (signing out); false if there is
+    /// no such session. Revoking again keeps the first time.
+    async fn revoke_session(&self, hash: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Deletes the sessions that expired before `before`, revoked ones
+    /// included; returns how many.
+    async fn prune_sessions(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
 
     // Moving a store (`drbook store export` / `import`, see [`export`]).
 

@@ -109,6 +109,49 @@ impl StoredToken {
     }
 }
 
+/// A browser's signed-in session, as the store keeps it: the cookie holds
+/// a random id, the store only its SHA-256 (as for tokens), so a copy of
+/// the store signs no one in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSession {
+    /// Hex SHA-256 of the session id; unique, the key it is found by.
+    pub hash: String,
+    /// Who the session acts as: recorded as the person of its decisions.
+    pub principal: String,
+    /// What it may do, fixed when it signed in.
+    pub scopes: Vec<Scope>,
+    pub via: SignedInWith,
+    pub created: DateTime<Utc>,
+    /// Never later than the token's own expiry for a token's session.
+    pub expires: DateTime<Utc>,
+    /// Signed out (or its token revoked) at.
+    pub revoked: Option<DateTime<Utc>>,
+}
+
+/// How a session signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SignedInWith {
+    /// The API token of this name: revoking it ends the session.
+    Token { name: String },
+    /// OpenID Connect: the provider's subject (`sub`) of the person.
+    Oidc { subject: String },
+}
+
+impl StoredSession {
+    /// `Ok` if the session may be used at `now`.
+    pub fn usable(&self, now: DateTime<Utc>) -> Result<(), Unusable> {
+        if self.revoked.is_some() {
+            Err(Unusable::Revoked)
+        } else if self.expires <= now {
+            Err(Unusable::Expired)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,23 @@
 //! tls-cert = "tls/drbook.pem"   # the certificate chain, PEM (paths relative to this file)
 //! tls-key = "tls/drbook.key"    # its private key, PEM
 //!
+//! # Signing in to the console through OpenID Connect (drbook-triggers' `oidc`);
+//! # API tokens keep working beside it.
+//! [oidc]
+//! issuer = "https://login.microsoftonline.com/<tenant>/v2.0"   # exactly the ID tokens' `iss`
+//! client-id = "<application (client) id>"
+//! client-secret-env = "DRBOOK_OIDC_SECRET"   # or client-secret-file = "/run/secrets/oidc"; never in this file
+//! redirect-url = "https://drbook.example.com/ui/callback"   # as registered with the provider
+//! ca-file = "issuer-ca.pem"    # optional: extra roots for the provider's TLS
+//! [[oidc.roles]]               # a person's scopes: every mapping their claims match
+//! claim = "groups"             # a list claim holds the value, a string claim equals it
+//! value = "dr-approvers"       # Entra ID's groups are object ids
+//! scopes = ["viewer", "approver"]
+//!
+//! # The console's and the API's rules.
+//! [console]
+//! four-eyes = true   # whoever started a job may not decide its manual step (or serve --four-eyes)
+//!
 //! # Evidence reports (`drbook report`, drbook-report).
 //! [report]
 //! key = "keys/reports"   # the ed25519 private key that signs reports (OpenSSH or PEM);
@@ -91,6 +108,36 @@ struct File {
     report: ReportSection,
     #[serde(default)]
     serve: ServeSection,
+    oidc: Option<OidcSection>,
+    #[serde(default)]
+    console: ConsoleSection,
+}
+
+/// `[oidc]`: signing in through an OpenID Connect provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct OidcSection {
+    issuer: String,
+    #[serde(alias = "client_id")]
+    client_id: String,
+    #[serde(alias = "client_secret_env")]
+    client_secret_env: Option<String>,
+    #[serde(alias = "client_secret_file")]
+    client_secret_file: Option<PathBuf>,
+    #[serde(alias = "redirect_url")]
+    redirect_url: String,
+    #[serde(alias = "ca_file")]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    roles: Vec<drbook_triggers::RoleMapping>,
+}
+
+/// `[console]`: rules of the console and the API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConsoleSection {
+    #[serde(default, alias = "four_eyes")]
+    four_eyes: bool,
 }
 
 /// `[serve]`: `drbook serve`'s certificate.
@@ -257,8 +304,31 @@ pub struct Config {
     /// `[serve] tls-cert` and `tls-key` (relative to the configuration
     /// file), when both are set.
     pub serve_tls: Option<(PathBuf, PathBuf)>,
+    /// `[oidc]`, its paths relative to the configuration file; the secret
+    /// is read where it is used (`drbook serve`).
+    pub oidc: Option<OidcSettings>,
+    /// `[console] four-eyes`.
+    pub four_eyes: bool,
     /// The file it was read from, if there was one.
     pub file: Option<PathBuf>,
+}
+
+/// `[oidc]`, resolved but for its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub secret: SecretSource,
+    pub redirect_url: String,
+    pub ca_file: Option<PathBuf>,
+    pub roles: Vec<drbook_triggers::RoleMapping>,
+}
+
+/// Where a secret is read from: never the configuration file itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
 }
 
 /// `[report]`, resolved.
@@ -383,6 +453,11 @@ impl Config {
                     .to_string(),
             )),
         };
+        let oidc = written
+            .oidc
+            .map(|section| oidc(section, base))
+            .transpose()
+            .map_err(invalid)?;
         Ok(Config {
             fabric,
             store,
@@ -390,6 +465,8 @@ impl Config {
             insecure_registries: written.registries.insecure,
             report,
             serve_tls,
+            oidc,
+            four_eyes: written.console.four_eyes,
             file: text.map(|_| path),
         })
     }
@@ -401,6 +478,32 @@ impl Config {
             FabricChoice::Azure(_) => TimeScale::Factor(1.0),
         }
     }
+}
+
+/// `[oidc]`, its paths relative to `base`.
+fn oidc(section: OidcSection, base: &Path) -> Result<OidcSettings, String> {
+    let secret = match (section.client_secret_env, section.client_secret_file) {
+        (Some(var), None) => SecretSource::Env(var),
+        (None, Some(file)) => SecretSource::File(base.join(file)),
+        _ => {
+            return Err("[oidc] needs the client secret's place, one of client-secret-env = \"DRBOOK_OIDC_SECRET\" \
+                 or client-secret-file = \"/run/secrets/oidc\" (the secret itself never goes in this file)"
+                .to_string())
+        }
+    };
+    if section.roles.is_empty() {
+        return Err("[oidc] maps no claim to scopes: add [[oidc.roles]] claim = \"groups\", value = \"dr-approvers\", \
+             scopes = [\"viewer\", \"approver\"]"
+            .to_string());
+    }
+    Ok(OidcSettings {
+        issuer: section.issuer,
+        client_id: section.client_id,
+        secret,
+        redirect_url: section.redirect_url,
+        ca_file: section.ca_file.map(|f| base.join(f)),
+        roles: section.roles,
+    })
 }
 
 /// `[trust]`, or the file its `file` names; paths are relative to `base`,
@@ -644,9 +747,46 @@ mod tests {
                 insecure_registries: Vec::new(),
                 report: ReportConfig::default(),
                 serve_tls: None,
+                oidc: None,
+                four_eyes: false,
                 file: None,
             }
         );
+    }
+
+    #[test]
+    fn oidc_is_read_with_its_roles_and_the_place_of_its_secret() {
+        let text = "[console]\nfour-eyes = true\n[oidc]\nissuer = \"https://login.microsoftonline.com/t/v2.0\"\n\
+                    client-id = \"app\"\nclient-secret-env = \"DRBOOK_OIDC_SECRET\"\n\
+                    redirect-url = \"https://drbook.example.com/ui/callback\"\nca-file = \"ca.pem\"\n\
+                    [[oidc.roles]]\nclaim = \"groups\"\nvalue = \"dr-approvers\"\nscopes = [\"viewer\", \"approver\"]\n";
+        let config = load(Some(text), &Overrides::default()).unwrap();
+        assert!(config.four_eyes);
+        let oidc = config.oidc.expect("[oidc]");
+        assert_eq!(
+            oidc.secret,
+            SecretSource::Env("DRBOOK_OIDC_SECRET".to_string())
+        );
+        assert!(oidc.ca_file.unwrap().ends_with("ca.pem"));
+        assert_eq!(
+            oidc.roles[0].scopes,
+            [
+                drbook_core::token::Scope::Viewer,
+                drbook_core::token::Scope::Approver
+            ]
+        );
+
+        let no_secret = text.replace("client-secret-env = \"DRBOOK_OIDC_SECRET\"\n", "");
+        let refused = load(Some(&no_secret), &Overrides::default()).unwrap_err();
+        assert!(
+            refused.to_string().contains("client-secret-env"),
+            "{refused}"
+        );
+        let secret_here = text.replace("client-secret-env", "client-secret");
+        assert!(load(Some(&secret_here), &Overrides::default()).is_err());
+        let no_roles = &text[..text.find("[[oidc.roles]]").unwrap()];
+        let refused = load(Some(no_roles), &Overrides::default()).unwrap_err();
+        assert!(refused.to_string().contains("[[oidc.roles]]"), "{refused}");
     }
 
     #[test]

@@ -9,11 +9,10 @@
 mod common;
 mod runbooks;
 
-use common::{drbook, exits, Server};
+use common::{drbook, exits, wait_for, Server};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -48,24 +47,6 @@ fn remote(url: &str, token: &str, pin: &str) -> Command {
         pin,
     ]);
     command
-}
-
-/// Waits until `drbook jobs show` (local) says `status`.
-fn wait_for(dir: &Path, job: &str, status: &str) {
-    let start = Instant::now();
-    loop {
-        let shown: serde_json::Value =
-            serde_json::from_slice(&exits(drbook(dir), &["jobs", "show", job], 0).stdout).unwrap();
-        if shown["status"] == status {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "job {job} is still {}",
-            shown["status"]
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -8,13 +8,16 @@
 //! Layout: `runner` (runs one job: replay, then live, and records how it
 //! ended), `worker` (runs many: claims, leases, wake-ups), `memory` (what
 //! the worker gives back to the system when runs end), `scheduler` (fires
-//! schedules' ticks, one job each, in `drbook serve` and `drbook worker`).
+//! schedules' ticks, one job each, in `drbook serve` and `drbook worker`),
+//! `rerun` (a job started again from the top as a new job).
 
 mod memory;
+mod rerun;
 mod runner;
 mod scheduler;
 mod worker;
 
+pub use rerun::{rerun, still_admitted, RerunError};
 pub use runner::{execute, wake_ready, Checked, ExecuteError, Execution};
 pub use scheduler::{Fired, Scheduler};
 pub use worker::{Report, Worker, WorkerOptions};

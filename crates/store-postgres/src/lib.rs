@@ -33,6 +33,7 @@
 //! - `webhooks`: webhooks, deliveries, alerts.
 //! - `schedules`: schedules and their ticks, one job each.
 //! - `tokens`: API tokens (hashes only).
+//! - `sessions`: browser sessions (hashes of their ids only).
 //! - `export`: the whole store as portable records and back.
 //! - `notify`: `LISTEN`/`NOTIFY`, to wake workers at once.
 //! - `port`: the `JobStore` trait on top.
@@ -47,6 +48,7 @@ mod retry;
 mod run;
 mod schedules;
 mod schema;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;

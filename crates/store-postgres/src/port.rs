@@ -24,7 +24,7 @@ use drbook_core::store::{
     workers_from, Busy, Changed, HeldJob, JobFilter, JobPage, JobStore, LeaseRow, NewTick,
     NewWebhookRow, OnBusy, PageCursor, RunLog, StoreError, WorkerRow,
 };
-use drbook_core::token::StoredToken;
+use drbook_core::token::{StoredSession, StoredToken};
 use drbook_core::webhook::{AlertRecord, NewDelivery, Recorded, StoredWebhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -672,5 +672,21 @@ impl JobStore for PostgresStore {
 
     async fn token_used(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
         PostgresStore::token_used(self, name, at).await
+    }
+
+    async fn create_session(&self, session: &StoredSession) -> Result<()> {
+        PostgresStore::create_session(self, session).await
+    }
+
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<StoredSession>> {
+        PostgresStore::session_by_hash(self, hash).await
+    }
+
+    async fn revoke_session(&self, hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        PostgresStore::revoke_session(self, hash, at).await
+    }
+
+    async fn prune_sessions(&self, before: DateTime<Utc>) -> Result<usize> {
+        PostgresStore::prune_sessions(self, before).await
     }
 }

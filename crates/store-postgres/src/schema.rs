@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_schedules.sql"),
     include_str!("../migrations/0004_attempts.sql"),
     include_str!("../migrations/0005_tokens.sql"),
+    include_str!("../migrations/0006_sessions.sql"),
     include_str!("../migrations/0007_job_pages.sql"),
 ];
 

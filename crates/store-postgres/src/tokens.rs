@@ -76,14 +76,22 @@ impl PostgresStore {
     }
 
     pub(crate) async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_ms = coalesce(revoked_ms, $2) WHERE name = $1",
         )
         .bind(name)
         .bind(at.timestamp_millis())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        sqlx::query("UPDATE sessions SET revoked_ms = coalesce(revoked_ms, $2) WHERE token = $1")
+            .bind(name)
+            .bind(at.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 

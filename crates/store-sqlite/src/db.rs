@@ -183,6 +183,24 @@ const MIGRATIONS: &[&str] = &[
         revoked_ms INTEGER
     );
     ",
+    // 9: browser sessions (drbook-triggers' console): the SHA-256 of the
+    // cookie's random id is the key; `scopes` a JSON array as a token's;
+    // `token` the API token it signed in with (revoking the token revokes
+    // its sessions, by this index), `subject` the OpenID Connect `sub`.
+    "
+    CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        token TEXT,
+        subject TEXT,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_token ON sessions (token) WHERE token IS NOT NULL;
+    CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+    ",
     // 10: pages of jobs (`JobStore::page`): keyset pages on (created_ms, id),
     // newest first, one index per filter a page may have, each ending in
     // (created_ms, id) so that a filtered page reads its index from the

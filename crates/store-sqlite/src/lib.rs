@@ -12,6 +12,7 @@
 //! - `webhooks`: webhooks, their modules, alerts and seen message ids.
 //! - `schedules`: schedules, their modules, and their ticks, one job each.
 //! - `tokens`: API tokens (hashes only).
+//! - `sessions`: browser sessions (hashes of their ids only).
 //! - `export`: the whole store as portable records and back.
 //! - `port`: the async `JobStore` trait on top, each call off the async
 //!   threads.
@@ -22,6 +23,7 @@ mod jobs;
 mod port;
 mod retry;
 mod schedules;
+mod sessions;
 mod spool;
 mod tokens;
 mod webhooks;

@@ -26,7 +26,7 @@ use drbook_core::store::{
     workers_from, Busy, JobFilter, JobPage, JobStore, NewTick, NewWebhookRow, OnBusy, PageCursor,
     RunEnd, RunLog, StoreError, WorkerRow,
 };
-use drbook_core::token::StoredToken;
+use drbook_core::token::{StoredSession, StoredToken};
 use drbook_core::webhook::{
     AlertRecord, Message, NewDelivery, Recorded, StoredWebhook, WebhookModule,
 };
@@ -532,6 +532,36 @@ impl JobStore for SqliteStore {
     ) -> std::result::Result<(), StoreError> {
         let name = name.to_string();
         self.call(move |store| store.token_used(&name, at)).await
+    }
+
+    async fn create_session(&self, session: &StoredSession) -> std::result::Result<(), StoreError> {
+        let session = session.clone();
+        self.call(move |store| store.create_session(&session)).await
+    }
+
+    async fn session_by_hash(
+        &self,
+        hash: &str,
+    ) -> std::result::Result<Option<StoredSession>, StoreError> {
+        let hash = hash.to_string();
+        self.call(move |store| store.session_by_hash(&hash)).await
+    }
+
+    async fn revoke_session(
+        &self,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<bool, StoreError> {
+        let hash = hash.to_string();
+        self.call(move |store| store.revoke_session(&hash, at))
+            .await
+    }
+
+    async fn prune_sessions(
+        &self,
+        before: DateTime<Utc>,
+    ) -> std::result::Result<usize, StoreError> {
+        self.call(move |store| store.prune_sessions(before)).await
     }
 }
 

@@ -77,6 +77,10 @@ impl SqliteStore {
                 "UPDATE api_tokens SET revoked_ms = coalesce(revoked_ms, ?2) WHERE name = ?1",
                 params![name, millis(at)],
             )?;
+            tx.execute(
+                "UPDATE sessions SET revoked_ms = coalesce(revoked_ms, ?2) WHERE token = ?1",
+                params![name, millis(at)],
+            )?;
             Ok(n == 1)
         })
     }

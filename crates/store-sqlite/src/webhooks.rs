@@ -280,7 +280,7 @@ mod tests {
                      DROP TABLE webhook_seen; DROP INDEX jobs_plan_open; ALTER TABLE jobs DROP COLUMN plan_key;
                      ALTER TABLE jobs DROP COLUMN queued; ALTER TABLE jobs DROP COLUMN lease_renewed_ms;
                      DROP TABLE schedules; DROP TABLE schedule_ticks; ALTER TABLE jobs DROP COLUMN retries;
-                     DROP TABLE api_tokens;
+                     DROP TABLE api_tokens; DROP TABLE sessions;
                      UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();

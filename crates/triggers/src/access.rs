@@ -14,8 +14,12 @@
 //!
 //! A principal is what the routes see: a name (recorded as the person of a
 //! decision or a stop) and the scopes it holds. A token is one way to
-//! become one; a signed-in person's session cookie is meant to be a second
-//! way to reach the same `Principal`, checked by the same route table.
+//! become one; a browser's session is the other: signing in (with a token,
+//! or through OpenID Connect, `oidc`) makes a session in the store, and the
+//! cookie holds only its random id (the store keeps its SHA-256, looked up
+//! as a token's is). A session lives 12 hours at most, never longer than
+//! the token it signed in with, and ends when its person signs out or that
+//! token is revoked (the store revokes a token's sessions with it).
 
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,7 +30,7 @@ use sha2::{Digest, Sha256};
 use super::auth::{hash_token, same_hash};
 use super::refusal::Refusal;
 use drbook_core::store::{JobStore, StoreError};
-use drbook_core::token::{Scope, StoredToken, Unusable};
+use drbook_core::token::{Scope, SignedInWith, StoredSession, StoredToken, Unusable};
 
 /// What every API token's secret starts with.
 pub const TOKEN_PREFIX: &str = "drbk_";
@@ -67,10 +71,19 @@ pub fn scope_list(scopes: &[Scope]) -> String {
     names.join(",")
 }
 
-/// The cookie a browser signed in with (`console`'s sign-in) holds its
-/// token in: http-only and same-site strict, so a page's script cannot
-/// read it and another site's requests do not carry it.
+/// The cookie a browser signed in (`console`'s sign-in) holds its session's
+/// id in: http-only and same-site strict, so a page's script cannot read it
+/// and another site's requests do not carry it.
 pub const SESSION_COOKIE: &str = "drbook_session";
+
+/// What every session id starts with (as `drbk_` for tokens).
+const SESSION_PREFIX: &str = "drbs_";
+
+/// The length of a session id: the prefix and 32 bytes in base64url.
+const SESSION_ID_LEN: usize = SESSION_PREFIX.len() + 43;
+
+/// How long a session lives at most.
+pub const SESSION_LIFETIME: TimeDelta = TimeDelta::hours(12);
 
 /// Authenticates a request by its `Authorization` header or by the
 /// session cookie. A browser sends the cookie by itself, from any page, so
@@ -91,23 +104,91 @@ pub async fn authenticate(
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(Refusal::TokenUnknown)?,
         (None, csrf) if reads || csrf.is_some() => {
-            let secret = cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?;
-            let expected = csrf_token(secret);
+            let id = cookie(headers, SESSION_COOKIE).ok_or(Refusal::TokenMissing)?;
+            let expected = csrf_token(id);
             let given = csrf.unwrap_or(&expected);
             if !same_hash(&hash_token(given), &hash_token(&expected)) {
                 return Err(Refusal::Csrf);
             }
-            secret
+            return authenticate_session(store, id, now).await;
         }
         (None, _) => return Err(Refusal::TokenMissing),
     };
     authenticate_secret(store, secret, now).await
 }
 
-/// The CSRF token of the session of `secret`: its forms carry it. Another
-/// site cannot read it, and it tells nothing of the secret (a hash).
-pub(crate) fn csrf_token(secret: &str) -> String {
-    hash_secret(&format!("drbook-csrf:{}", secret.trim()))
+/// The CSRF token of the session `id`: its forms carry it. Another site
+/// cannot read it, and it tells nothing of the id (a hash).
+pub(crate) fn csrf_token(id: &str) -> String {
+    hash_secret(&format!("drbook-csrf:{}", id.trim()))
+}
+
+/// Authenticates a session's id: the same shape check before any lookup,
+/// then one indexed lookup of its hash.
+async fn authenticate_session(
+    store: &dyn JobStore,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, Refusal> {
+    let id = Some(id.trim())
+        .filter(|s| s.len() == SESSION_ID_LEN && s.starts_with(SESSION_PREFIX))
+        .ok_or(Refusal::SessionUnknown)?;
+    let session = store
+        .session_by_hash(&hash_secret(id))
+        .await
+        .map_err(|e| Refusal::Store(e.to_string()))?
+        .ok_or(Refusal::SessionUnknown)?;
+    session.usable(now).map_err(|why| match why {
+        Unusable::Expired => Refusal::SessionExpired,
+        Unusable::Revoked => Refusal::SessionEnded,
+    })?;
+    Ok(Principal {
+        name: session.principal,
+        scopes: session.scopes,
+    })
+}
+
+/// Makes a session for `principal`, signed in `via`, until `until` or
+/// [`SESSION_LIFETIME`] from now, whichever is first; returns the id its
+/// cookie holds. Sessions expired a day ago are pruned first, so that the
+/// table holds only what could still be shown to be ended.
+pub(crate) async fn start_session(
+    store: &dyn JobStore,
+    principal: &Principal,
+    via: SignedInWith,
+    until: Option<DateTime<Utc>>,
+) -> Result<String, StoreError> {
+    // Milliseconds: what every store keeps.
+    let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default();
+    if let Err(e) = store.prune_sessions(now - TimeDelta::days(1)).await {
+        tracing::warn!("cannot prune expired sessions: {e}");
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    let id = format!("{SESSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let longest = now + SESSION_LIFETIME;
+    let expires = until.map_or(longest, |until| until.min(longest));
+    store
+        .create_session(&StoredSession {
+            hash: hash_secret(&id),
+            principal: principal.name.clone(),
+            scopes: principal.scopes.clone(),
+            via,
+            created: now,
+            expires: DateTime::from_timestamp_millis(expires.timestamp_millis()).unwrap_or(expires),
+            revoked: None,
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Ends the session `id` (signing out); an unknown id is no error (the
+/// browser is signed out either way).
+pub(crate) async fn end_session(store: &dyn JobStore, id: &str) -> Result<(), StoreError> {
+    store
+        .revoke_session(&hash_secret(id.trim()), Utc::now())
+        .await
+        .map(|_| ())
 }
 
 /// The value of cookie `name` of a request, if it sent one.
@@ -128,6 +209,20 @@ pub(crate) async fn authenticate_secret(
     secret: &str,
     now: DateTime<Utc>,
 ) -> Result<Principal, Refusal> {
+    authenticate_token(store, secret, now)
+        .await
+        .map(|token| Principal {
+            name: token.name,
+            scopes: token.scopes,
+        })
+}
+
+/// The usable token of `secret`, its use recorded.
+pub(crate) async fn authenticate_token(
+    store: &dyn JobStore,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<StoredToken, Refusal> {
     let secret = Some(secret.trim())
         .filter(|s| s.len() == SECRET_LEN && s.starts_with(TOKEN_PREFIX))
         .ok_or(Refusal::TokenUnknown)?;
@@ -143,10 +238,7 @@ pub(crate) async fn authenticate_secret(
     if token.last_used.is_none_or(|at| now - at >= LAST_USED_GRAIN) {
         record_use(store, &token.name, now).await;
     }
-    Ok(Principal {
-        name: token.name,
-        scopes: token.scopes,
-    })
+    Ok(token)
 }
 
 /// Records a use; a failure to is logged, never a refusal (the request was

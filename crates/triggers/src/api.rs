@@ -82,6 +82,7 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/api/v1/jobs/{id}/events", scope(Viewer), events::events),
         route!(POST "/api/v1/jobs/{id}/decision", scope(Approver), decide),
         route!(POST "/api/v1/jobs/{id}/stop", scope(Operator), stop),
+        route!(POST "/api/v1/jobs/{id}/rerun", scope(Operator), rerun),
         route!(GET "/api/v1/approvals", scope(Viewer), approvals),
         route!(GET "/api/v1/fabric/items", scope(Viewer), fabric_items),
         route!(GET "/api/v1/webhooks", scope(Viewer), webhooks),
@@ -93,6 +94,9 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/ui/fabric", scope(Viewer), console::fabric),
         route!(GET "/ui/sign-in", Public, console::sign_in_form),
         route!(POST "/ui/sign-in", Public, console::sign_in),
+        route!(GET "/ui/sign-in/oidc", Public, console::sign_in_oidc),
+        route!(GET "/ui/callback", Public, console::callback),
+        route!(POST "/ui/sign-out", Public, console::sign_out),
         route!(GET "/ui/assets/console.js", Public, console::script),
         route!(GET "/ui/assets/console.css", Public, console::style),
         route!(GET "/api/v1/tokens", scope(Admin), tokens),
@@ -309,6 +313,7 @@ pub struct Decision {
 pub(crate) fn control_refusal(e: ControlError) -> Refusal {
     match e {
         ControlError::Store(e) => store_refusal(e),
+        e @ ControlError::FourEyes { .. } => Refusal::FourEyes(e.to_string()),
         other => Refusal::Conflict(other.to_string()),
     }
 }
@@ -317,6 +322,7 @@ pub(crate) fn control_refusal(e: ControlError) -> Refusal {
     request_body = Decision,
     responses((status = 200, description = "Recorded with the caller's name; the job runs on", body = control::Decided),
         (status = 404, description = "No such job"),
+        (status = 403, description = "The four-eyes rule: the caller started the job"),
         (status = 409, description = "The job waits for no decision, or one was made first")))]
 pub(crate) async fn decide(
     State(server): State<Server>,
@@ -331,11 +337,37 @@ pub(crate) async fn decide(
         decision.approved,
         &decision.comment,
         &principal.name,
+        server.deciders(),
     )
     .await
     .map_err(control_refusal)?;
     server.woke();
     Ok(Json(decided))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/rerun", tag = "jobs", params(("id" = String, Path, description = "The job's id")),
+    responses((status = 201, description = "The new job: the same module, plan and inputs, its trigger `rerun:<id>` by the caller",
+        body = Object),
+        (status = 404, description = "No such job"),
+        (status = 409, description = "Its plan is busy, its module was pruned, or the trust policy no longer admits it")))]
+pub(crate) async fn rerun(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let store = server.store();
+    let job = match store.get(&id).await {
+        Ok(job) => job,
+        Err(e) => return store_refusal(e).into_response(),
+    };
+    match drbook_jobs::rerun(store.as_ref(), server.trust(), &job, &principal.name).await {
+        Ok(rerun) => {
+            server.woke();
+            (axum::http::StatusCode::CREATED, Json(rerun)).into_response()
+        }
+        Err(drbook_jobs::RerunError::Store(e)) => store_refusal(e).into_response(),
+        Err(e) => Refusal::Conflict(e.to_string()).into_response(),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", tag = "jobs", params(("id" = String, Path, description = "The job's id")),

@@ -12,7 +12,7 @@
 //! and its script follows the rest over the live stream (`events`), after
 //! the last line rendered. The routes are in the route table like the
 //! API's, behind the same guard (`viewer`), which takes the session cookie
-//! a browser gets by signing in with a token (`sign_in`).
+//! a browser gets by signing in (`sign_in`: a token, or OpenID Connect).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -23,7 +23,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 mod sign_in;
 
-pub(crate) use sign_in::{sign_in, sign_in_form};
+pub(crate) use sign_in::{callback, sign_in, sign_in_form, sign_in_oidc, sign_out};
 
 use super::access::{cookie, csrf_token, Principal, SESSION_COOKIE};
 use super::api::{control_refusal, page, store_refusal, JobQuery};
@@ -48,11 +48,17 @@ const STYLE: &str = include_str!("console/console.css");
 
 /// A page: `body` in the console's frame, sent with its policy.
 fn page_of(title: &str, body: Markup) -> Response {
+    page_with(title, html! {}, body)
+}
+
+/// A page with `head` added to its head (a refresh).
+fn page_with(title: &str, head: Markup, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
+                (head)
                 title { (title) " · drbook" }
                 link rel="stylesheet" href="/ui/assets/console.css";
                 script src="/ui/assets/console.js" defer {}
@@ -333,6 +339,7 @@ pub(crate) async fn decide(
         approved,
         &form.comment,
         &principal.name,
+        server.deciders(),
     )
     .await
     {

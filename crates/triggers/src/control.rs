@@ -19,6 +19,10 @@ pub enum ControlError {
          the jobs that are"
     )]
     NotWaiting { id: String, state: JobStatus },
+    #[error(
+        "the four-eyes rule of this server: {by} started job {id}, so another approver must decide its manual step"
+    )]
+    FourEyes { id: String, by: String },
     #[error("job {id} has already ended ({state:?})")]
     Ended { id: String, state: JobStatus },
     #[error(transparent)]
@@ -66,15 +70,34 @@ impl std::fmt::Display for Decided {
     }
 }
 
-/// Decides the manual step job `id` waits at, as `by`.
+/// Who may decide a manual step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Deciders {
+    /// Anyone allowed to approve.
+    #[default]
+    Any,
+    /// Four eyes: anyone allowed to approve but the person who started the
+    /// job ([`Trigger::started_by`](drbook_core::job::Trigger::started_by)).
+    NotTheStarter,
+}
+
+/// Decides the manual step job `id` waits at, as `by`, if `deciders`
+/// allows `by`.
 pub async fn decide(
     store: &dyn JobStore,
     id: &str,
     approved: bool,
     comment: &str,
     by: &str,
+    deciders: Deciders,
 ) -> Result<Decided, ControlError> {
     let job = store.get(id).await?;
+    if deciders == Deciders::NotTheStarter && job.spec.trigger.started_by() == Some(by) {
+        return Err(ControlError::FourEyes {
+            id: job.id,
+            by: by.to_string(),
+        });
+    }
     let Some(Wake::Decision {
         journal_seq,
         prompt,

@@ -19,7 +19,9 @@
 //!   shutdown; the webhook and operations endpoints.
 //! - `api`: the route table (what scope each route needs, the one source of
 //!   it) and the JSON API under `/api/v1/`.
-//! - `access`: API tokens and the principal a request acts as.
+//! - `access`: API tokens, browser sessions and the principal a request
+//!   acts as.
+//! - `oidc`: signing in through an OpenID Connect provider (Entra ID).
 //! - `console`: the console's pages under `/ui` (maud, assets embedded).
 //! - `events`: a job's stream lines live, as server-sent events.
 //! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
@@ -48,6 +50,7 @@ mod events;
 mod limits;
 mod log;
 mod metrics;
+mod oidc;
 mod openapi;
 mod refusal;
 mod registry;
@@ -55,17 +58,18 @@ mod server;
 
 pub use access::{
     authenticate, create_token, hash_secret, revoke_token, scope_list, NewToken, Principal,
-    TokenError, DEFAULT_TOKEN_LIFETIME, TOKEN_PREFIX,
+    TokenError, DEFAULT_TOKEN_LIFETIME, SESSION_LIFETIME, TOKEN_PREFIX,
 };
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
 pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
 pub use auth::{sign, SIGNATURE_HEADERS};
-pub use control::{decide, stop, ControlError, Decided, Stopped};
+pub use control::{decide, stop, ControlError, Decided, Deciders, Stopped};
 pub use deliver::Accepted;
 pub use events::{BATCH, MAX_STREAMS, POLL};
 pub use limits::{RateLimit, MAX_BODY, MAX_CONNECTIONS};
 pub use log::LogSink;
 pub use metrics::Metrics;
+pub use oidc::{Oidc, OidcConfig, OidcError, RoleMapping};
 pub use openapi::document as openapi_document;
 pub use refusal::Refusal;
 pub use registry::{Created, NewWebhook, RunTarget, Webhook, WebhookError, Webhooks};

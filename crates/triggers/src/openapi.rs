@@ -43,6 +43,7 @@ const SCHEME: &str = "token";
         events::events,
         api::decide,
         api::stop,
+        api::rerun,
         api::approvals,
         api::fabric_items,
         api::webhooks,

@@ -61,6 +61,18 @@ pub enum Refusal {
     TokenExpired,
     #[error("the API token has been revoked; `drbook token create` makes a new one")]
     TokenRevoked,
+    #[error(
+        "the session is not valid (unknown, or not a drbook session): sign in again at /ui/sign-in"
+    )]
+    SessionUnknown,
+    #[error("the session has expired: sign in again at /ui/sign-in")]
+    SessionExpired,
+    #[error("the session was signed out, or the token it signed in with was revoked: sign in again at /ui/sign-in")]
+    SessionEnded,
+    #[error("sign-in refused: {0}")]
+    SignIn(String),
+    #[error("{0}")]
+    FourEyes(String),
     #[error("this needs scope `{need}`, and the token holds {held}")]
     Forbidden { need: Scope, held: String },
     #[error("{0}")]
@@ -100,6 +112,11 @@ impl Refusal {
             Refusal::TokenUnknown => "token_unknown",
             Refusal::TokenExpired => "token_expired",
             Refusal::TokenRevoked => "token_revoked",
+            Refusal::SessionUnknown => "session_unknown",
+            Refusal::SessionExpired => "session_expired",
+            Refusal::SessionEnded => "session_ended",
+            Refusal::SignIn(_) => "sign_in_refused",
+            Refusal::FourEyes(_) => "four_eyes",
             Refusal::Forbidden { .. } => "forbidden",
             Refusal::NotFound(_) => "not_found",
             Refusal::Conflict(_) => "conflict",
@@ -122,8 +139,14 @@ impl Refusal {
             Refusal::TokenMissing
             | Refusal::TokenUnknown
             | Refusal::TokenExpired
-            | Refusal::TokenRevoked => StatusCode::UNAUTHORIZED,
-            Refusal::Forbidden { .. } | Refusal::Csrf => StatusCode::FORBIDDEN,
+            | Refusal::TokenRevoked
+            | Refusal::SessionUnknown
+            | Refusal::SessionExpired
+            | Refusal::SessionEnded
+            | Refusal::SignIn(_) => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden { .. } | Refusal::Csrf | Refusal::FourEyes(_) => {
+                StatusCode::FORBIDDEN
+            }
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
             Refusal::PlanBusy { .. } => StatusCode::CONFLICT,
@@ -147,6 +170,10 @@ impl Refusal {
                 | Refusal::TokenUnknown
                 | Refusal::TokenExpired
                 | Refusal::TokenRevoked
+                | Refusal::SessionUnknown
+                | Refusal::SessionExpired
+                | Refusal::SessionEnded
+                | Refusal::SignIn(_)
         )
     }
 

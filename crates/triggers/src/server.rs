@@ -32,6 +32,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument as _;
 
 use super::api;
+use super::control::Deciders;
 use super::deliver::{Delivery, Intake};
 use super::events::{Streams, MAX_STREAMS};
 use super::limits::{
@@ -39,12 +40,14 @@ use super::limits::{
 };
 use super::log::{escaping, Bounded, LogSink};
 use super::metrics::Metrics;
+use super::oidc::Oidc;
 use super::refusal::Refusal;
 use super::registry::Webhooks;
 use drbook_core::fabric::Fabric;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_jobs::{ExecuteError, Execution, Worker, WorkerOptions};
 use drbook_runtime::JobOutcome;
+use drbook_signing::Trust;
 
 /// How the server behaves.
 #[derive(Clone)]
@@ -69,6 +72,10 @@ pub struct ServeOptions {
     /// Where log lines go; every line is escaped first (see `log`).
     pub log: LogSink,
     pub metrics: Metrics,
+    /// Sign-in through this OpenID Connect provider besides API tokens.
+    pub oidc: Option<Arc<Oidc>>,
+    /// Who may decide a job's manual step (four eyes: not who started it).
+    pub deciders: Deciders,
 }
 
 impl Default for ServeOptions {
@@ -84,6 +91,8 @@ impl Default for ServeOptions {
             refusal_log_per_second: 20,
             log: Arc::new(|line| eprintln!("{line}")),
             metrics: Metrics::default(),
+            oidc: None,
+            deciders: Deciders::Any,
         }
     }
 }
@@ -107,6 +116,11 @@ struct Shared {
     tls: bool,
     log: LogSink,
     refusal_log: Bounded,
+    oidc: Option<Arc<Oidc>>,
+    deciders: Deciders,
+    /// The worker's trust policy, which a rerun's module is checked against
+    /// before its job is made.
+    trust: Trust,
 }
 
 impl Server {
@@ -164,6 +178,18 @@ impl Server {
 
     pub(crate) fn tls(&self) -> bool {
         self.0.tls
+    }
+
+    pub(crate) fn oidc(&self) -> Option<&Oidc> {
+        self.0.oidc.as_deref()
+    }
+
+    pub(crate) fn deciders(&self) -> Deciders {
+        self.0.deciders
+    }
+
+    pub(crate) fn trust(&self) -> &Trust {
+        &self.0.trust
     }
 
     pub(crate) fn streams(&self) -> &Streams {
@@ -254,6 +280,9 @@ pub async fn serve(
         tls: options.tls.is_some(),
         log: log.clone(),
         refusal_log: Bounded::new(options.refusal_log_per_second),
+        oidc: options.oidc.clone(),
+        deciders: options.deciders,
+        trust: exec.trust.clone(),
     }));
 
     let report_log = log.clone();

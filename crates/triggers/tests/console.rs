@@ -1,8 +1,9 @@
 //! The console's pages over real HTTP: the jobs list and its filters, a
 //! job's page, and that what strangers write (a runbook's log line, a VM's
 //! name, an alert's fields, the runbook's file name, a search) renders as
-//! inert text, on pages that allow no inline script; signing in, and a
-//! manual step decided from its page with the session's CSRF token only.
+//! inert text, on pages that allow no inline script; signing in (a session
+//! whose id is the cookie, ended with its token), and a manual step decided
+//! from its page with the session's CSRF token only.
 
 mod common;
 
@@ -307,6 +308,10 @@ async fn signing_in_sets_a_session_that_reads_only_and_a_form_without_its_csrf_t
             && session.contains("Path=/"),
         "{session}"
     );
+    assert!(
+        value(&session).starts_with("drbs_") && !session.contains(&token),
+        "the cookie holds a session's id, never the token: {session}"
+    );
     let session = format!("drbook_session={}", value(&session));
 
     // The session reads, as the token would.
@@ -339,6 +344,18 @@ async fn signing_in_sets_a_session_that_reads_only_and_a_form_without_its_csrf_t
         .await
         .unwrap();
     assert_eq!(stop.status(), 404, "the token itself may stop jobs");
+    // Revoking the token ends the sessions it signed in.
+    drbook_triggers::revoke_token(store.as_ref(), "person")
+        .await
+        .unwrap();
+    let ended = http
+        .get(url("/ui/jobs"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 401);
+    assert!(ended.text().await.unwrap().contains("revoked"));
     let log = served.log.lock().unwrap().join("\n");
     assert!(log.contains("csrf"), "{log}");
     assert!(!log.contains(&token), "the log holds the token");

@@ -13,7 +13,7 @@ use drbook_core::plan::RecoveryPlan;
 use drbook_core::retry::Attempt;
 use drbook_core::store::{JobStore, StoreError};
 use drbook_runtime::parse_duration;
-use drbook_triggers::ControlError;
+use drbook_triggers::{ControlError, Deciders};
 
 mod remote;
 
@@ -150,11 +150,15 @@ pub async fn run(global: &Global, args: JobsArgs) -> anyhow::Result<Outcome> {
             resume(global, store, job, module, wait, options).await
         }
         JobsCommand::Approve { id, comment } => {
-            let decided = drbook_triggers::decide(store, &id, true, &comment, &super::who()).await;
+            let decided =
+                drbook_triggers::decide(store, &id, true, &comment, &super::who(), Deciders::Any)
+                    .await;
             done(decided.map_err(control)?)
         }
         JobsCommand::Reject { id, comment } => {
-            let decided = drbook_triggers::decide(store, &id, false, &comment, &super::who()).await;
+            let decided =
+                drbook_triggers::decide(store, &id, false, &comment, &super::who(), Deciders::Any)
+                    .await;
             done(decided.map_err(control)?)
         }
         JobsCommand::Stop { id } => done(

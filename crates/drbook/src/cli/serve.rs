@@ -15,9 +15,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{execution, Global, InputError, Outcome, RunOptions};
+use crate::config::SecretSource;
 use drbook_jobs::{Scheduler, WorkerOptions};
 use drbook_runtime::{parse_duration, Observer};
-use drbook_triggers::{serve, RateLimit, ServeOptions, MAX_CONNECTIONS, MAX_STREAMS};
+use drbook_triggers::{
+    serve, Deciders, Oidc, OidcConfig, RateLimit, ServeOptions, MAX_CONNECTIONS, MAX_STREAMS,
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -56,6 +59,10 @@ pub struct ServeArgs {
     /// (`--server-fingerprint`).
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls_self_signed: bool,
+    /// Four eyes: whoever started a job may not decide its manual step
+    /// (`[console] four-eyes`).
+    #[arg(long)]
+    four_eyes: bool,
     /// Jobs loaded at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -87,6 +94,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     {
         let tls = tls(global, &args)?;
+        let oidc = oidc(global)?;
+        let four_eyes = args.four_eyes || global.config()?.four_eyes;
         let exec = execution(global, &args.options, super::Host::Worker, Observer::none())?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
@@ -101,6 +110,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
             refusals_per_source: RateLimit::per_second(args.refusals_per_source),
             replay_window: args.replay_window,
             tls: tls.as_ref().map(|t| t.config.clone()),
+            oidc: oidc.clone(),
+            deciders: if four_eyes {
+                Deciders::NotTheStarter
+            } else {
+                Deciders::Any
+            },
             ..ServeOptions::default()
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -109,6 +124,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
             println!("fingerprint {fingerprint}");
         }
         eprintln!("serve: job store {}", exec.store.location());
+        if let Some(oidc) = &oidc {
+            eprintln!("serve: the console signs in with {} too", oidc.issuer());
+        }
+        if four_eyes {
+            eprintln!("serve: four eyes: whoever started a job may not decide its manual step");
+        }
         if exec.store.tokens().await?.is_empty() {
             eprintln!(
                 "serve: no API token yet: every route but webhooks and /healthz needs one; on this host, \
@@ -189,6 +210,41 @@ fn tls(global: &Global, args: &ServeArgs) -> anyhow::Result<Option<Tls>> {
         config: Arc::new(config),
         fingerprint: None,
     }))
+}
+
+/// The OpenID Connect sign-in `[oidc]` configures, its secret read from
+/// where it says.
+fn oidc(global: &Global) -> anyhow::Result<Option<Arc<Oidc>>> {
+    let Some(settings) = global.config()?.oidc.clone() else {
+        return Ok(None);
+    };
+    let client_secret = match &settings.secret {
+        SecretSource::Env(var) => std::env::var(var).map_err(|_| {
+            InputError::new(format!(
+                "[oidc] client-secret-env names {var}, which is not set: set it to the client secret of the app                  registration"
+            ))
+        })?,
+        SecretSource::File(file) => std::fs::read_to_string(file).map_err(|e| {
+            InputError::new(format!("[oidc] client-secret-file {}: {e}", file.display()))
+        })?,
+    };
+    let ca_pem = match &settings.ca_file {
+        Some(file) => Some(
+            std::fs::read(file)
+                .map_err(|e| InputError::new(format!("[oidc] ca-file {}: {e}", file.display())))?,
+        ),
+        None => None,
+    };
+    let config = OidcConfig {
+        issuer: settings.issuer,
+        client_id: settings.client_id,
+        client_secret: client_secret.trim().to_string(),
+        redirect_url: settings.redirect_url,
+        ca_pem,
+        roles: settings.roles,
+    };
+    let oidc = Oidc::new(config).map_err(|e| InputError::new(e.to_string()))?;
+    Ok(Some(Arc::new(oidc)))
 }
 
 /// Ctrl-C or SIGTERM.

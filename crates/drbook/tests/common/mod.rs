@@ -118,3 +118,22 @@ pub fn first_line(child: &mut Child) -> String {
         .expect("reading its first line");
     line
 }
+
+/// Waits until `drbook jobs show` (local) says `status`.
+#[allow(dead_code)] // each test binary has its own copy of this module; not all wait for jobs
+pub fn wait_for(dir: &Path, job: &str, status: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let shown: Value =
+            serde_json::from_slice(&exits(drbook(dir), &["jobs", "show", job], 0).stdout).unwrap();
+        if shown["status"] == status {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "job {job} is still {}",
+            shown["status"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

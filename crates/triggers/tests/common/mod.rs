@@ -39,6 +39,18 @@ impl Served {
     /// test reads; refusals never throttled: every request comes from one
     /// address).
     pub async fn start(store: Arc<dyn JobStore>, sim: Simulator, options: ServeOptions) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Served::start_on(listener, store, sim, options).await
+    }
+
+    /// [`Served::start`] on `listener`, bound by the test beforehand (to
+    /// know its address in the options).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        store: Arc<dyn JobStore>,
+        sim: Simulator,
+        options: ServeOptions,
+    ) -> Served {
         let log = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = log.clone();
         let exec = Execution {
@@ -58,7 +70,6 @@ impl Served {
             log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
             ..options
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(serve(

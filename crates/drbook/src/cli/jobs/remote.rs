@@ -1,7 +1,7 @@
 //! `drbook --server URL jobs ...`: the same commands on a server's job
 //! store, through its API, printed by the same functions as the local ones.
-//! What needs the store itself (resume, retry, prune) is refused: run it on
-//! the server's host.
+//! What needs the store itself (resume, retry, prune, a rerun run here with
+//! `--wait`) is refused: run it on the server's host.
 
 use std::time::Duration;
 
@@ -55,14 +55,27 @@ pub(super) async fn run(
         }
         JobsCommand::Approve { id, comment } => decide(id, true, comment).await,
         JobsCommand::Reject { id, comment } => decide(id, false, comment).await,
+        JobsCommand::Rerun { id, wait: false, .. } => {
+            let path = format!("/api/v1/jobs/{id}/rerun");
+            let rerun: JobRecord = server.post(&path, &serde_json::json!({})).await?;
+            eprintln!(
+                "job {} reruns job {id} from the top (module {}, the same plan and inputs), started by {}",
+                rerun.id,
+                rerun.digest,
+                rerun.spec.trigger.started_by().unwrap_or("the server")
+            );
+            println!("{}", rerun.id);
+            Ok(Outcome::Success)
+        }
         JobsCommand::Stop { id } => {
             let path = format!("/api/v1/jobs/{id}/stop");
             let stopped: Stopped = server.post(&path, &serde_json::json!({})).await?;
             done(stopped)
         }
         _ => Err(InputError::new(
-            "with --server, `drbook jobs` lists, shows, follows, approves, rejects and stops jobs; resuming, \
-             retrying and pruning need the job store: run them on the server's host, without --server",
+            "with --server, `drbook jobs` lists, shows, follows, approves, rejects, reruns (without --wait) and \
+             stops jobs; resuming, retrying and pruning need the job store: run them on the server's host, \
+             without --server",
         )
         .into()),
     }

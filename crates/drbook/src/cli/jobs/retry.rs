@@ -3,9 +3,10 @@
 //! first failed step made live again: see `drbook_core::retry`), or any
 //! job run again from the top as a new job with its module, plan and inputs.
 
-use drbook_core::job::{new_id, JobRecord, JobSpec, JobStatus, NewJob, Trigger};
+use drbook_core::job::{JobRecord, JobStatus};
 use drbook_core::retry;
-use drbook_core::store::{JobStore, OnBusy, StoreError};
+use drbook_core::store::{JobStore, StoreError};
+use drbook_jobs::RerunError;
 
 use super::super::{Global, InputError, Outcome, RunOptions};
 
@@ -52,10 +53,8 @@ pub async fn retry(
     super::run_here(global, store, &job, &options).await
 }
 
-/// Starts job `job` again from the top as a new job (see the module docs):
-/// the module it is pinned to (checked against the trust policy as it is
-/// now), its plan, inputs and grant, its trigger `rerun:<job>` by whoever
-/// runs this. The plan's busy rule holds as for `drbook run`.
+/// Starts job `job` again from the top as a new job (`drbook_jobs::rerun`),
+/// its trigger `rerun:<job>` by whoever runs this.
 pub async fn rerun(
     global: &Global,
     store: &dyn JobStore,
@@ -63,33 +62,14 @@ pub async fn rerun(
     wait: bool,
     options: RunOptions,
 ) -> anyhow::Result<Outcome> {
-    let module = still_admitted(global, store, &job).await?;
-    let spec = JobSpec {
-        job_id: new_id(),
-        trigger: Trigger::Rerun {
-            job: job.id.clone(),
-            user: super::super::who(),
-            of: Box::new(job.spec.trigger.clone()),
-        },
-        ..job.spec.clone()
-    };
-    let new = NewJob {
-        digest: &job.digest,
-        runbook: &job.runbook,
-        spec: &spec,
-    };
-    if let Some(busy) = store.admit(new, &module, OnBusy::Refuse).await? {
-        return Err(InputError::new(format!(
-            "job {} is not rerun: {busy}; one job at a time changes a plan: rerun it once that job has ended",
-            job.id
-        ))
-        .into());
-    }
+    let trust = super::super::execute::trust(global)?;
+    let rerun = drbook_jobs::rerun(store, &trust, &job, &super::super::who())
+        .await
+        .map_err(rerun_refused)?;
     eprintln!(
         "job {} reruns job {} from the top (module {}, the same plan and inputs)",
-        spec.job_id, job.id, job.digest
+        rerun.id, job.id, job.digest
     );
-    let rerun = store.get(&spec.job_id).await?;
     if !wait {
         println!("{}", rerun.id);
         return Ok(Outcome::Success);
@@ -97,30 +77,25 @@ pub async fn rerun(
     super::run_here(global, store, &rerun, &options).await
 }
 
-/// The module job `job` is pinned to, if the job store still holds it and
-/// the trust policy as it is now still admits it for the job (a module whose
-/// signers the policy no longer trusts is not run again).
+/// The module job `job` is pinned to, still admitted (`drbook_jobs::still_admitted`).
 async fn still_admitted(
     global: &Global,
     store: &dyn JobStore,
     job: &JobRecord,
 ) -> anyhow::Result<Vec<u8>> {
-    let module = store.module(job).await.map_err(|e| match e {
-        StoreError::MissingModule { .. } => InputError::new(format!(
-            "{e}: it was pruned with the jobs that used it; start the runbook anew with `drbook run`"
-        ))
-        .into(),
-        other => anyhow::Error::from(other),
-    })?;
-    super::super::execute::trust(global)?
-        .recheck(&job.runbook, &module, job.spec.admission.as_ref())
-        .map_err(|e| {
-            InputError::new(format!(
-                "job {} is not run again: the trust policy no longer admits its module {}: {e}",
-                job.id, job.digest
-            ))
-        })?;
-    Ok(module)
+    let trust = super::super::execute::trust(global)?;
+    drbook_jobs::still_admitted(store, &trust, job)
+        .await
+        .map_err(rerun_refused)
+}
+
+/// A refusal to run a job again: the operator's input (exit 2) unless the
+/// store failed.
+fn rerun_refused(e: RerunError) -> anyhow::Error {
+    match e {
+        RerunError::Store(e) => refused(e),
+        other => InputError::new(other.to_string()).into(),
+    }
 }
 
 /// A refusal of the store's that names what to do (not failed, plan busy):
