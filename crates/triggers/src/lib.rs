@@ -20,6 +20,8 @@
 //! - `api`: the route table (what scope each route needs, the one source of
 //!   it) and the JSON API under `/api/v1/`.
 //! - `access`: API tokens and the principal a request acts as.
+//! - `audit`: the audit trail (who started, decided, stopped what), read
+//!   back from what the job store records.
 //! - `console`: the console's pages under `/ui` (maud, assets embedded).
 //! - `events`: a job's stream lines live, as server-sent events.
 //! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
@@ -40,6 +42,7 @@
 mod access;
 mod alert_rules;
 mod api;
+mod audit;
 mod auth;
 mod console;
 mod control;
@@ -58,7 +61,8 @@ pub use access::{
     TokenError, DEFAULT_TOKEN_LIFETIME, TOKEN_PREFIX,
 };
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
-pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
+pub use api::{routes, AuditQuery, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
+pub use audit::{AuditEvent, AuditKind};
 pub use auth::{sign, SIGNATURE_HEADERS};
 pub use control::{decide, stop, ControlError, Decided, Stopped};
 pub use deliver::Accepted;
