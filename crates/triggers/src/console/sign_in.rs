@@ -47,7 +47,7 @@ pub(crate) async fn sign_in_form(State(server): State<Server>) -> Response {
         }
         p { "A token is made with " code { "drbook token create" } "; its scopes are what you may do." }
     };
-    let mut response = page_of("Sign in", body);
+    let mut response = page_of("Sign in", None, body);
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&server, CSRF_COOKIE, &csrf));
