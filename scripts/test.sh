@@ -20,8 +20,10 @@ if ! command -v docker-registry >/dev/null; then
 fi
 # The evidence reports' PDFs are printed by headless Chromium and read back
 # by pdftotext in crates/drbook/tests/report_cli.rs (no skip: they must be
-# there).
+# there); the console's browser test (crates/drbook/tests/console_browser_cli.rs)
+# drives Chromium through chromedriver (under CI it fails without them).
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+command -v chromedriver >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium-driver; }
 command -v pdftotext >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils; }
 # PostgreSQL's tests (the job store's conformance suite in crates/store-postgres,
 # crates/drbook/tests/postgres_cli.rs) start a throwaway cluster with its

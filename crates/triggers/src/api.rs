@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use super::access::{self, Principal, TokenError};
+use super::audit::{trail, AuditEvent, AuditKind};
 use super::console;
 use super::control::{self, ControlError};
 use super::events;
@@ -84,6 +85,7 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(POST "/api/v1/jobs/{id}/stop", scope(Operator), stop),
         route!(POST "/api/v1/jobs/{id}/rerun", scope(Operator), rerun),
         route!(GET "/api/v1/approvals", scope(Viewer), approvals),
+        route!(GET "/api/v1/audit", scope(Viewer), audit),
         route!(GET "/api/v1/fabric/items", scope(Viewer), fabric_items),
         route!(GET "/api/v1/webhooks", scope(Viewer), webhooks),
         route!(GET "/api/v1/webhooks/{name}/alerts", scope(Viewer), alerts),
@@ -91,7 +93,12 @@ fn table() -> Vec<(Route, MethodRouter<Server>)> {
         route!(GET "/ui/jobs", scope(Viewer), console::jobs),
         route!(GET "/ui/jobs/{id}", scope(Viewer), console::job),
         route!(POST "/ui/jobs/{id}/decision", scope(Approver), console::decide),
+        route!(GET "/ui/approvals", scope(Viewer), console::approvals),
         route!(GET "/ui/fabric", scope(Viewer), console::fabric),
+        route!(GET "/ui/audit", scope(Viewer), console::audit),
+        route!(GET "/ui/webhooks", scope(Viewer), console::webhooks),
+        route!(GET "/ui/webhooks/{name}", scope(Viewer), console::webhook),
+        route!(POST "/ui/webhooks/{name}/enabled", scope(Admin), console::webhook_enabled),
         route!(GET "/ui/sign-in", Public, console::sign_in_form),
         route!(POST "/ui/sign-in", Public, console::sign_in),
         route!(GET "/ui/sign-in/oidc", Public, console::sign_in_oidc),
@@ -248,6 +255,109 @@ pub(crate) async fn page(server: &Server, query: &JobQuery) -> Result<JobPage, R
     })
 }
 
+/// The page of `all` (newest first) after `cursor` (the id of the last
+/// item of the page before), `limit` items of it that `matches` keeps
+/// (`PAGE` unless given, `MAX_PAGE` at most), and the cursor of the next.
+fn paged<T>(
+    all: Vec<T>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+    id: impl Fn(&T) -> &str,
+    matches: impl Fn(&T) -> bool,
+    what: &str,
+) -> Result<(Vec<T>, Option<String>), Refusal> {
+    let limit = limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let start = match cursor {
+        None => 0,
+        Some(cursor) => all
+            .iter()
+            .position(|item| id(item) == cursor)
+            .map(|i| i + 1)
+            .ok_or_else(|| {
+                Refusal::Malformed(format!(
+                    "cursor `{}` is no {what} of the store (pruned?); list again from the first page",
+                    cursor.escape_debug()
+                ))
+            })?,
+    };
+    let mut matching = all.into_iter().skip(start).filter(|item| matches(item));
+    let items: Vec<T> = matching.by_ref().take(limit).collect();
+    let next = if matching.next().is_some() {
+        items.last().map(|item| id(item).to_string())
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// `GET /api/v1/audit`'s filters and page.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Who: a token's name, or a trigger's label (`cli:USER`,
+    /// `webhook:NAME`, ...), exactly.
+    pub by: Option<String>,
+    /// `started`, `approved`, `rejected`, `stopped`, `retried`, `alert`,
+    /// `webhook-created`, `token-created`, `token-revoked`.
+    #[param(value_type = Option<String>)]
+    pub kind: Option<AuditKind>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+    /// The `next` of the page before: the id of its last event.
+    pub cursor: Option<String>,
+    /// Events on the page: 50 unless given, 500 at most.
+    pub limit: Option<usize>,
+}
+
+impl AuditQuery {
+    fn matches(&self, event: &AuditEvent) -> bool {
+        self.by
+            .as_ref()
+            .is_none_or(|by| event.by.as_ref() == Some(by))
+            && self.kind.is_none_or(|kind| event.kind == kind)
+            && self.since.is_none_or(|t| event.at >= t)
+            && self.until.is_none_or(|t| event.at < t)
+    }
+}
+
+/// A page of the audit trail, newest first; `next` is the cursor of the
+/// next page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditPage {
+    pub(crate) events: Vec<AuditEvent>,
+    pub(crate) next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "A page of the audit trail, newest first: who started, decided, \
+        stopped and retried which job, the alerts the webhooks took, the webhooks and tokens made and revoked",
+        body = AuditPage), (status = 400, description = "A filter or the cursor cannot be read")))]
+pub(crate) async fn audit(
+    State(server): State<Server>,
+    Query(query): Query<AuditQuery>,
+) -> Answer<AuditPage> {
+    Ok(Json(audit_page(&server, &query).await?))
+}
+
+/// The page of the audit trail `query` asks for (the API's and the
+/// console's).
+pub(crate) async fn audit_page(server: &Server, query: &AuditQuery) -> Result<AuditPage, Refusal> {
+    let all = trail(server.store().as_ref())
+        .await
+        .map_err(store_refusal)?;
+    let (events, next) = paged(
+        all,
+        query.cursor.as_deref(),
+        query.limit,
+        |e| e.id.as_str(),
+        |e| query.matches(e),
+        "event",
+    )?;
+    Ok(AuditPage { events, next })
+}
+
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "The job's id")),
     responses((status = 200, description = "The job's record: status, reason, spec, trigger, module digest, retries",
         body = Object), (status = 404, description = "No such job")))]
@@ -389,16 +499,21 @@ pub(crate) async fn stop(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Pending {
-    job: String,
-    prompt: String,
-    runbook: String,
-    plan: String,
-    trigger: String,
+    pub(crate) job: String,
+    pub(crate) prompt: String,
+    pub(crate) runbook: String,
+    pub(crate) plan: String,
+    pub(crate) trigger: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals",
     responses((status = 200, description = "Every manual step waiting for a person", body = Vec<Pending>)))]
 pub(crate) async fn approvals(State(server): State<Server>) -> Answer<Vec<Pending>> {
+    Ok(Json(pending(&server).await?))
+}
+
+/// Every manual step waiting for a person (the API's and the console's).
+pub(crate) async fn pending(server: &Server) -> Result<Vec<Pending>, Refusal> {
     let suspended = server
         .store()
         .list(Some(JobStatus::Suspended), usize::MAX)
@@ -417,7 +532,7 @@ pub(crate) async fn approvals(State(server): State<Server>) -> Answer<Vec<Pendin
             _ => None,
         })
         .collect();
-    Ok(Json(pending))
+    Ok(pending)
 }
 
 #[utoipa::path(get, path = "/api/v1/fabric/items", tag = "fabric",
@@ -430,7 +545,7 @@ pub(crate) async fn fabric_items(State(server): State<Server>) -> Response {
     }
 }
 
-fn webhook_refusal(e: super::registry::WebhookError) -> Refusal {
+pub(crate) fn webhook_refusal(e: super::registry::WebhookError) -> Refusal {
     use super::registry::WebhookError;
     match e {
         WebhookError::Store(e) => store_refusal(e),

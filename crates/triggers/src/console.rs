@@ -1,7 +1,9 @@
-//! The operator console's first pages, under `/ui`: the jobs (filters,
-//! search, pages), a job (status, reason, plan, trigger, alert, what it did
-//! to each VM, its timeline, its lines live, its manual step) and the
-//! fabric's protected items.
+//! The operator console's pages, under `/ui`: the jobs (filters, search,
+//! pages), a job (status, reason, plan, trigger, alert, what it did to each
+//! VM, its timeline, its lines live, its manual step), the manual steps
+//! waiting, the fabric's protected items (refreshed live), the audit trail
+//! (`audit`) and the webhooks with the alerts they took (`webhooks`). Each
+//! page's navigation names who it is shown to.
 //!
 //! Pages are rendered on the server with `maud`, which escapes every value
 //! it interpolates: a runbook's line, a VM's name or an alert's field is
@@ -13,6 +15,9 @@
 //! the last line rendered. The routes are in the route table like the
 //! API's, behind the same guard (`viewer`), which takes the session cookie
 //! a browser gets by signing in (`sign_in`: a token, or OpenID Connect).
+//! A form that changes something (a decision, a webhook enabled, signing
+//! out) carries the session's CSRF token in its action, which the guard
+//! checks.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -21,12 +26,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+mod audit;
 mod sign_in;
+mod webhooks;
 
+pub(crate) use audit::audit;
 pub(crate) use sign_in::{callback, sign_in, sign_in_form, sign_in_oidc, sign_out};
+pub(crate) use webhooks::{webhook, webhook_enabled, webhooks};
 
 use super::access::{cookie, csrf_token, Principal, SESSION_COOKIE};
-use super::api::{control_refusal, page, store_refusal, JobQuery};
+use super::api::{control_refusal, page, pending, store_refusal, JobQuery};
 use super::control;
 use super::refusal::Refusal;
 use super::server::Server;
@@ -46,13 +55,14 @@ const SCRIPT: &str = include_str!("console/console.js");
 /// The console's style.
 const STYLE: &str = include_str!("console/console.css");
 
-/// A page: `body` in the console's frame, sent with its policy.
-fn page_of(title: &str, body: Markup) -> Response {
-    page_with(title, html! {}, body)
+/// A page: `body` in the console's frame, its navigation naming `who` it
+/// is shown to (none: the sign-in form), sent with its policy.
+fn page_of(title: &str, who: Option<&Principal>, body: Markup) -> Response {
+    page_with(title, who, html! {}, body)
 }
 
 /// A page with `head` added to its head (a refresh).
-fn page_with(title: &str, head: Markup, body: Markup) -> Response {
+fn page_with(title: &str, who: Option<&Principal>, head: Markup, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -66,8 +76,18 @@ fn page_with(title: &str, head: Markup, body: Markup) -> Response {
             body {
                 nav {
                     a href="/ui/jobs" { "Jobs" } " "
+                    a href="/ui/approvals" { "Approvals" } " "
                     a href="/ui/fabric" { "Fabric" } " "
-                    a href="/ui/sign-in" { "Sign in" }
+                    a href="/ui/audit" { "Audit" } " "
+                    a href="/ui/webhooks" { "Webhooks" } " "
+                    span.who {
+                        @if let Some(who) = who {
+                            "Signed in as " strong #who { (who.name) } " "
+                            a href="/ui/sign-in" { "Switch" }
+                        } @else {
+                            a href="/ui/sign-in" { "Sign in" }
+                        }
+                    }
                 }
                 main { (body) }
             }
@@ -93,8 +113,8 @@ fn page_with(title: &str, head: Markup, body: Markup) -> Response {
         .into_response()
 }
 
-/// The list's filters: a form sends its empty fields too, which mean "any".
-fn filters(raw: Option<&str>) -> Result<JobQuery, Refusal> {
+/// A list's filters: a form sends its empty fields too, which mean "any".
+fn filters<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, Refusal> {
     let given: Vec<&str> = raw
         .unwrap_or_default()
         .split('&')
@@ -103,13 +123,17 @@ fn filters(raw: Option<&str>) -> Result<JobQuery, Refusal> {
     let uri: axum::http::Uri = format!("/?{}", given.join("&"))
         .parse()
         .map_err(|_| Refusal::Malformed("the query string cannot be read".to_string()))?;
-    Query::<JobQuery>::try_from_uri(&uri)
+    Query::<T>::try_from_uri(&uri)
         .map(|Query(query)| query)
         .map_err(|e| Refusal::Malformed(format!("a filter cannot be read: {e}")))
 }
 
-pub(crate) async fn jobs(State(server): State<Server>, RawQuery(raw): RawQuery) -> Response {
-    let query = match filters(raw.as_deref()) {
+pub(crate) async fn jobs(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query: JobQuery = match filters(raw.as_deref()) {
         Ok(query) => query,
         Err(refusal) => return refusal.into_response(),
     };
@@ -158,15 +182,15 @@ pub(crate) async fn jobs(State(server): State<Server>, RawQuery(raw): RawQuery) 
         }
         @if jobs.jobs.is_empty() { p { "No job matches." } }
         @if let Some(next) = &jobs.next {
-            a.next href=(next_page(raw.as_deref(), next)) { "Older jobs" }
+            a.next href=(next_page("/ui/jobs", raw.as_deref(), next)) { "Older jobs" }
         }
     };
-    page_of("Jobs", body)
+    page_of("Jobs", Some(&principal), body)
 }
 
-/// The link to the page after the one shown: the same filters, the cursor
-/// moved on.
-fn next_page(raw: Option<&str>, next: &str) -> String {
+/// The link to the page of list `path` after the one shown: the same
+/// filters, the cursor moved on.
+fn next_page(path: &str, raw: Option<&str>, next: &str) -> String {
     let kept: Vec<&str> = raw
         .unwrap_or_default()
         .split('&')
@@ -176,13 +200,14 @@ fn next_page(raw: Option<&str>, next: &str) -> String {
     if !query.is_empty() {
         query.push('&');
     }
-    // A cursor is digits, `.` and a job id (letters, digits, `-`): nothing
-    // to encode.
-    format!("/ui/jobs?{query}cursor={next}")
+    // Cursors (a job page's `created.id`, an event's id) are letters,
+    // digits and `-_.:`: nothing to encode.
+    format!("{path}?{query}cursor={next}")
 }
 
 pub(crate) async fn job(
     State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -279,7 +304,7 @@ pub(crate) async fn job(
         }
         p #end { @if let Some(reason) = &job.reason { (reason) } }
     };
-    page_of(&format!("Job {}", job.id), body)
+    page_of(&format!("Job {}", job.id), Some(&principal), body)
 }
 
 /// A manual step's prompt and, for a signed-in person, the form that
@@ -373,14 +398,18 @@ fn summary(job: &JobRecord) -> Markup {
 
 /// Every protected item: where it runs, its state and health, its RPO and
 /// what it allows now (as of the page's load).
-pub(crate) async fn fabric(State(server): State<Server>) -> Response {
+pub(crate) async fn fabric(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
     let items = match server.fabric().list_items().await {
         Ok(items) => items,
         Err(e) => return Refusal::Store(format!("the fabric: {e}")).into_response(),
     };
     let body = html! {
         h1 { "Protected items" }
-        table.items {
+        // The script refreshes the rows from the API every few seconds.
+        table.items #items data-source="/api/v1/fabric/items" {
             thead { tr { th { "VM" } th { "Active in" } th { "Protection" } th { "Replication" }
                 th { "Failover health" } th { "RPO (s)" } th { "Allowed operations" } } }
             tbody {
@@ -397,8 +426,40 @@ pub(crate) async fn fabric(State(server): State<Server>) -> Response {
                 }
             }
         }
+        p #refreshed { "As of " (chrono::Utc::now().to_rfc3339()) }
     };
-    page_of("Fabric", body)
+    page_of("Fabric", Some(&principal), body)
+}
+
+/// Every manual step waiting for a person, linked to its job's page (where
+/// it is decided).
+pub(crate) async fn approvals(
+    State(server): State<Server>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let pending = match pending(&server).await {
+        Ok(pending) => pending,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let body = html! {
+        h1 { "Waiting for a person" }
+        table.jobs.approvals {
+            thead { tr { th { "Job" } th { "Prompt" } th { "Runbook" } th { "Plan" } th { "Trigger" } } }
+            tbody {
+                @for step in &pending {
+                    tr {
+                        td { a href=(format!("/ui/jobs/{}", step.job)) { (step.job) } }
+                        td.prompt { (step.prompt) }
+                        td { (step.runbook) }
+                        td { (step.plan) }
+                        td { (step.trigger) }
+                    }
+                }
+            }
+        }
+        @if pending.is_empty() { p { "No manual step is waiting." } }
+    };
+    page_of("Approvals", Some(&principal), body)
 }
 
 /// An asset of the binary, long cached (it changes with the binary only).

@@ -22,6 +22,8 @@
 //! - `access`: API tokens, browser sessions and the principal a request
 //!   acts as.
 //! - `oidc`: signing in through an OpenID Connect provider (Entra ID).
+//! - `audit`: the audit trail (who started, decided, stopped what), read
+//!   back from what the job store records.
 //! - `console`: the console's pages under `/ui` (maud, assets embedded).
 //! - `events`: a job's stream lines live, as server-sent events.
 //! - `openapi`: the API's OpenAPI document, from the handlers' annotations.
@@ -42,6 +44,7 @@
 mod access;
 mod alert_rules;
 mod api;
+mod audit;
 mod auth;
 mod console;
 mod control;
@@ -61,7 +64,8 @@ pub use access::{
     TokenError, DEFAULT_TOKEN_LIFETIME, SESSION_LIFETIME, TOKEN_PREFIX,
 };
 pub use alert_rules::{LoadedRunbook, Rule, RuleAction, RuleMatch, RulesFile};
-pub use api::{routes, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
+pub use api::{routes, AuditQuery, Decision, JobQuery, Line, Lines, Need, Route, TokenView};
+pub use audit::{AuditEvent, AuditKind};
 pub use auth::{sign, SIGNATURE_HEADERS};
 pub use control::{decide, stop, ControlError, Decided, Deciders, Stopped};
 pub use deliver::Accepted;

@@ -27,8 +27,8 @@ const SCHEME: &str = "token";
 #[openapi(
     info(
         title = "drbook",
-        description = "drbook serve: webhooks in; jobs, their streams, approvals, stops, the fabric, \
-                       webhooks and API tokens. Every route but the webhook endpoint and /healthz \
+        description = "drbook serve: webhooks in; jobs, their streams, approvals, stops, the audit trail, \
+                       the fabric, webhooks and API tokens. Every route but the webhook endpoint and /healthz \
                        needs an API token (`Authorization: Bearer drbk_...`, `drbook token create`) \
                        holding the role its security names (admin holds every role)."
     ),
@@ -45,6 +45,7 @@ const SCHEME: &str = "token";
         api::stop,
         api::rerun,
         api::approvals,
+        api::audit,
         api::fabric_items,
         api::webhooks,
         api::alerts,

@@ -79,7 +79,7 @@ pub(crate) async fn sign_in_form(State(server): State<Server>, headers: HeaderMa
             }
         }
     };
-    let mut response = page_of("Sign in", body);
+    let mut response = page_of("Sign in", None, body);
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&server, CSRF_COOKIE, &csrf));
@@ -244,7 +244,7 @@ pub(crate) async fn callback(
             a href="/ui/jobs" { "On to the jobs" } }
     };
     let refresh = html! { meta http-equiv="refresh" content="0; url=/ui/jobs"; };
-    let mut response = page_with("Signed in", refresh, body);
+    let mut response = page_with("Signed in", Some(&principal), refresh, body);
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, set_cookie(&server, SESSION_COOKIE, &id));
     headers.append(
