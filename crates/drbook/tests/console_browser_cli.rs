@@ -1,11 +1,13 @@
 //! The console in a real browser: Debian's Chromium, headless, driven
 //! through chromedriver (WebDriver, with `fantoccini`), against a real
 //! `drbook serve` whose worker runs the example `failover-plan` runbook at
-//! the simulator's instant speed. A person signs in, opens a job before it
-//! has run, sees its lines arrive live, approves its manual step with a
-//! comment through the form, and sees it complete; the fabric's page, left
-//! open in another window, shows the VM failed over without a reload; the
-//! audit trail names who decided. A PNG of each stage is written to
+//! the simulator's instant speed. A person signs in through OpenID Connect
+//! (drbook-oidc-fake, started by the test, approving at once and mapped to
+//! `approver` by a group), opens a job before it has run, sees its lines
+//! arrive live and the form of its manual step appear without a reload,
+//! approves the step with a comment through the form, and sees it and its
+//! VM complete; the fabric's page, left open in another window, shows the
+//! VM failed over without a reload; the audit trail names who decided. A PNG of each stage is written to
 //! `target/test-artifacts/console/`.
 //!
 //! The job is held back deterministically, not by timing: a first job of
@@ -20,6 +22,7 @@ mod common;
 mod runbooks;
 
 use common::{drbook, exits, serve};
+use drbook_oidc_fake::{Provider, User};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +30,9 @@ use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The console's client secret at the provider.
+const SECRET: &str = "oidc-client-s3cret";
 
 /// How long a stage may take before the test gives up on it (a hang, not
 /// a speed: the stages take well under a second each).
@@ -95,6 +101,8 @@ impl Driver {
             "--disable-component-update".to_string(),
             "--disable-sync".to_string(),
             "--disable-dev-shm-usage".to_string(),
+            // No name resolves: everything the test serves is at 127.0.0.1.
+            "--host-resolver-rules=MAP * ~NOTFOUND".to_string(),
             "--window-size=1280,900".to_string(),
             format!("--user-data-dir={}", profile.display()),
         ];
@@ -172,26 +180,28 @@ async fn wait_for_text(browser: &Client, locator: Locator<'_>, holds: &str) -> S
     }
 }
 
-/// Signs in through the sign-in form with API token `token` (named `ic`),
-/// until the console names who is signed in.
-async fn sign_in(browser: &Client, url: &str, token: &str) {
+/// The person the provider signs in, as the console names them.
+const PERSON: &str = "ic@example.com";
+
+/// Signs in with the provider from the sign-in page's link: to the
+/// provider, which approves at once, back to the callback, whose page
+/// refreshes to the jobs; until the jobs' page names who is signed in.
+async fn sign_in(browser: &Client, url: &str) {
     browser.goto(&format!("{url}/ui/sign-in")).await.unwrap();
-    browser
-        .find(Locator::Css("input[name=token]"))
-        .await
-        .unwrap()
-        .send_keys(token)
-        .await
-        .unwrap();
     screenshot(browser, "01-sign-in").await;
     browser
-        .find(Locator::Css("main form button[type=submit]"))
+        .find(Locator::Css("p.oidc a"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    wait_text(browser, "#who", "ic").await;
+    let start = Instant::now();
+    while browser.current_url().await.unwrap().path() != "/ui/jobs" {
+        assert!(start.elapsed() < PATIENCE, "never back at the jobs after signing in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_text(browser, "#who", PERSON).await;
 }
 
 /// Waits until `drbook jobs show` (on the store) says `status`.
@@ -217,9 +227,32 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
     if !browser_present() {
         return;
     }
+    let provider = Provider::start("drbook", SECRET).await.unwrap();
+    provider.set_user(
+        User::new("ic-sub")
+            .email(PERSON)
+            .groups(["dr-incident-commanders"]),
+    );
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    std::fs::write(dir.join("drbook.toml"), "[fabric]\nspeed = \"instant\"\n").unwrap();
+    // The port the redirect URL names, free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("drbook.toml"),
+        format!(
+            "[fabric]\nspeed = \"instant\"\n[oidc]\nissuer = \"{}\"\nclient-id = \"drbook\"\n\
+             client-secret-env = \"DRBOOK_TEST_OIDC_SECRET\"\n\
+             redirect-url = \"http://127.0.0.1:{port}/ui/callback\"\n\
+             [[oidc.roles]]\nclaim = \"groups\"\nvalue = \"dr-incident-commanders\"\n\
+             scopes = [\"viewer\", \"approver\"]\n",
+            provider.issuer()
+        ),
+    )
+    .unwrap();
     exits(drbook(dir), &["fabric", "init", "--demo"], 0);
     let plan = dir.join("manual.toml");
     std::fs::write(
@@ -229,13 +262,11 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
          pre = [{ name = \"dns\", manual = \"Switch DNS to westus\" }]\n",
     )
     .unwrap();
-    let made = exits(
-        drbook(dir),
-        &["token", "create", "--name", "ic", "--scope", "approver"],
-        0,
+    let (_server, url) = serve(
+        drbook(dir)
+            .env("DRBOOK_TEST_OIDC_SECRET", SECRET)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")]),
     );
-    let token = String::from_utf8_lossy(&made.stdout).trim().to_string();
-    let (_server, url) = serve(drbook(dir).args(["serve", "--listen", "127.0.0.1:0"]));
 
     // The first job holds the plan at its manual step; the second waits
     // behind it, having run nothing.
@@ -263,12 +294,7 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path()).await;
 
-    sign_in(&browser, &url, &token).await;
-    assert_eq!(
-        browser.current_url().await.unwrap().path(),
-        "/ui/jobs",
-        "signed in, the jobs"
-    );
+    sign_in(&browser, &url).await;
     screenshot(&browser, "02-signed-in").await;
 
     // The fabric's page, left open in a second window: web-01 runs in the
@@ -311,9 +337,9 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
     .await;
     screenshot(&browser, "05-lines-live").await;
 
-    // Its page again, now with the form: approved with a comment.
-    wait_for(dir, &job, "Suspended");
-    browser.refresh().await.unwrap();
+    // The page, not reloaded, renews itself: the job is suspended and the
+    // form to decide its step has appeared. Approved with a comment.
+    assert_eq!(wait_text(&browser, "#status", "Suspended").await, "Suspended");
     wait_text(&browser, "section.decision", "Switch DNS to westus").await;
     browser
         .find(Locator::Css("textarea[name=comment]"))
@@ -334,7 +360,7 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
     wait_text(
         &browser,
         "#lines",
-        "manual step `dns` approved by ic: DNS switched by the browser",
+        &format!("manual step `dns` approved by {PERSON}: DNS switched by the browser"),
     )
     .await;
     assert_eq!(
@@ -342,6 +368,8 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
         format!("/ui/jobs/{job}"),
         "the form leads back to the job's page"
     );
+    let vms = wait_text(&browser, "table.vms tbody", "Succeeded").await;
+    assert!(vms.contains("web-01") && vms.contains("failover"), "{vms}");
     screenshot(&browser, "07-completed").await;
     let shown: serde_json::Value =
         serde_json::from_slice(&exits(drbook(dir), &["jobs", "show", &job], 0).stdout).unwrap();
@@ -362,7 +390,7 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
         .unwrap();
     let decided = wait_text(&browser, "table.audit tbody", "DNS switched by the browser").await;
     assert!(
-        decided.contains("ic") && decided.contains(&job),
+        decided.contains(PERSON) && decided.contains(&job),
         "{decided}"
     );
     screenshot(&browser, "09-audit").await;

@@ -245,8 +245,12 @@ pub(crate) async fn job(
     let body = html! {
         h1 { "Job " (job.id) }
         (summary(&job))
-        @if let Some(Wake::Decision { prompt, .. }) = &job.wake {
-            (decision(&job.id, prompt, cookie(&headers, SESSION_COOKIE)))
+        // The script renews what is inside `#decision` (when a step starts or
+        // stops waiting) and `#progress` from this page while the job runs.
+        div #decision {
+            @if let Some(Wake::Decision { prompt, .. }) = &job.wake {
+                (decision(&job.id, prompt, cookie(&headers, SESSION_COOKIE)))
+            }
         }
         h2 { "Plan " (job.spec.plan.name) }
         ol.groups {
@@ -271,29 +275,31 @@ pub(crate) async fn job(
                 dt { "Fired" } dd { (alert.fired.to_rfc3339()) }
             }
         }
-        h2 { "VMs" }
-        table.vms {
-            thead { tr { th { "VM" } th { "Group" } th { "Operation" } th { "Result" } th { "Recovery point" }
-                th { "RPO (s)" } th { "RTO (s)" } th { "Duration (s)" } } }
-            tbody {
-                @for vm in &report.vms {
-                    tr {
-                        td.vm { (vm.row.vm) }
-                        td { (vm.row.group) }
-                        td { (vm.row.operation.clone().unwrap_or_default()) }
-                        td class=(format!("status {}", vm.row.result)) { (vm.row.result) }
-                        td { (vm.recovery_point_time.map(|t| t.to_rfc3339()).unwrap_or_default()) }
-                        td { (vm.row.rpo_seconds.map(|s| s.to_string()).unwrap_or_default()) }
-                        td { (vm.rto_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
-                        td { (vm.row.duration_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
+        section #progress {
+            h2 { "VMs" }
+            table.vms {
+                thead { tr { th { "VM" } th { "Group" } th { "Operation" } th { "Result" } th { "Recovery point" }
+                    th { "RPO (s)" } th { "RTO (s)" } th { "Duration (s)" } } }
+                tbody {
+                    @for vm in &report.vms {
+                        tr {
+                            td.vm { (vm.row.vm) }
+                            td { (vm.row.group) }
+                            td { (vm.row.operation.clone().unwrap_or_default()) }
+                            td class=(format!("status {}", vm.row.result)) { (vm.row.result) }
+                            td { (vm.recovery_point_time.map(|t| t.to_rfc3339()).unwrap_or_default()) }
+                            td { (vm.row.rpo_seconds.map(|s| s.to_string()).unwrap_or_default()) }
+                            td { (vm.rto_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
+                            td { (vm.row.duration_seconds.map(|s| format!("{s:.0}")).unwrap_or_default()) }
+                        }
                     }
                 }
             }
-        }
-        @if !report.timeline.is_empty() {
-            h2 { "Timeline" }
-            // drbook-report's chart escapes every name it draws.
-            figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups, rto))) }
+            @if !report.timeline.is_empty() {
+                h2 { "Timeline" }
+                // drbook-report's chart escapes every name it draws.
+                figure.timeline { (PreEscaped(timeline::svg(&report.timeline, &groups, rto))) }
+            }
         }
         h2 { "Lines" }
         ol #lines data-events=(format!("/api/v1/jobs/{}/events", job.id)) data-after=(last)
@@ -385,7 +391,7 @@ fn summary(job: &JobRecord) -> Markup {
     html! {
         dl.summary {
             dt { "Status" } dd #status class=(format!("status {:?}", job.state)) { (format!("{:?}", job.state)) }
-            dt { "Reason" } dd { (job.reason.clone().unwrap_or_default()) }
+            dt { "Reason" } dd #reason { (job.reason.clone().unwrap_or_default()) }
             dt { "Runbook" } dd { (job.runbook) }
             dt { "Module" } dd { code { (job.digest) } }
             dt { "Trigger" } dd { (job.trigger) }

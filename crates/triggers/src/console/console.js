@@ -1,20 +1,66 @@
 // drbook's console. A job's page follows its lines live: each line arrives
 // as an event of the job's stream (after the last one the page rendered)
-// and is added as text, never as markup. The fabric's page refreshes its
+// and is added as text, never as markup; its status, its manual step's
+// form and its progress (the VMs' table, the timeline) are renewed from the
+// page itself, rendered again by the server, while the job runs. The
+// fabric's page refreshes its
 // protected items from the API every few seconds, cell by cell as text.
 "use strict";
 
 // How often the fabric's page asks for its items again, in milliseconds.
 const FABRIC_EVERY = 3000;
 
+// How often a running job's page renews its progress, at most and at
+// least, in milliseconds: soon after a line, and now and then without one
+// (a job waiting for a person writes nothing).
+const PROGRESS_SOON = 500;
+const PROGRESS_EVERY = 3000;
+
+// Renews the job's status, its decision and its progress from its page as
+// the server renders it now. The decision's form is replaced only when a
+// step starts or stops waiting, so that a comment being typed stays.
+async function renewJob() {
+  const answer = await fetch(location.pathname, { headers: { Accept: "text/html" } });
+  if (!answer.ok) {
+    return;
+  }
+  const now = new DOMParser().parseFromString(await answer.text(), "text/html");
+  for (const id of ["status", "reason"]) {
+    const [shown, fresh] = [document.getElementById(id), now.getElementById(id)];
+    if (shown && fresh) {
+      shown.textContent = fresh.textContent;
+      shown.className = fresh.className;
+    }
+  }
+  const [shown, fresh] = [document.getElementById("decision"), now.getElementById("decision")];
+  if (shown && fresh && shown.childElementCount !== fresh.childElementCount) {
+    shown.replaceWith(document.adoptNode(fresh));
+  }
+  const progress = now.getElementById("progress");
+  if (progress) {
+    document.getElementById("progress").replaceWith(document.adoptNode(progress));
+  }
+}
+
 function followLines() {
   const list = document.getElementById("lines");
   if (!list || list.dataset.ended === "true") {
     return;
   }
+  let soon = null;
+  const renewSoon = () => {
+    if (soon === null) {
+      soon = setTimeout(() => {
+        soon = null;
+        renewJob().catch(() => {});
+      }, PROGRESS_SOON);
+    }
+  };
+  const every = setInterval(renewSoon, PROGRESS_EVERY);
   // On a reconnect the browser sends Last-Event-ID, which wins over `after`.
   const source = new EventSource(`${list.dataset.events}?after=${list.dataset.after}`);
   source.addEventListener("line", (event) => {
+    renewSoon();
     const line = JSON.parse(event.data);
     const item = document.createElement("li");
     item.className = line.record.stream;
@@ -29,6 +75,8 @@ function followLines() {
     status.className = `status ${end.status}`;
     document.getElementById("end").textContent = end.reason || "";
     source.close();
+    clearInterval(every);
+    renewJob().catch(() => {});
   });
 }
 
