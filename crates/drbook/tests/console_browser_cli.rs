@@ -102,7 +102,7 @@ impl Driver {
             "--disable-sync".to_string(),
             "--disable-dev-shm-usage".to_string(),
             // No name resolves: everything the test serves is at 127.0.0.1.
-            "--host-resolver-rules=MAP * ~NOTFOUND".to_string(),
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string(),
             "--window-size=1280,900".to_string(),
             format!("--user-data-dir={}", profile.display()),
         ];
@@ -198,7 +198,10 @@ async fn sign_in(browser: &Client, url: &str) {
         .unwrap();
     let start = Instant::now();
     while browser.current_url().await.unwrap().path() != "/ui/jobs" {
-        assert!(start.elapsed() < PATIENCE, "never back at the jobs after signing in");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "never back at the jobs after signing in"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_text(browser, "#who", PERSON).await;
@@ -262,11 +265,11 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
          pre = [{ name = \"dns\", manual = \"Switch DNS to westus\" }]\n",
     )
     .unwrap();
-    let (_server, url) = serve(
-        drbook(dir)
-            .env("DRBOOK_TEST_OIDC_SECRET", SECRET)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")]),
-    );
+    let (_server, url) = serve(drbook(dir).env("DRBOOK_TEST_OIDC_SECRET", SECRET).args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]));
 
     // The first job holds the plan at its manual step; the second waits
     // behind it, having run nothing.
@@ -339,7 +342,10 @@ async fn a_person_follows_a_job_live_approves_its_manual_step_and_sees_it_comple
 
     // The page, not reloaded, renews itself: the job is suspended and the
     // form to decide its step has appeared. Approved with a comment.
-    assert_eq!(wait_text(&browser, "#status", "Suspended").await, "Suspended");
+    assert_eq!(
+        wait_text(&browser, "#status", "Suspended").await,
+        "Suspended"
+    );
     wait_text(&browser, "section.decision", "Switch DNS to westus").await;
     browser
         .find(Locator::Css("textarea[name=comment]"))

@@ -125,8 +125,9 @@ fn serve_signs_people_in_through_oidc_and_holds_the_four_eyes_rule() {
         .trim()
         .to_string();
     wait_for(dir, &first, "Suspended");
-    exits(remote(&url, &bob), &["jobs", "approve", &first], 0);
-    wait_for(dir, &first, "Completed");
+    // Bob rejects its step (so the plan's VM stays where it is).
+    exits(remote(&url, &bob), &["jobs", "reject", &first], 0);
+    wait_for(dir, &first, "Failed");
 
     // Alice reruns it through the API: she started the new job.
     let rerun = exits(remote(&url, &alice), &["jobs", "rerun", &first], 0);

@@ -389,9 +389,9 @@ fn summary(job: &JobRecord) -> Markup {
     let time =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     html! {
-        dl.summary {
+        dl.summary #summary {
             dt { "Status" } dd #status class=(format!("status {:?}", job.state)) { (format!("{:?}", job.state)) }
-            dt { "Reason" } dd #reason { (job.reason.clone().unwrap_or_default()) }
+            dt { "Reason" } dd { (job.reason.clone().unwrap_or_default()) }
             dt { "Runbook" } dd { (job.runbook) }
             dt { "Module" } dd { code { (job.digest) } }
             dt { "Trigger" } dd { (job.trigger) }

@@ -809,7 +809,8 @@ async fn the_audit_webhook_approval_and_fabric_pages_render_what_strangers_wrote
         .unwrap();
     assert!(!viewer_page.contains("/enabled"), "{viewer_page}");
     // Its session's CSRF token, as `access::csrf_token` derives it.
-    let viewer_csrf = drbook_triggers::hash_secret(&format!("drbook-csrf:{viewer}"));
+    let viewer_session = viewing.trim_start_matches("drbook_session=");
+    let viewer_csrf = drbook_triggers::hash_secret(&format!("drbook-csrf:{viewer_session}"));
     let forbidden = post(
         format!("/ui/webhooks/hook/enabled?csrf={viewer_csrf}"),
         viewing.clone(),

@@ -131,8 +131,9 @@ pub fn wait_for(dir: &Path, job: &str, status: &str) {
         }
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
-            "job {job} is still {}",
-            shown["status"]
+            "job {job} is still {} ({})",
+            shown["status"],
+            shown["reason"]
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

@@ -1,6 +1,6 @@
 // drbook's console. A job's page follows its lines live: each line arrives
 // as an event of the job's stream (after the last one the page rendered)
-// and is added as text, never as markup; its status, its manual step's
+// and is added as text, never as markup; its summary, its manual step's
 // form and its progress (the VMs' table, the timeline) are renewed from the
 // page itself, rendered again by the server, while the job runs. The
 // fabric's page refreshes its
@@ -25,21 +25,15 @@ async function renewJob() {
     return;
   }
   const now = new DOMParser().parseFromString(await answer.text(), "text/html");
-  for (const id of ["status", "reason"]) {
+  const renew = (id, when) => {
     const [shown, fresh] = [document.getElementById(id), now.getElementById(id)];
-    if (shown && fresh) {
-      shown.textContent = fresh.textContent;
-      shown.className = fresh.className;
+    if (shown && fresh && when(shown, fresh)) {
+      shown.replaceWith(document.adoptNode(fresh));
     }
-  }
-  const [shown, fresh] = [document.getElementById("decision"), now.getElementById("decision")];
-  if (shown && fresh && shown.childElementCount !== fresh.childElementCount) {
-    shown.replaceWith(document.adoptNode(fresh));
-  }
-  const progress = now.getElementById("progress");
-  if (progress) {
-    document.getElementById("progress").replaceWith(document.adoptNode(progress));
-  }
+  };
+  renew("summary", () => true);
+  renew("decision", (shown, fresh) => shown.childElementCount !== fresh.childElementCount);
+  renew("progress", () => true);
 }
 
 function followLines() {
