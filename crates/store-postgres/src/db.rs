@@ -24,6 +24,13 @@ const POOL_SIZE: u32 = 8;
 /// a new one, before it fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the server lets one of this process's connections sit idle in a
+/// transaction before it ends the session (`idle_in_transaction_session_timeout`):
+/// a process stopped mid-transaction (SIGSTOP, a frozen VM) must not hold
+/// the rows its transaction locked, and so every other worker, for longer.
+/// drbook's transactions are a few statements with no wait between them.
+const IDLE_IN_TRANSACTION: &str = "10s";
+
 /// The job store on PostgreSQL; cheap to clone.
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -140,7 +147,9 @@ impl PostgresStore {
         {
             return Err(bad_url("it must start with postgres://".to_string()));
         }
-        let options = PgConnectOptions::from_str(url).map_err(|e| bad_url(e.to_string()))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| bad_url(e.to_string()))?
+            .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         let location = location(&options);
         let first = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
             .await
