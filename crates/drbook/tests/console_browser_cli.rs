@@ -21,7 +21,7 @@
 mod common;
 mod runbooks;
 
-use common::{drbook, exits, serve};
+use common::{drbook, exits, serve, wait_for};
 use drbook_oidc_fake::{Provider, User};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::{Path, PathBuf};
@@ -205,24 +205,6 @@ async fn sign_in(browser: &Client, url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_text(browser, "#who", PERSON).await;
-}
-
-/// Waits until `drbook jobs show` (on the store) says `status`.
-fn wait_for(dir: &Path, job: &str, status: &str) {
-    let start = Instant::now();
-    loop {
-        let shown: serde_json::Value =
-            serde_json::from_slice(&exits(drbook(dir), &["jobs", "show", job], 0).stdout).unwrap();
-        if shown["status"] == status {
-            return;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "job {job} is still {}",
-            shown["status"]
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,10 +8,9 @@
 mod common;
 mod runbooks;
 
-use common::{drbook, exits, serve};
+use common::{drbook, exits, serve, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -23,24 +22,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Waits until `drbook jobs show` (local) says `status`.
-fn wait_for(dir: &Path, job: &str, status: &str) {
-    let start = Instant::now();
-    loop {
-        let shown: serde_json::Value =
-            serde_json::from_slice(&exits(drbook(dir), &["jobs", "show", job], 0).stdout).unwrap();
-        if shown["status"] == status {
-            return;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "job {job} is still {}",
-            shown["status"]
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A command started with its stdout read line by line as it comes.
@@ -144,14 +125,17 @@ impl Proxy {
                     let (mut from, mut to) = (server, client);
                     let mut buffer = [0; 16 * 1024];
                     while let Ok(n @ 1..) = from.read(&mut buffer) {
+                        // Marked cut before the client can read what it is
+                        // sent, so that the test sees the mark once it has
+                        // the lines.
+                        let line = String::from_utf8_lossy(&buffer[..n]).contains("event: line");
+                        let cut_here = line
+                            && streams.load(Ordering::SeqCst)
+                            && !cut.swap(true, Ordering::SeqCst);
                         if to.write_all(&buffer[..n]).is_err() {
                             return;
                         }
-                        let line = String::from_utf8_lossy(&buffer[..n]).contains("event: line");
-                        if line
-                            && streams.load(Ordering::SeqCst)
-                            && !cut.swap(true, Ordering::SeqCst)
-                        {
+                        if cut_here {
                             let _ = to.shutdown(Shutdown::Both);
                             let _ = from.shutdown(Shutdown::Both);
                             return;
